@@ -1,0 +1,67 @@
+"""Engine construction and the one-line error people see when the database is not there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from data_access.config import mask_url, resolve_database_url
+
+
+class DatabaseUnavailable(RuntimeError):
+    """Raised with a single human-readable line; the URL in it is always masked."""
+
+
+def _enable_sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_db_engine(url: str | None = None) -> Engine:
+    """Build an engine; SQLite gets WAL and foreign keys on every connection."""
+    url = url or resolve_database_url()
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            database = parsed.database or ""
+            if database and database != ":memory:" and not database.startswith("file:"):
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(parsed, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _enable_sqlite_pragmas)
+            return engine
+        return create_engine(
+            parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5}
+        )
+    except (ArgumentError, NoSuchModuleError, ValueError, ImportError) as error:
+        raise DatabaseUnavailable(
+            f"Invalid database URL {mask_url(url)}: {_first_line(error)}"
+        ) from error
+
+
+def check_connection(engine: Engine) -> None:
+    """Fail fast with a readable message instead of a driver traceback."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        raise DatabaseUnavailable(
+            f"Cannot reach database {mask_url(engine.url.render_as_string(False))}: "
+            f"{_first_line(getattr(error, 'orig', None) or error)}"
+        ) from error
+
+
+def connect_checked(url: str | None = None) -> Engine:
+    engine = create_db_engine(url)
+    check_connection(engine)
+    return engine
+
+
+def _first_line(error: BaseException) -> str:
+    message = str(error).strip().splitlines()
+    return message[0] if message else type(error).__name__

@@ -1,0 +1,74 @@
+"""Pure DataFrame -> DataFrame transforms that turn SQL aggregates into KPIs."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+
+Z_95 = 1.96
+
+
+def nps_margin_of_error(promoters: int, detractors: int, responses: int) -> float:
+    """95% margin of error of NPS in points: 1.96*100*sqrt((p + d - (p - d)^2) / n)."""
+    if responses <= 0:
+        return math.nan
+    p, d = promoters / responses, detractors / responses
+    return Z_95 * 100 * math.sqrt(max(p + d - (p - d) ** 2, 0.0) / responses)
+
+
+def with_nps(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add answer rate, NPS and its margin of error to promoter/passive/detractor counts."""
+    responses = pl.col("responses")
+    p = pl.col("promoters") / responses
+    d = pl.col("detractors") / responses
+    has_responses = responses > 0
+    return frame.with_columns(
+        answer_rate=pl.when(pl.col("surveys_sent") > 0).then(
+            pl.col("responses") / pl.col("surveys_sent")),
+        nps=pl.when(has_responses).then(100 * (p - d)),
+        nps_moe=pl.when(has_responses).then(
+            Z_95 * 100 * ((p + d - (p - d) ** 2).clip(lower_bound=0) / responses).sqrt()),
+    )
+
+
+def with_online_share(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per-period online share next to each channel's count."""
+    online = pl.when(pl.col("is_online")).then(pl.col("contacts")).otherwise(0)
+    return frame.with_columns(
+        period_contacts=pl.col("contacts").sum().over("period"),
+        online_share=(online.sum().over("period") / pl.col("contacts").sum().over("period")),
+        avg_wait_s=pl.when(pl.col("served_by_operator") > 0).then(
+            pl.col("wait_sum_s") / pl.col("served_by_operator")),
+    )
+
+
+def with_backlog(received: pl.DataFrame, closed: pl.DataFrame, opening: pl.DataFrame,
+                 keys: list[str]) -> pl.DataFrame:
+    """Open backlog at each period's end: opening + cumulative received - cumulative closed."""
+    periods = pl.concat([received.select("period"), closed.select("period")]).unique()
+    groups = pl.concat([received.select(keys), closed.select(keys), opening.select(keys)]).unique()
+    grid = groups.join(periods, how="cross")
+    return (
+        grid.join(received, on=["period", *keys], how="left")
+        .join(closed, on=["period", *keys], how="left")
+        .join(opening, on=keys, how="left")
+        .with_columns(pl.col("received", "closed", "opening").fill_null(0))
+        .sort([*keys, "period"])
+        .with_columns(
+            open_backlog=pl.col("opening")
+            + (pl.col("received") - pl.col("closed")).cum_sum().over(keys)
+        )
+        .drop("opening")
+    )
+
+
+def monthly_coverage(active: pl.DataFrame, rated: pl.DataFrame) -> pl.DataFrame:
+    """Share of active front-line operators who received at least one rating each month."""
+    return (
+        active.join(rated, on="period", how="left")
+        .with_columns(pl.col("rated_operators").fill_null(0))
+        .with_columns(rated_share=pl.when(pl.col("active_operators") > 0).then(
+            pl.col("rated_operators") / pl.col("active_operators")))
+        .sort("period")
+    )
