@@ -5,11 +5,13 @@ Kept free of streamlit so the CLI, notebooks and tests resolve the same URL the 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -17,6 +19,9 @@ from sqlalchemy.exc import ArgumentError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "data" / "servicepulse.db"
 SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+
+# All timestamps are the operator's local time; "today" must be Almaty's today, not the server's.
+LOCAL_TZ = ZoneInfo("Asia/Almaty")
 
 _PASSWORD_IN_URL = re.compile(r"(?P<head>://[^:/@\s]*:)(?P<password>[^@\s]*)(?P<tail>@)")
 
@@ -53,3 +58,12 @@ def mask_url(url: str) -> str:
     except (ArgumentError, ValueError):
         return _PASSWORD_IN_URL.sub(r"\g<head>***\g<tail>", url)
     return parsed.render_as_string(hide_password=True)
+
+
+def local_now() -> dt.datetime:
+    """Naive local time, comparable with the stored timestamps."""
+    return dt.datetime.now(LOCAL_TZ).replace(tzinfo=None)
+
+
+def local_today() -> dt.date:
+    return local_now().date()

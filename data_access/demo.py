@@ -17,13 +17,13 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
 from sqlalchemy import Engine, func, select
 
 from data_access.bulk import advance_sequences, bulk_insert
+from data_access.config import local_now, local_today
 from data_access.reference import CHANNEL_BY_CODE, REGIONS, SERVICE_TYPES, seed_reference
 from data_access.schema import (
     AgentRating,
@@ -36,7 +36,6 @@ from data_access.schema import (
 )
 from data_access.story import MONTHS, STORY_END, STORY_START, e_otinish_in_month, story_month_index
 
-LOCAL_TZ = ZoneInfo("Asia/Almaty")
 DEFAULT_SEED = 20220731
 STORY_DAYS = (STORY_END - STORY_START).days
 ProgressCallback = Callable[[float, str], None]
@@ -151,7 +150,7 @@ class DemoConfig:
     @classmethod
     def ending(cls, end: dt.date | None = None, start: dt.date | None = None,
                scale: float = 1.0, seed: int = DEFAULT_SEED) -> DemoConfig:
-        end = end or dt.datetime.now(LOCAL_TZ).date()
+        end = end or local_today()
         start = start or end - dt.timedelta(days=STORY_DAYS)
         return cls(start=start, end=end, scale=scale, seed=seed)
 
@@ -175,7 +174,7 @@ class DemoConfig:
         if self.cutoff is not None:
             return self.cutoff
         end_of_range = dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time())
-        now = dt.datetime.now(LOCAL_TZ).replace(tzinfo=None)
+        now = local_now()
         return min(end_of_range, now)
 
 

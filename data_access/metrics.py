@@ -72,3 +72,15 @@ def monthly_coverage(active: pl.DataFrame, rated: pl.DataFrame) -> pl.DataFrame:
             pl.col("rated_operators") / pl.col("active_operators")))
         .sort("period")
     )
+
+
+def online_offline_totals(contacts: pl.DataFrame) -> pl.DataFrame:
+    """Collapse channel rows of `contacts_by_period` into online and offline per period."""
+    return (
+        contacts.with_columns(
+            mode=pl.when(pl.col("is_online")).then(pl.lit("online")).otherwise(pl.lit("offline"))
+        )
+        .group_by("period", "mode")
+        .agg(pl.col("contacts").sum())
+        .sort("period", "mode")
+    )

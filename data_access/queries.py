@@ -13,8 +13,8 @@ from typing import Literal
 
 import polars as pl
 from sqlalchemy import (
-    Connection,
     ColumnElement,
+    Connection,
     Select,
     and_,
     case,
@@ -157,7 +157,7 @@ def _nps_statement(filters: Filters, period: ColumnElement | None, extra: list, 
     for model, on in joins:
         rows = rows.join(model, on)
     rows = rows.where(*_contact_conditions(filters), *extra_conditions).subquery()
-    keys = [rows.c[name] for name in rows.c.keys() if name not in ("answered", "score")]
+    keys = [column for column in rows.c if column.name not in ("answered", "score")]
     return (
         select(
             *keys,

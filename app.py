@@ -1,0 +1,20 @@
+"""ServicePulse: the picture frame. Page config, shared state and grouped navigation."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.state import ensure_database
+
+st.set_page_config(page_title="ServicePulse", page_icon="📶", layout="wide")
+
+navigation = st.navigation(
+    {
+        "Leadership": [
+            st.Page("pages/overview.py", title="Overview", icon="📊", default=True),
+        ],
+    }
+)
+
+st.session_state["engine_ready"] = ensure_database() is not None
+navigation.run()
