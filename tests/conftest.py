@@ -1,0 +1,104 @@
+"""Shared fixtures: real SQLite files and a real PostgreSQL server, seeded with the demo.
+
+Outside CI a missing PostgreSQL or Chromium skips with a reason; with CI=true it fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from data_access.demo import DemoConfig, generate_demo
+from data_access.engine import create_db_engine
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+STORY = {"start": dt.date(2021, 1, 1), "end": dt.date(2022, 7, 31)}
+SMALL_SCALE = 0.05
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+CHROMIUM = "/usr/bin/chromium"
+
+
+def missing(reason: str) -> None:
+    """Skip locally; fail under CI, where every dependency must be installed for real."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+def postgres_admin_url() -> str:
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if not url:
+        missing("TEST_POSTGRES_URL is not set (no PostgreSQL server for this test)")
+    return url
+
+
+def fresh_postgres_database(name: str) -> str:
+    """Drop and create database `name` on the test server; returns its URL."""
+    admin_url = make_url(postgres_admin_url())
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # any failure here means "no usable server"
+        missing(f"PostgreSQL at {admin_url.render_as_string(True)} is not usable: {error}")
+    finally:
+        admin.dispose()
+    return admin_url.set(database=name).render_as_string(hide_password=False)
+
+
+def fresh_url(backend: str, tmp_path: Path, name: str) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / (name + '.db')}"
+    return fresh_postgres_database(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request, tmp_path) -> str:
+    return fresh_url(request.param, tmp_path, f"sp_empty_{os.getpid()}")
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite_url(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("seeded") / "story.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    generate_demo(engine, DemoConfig(scale=SMALL_SCALE, **STORY))
+    engine.dispose()
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def seeded_postgres_url() -> str:
+    url = fresh_postgres_database(f"sp_seeded_{os.getpid()}")
+    engine = create_db_engine(url)
+    generate_demo(engine, DemoConfig(scale=SMALL_SCALE, **STORY))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def seeded_url(request) -> str:
+    """The 2021-01..2022-07 story at a small scale, on each backend."""
+    fixture = "seeded_sqlite_url" if request.param == "sqlite" else "seeded_postgres_url"
+    return request.getfixturevalue(fixture)
+
+
+@pytest.fixture
+def seeded_engine(seeded_url) -> Iterator[Engine]:
+    engine = create_db_engine(seeded_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def chromium() -> str:
+    if not shutil.which(CHROMIUM):
+        missing(f"Chromium is not installed at {CHROMIUM}")
+    return CHROMIUM
