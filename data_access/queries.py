@@ -299,9 +299,9 @@ def cases_by_period(connection: Connection, filters: Filters, granularity: Granu
     ranked_keys = [ranked.c.period, ranked.c.kind, ranked.c[by]]
     percentiles = select(
         *ranked_keys,
-        func.max(case((ranked.c.rank == (ranked.c.n * 50 + 99) / 100, ranked.c.hours))).label(
+        func.max(case((ranked.c.rank == (ranked.c.n * 50 + 99) // 100, ranked.c.hours))).label(
             "median_resolution_h"),
-        func.max(case((ranked.c.rank == (ranked.c.n * 90 + 99) / 100, ranked.c.hours))).label(
+        func.max(case((ranked.c.rank == (ranked.c.n * 90 + 99) // 100, ranked.c.hours))).label(
             "p90_resolution_h"),
     ).group_by(*ranked_keys)
     received = select(*keys, func.count().label("received"),

@@ -1,0 +1,48 @@
+"""Where the database URL comes from, and the one-line errors when it is wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from data_access.config import default_sqlite_url, mask_url, resolve_database_url
+from data_access.engine import DatabaseUnavailable, connect_checked, create_db_engine
+
+
+def test_env_wins_over_secrets(tmp_path):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[database]\nurl = "sqlite:////tmp/from-secrets.db"\n')
+    assert resolve_database_url({"DATABASE_URL": "sqlite:////tmp/env.db"}, secrets) == \
+        "sqlite:////tmp/env.db"
+    assert resolve_database_url({}, secrets) == "sqlite:////tmp/from-secrets.db"
+
+
+def test_embedded_sqlite_is_the_fallback(tmp_path):
+    url = resolve_database_url({}, tmp_path / "missing.toml")
+    assert url == default_sqlite_url()
+    assert url.endswith("/data/servicepulse.db")
+
+
+def test_password_is_masked():
+    assert mask_url("postgresql+psycopg://reader:s3cret@db:5432/sp") == \
+        "postgresql+psycopg://reader:***@db:5432/sp"
+    # Even a URL that does not parse loses its password.
+    assert "s3cret" not in mask_url("postgresql+psycopg://reader:s3cret@db:notaport/sp")
+
+
+def test_bad_url_gives_one_clear_line():
+    with pytest.raises(DatabaseUnavailable) as caught:
+        create_db_engine("nosuchdb://reader:s3cret@host/db")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "s3cret" not in message and "***" in message
+    assert message.startswith("Invalid database URL nosuchdb://reader:***@host/db")
+
+
+def test_unreachable_server_gives_one_clear_line():
+    with pytest.raises(DatabaseUnavailable) as caught:
+        connect_checked("postgresql+psycopg://reader:s3cret@127.0.0.1:1/servicepulse")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "s3cret" not in message
+    assert "Cannot reach database postgresql+psycopg://reader:***@127.0.0.1:1/servicepulse" in \
+        message

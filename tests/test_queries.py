@@ -1,0 +1,179 @@
+"""Query layer: filters, granularities, NPS statistics and case percentiles, on both backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import polars as pl
+import pytest
+from sqlalchemy import select
+
+from data_access import queries
+from data_access.metrics import nps_margin_of_error, with_nps
+from data_access.queries import Filters
+from data_access.schema import Case
+
+JULY = Filters(dt.date(2022, 7, 1), dt.date(2022, 7, 31))
+H1_2022 = Filters(dt.date(2022, 1, 1), dt.date(2022, 6, 30))
+
+
+def test_margin_of_error_matches_hand_computation():
+    # 50 promoters, 30 passives, 20 detractors: p = 0.5, d = 0.2, NPS 30.
+    # 1.96 * 100 * sqrt((0.5 + 0.2 - 0.3^2) / 100) = 196 * sqrt(0.0061) = 15.308...
+    assert nps_margin_of_error(50, 20, 100) == pytest.approx(15.30807, abs=1e-4)
+    frame = with_nps(pl.DataFrame({"surveys_sent": [400], "responses": [100], "promoters": [50],
+                                   "passives": [30], "detractors": [20]}))
+    row = frame.row(0, named=True)
+    assert row["nps"] == pytest.approx(30.0)
+    assert row["nps_moe"] == pytest.approx(15.30807, abs=1e-4)
+    assert row["answer_rate"] == pytest.approx(0.25)
+    assert math.isnan(nps_margin_of_error(0, 0, 0))
+
+
+def test_nps_counts_add_up(seeded_engine):
+    with seeded_engine.connect() as connection:
+        monthly = queries.nps_by_period(connection, H1_2022, "month")
+        total = queries.nps_total(connection, H1_2022).row(0, named=True)
+    assert monthly.height == 6
+    assert (monthly["promoters"] + monthly["passives"] + monthly["detractors"]
+            == monthly["responses"]).all()
+    assert monthly["surveys_sent"].sum() == total["surveys_sent"]
+    assert 0.15 < total["answer_rate"] < 0.4
+
+
+@pytest.mark.parametrize("granularity, periods", [("day", 31), ("week", 5), ("month", 1)])
+def test_granularity(seeded_engine, granularity, periods):
+    with seeded_engine.connect() as connection:
+        frame = queries.nps_by_period(connection, JULY, granularity)
+    assert frame.height == periods
+    if granularity == "week":  # weeks start on Monday; July 2022 starts on a Friday
+        assert frame["period"].to_list()[0] == dt.date(2022, 6, 27)
+        assert all(day.weekday() == 0 for day in frame["period"].to_list())
+
+
+def test_nps_by_dimension_covers_every_value(seeded_engine):
+    with seeded_engine.connect() as connection:
+        by_channel = queries.nps_by_period(connection, JULY, "month", by="channel")
+        by_region = queries.nps_by_period(connection, JULY, "month", by="region")
+        total = queries.nps_total(connection, JULY).row(0, named=True)
+    assert set(by_channel["channel"]) == {"office", "whatsapp", "telegram", "web_cabinet",
+                                          "mobile_app"}
+    assert by_region.height == 20
+    assert by_channel["responses"].sum() == by_region["responses"].sum() == total["responses"]
+
+
+def test_channel_filter_changes_results(seeded_engine):
+    office_only = Filters(JULY.start, JULY.end, channels=("office",))
+    with seeded_engine.connect() as connection:
+        everything = queries.contacts_by_period(connection, JULY)
+        office = queries.contacts_by_period(connection, office_only)
+        office_nps = queries.nps_total(connection, office_only).row(0, named=True)
+        all_nps = queries.nps_total(connection, JULY).row(0, named=True)
+    assert set(office["channel"]) == {"office"}
+    assert office["online_share"].to_list() == [0.0]
+    assert office["contacts"].sum() < everything["contacts"].sum()
+    # Offices queue longest, so their NPS sits below the all-channel NPS.
+    assert office_nps["nps"] < all_nps["nps"]
+
+
+def test_region_and_service_filters_change_results(seeded_engine):
+    almaty = Filters(JULY.start, JULY.end, regions=("almaty_city",))
+    consult = Filters(JULY.start, JULY.end, service_types=("consultation",))
+    with seeded_engine.connect() as connection:
+        total = queries.contacts_by_period(connection, JULY)["contacts"].sum()
+        in_almaty = queries.contacts_by_period(connection, almaty)["contacts"].sum()
+        consultations = queries.contacts_by_period(connection, consult)["contacts"].sum()
+    assert 0.10 * total < in_almaty < 0.20 * total  # Almaty is the biggest region
+    assert 0 < consultations < total
+
+
+def test_hostile_filter_values_are_bound_not_executed(seeded_engine):
+    hostile = Filters(JULY.start, JULY.end, channels=("'; DROP TABLE contacts;--",))
+    with seeded_engine.connect() as connection:
+        assert queries.contacts_by_period(connection, hostile).is_empty()
+        assert queries.contacts_by_period(connection, JULY).height > 0  # table still there
+
+
+def test_online_share_per_period(seeded_engine):
+    with seeded_engine.connect() as connection:
+        frame = queries.contacts_by_period(connection, H1_2022, "month")
+    per_month = frame.group_by("period").agg(pl.col("online_share").first(),
+                                             pl.col("contacts").sum())
+    assert per_month.height == 6
+    assert per_month["online_share"].is_between(0.6, 0.66).all()
+
+
+def test_nps_falls_with_wait(seeded_engine):
+    with seeded_engine.connect() as connection:
+        buckets = queries.nps_by_wait_bucket(
+            connection, Filters(dt.date(2021, 1, 1), dt.date(2022, 7, 31)))
+    assert buckets["wait_bucket"].to_list()[0] == "0-30 s"
+    nps = buckets["nps"].to_list()
+    assert nps[0] - nps[-1] > 30
+    assert nps[0] > nps[3] > nps[-1]
+
+
+def _nearest_rank(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[math.ceil(share * len(ordered)) - 1]
+
+
+def test_case_percentiles_and_backlog(seeded_engine):
+    with seeded_engine.connect() as connection:
+        by_category = queries.cases_by_period(connection, H1_2022, "month", by="category")
+        by_channel = queries.cases_by_period(connection, H1_2022, "month", by="channel")
+        counts = queries.case_counts(connection, H1_2022)
+    complaints = by_channel.filter(pl.col("kind") == "complaint")
+    assert complaints["received"].sum() == counts["complaints"]
+    assert by_category["received"].sum() == counts["complaints"] + counts["appeals"]
+    assert "e_otinish" in set(by_channel["channel"])
+    assert (by_category["open_backlog"] >= 0).all()
+
+    # Percentiles of the busiest March region, against a nearest-rank oracle on raw rows:
+    with seeded_engine.connect() as connection:
+        by_kind = queries.cases_by_period(
+            connection, Filters(dt.date(2022, 3, 1), dt.date(2022, 3, 31)), "month",
+            by="region")
+    one = by_kind.filter(pl.col("kind") == "appeal").sort("received", descending=True).row(
+        0, named=True)
+    with seeded_engine.connect() as connection:
+        region_rows = connection.execute(select(Case.received_at, Case.resolved_at).where(
+            Case.status == "answered", Case.kind == "appeal",
+            Case.received_at >= dt.datetime(2022, 3, 1), Case.received_at < dt.datetime(2022, 4, 1),
+            Case.region_id == _region_id(connection, one["region"]))).all()
+    hours = [(r.resolved_at - r.received_at).total_seconds() / 3600 for r in region_rows]
+    assert one["median_resolution_h"] == pytest.approx(_nearest_rank(hours, 0.5), abs=1e-3)
+    assert one["p90_resolution_h"] == pytest.approx(_nearest_rank(hours, 0.9), abs=1e-3)
+
+
+def _region_id(connection, code: str) -> int:
+    from data_access.schema import Region
+
+    return connection.scalar(select(Region.id).where(Region.code == code))
+
+
+def test_backlog_equals_open_cases_at_range_end(seeded_engine):
+    """Backlog at the last period's end must equal a direct count of cases open at that moment."""
+    from sqlalchemy import func, or_
+
+    with seeded_engine.connect() as connection:
+        frame = queries.cases_by_period(connection, H1_2022, "month", by="channel")
+        end = H1_2022.end_before
+        direct = connection.scalar(select(func.count()).select_from(Case).where(
+            Case.received_at < end, or_(Case.resolved_at.is_(None), Case.resolved_at >= end)))
+    last = frame.filter(pl.col("period") == dt.date(2022, 6, 1))
+    assert last["open_backlog"].sum() == direct
+
+
+def test_ratings_by_operator(seeded_engine):
+    with seeded_engine.connect() as connection:
+        ratings = queries.ratings_by_period(connection, JULY, "month")
+    assert ratings.height > 10
+    assert ratings["mean_score"].is_between(1, 5).all()
+    assert set(ratings["team"]) <= {"front_line", "digital"}
+
+
+def test_unknown_granularity_is_refused(seeded_engine):
+    with seeded_engine.connect() as connection, pytest.raises(ValueError, match="granularity"):
+        queries.nps_by_period(connection, JULY, "year")
