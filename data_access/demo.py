@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -189,6 +190,14 @@ class DemoSummary:
     case_events: int = 0
     seconds: float = 0.0
     months: list[str] = field(default_factory=list)
+
+    def add(self, batch: _MonthBatch, cases: pl.DataFrame, events: pl.DataFrame) -> None:
+        self.contacts += batch.contacts.height
+        self.surveys += batch.surveys.height
+        self.responses += int(batch.surveys["answered"].sum())
+        self.ratings += batch.ratings.height
+        self.cases += cases.height
+        self.case_events += events.height if cases.height else 0
 
 
 class _Streams:
@@ -800,6 +809,25 @@ def subscriber_keys(config: DemoConfig) -> pl.Series:
     ])
 
 
+def _write_month(engine: Engine, batch: _MonthBatch, cases: pl.DataFrame,
+                 events: pl.DataFrame) -> None:
+    """One committed transaction per month: an interrupted load keeps whole months only."""
+    with engine.begin() as connection:
+        bulk_insert(connection, Contact.__table__, batch.contacts)
+        bulk_insert(connection, NpsSurvey.__table__, batch.surveys)
+        bulk_insert(connection, AgentRating.__table__, batch.ratings)
+        if cases.height:
+            bulk_insert(connection, Case.__table__, cases)
+            bulk_insert(connection, CaseEvent.__table__, events)
+
+
+def _wait_and_report(pending: tuple[Future, str], report: ProgressCallback,
+                     fraction: float) -> None:
+    future, message = pending
+    future.result()
+    report(0.02 + 0.98 * fraction, message)
+
+
 def generate_demo(engine: Engine, config: DemoConfig,
                   progress: ProgressCallback | None = None) -> DemoSummary:
     """Create the schema if needed and load the demo story, one committed month at a time."""
@@ -825,27 +853,24 @@ def generate_demo(engine: Engine, config: DemoConfig,
     keys = subscriber_keys(config)
     months = _month_starts(config.start, config.end)
     next_contact, next_case = 1, 1
-    for number, month_start in enumerate(months, start=1):
-        batch = build_month(config, plan, operators, keys, streams, month_start, next_contact)
-        cases, events = build_cases(config, plan, month_start, next_case, streams)
-        with engine.begin() as connection:
-            bulk_insert(connection, Contact.__table__, batch.contacts)
-            bulk_insert(connection, NpsSurvey.__table__, batch.surveys)
-            bulk_insert(connection, AgentRating.__table__, batch.ratings)
-            if cases.height:
-                bulk_insert(connection, Case.__table__, cases)
-                bulk_insert(connection, CaseEvent.__table__, events)
-        next_contact += batch.contacts.height
-        next_case += cases.height
-        summary.contacts += batch.contacts.height
-        summary.surveys += batch.surveys.height
-        summary.responses += int(batch.surveys["answered"].sum())
-        summary.ratings += batch.ratings.height
-        summary.cases += cases.height
-        summary.case_events += events.height if cases.height else 0
-        summary.months.append(month_start.strftime("%Y-%m"))
-        report(0.02 + 0.98 * number / len(months),
-               f"Loaded {month_start:%Y-%m}: {summary.contacts:,} contacts so far")
+    # Generate month n+1 while a writer thread loads month n: the database works on the
+    # second core. Progress is reported from this thread, which Streamlit requires.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="demo-writer") as writer:
+        pending: tuple[Future, str] | None = None
+        for number, month_start in enumerate(months, start=1):
+            batch = build_month(config, plan, operators, keys, streams, month_start, next_contact)
+            cases, events = build_cases(config, plan, month_start, next_case, streams)
+            if pending is not None:
+                _wait_and_report(pending, report, (number - 1) / len(months))
+            pending = (writer.submit(_write_month, engine, batch, cases, events),
+                       f"Loaded {month_start:%Y-%m}: {summary.contacts + batch.contacts.height:,}"
+                       " contacts so far")
+            next_contact += batch.contacts.height
+            next_case += cases.height
+            summary.add(batch, cases, events)
+            summary.months.append(month_start.strftime("%Y-%m"))
+        if pending is not None:
+            _wait_and_report(pending, report, 1.0)
     with engine.begin() as connection:
         advance_sequences(connection, [Contact.__table__, Case.__table__, CaseEvent.__table__,
                                        AgentRating.__table__, Operator.__table__])

@@ -113,7 +113,6 @@ class Contact(Base):
         CheckConstraint("handle_s >= 0", name="handle_nonnegative"),
         Index("ix_contacts_started_at_dims", "started_at", "channel_id", "region_id",
               "service_type_id"),
-        Index("ix_contacts_operator_id_started_at", "operator_id", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
