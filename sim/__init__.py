@@ -1,0 +1,1 @@
+"""Staffing and automation simulator (SimPy). Pure Python: never imports streamlit."""
