@@ -25,6 +25,7 @@ from sqlalchemy import Engine, func, select
 
 from data_access.bulk import advance_sequences, bulk_insert
 from data_access.config import local_now, local_today
+from data_access.dates import month_end, month_starts
 from data_access.reference import CHANNEL_BY_CODE, REGIONS, SERVICE_TYPES, seed_reference
 from data_access.schema import (
     AgentRating,
@@ -320,7 +321,7 @@ def _allocate_e_otinish(config: DemoConfig, days: np.ndarray, rng: np.random.Gen
     for year, month in story_months:
         first = dt.date(year, month, 1)
         in_month = np.array([(d.year, d.month) == (year, month) for d in story])
-        days_in_month = ((first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - first).days
+        days_in_month = month_end(first).day
         expected.append(e_otinish_in_month(first) * config.scale * in_month.sum() / days_in_month)
     totals = np.floor(expected).astype(np.int64)
     remainder = round(sum(expected)) - int(totals.sum())
@@ -335,18 +336,10 @@ def _allocate_e_otinish(config: DemoConfig, days: np.ndarray, rng: np.random.Gen
 
 # --- Operators -------------------------------------------------------------------------------
 
-def _month_starts(start: dt.date, end: dt.date) -> list[dt.date]:
-    months, current = [], start.replace(day=1)
-    while current <= end:
-        months.append(current)
-        current = (current + dt.timedelta(days=32)).replace(day=1)
-    return months
-
-
 def build_operators(config: DemoConfig, streams: _Streams) -> pl.DataFrame:
     """A roster with hires and leavers at month boundaries; every region always has someone."""
     rng = streams.rng("operators")
-    months = _month_starts(config.start, config.end)
+    months = month_starts(config.start, config.end)
     codes = list(REGION_WEIGHTS)
     weights = np.array(list(REGION_WEIGHTS.values()))
     front_line = max(2 * len(codes), round(FRONT_LINE_OPERATORS * config.scale))
@@ -371,8 +364,7 @@ def build_operators(config: DemoConfig, streams: _Streams) -> pl.DataFrame:
         if not permanent and rng.random() < 0.18:
             leave_month = months[int(rng.integers(0, len(months)))]
             if leave_month >= active_from:
-                active_to = (leave_month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(
-                    days=1)
+                active_to = month_end(leave_month)
         name = f"{FIRST_NAMES[rng.integers(len(FIRST_NAMES))]} " \
                f"{LAST_NAMES[rng.integers(len(LAST_NAMES))]}"
         records.append((number, f"OP{number:05d}", name, team, region_id, active_from, active_to))
@@ -499,13 +491,13 @@ def _handle_times(channel: np.ndarray, served: np.ndarray, rng: np.random.Genera
 
 
 def _assign_operators(
-    operators: pl.DataFrame, month_start: dt.date, month_end: dt.date, region: np.ndarray,
+    operators: pl.DataFrame, month_start: dt.date, last_day: dt.date, region: np.ndarray,
     office: np.ndarray, online_operator: np.ndarray, rated_service: np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Office contacts go to that region's front line; chats to the digital team."""
     active = operators.filter(
-        (pl.col("active_from") <= month_end)
+        (pl.col("active_from") <= last_day)
         & (pl.col("active_to").is_null() | (pl.col("active_to") >= month_start))
     )
     assigned = np.zeros(region.size, dtype=np.int64)
@@ -615,8 +607,8 @@ def build_month(
     config: DemoConfig, plan: _Plan, operators: pl.DataFrame, subscriber_keys: pl.Series,
     streams: _Streams, month_start: dt.date, first_contact_id: int,
 ) -> _MonthBatch:
-    month_end = (month_start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    in_month = (plan.days >= np.datetime64(month_start)) & (plan.days <= np.datetime64(month_end))
+    last_day = month_end(month_start)
+    in_month = (plan.days >= np.datetime64(month_start)) & (plan.days <= np.datetime64(last_day))
     key = month_start.year * 12 + month_start.month
     cutoff = np.datetime64(config.effective_cutoff(), "s")
 
@@ -633,7 +625,7 @@ def build_month(
     region = rng.choice(region_ids, size=size, p=region_p / region_p.sum())
     rated_types = np.array([s.id for s in SERVICE_TYPES if s.triggers_agent_rating])
     rated_service = np.isin(service, rated_types)
-    operator = _assign_operators(operators, month_start, month_end, region, office,
+    operator = _assign_operators(operators, month_start, last_day, region, office,
                                  (served == "operator") & ~office, rated_service, rng)
     wait = _waits(skeleton, served, streams.rng("waits", key))
     handle = _handle_times(skeleton["channel"], served, streams.rng("waits", key, 1))
@@ -674,8 +666,8 @@ CASE_FLOW = ("received", "assigned", "under_review", "answer_prepared", "answere
 def build_cases(config: DemoConfig, plan: _Plan, month_start: dt.date, first_case_id: int,
                 streams: _Streams) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Complaints and appeals received this month, with their stage history up to the cutoff."""
-    month_end = (month_start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    in_month = (plan.days >= np.datetime64(month_start)) & (plan.days <= np.datetime64(month_end))
+    last_day = month_end(month_start)
+    in_month = (plan.days >= np.datetime64(month_start)) & (plan.days <= np.datetime64(last_day))
     rng = streams.rng("cases", month_start.year * 12 + month_start.month)
     cutoff = np.datetime64(config.effective_cutoff(), "s")
     days = plan.days[in_month]
@@ -851,7 +843,7 @@ def generate_demo(engine: Engine, config: DemoConfig,
     report(0.02, "Planning the calendar")
     plan = build_plan(config, streams)
     keys = subscriber_keys(config)
-    months = _month_starts(config.start, config.end)
+    months = month_starts(config.start, config.end)
     next_contact, next_case = 1, 1
     # Generate month n+1 while a writer thread loads month n: the database works on the
     # second core. Progress is reported from this thread, which Streamlit requires.

@@ -27,6 +27,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from data_access.dates import month_end, month_starts
 from data_access.metrics import monthly_coverage, with_backlog, with_nps, with_online_share
 from data_access.schema import (
     AgentRating,
@@ -379,21 +380,12 @@ def ratings_by_period(connection: Connection, filters: Filters,
     return frame.with_columns(mean_score=pl.col("score_sum") / pl.col("ratings"))
 
 
-def _month_starts(start: dt.date, end: dt.date) -> list[dt.date]:
-    months, current = [], start.replace(day=1)
-    while current <= end:
-        months.append(current)
-        current = (current + dt.timedelta(days=32)).replace(day=1)
-    return months
-
-
 def front_line_coverage(connection: Connection, filters: Filters) -> pl.DataFrame:
     """Per month: front-line operators active, how many were rated, and the share (target 85%)."""
-    months = _month_starts(filters.start, filters.end)
+    months = month_starts(filters.start, filters.end)
     month_rows = union_all(*[
         select(literal(month).label("month_start"),
-               literal((month + dt.timedelta(days=32)).replace(day=1)
-                       - dt.timedelta(days=1)).label("month_end"),
+               literal(month_end(month)).label("month_end"),
                literal(month.isoformat()).label("period"))
         for month in months
     ]).subquery()

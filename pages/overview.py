@@ -5,6 +5,7 @@ import datetime as dt
 import streamlit as st
 
 from data_access.config import local_today
+from data_access.dates import first_of_month
 from data_access.metrics import online_offline_totals
 from data_access.queries import Filters
 from ui import charts, state
@@ -43,7 +44,7 @@ tiles[4].metric("Complaints", f"{figures['complaints']:,}", delta("complaints", 
 tiles[5].metric("Appeals", f"{figures['appeals']:,}", delta("appeals", 0),
                 delta_color="inverse")
 
-history = Filters(today - dt.timedelta(days=365), today)
+history = Filters(first_of_month(today - dt.timedelta(days=334)), today)
 left, right = st.columns(2)
 with left:
     st.subheader("NPS by month")

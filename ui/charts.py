@@ -10,11 +10,9 @@ from ui.palette import ONLINE_COLORS, TARGET_COLOR, color_scale
 
 def nps_trend(frame: pl.DataFrame, target: float) -> alt.LayerChart:
     """NPS per period with its 95% margin-of-error band and the target line."""
-    data = frame.select("period", "nps", "nps_moe", "responses").with_columns(
-        low=pl.col("nps") - pl.col("nps_moe"), high=pl.col("nps") + pl.col("nps_moe"),
-        target=pl.lit(target),
-    )
-    base = alt.Chart(data).encode(x=alt.X("period:T", title=None))
+    base = alt.Chart(frame.select("period", "nps", "nps_moe", "responses")).transform_calculate(
+        low="datum.nps - datum.nps_moe", high="datum.nps + datum.nps_moe",
+    ).encode(x=alt.X("period:T", title=None))
     band = base.mark_area(opacity=0.2).encode(
         y=alt.Y("low:Q", title="NPS"), y2="high:Q")
     line = base.mark_line(point=True).encode(
@@ -23,7 +21,8 @@ def nps_trend(frame: pl.DataFrame, target: float) -> alt.LayerChart:
                  alt.Tooltip("nps_moe:Q", format=".1f", title="± margin"),
                  alt.Tooltip("responses:Q", format=",")],
     )
-    rule = base.mark_rule(color=TARGET_COLOR, strokeDash=[6, 4]).encode(y="target:Q")
+    rule = alt.Chart(pl.DataFrame({"target": [target]})).mark_rule(
+        color=TARGET_COLOR, strokeDash=[6, 4]).encode(y="target:Q")
     return alt.layer(band, line, rule).properties(height=280)
 
 
