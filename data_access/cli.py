@@ -11,8 +11,10 @@ import json
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from data_access.demo import DEFAULT_SEED, DemoConfig, DemoError, generate_demo
-from data_access.engine import DatabaseUnavailable, connect_checked
+from data_access.engine import DatabaseUnavailable, connect_checked, require_schema
 from data_access.queries import Filters, kpis
 from data_access.schema import Base
 
@@ -101,6 +103,7 @@ def _run_kpis(args: argparse.Namespace) -> None:
     if args.end < args.start:
         raise CliError(f"--to {args.end} is before --from {args.start}")
     engine = connect_checked(args.db)
+    require_schema(engine)
     with engine.connect() as connection:
         figures = kpis(connection, Filters(args.start, args.end))
     if args.json:
@@ -127,5 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         handlers[args.command](args)
     except (CliError, DemoError, DatabaseUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as error:  # e.g. the server went away mid-command
+        detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        print(f"error: database error: {detail}", file=sys.stderr)
         return 2
     return 0

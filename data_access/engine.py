@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -60,6 +60,14 @@ def connect_checked(url: str | None = None) -> Engine:
     engine = create_db_engine(url)
     check_connection(engine)
     return engine
+
+
+def require_schema(engine: Engine) -> None:
+    """Reading commands need the tables; say so instead of failing on the first query."""
+    if not inspect(engine).has_table("contacts"):
+        raise DatabaseUnavailable(
+            f"Database {mask_url(engine.url.render_as_string(False))} has no ServicePulse "
+            "tables; run `python -m data_access demo` or `python -m data_access init` first")
 
 
 def _first_line(error: BaseException) -> str:

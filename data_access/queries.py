@@ -150,6 +150,17 @@ _NPS_COUNTS = {"surveys_sent": pl.Int64, "responses": pl.Int64, "promoters": pl.
                "passives": pl.Int64, "detractors": pl.Int64}
 
 
+def _nps_counts(rows) -> list[ColumnElement]:
+    """Surveys sent, responses and the three score classes (promoters 9-10, detractors 0-6)."""
+    return [
+        func.count().label("surveys_sent"),
+        _count_if(rows.c.answered).label("responses"),
+        _count_if(rows.c.score >= 9).label("promoters"),
+        _count_if(rows.c.score.between(7, 8)).label("passives"),
+        _count_if(rows.c.score <= 6).label("detractors"),
+    ]
+
+
 def _nps_statement(filters: Filters, period: ColumnElement | None, extra: list, joins: list,
                    extra_conditions: tuple[ColumnElement, ...] = ()) -> Select:
     columns = ([period.label("period")] if period is not None else []) + extra
@@ -160,14 +171,7 @@ def _nps_statement(filters: Filters, period: ColumnElement | None, extra: list, 
     rows = rows.where(*_contact_conditions(filters), *extra_conditions).subquery()
     keys = [column for column in rows.c if column.name not in ("answered", "score")]
     return (
-        select(
-            *keys,
-            func.count().label("surveys_sent"),
-            _count_if(rows.c.answered).label("responses"),
-            _count_if(rows.c.score >= 9).label("promoters"),
-            _count_if(rows.c.score.between(7, 8)).label("passives"),
-            _count_if(rows.c.score <= 6).label("detractors"),
-        )
+        select(*keys, *_nps_counts(rows))
         .group_by(*keys)
         .order_by(*keys)
     )
@@ -204,12 +208,7 @@ def nps_by_wait_bucket(connection: Connection, filters: Filters) -> pl.DataFrame
         .subquery()
     )
     statement = (
-        select(rows.c.bucket, func.count().label("surveys_sent"),
-               _count_if(rows.c.answered).label("responses"),
-               _count_if(rows.c.score >= 9).label("promoters"),
-               _count_if(rows.c.score.between(7, 8)).label("passives"),
-               _count_if(rows.c.score <= 6).label("detractors"),
-               func.avg(rows.c.wait_s).label("avg_wait_s"))
+        select(rows.c.bucket, *_nps_counts(rows), func.avg(rows.c.wait_s).label("avg_wait_s"))
         .group_by(rows.c.bucket).order_by(rows.c.bucket)
     )
     frame = _frame(connection, statement, {"bucket": pl.Int64} | _NPS_COUNTS

@@ -76,3 +76,11 @@ def test_demo_rejects_bad_scale():
     result = run_cli("demo", "--scale", "-1")
     assert result.returncode == 2
     assert "--scale: -1 must be > 0" in result.stderr
+
+
+def test_kpis_on_a_database_without_tables_says_what_to_run(tmp_path):
+    result = run_cli("kpis", "--from", "2022-07-01", "--to", "2022-07-31",
+                     "--db", f"sqlite:///{tmp_path / 'empty.db'}")
+    assert result.returncode == 2
+    assert "has no ServicePulse tables; run `python -m data_access demo`" in result.stderr
+    assert "Traceback" not in result.stderr
