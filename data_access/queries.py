@@ -15,9 +15,11 @@ import polars as pl
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     Select,
     and_,
     case,
+    cast,
     distinct,
     extract,
     func,
@@ -42,7 +44,7 @@ from data_access.schema import (
 
 Granularity = Literal["day", "week", "month"]
 GRANULARITIES: tuple[str, ...] = ("day", "week", "month")
-Dimension = Literal["channel", "region", "service_type"]
+Dimension = Literal["channel", "region", "service_type", "served_by"]
 DIMENSIONS: dict[str, type] = {"channel": Channel, "region": Region, "service_type": ServiceType}
 CaseDimension = Literal["category", "channel", "region"]
 
@@ -136,8 +138,10 @@ def _dimension_column(by: str | None) -> tuple[list, list]:
     """(extra select columns, extra joins) for an optional breakdown dimension."""
     if by is None:
         return [], []
+    if by == "served_by":
+        return [Contact.served_by.label(by)], []
     if by not in DIMENSIONS:
-        raise ValueError(f"by must be one of {tuple(DIMENSIONS)}, not {by!r}")
+        raise ValueError(f"by must be one of {(*DIMENSIONS, 'served_by')}, not {by!r}")
     model = DIMENSIONS[by]
     foreign_key = {"channel": Contact.channel_id, "region": Contact.region_id,
                    "service_type": Contact.service_type_id}[by]
@@ -248,6 +252,77 @@ def contacts_by_period(connection: Connection, filters: Filters,
               "contacts": pl.Int64, "served_by_operator": pl.Int64, "served_by_bot": pl.Int64,
               "self_service": pl.Int64, "wait_sum_s": pl.Int64}
     return with_online_share(_frame(connection, statement, schema))
+
+
+def latest_contact_date(connection: Connection) -> dt.date | None:
+    """The day of the newest contact (an index lookup), to anchor 'recent' windows."""
+    latest = connection.scalar(select(func.max(Contact.started_at)))
+    if isinstance(latest, str):  # SQLite through a bare text expression
+        latest = dt.datetime.fromisoformat(latest)
+    return latest.date() if latest else None
+
+
+def minute_of_day(column: ColumnElement, dialect: str) -> ColumnElement:
+    if dialect == "postgresql":
+        return cast(extract("hour", column) * 60 + extract("minute", column), Integer)
+    return (cast(func.strftime("%H", column), Integer) * 60
+            + cast(func.strftime("%M", column), Integer))
+
+
+def weekday_number(column: ColumnElement, dialect: str) -> ColumnElement:
+    """0 = Sunday … 6 = Saturday on both backends."""
+    if dialect == "postgresql":
+        return cast(extract("dow", column), Integer)
+    return cast(func.strftime("%w", column), Integer)
+
+
+def arrivals_by_interval(connection: Connection, filters: Filters, weekday: int,
+                         interval_minutes: int) -> pl.DataFrame:
+    """Mean contacts per channel and interval of the day over the range's days of `weekday`.
+
+    `weekday` follows Python: 0 = Monday … 6 = Sunday. Days without contacts count as zeros.
+    """
+    dialect = connection.dialect.name
+    rows = (
+        select(Channel.code.label("channel"),
+               (minute_of_day(Contact.started_at, dialect) // interval_minutes).label(
+                   "interval"))
+        .select_from(Contact).join(Channel, Channel.id == Contact.channel_id)
+        .where(*_contact_conditions(filters),
+               weekday_number(Contact.started_at, dialect) == (weekday + 1) % 7)
+        .subquery()
+    )
+    statement = (select(rows.c.channel, rows.c.interval, func.count().label("contacts"))
+                 .group_by(rows.c.channel, rows.c.interval))
+    days = sum(1 for offset in range((filters.end - filters.start).days + 1)
+               if (filters.start + dt.timedelta(days=offset)).weekday() == weekday)
+    frame = _frame(connection, statement, {"channel": pl.String, "interval": pl.Int64,
+                                           "contacts": pl.Int64})
+    return frame.with_columns(days=pl.lit(days),
+                              mean_contacts=pl.col("contacts") / max(days, 1)).sort(
+        "channel", "interval")
+
+
+def handling_by_channel(connection: Connection, filters: Filters) -> pl.DataFrame:
+    """Per channel: contacts, who served them, and the mean handle time of operator contacts."""
+    rows = (
+        select(Channel.code.label("channel"), Contact.served_by.label("served_by"),
+               Contact.handle_s.label("handle_s"))
+        .select_from(Contact).join(Channel, Channel.id == Contact.channel_id)
+        .where(*_contact_conditions(filters)).subquery()
+    )
+    operator = rows.c.served_by == "operator"
+    automated = rows.c.served_by != "operator"
+    statement = select(
+        rows.c.channel, func.count().label("contacts"), _count_if(operator).label("by_operator"),
+        _count_if(automated).label("automated"),
+        func.avg(case((operator, rows.c.handle_s))).label("operator_aht_s"),
+        func.avg(case((automated, rows.c.handle_s))).label("automated_handle_s"),
+    ).group_by(rows.c.channel).order_by(rows.c.channel)
+    return _frame(connection, statement, {
+        "channel": pl.String, "contacts": pl.Int64, "by_operator": pl.Int64,
+        "automated": pl.Int64, "operator_aht_s": pl.Float64, "automated_handle_s": pl.Float64,
+    }).with_columns(automated_share=pl.col("automated") / pl.col("contacts"))
 
 
 # --- Cases -------------------------------------------------------------------------------------

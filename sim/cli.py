@@ -1,0 +1,320 @@
+"""`python -m sim ...`: run, sweep, optimise and size with Erlang from the shell.
+
+Bad input is one line on stderr naming the field and the value, with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from sim.config import Parsed, parse_scenario, scenario_to_dict
+from sim.erlang import erlang_a_metrics, erlang_c_metrics
+from sim.nps import WaitNpsCurve
+from sim.tomlio import dumps
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def load_scenario(path: str) -> Parsed:
+    file = Path(path)
+    if not file.is_file():
+        raise CliError(f"--scenario: no such file {path!r}")
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise CliError(f"--scenario: {path} is not valid TOML: {error}") from None
+    parsed = parse_scenario(data)
+    if not parsed.ok:
+        raise CliError(f"--scenario {path}: " + "; ".join(map(str, parsed.problems)))
+    return parsed
+
+
+def _curve(db: str | None) -> tuple[WaitNpsCurve | None, str]:
+    """The wait→NPS curve from the database, or why there is none."""
+    from data_access.engine import DatabaseUnavailable, connect_checked, require_schema
+    from data_access.queries import Filters, latest_contact_date, nps_by_period, nps_by_wait_bucket
+    from sim.nps import fit_curve
+
+    try:
+        engine = connect_checked(db)
+        require_schema(engine)
+        with engine.connect() as connection:
+            latest = latest_contact_date(connection)
+            if latest is None:
+                return None, "predicted NPS unavailable: the database holds no contacts"
+            filters = Filters(latest - dt.timedelta(days=89), latest)
+            buckets = nps_by_wait_bucket(connection, filters)
+            served = nps_by_period(connection, filters, "month", by="served_by")
+    except DatabaseUnavailable as error:
+        return None, f"predicted NPS unavailable: {error}"
+    if buckets["responses"].sum() == 0:
+        return None, "predicted NPS unavailable: no answered surveys in the last 90 days"
+    automated = served.filter(pl.col("served_by") != "operator").select(
+        pl.col("responses", "promoters", "passives", "detractors", "surveys_sent").sum())
+    from data_access.metrics import with_nps
+
+    return fit_curve(buckets, with_nps(automated)), (
+        f"model estimate from surveys {filters.start}..{filters.end}")
+
+
+def _range(text: str, field: str) -> list[float]:
+    """'START:STOP:COUNT' (inclusive) or a comma list."""
+    try:
+        if ":" in text:
+            start, stop, count = text.split(":")
+            number = int(count)
+            if number < 1:
+                raise ValueError
+            if number == 1:
+                return [float(start)]
+            step = (float(stop) - float(start)) / (number - 1)
+            return [round(float(start) + i * step, 6) for i in range(number)]
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise CliError(f"{field}: {text!r} is not START:STOP:COUNT or a comma list") from None
+
+
+def _print_table(frame: pl.DataFrame) -> None:
+    with pl.Config(tbl_rows=200, tbl_cols=30, tbl_width_chars=200):
+        print(frame)
+
+
+def _run(args: argparse.Namespace) -> None:
+    from sim.nps import predict
+    from sim.runner import run
+
+    parsed = load_scenario(args.scenario)
+    scenario = parsed.scenario
+    result = run(scenario, args.replications, args.seed)
+    summary = result.summary().row(0, named=True)
+    curve, note = _curve(args.db)
+    if curve is not None:
+        summary |= predict(result.records, curve)
+    summary |= {"predicted_nps_note": note, "warnings": parsed.warnings,
+                "replications": args.replications, "seed": args.seed,
+                "scenario": scenario.name}
+    if args.json:
+        print(json.dumps({k: _json_value(v) for k, v in summary.items()}))
+        return
+    for warning in parsed.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"{scenario.name}: {args.replications} replications, seed {args.seed}")
+    for key, value in summary.items():
+        if key.endswith(("_ci_low", "_ci_high")) or key in ("warnings",):
+            continue
+        low, high = summary.get(f"{key}_ci_low"), summary.get(f"{key}_ci_high")
+        interval = f"  [{low:.4g}, {high:.4g}]" if isinstance(low, float) else ""
+        shown = f"{value:.4g}" if isinstance(value, float) else value
+        print(f"{key:>24}: {shown}{interval}")
+
+
+def _json_value(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _sweep(args: argparse.Namespace) -> None:
+    from sim.sweep import sweep
+
+    scenario = load_scenario(args.scenario).scenario
+    pools = [p.name for p in scenario.pools]
+    pool = args.pool or pools[-1]
+    if pool not in pools:
+        raise CliError(f"--pool: {pool!r} is not one of {', '.join(pools)}")
+    factors = _range(args.operators, "--operators")
+    shares = _range(args.automation, "--automation")
+    if any(f < 0 for f in factors):
+        raise CliError(f"--operators: factors must be >= 0, got {args.operators!r}")
+    if any(not 0 <= s <= 1 for s in shares):
+        raise CliError(f"--automation: shares must be within 0..1, got {args.automation!r}")
+    if args.containment is not None and not 0 <= args.containment <= 1:
+        raise CliError(f"--containment: {args.containment} must be within 0..1")
+    curve, _note = _curve(args.db)
+    grid = sweep(scenario, pool, factors, shares, args.containment, args.replications,
+                 args.seed, curve=curve)
+    if args.csv:
+        grid.write_csv(args.csv)
+    if args.json:
+        print(json.dumps([{k: _json_value(v) for k, v in row.items()}
+                          for row in grid.iter_rows(named=True)]))
+    else:
+        _print_table(grid.select("operator_factor", "automation_share", "operator_hours",
+                                 "service_level", "asa_s", "abandoned_share", "cost",
+                                 "on_frontier"))
+
+
+def _optimize(args: argparse.Namespace) -> None:
+    from sim.optimize import optimize
+
+    scenario = load_scenario(args.scenario).scenario
+    plan = optimize(scenario, args.replications, args.seed)
+    if args.output:
+        Path(args.output).write_text(dumps(scenario_to_dict(plan.scenario)), encoding="utf-8")
+    if args.json:
+        print(json.dumps({"met": plan.met, "rounds": plan.rounds, "cost": plan.cost,
+                          "plan": plan.table.to_dicts()}))
+        return
+    _print_table(plan.table)
+    print(f"targets met in simulation: {plan.met} after {plan.rounds} round(s); "
+          f"operator cost {plan.cost:,.0f} {scenario.currency}")
+
+
+def _erlang(args: argparse.Namespace) -> None:
+    for name in ("arrivals_per_hour", "aht_s", "agents"):
+        value = getattr(args, name)
+        if value < 0 or (name != "arrivals_per_hour" and value == 0):
+            raise CliError(f"--{name.replace('_', '-')}: {value} must be "
+                           f"{'>= 0' if name == 'arrivals_per_hour' else '> 0'}")
+    if args.patience_s is not None and args.patience_s <= 0:
+        raise CliError(f"--patience-s: {args.patience_s} must be > 0")
+    if args.patience_s is None:
+        metrics = erlang_c_metrics(args.arrivals_per_hour, args.aht_s, args.agents,
+                                   args.sl_target_s)
+        model = "erlang_c"
+    else:
+        metrics = erlang_a_metrics(args.arrivals_per_hour, args.aht_s, args.agents,
+                                   args.patience_s, args.sl_target_s)
+        model = "erlang_a"
+    values = {"model": model, **{k: _json_value(v) for k, v in vars(metrics).items()}}
+    if args.json:
+        print(json.dumps(values))
+        return
+    for key, value in values.items():
+        print(f"{key:>16}: {value:.6g}" if isinstance(value, float) else f"{key:>16}: {value}")
+
+
+def _default_scenario(args: argparse.Namespace) -> None:
+    from data_access.config import local_today
+    from data_access.engine import connect_checked, require_schema
+    from sim.demand import learn_demand, scenario_from_history
+
+    engine = connect_checked(args.db)
+    require_schema(engine)
+    end = args.end or local_today()
+    with engine.connect() as connection:
+        arrivals, handling = learn_demand(connection, args.weekday, args.weeks,
+                                          args.interval, end)
+    if handling.is_empty():
+        raise CliError(f"no contacts in the {args.weeks} weeks before {end}")
+    scenario = scenario_from_history(arrivals, handling, args.weekday, args.interval)
+    text = dumps(scenario_to_dict(scenario))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        print(text)
+
+
+def _positive_int(field: str):
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{field}: {value!r} is not a whole number") from None
+        if number < 1:
+            raise argparse.ArgumentTypeError(f"{field}: {value} must be >= 1")
+        return number
+    return parse
+
+
+def _date(field: str):
+    def parse(value: str) -> dt.date:
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{field}: {value!r} is not a date (YYYY-MM-DD)") from None
+    return parse
+
+
+def _number(field: str):
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{field}: {value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise argparse.ArgumentTypeError(f"{field}: {value!r} is not a finite number")
+        return number
+    return parse
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sim",
+                                     description="ServicePulse staffing and automation simulator.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="simulate a scenario day with replications")
+    run.add_argument("--scenario", required=True, help="scenario TOML (see sim/examples/)")
+    run.add_argument("--replications", type=_positive_int("--replications"), default=20)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--json", action="store_true")
+    run.add_argument("--db", help="database URL for the wait→NPS curve (default: configured)")
+
+    sweep = commands.add_parser("sweep", help="grid of operators x automation share")
+    sweep.add_argument("--scenario", required=True)
+    sweep.add_argument("--pool", help="pool whose operators are scaled (default: the last)")
+    sweep.add_argument("--operators", default="0.6:1.4:11",
+                       help="operator factors, START:STOP:COUNT or a list (default 0.6:1.4:11)")
+    sweep.add_argument("--automation", default="0:0.5:11",
+                       help="automation shares, START:STOP:COUNT or a list (default 0:0.5:11)")
+    sweep.add_argument("--containment", type=_number("--containment"),
+                       help="bot containment for the swept channels (default: as in scenario)")
+    sweep.add_argument("--replications", type=_positive_int("--replications"), default=5)
+    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--csv", help="also write the grid to this CSV file")
+    sweep.add_argument("--json", action="store_true")
+    sweep.add_argument("--db")
+
+    opt = commands.add_parser("optimize", help="minimum operators per interval for the targets")
+    opt.add_argument("--scenario", required=True)
+    opt.add_argument("--replications", type=_positive_int("--replications"), default=10)
+    opt.add_argument("--seed", type=int, default=0)
+    opt.add_argument("--output", help="write the optimised scenario to this TOML file")
+    opt.add_argument("--json", action="store_true")
+
+    erlang = commands.add_parser("erlang", help="Erlang C, or Erlang A with --patience-s")
+    erlang.add_argument("--arrivals-per-hour", type=_number("--arrivals-per-hour"),
+                        required=True)
+    erlang.add_argument("--aht-s", type=_number("--aht-s"), required=True)
+    erlang.add_argument("--agents", type=_positive_int("--agents"), required=True)
+    erlang.add_argument("--patience-s", type=_number("--patience-s"))
+    erlang.add_argument("--sl-target-s", type=_number("--sl-target-s"), default=20.0)
+    erlang.add_argument("--json", action="store_true")
+
+    default = commands.add_parser("default-scenario",
+                                  help="write the baseline day learned from the database")
+    default.add_argument("--weekday", type=int, choices=range(7), default=0,
+                         help="0 = Monday … 6 = Sunday (default 0)")
+    default.add_argument("--weeks", type=_positive_int("--weeks"), default=8)
+    default.add_argument("--interval", type=int, choices=(15, 30, 60), default=60)
+    default.add_argument("--end", type=_date("--end"),
+                         help="last day of the weeks to learn from (default: today)")
+    default.add_argument("--output", help="TOML file to write (default: stdout)")
+    default.add_argument("--db")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from data_access.engine import DatabaseUnavailable
+
+    args = _parser().parse_args(argv)
+    handlers = {"run": _run, "sweep": _sweep, "optimize": _optimize, "erlang": _erlang,
+                "default-scenario": _default_scenario}
+    try:
+        handlers[args.command](args)
+    except (CliError, DatabaseUnavailable, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

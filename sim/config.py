@@ -1,0 +1,415 @@
+"""Validated scenario configuration, kept apart from the runtime objects of the model.
+
+A scenario is one operating day: demand per interval and channel, how contacts are handled, who
+is on shift, and what it costs. `parse_scenario` turns plain data (a TOML file, a web form, a URL)
+into a frozen `Scenario` or into a list of problems that name the field and the value; it never
+raises for bad input.
+
+Units: seconds for times, contacts per interval for demand, a currency unit per hour for
+operators and per contact for bots.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+INTERVAL_MINUTES = (15, 30, 60)
+DAY_S = 24 * 3600
+HANDLE_DISTRIBUTIONS = ("exponential", "lognormal")
+
+
+@dataclass(frozen=True)
+class Shift:
+    """Operators on duty from `start` to `end` (hours of the day, end may pass midnight)."""
+
+    start_h: float
+    end_h: float
+    operators: int
+
+    def covers(self, hour: float) -> bool:
+        if self.end_h > self.start_h:
+            return self.start_h <= hour < self.end_h
+        return hour >= self.start_h or hour < self.end_h  # overnight shift
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A group of interchangeable operators (e.g. offices, or the digital team)."""
+
+    name: str
+    operators: tuple[int, ...] = ()  # scheduled per interval; or derived from shifts
+    shifts: tuple[Shift, ...] = ()
+    shrinkage: float = 0.0  # share of scheduled time not available for contacts
+    concurrency: int = 1  # contacts one operator holds at once (chats)
+    concurrency_slowdown: float = 0.0  # per-contact handle time x (1 + slowdown * (k - 1))
+    open_h: float = 0.0  # opening hours; arrivals outside them are not offered
+    close_h: float = 24.0  # equal to open_h: closed all day
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    pool: str
+    arrivals: tuple[float, ...]  # expected contacts per interval over the day
+    aht_s: float  # mean handle time with one contact at a time
+    handle_distribution: str = "exponential"
+    handle_cv: float = 1.0  # coefficient of variation for lognormal handle times
+    patience_s: float | None = None  # mean, exponential; None means nobody abandons
+    automation_share: float = 0.0  # share offered to a bot / self-service first
+    bot_containment: float = 0.0  # share of those the bot finishes
+    bot_handle_s: float = 0.0  # mean time in the bot (exponential)
+    sl_target_share: float = 0.8  # X% ...
+    sl_target_s: float = 60.0  # ... answered within T seconds
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    interval_minutes: int
+    channels: tuple[Channel, ...]
+    pools: tuple[Pool, ...]
+    volume_multiplier: float = 1.0
+    abandon_cap: float = 0.05
+    operator_cost_per_hour: float = 2_500.0
+    bot_cost_per_contact: float = 60.0
+    warmup_s: float = 3_600.0
+    currency: str = "KZT"
+
+    @property
+    def intervals(self) -> int:
+        return DAY_S // (self.interval_minutes * 60)
+
+    @property
+    def interval_s(self) -> float:
+        return self.interval_minutes * 60.0
+
+    def pool(self, name: str) -> Pool:
+        return next(pool for pool in self.pools if pool.name == name)
+
+    def scheduled(self, pool: Pool) -> tuple[int, ...]:
+        """Operators scheduled per interval (paid), from the list or from the shifts."""
+        if pool.operators:
+            return pool.operators
+        hours = [i * self.interval_minutes / 60 for i in range(self.intervals)]
+        return tuple(sum(s.operators for s in pool.shifts if s.covers(h)) for h in hours)
+
+    def available(self, pool: Pool) -> tuple[int, ...]:
+        """Operators actually taking contacts after shrinkage."""
+        return tuple(math.floor(n * (1 - pool.shrinkage) + 1e-9)
+                     for n in self.scheduled(pool))
+
+    def offered(self, channel: Channel) -> tuple[float, ...]:
+        """Expected arrivals per interval after the multiplier and the pool's opening hours."""
+        pool = self.pool(channel.pool)
+        result = []
+        for index, expected in enumerate(channel.arrivals):
+            hour = index * self.interval_minutes / 60
+            is_open = pool.open_h <= hour < pool.close_h
+            result.append(expected * self.volume_multiplier if is_open else 0.0)
+        return tuple(result)
+
+    def with_pool_operators(self, name: str, operators: tuple[int, ...]) -> Scenario:
+        pools = tuple(replace(p, operators=operators, shifts=()) if p.name == name else p
+                      for p in self.pools)
+        return replace(self, pools=pools)
+
+    def with_automation(self, share: float, containment: float | None = None,
+                        channels: tuple[str, ...] | None = None) -> Scenario:
+        """The same day with another bot share (and containment) on some or all channels."""
+        updated = []
+        for channel in self.channels:
+            if channels is None or channel.name in channels:
+                channel = replace(channel, automation_share=share,
+                                  bot_containment=channel.bot_containment
+                                  if containment is None else containment)
+            updated.append(channel)
+        return replace(self, channels=tuple(updated))
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+@dataclass
+class Parsed:
+    scenario: Scenario | None
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.scenario is not None
+
+
+class _Reader:
+    """Reads typed values from nested plain data, collecting problems instead of raising."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def number(self, data: Mapping, key: str, where: str, default: float | None = None, *,
+               low: float | None = None, high: float | None = None, low_open: bool = False,
+               allow_none: bool = False) -> float | None:
+        path = f"{where}.{key}" if where else key
+        value = data.get(key, default)
+        if value is None:
+            if allow_none:
+                return None
+            self.problems.append(Problem(path, "is required"))
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            try:
+                value = float(str(value))
+            except ValueError:
+                self.problems.append(Problem(path, f"{value!r} is not a number"))
+                return None
+        value = float(value)
+        if not math.isfinite(value):
+            self.problems.append(Problem(path, f"{value} is not a finite number"))
+            return None
+        if low is not None and (value <= low if low_open else value < low):
+            bound = ">" if low_open else ">="
+            self.problems.append(Problem(path, f"{_fmt(value)} must be {bound} {_fmt(low)}"))
+            return None
+        if high is not None and value > high:
+            self.problems.append(Problem(path, f"{_fmt(value)} must be <= {_fmt(high)}"))
+            return None
+        return value
+
+    def integer(self, data: Mapping, key: str, where: str, default: int | None = None, *,
+                low: int = 0, high: int | None = None) -> int | None:
+        value = self.number(data, key, where, default, low=low, high=high)
+        if value is None:
+            return None
+        if value != int(value):
+            self.problems.append(Problem(f"{where}.{key}" if where else key,
+                                         f"{_fmt(value)} must be a whole number"))
+            return None
+        return int(value)
+
+    def choice(self, data: Mapping, key: str, where: str, options: tuple, default=None):
+        value = data.get(key, default)
+        if value not in options:
+            allowed = ", ".join(map(str, options))
+            self.problems.append(Problem(f"{where}.{key}" if where else key,
+                                         f"{value!r} must be one of {allowed}"))
+            return None
+        return value
+
+    def series(self, values: Any, path: str, length: int, *, integers: bool) -> tuple | None:
+        if not isinstance(values, list | tuple):
+            self.problems.append(Problem(path, f"must be a list of {length} numbers"))
+            return None
+        if len(values) != length:
+            self.problems.append(Problem(path, f"has {len(values)} values; the day has "
+                                               f"{length} intervals"))
+            return None
+        parsed = []
+        for index, value in enumerate(values):
+            reader = (self.integer if integers else self.number)
+            number = reader({"v": value}, "v", "", low=0)
+            if number is None:
+                last = self.problems.pop()
+                self.problems.append(Problem(f"{path}[{index}]", last.message))
+                return None
+            parsed.append(number)
+        return tuple(parsed)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def _parse_shifts(reader: _Reader, raw: Any, where: str) -> tuple[Shift, ...]:
+    shifts = []
+    if not isinstance(raw, list):
+        reader.problems.append(Problem(where, "must be a list of {start_h, end_h, operators}"))
+        return ()
+    for index, item in enumerate(raw):
+        path = f"{where}[{index}]"
+        if not isinstance(item, Mapping):
+            reader.problems.append(Problem(path, "must be a table with start_h, end_h, operators"))
+            continue
+        start = reader.number(item, "start_h", path, low=0, high=24)
+        end = reader.number(item, "end_h", path, low=0, high=24)
+        count = reader.integer(item, "operators", path)
+        if start is not None and end is not None and start == end:
+            reader.problems.append(Problem(f"{path}.end_h",
+                                           f"{_fmt(end)} equals start_h; a shift needs hours"))
+            continue
+        if None not in (start, end, count):
+            shifts.append(Shift(start, end, count))
+    return tuple(shifts)
+
+
+def _parse_pool(reader: _Reader, raw: Mapping, index: int, intervals: int) -> Pool | None:
+    where = f"pools[{index}]"
+    name = str(raw.get("name", "")).strip()
+    if not name:
+        reader.problems.append(Problem(f"{where}.name", "is required"))
+    operators: tuple = ()
+    shifts: tuple = ()
+    if "operators" in raw:
+        operators = reader.series(raw["operators"], f"{where}.operators", intervals,
+                                  integers=True) or ()
+    elif "shifts" in raw:
+        shifts = _parse_shifts(reader, raw["shifts"], f"{where}.shifts")
+    else:
+        reader.problems.append(Problem(where, "needs operators (per interval) or shifts"))
+    shrinkage = reader.number(raw, "shrinkage", where, 0.0, low=0, high=0.95)
+    concurrency = reader.integer(raw, "concurrency", where, 1, low=1, high=10)
+    slowdown = reader.number(raw, "concurrency_slowdown", where, 0.0, low=0, high=2)
+    open_h = reader.number(raw, "open_h", where, 0.0, low=0, high=24)
+    close_h = reader.number(raw, "close_h", where, 24.0, low=0, high=24)
+    if open_h is not None and close_h is not None and close_h < open_h:
+        reader.problems.append(Problem(f"{where}.close_h",
+                                       f"{_fmt(close_h)} is before open_h {_fmt(open_h)}"))
+        return None
+    if not name or None in (shrinkage, concurrency, slowdown, open_h, close_h):
+        return None
+    return Pool(name, operators, shifts, shrinkage, concurrency, slowdown, open_h, close_h)
+
+
+def _parse_channel(reader: _Reader, raw: Mapping, index: int, intervals: int,
+                   pools: set[str]) -> Channel | None:
+    where = f"channels[{index}]"
+    name = str(raw.get("name", "")).strip()
+    if not name:
+        reader.problems.append(Problem(f"{where}.name", "is required"))
+    pool = str(raw.get("pool", "")).strip()
+    if pool not in pools:
+        reader.problems.append(Problem(f"{where}.pool", f"{pool!r} is not one of the pools "
+                                                        f"({', '.join(sorted(pools))})"))
+    arrivals = reader.series(raw.get("arrivals"), f"{where}.arrivals", intervals, integers=False)
+    values = {
+        "aht_s": reader.number(raw, "aht_s", where, low=0, low_open=True),
+        "handle_distribution": reader.choice(raw, "handle_distribution", where,
+                                             HANDLE_DISTRIBUTIONS, "exponential"),
+        "handle_cv": reader.number(raw, "handle_cv", where, 1.0, low=0, low_open=True, high=5),
+        "automation_share": reader.number(raw, "automation_share", where, 0.0, low=0, high=1),
+        "bot_containment": reader.number(raw, "bot_containment", where, 0.0, low=0, high=1),
+        "bot_handle_s": reader.number(raw, "bot_handle_s", where, 0.0, low=0),
+        "sl_target_share": reader.number(raw, "sl_target_share", where, 0.8, low=0, high=1),
+        "sl_target_s": reader.number(raw, "sl_target_s", where, 60.0, low=0),
+    }
+    patience = reader.number(raw, "patience_s", where, None, low=0, low_open=True,
+                             allow_none=True)
+    if not name or pool not in pools or arrivals is None or None in values.values():
+        return None
+    return Channel(name=name, pool=pool, arrivals=arrivals, patience_s=patience, **values)
+
+
+def parse_scenario(data: Mapping[str, Any]) -> Parsed:
+    """Plain data -> Scenario, or the list of problems; never raises for bad values."""
+    reader = _Reader()
+    if not isinstance(data, Mapping):
+        return Parsed(None, [Problem("scenario", "must be a table of settings")])
+    interval = reader.choice(data, "interval_minutes", "", INTERVAL_MINUTES, 60)
+    intervals = DAY_S // (interval * 60) if interval else 24
+    pools_raw = data.get("pools", [])
+    channels_raw = data.get("channels", [])
+    if not isinstance(pools_raw, list) or not pools_raw:
+        reader.problems.append(Problem("pools", "at least one pool is required"))
+        pools_raw = []
+    if not isinstance(channels_raw, list) or not channels_raw:
+        reader.problems.append(Problem("channels", "at least one channel is required"))
+        channels_raw = []
+    pools = [_parse_pool(reader, raw if isinstance(raw, Mapping) else {}, i, intervals)
+             for i, raw in enumerate(pools_raw)]
+    pool_names = {p.name for p in pools if p is not None}
+    if len(pool_names) != len([p for p in pools if p is not None]):
+        reader.problems.append(Problem("pools", "pool names must be unique"))
+    channels = [_parse_channel(reader, raw if isinstance(raw, Mapping) else {}, i, intervals,
+                               pool_names) for i, raw in enumerate(channels_raw)]
+    channel_names = [c.name for c in channels if c is not None]
+    if len(set(channel_names)) != len(channel_names):
+        reader.problems.append(Problem("channels", "channel names must be unique"))
+    settings = {
+        "volume_multiplier": reader.number(data, "volume_multiplier", "", 1.0, low=0, high=20),
+        "abandon_cap": reader.number(data, "abandon_cap", "", 0.05, low=0, high=1),
+        "operator_cost_per_hour": reader.number(data, "operator_cost_per_hour", "", 2_500.0,
+                                                low=0),
+        "bot_cost_per_contact": reader.number(data, "bot_cost_per_contact", "", 60.0, low=0),
+        "warmup_s": reader.number(data, "warmup_s", "", 3_600.0, low=0, high=DAY_S),
+    }
+    if reader.problems or None in settings.values():
+        return Parsed(None, reader.problems)
+    scenario = Scenario(
+        name=str(data.get("name", "scenario")), interval_minutes=interval,
+        channels=tuple(channels), pools=tuple(pools), currency=str(data.get("currency", "KZT")),
+        **settings,
+    )
+    return Parsed(scenario, [], stability_warnings(scenario))
+
+
+def pool_load_erlangs(scenario: Scenario) -> dict[str, list[float]]:
+    """Offered human workload per pool and interval, in operator-equivalents (Erlangs)."""
+    loads = {pool.name: [0.0] * scenario.intervals for pool in scenario.pools}
+    for channel in scenario.channels:
+        pool = scenario.pool(channel.pool)
+        human_share = 1 - channel.automation_share * channel.bot_containment
+        per_contact_s = channel.aht_s * (1 + pool.concurrency_slowdown * (pool.concurrency - 1))
+        for index, expected in enumerate(scenario.offered(channel)):
+            loads[pool.name][index] += (expected * human_share * per_contact_s
+                                        / scenario.interval_s / pool.concurrency)
+    return loads
+
+
+def stability_warnings(scenario: Scenario) -> list[str]:
+    """Intervals whose offered load reaches the available capacity: queues grow without end."""
+    warnings = []
+    for pool in scenario.pools:
+        available = scenario.available(pool)
+        loads = pool_load_erlangs(scenario)[pool.name]
+        unstable = [i for i, (load, agents) in enumerate(zip(loads, available, strict=True))
+                    if load > 0 and load >= agents]
+        if unstable:
+            hours = ", ".join(_clock(i * scenario.interval_minutes) for i in unstable[:6])
+            more = f" and {len(unstable) - 6} more" if len(unstable) > 6 else ""
+            warnings.append(f"unstable: pool {pool.name!r} has more work than operators in "
+                            f"{len(unstable)} interval(s) ({hours}{more}); queues will grow")
+    return warnings
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
+    """The inverse of parse_scenario, for TOML files, URLs and JSON output."""
+    def pool_dict(pool: Pool) -> dict[str, Any]:
+        result: dict[str, Any] = {"name": pool.name}
+        if pool.operators:
+            result["operators"] = list(pool.operators)
+        else:
+            result["shifts"] = [{"start_h": s.start_h, "end_h": s.end_h,
+                                 "operators": s.operators} for s in pool.shifts]
+        result |= {"shrinkage": pool.shrinkage, "concurrency": pool.concurrency,
+                   "concurrency_slowdown": pool.concurrency_slowdown,
+                   "open_h": pool.open_h, "close_h": pool.close_h}
+        return result
+
+    def channel_dict(channel: Channel) -> dict[str, Any]:
+        result = {key: getattr(channel, key) for key in Channel.__dataclass_fields__}
+        result["arrivals"] = list(channel.arrivals)
+        if channel.patience_s is None:
+            del result["patience_s"]
+        return result
+
+    return {
+        "name": scenario.name, "interval_minutes": scenario.interval_minutes,
+        "volume_multiplier": scenario.volume_multiplier, "abandon_cap": scenario.abandon_cap,
+        "operator_cost_per_hour": scenario.operator_cost_per_hour,
+        "bot_cost_per_contact": scenario.bot_cost_per_contact, "warmup_s": scenario.warmup_s,
+        "currency": scenario.currency,
+        "pools": [pool_dict(p) for p in scenario.pools],
+        "channels": [channel_dict(c) for c in scenario.channels],
+    }

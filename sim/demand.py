@@ -1,0 +1,113 @@
+"""The default scenario: one operating day learned from the database.
+
+Demand is the mean of the same weekday over the last N weeks, per channel and interval; handle
+times and the automated share come from the same weeks. Offices form their own pool with their
+opening hours; chats, the web cabinet and the app share the digital team, who hold two chats at
+once. Staffing starts at the Erlang A minimum for the targets, so the baseline is a sensible plan
+that planners then change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import polars as pl
+from sqlalchemy import Connection
+
+from data_access.queries import Filters, arrivals_by_interval, handling_by_channel
+from sim.config import Channel, Pool, Scenario
+from sim.erlang import min_agents_erlang_a
+
+# Assumptions the database cannot tell (it holds served contacts, not abandoned ones).
+PATIENCE_S = {"office": 1_800.0, "whatsapp": 420.0, "telegram": 420.0, "web_cabinet": 600.0,
+              "mobile_app": 600.0}
+SL_TARGETS = {"office": (0.8, 300.0), "whatsapp": (0.8, 60.0), "telegram": (0.8, 60.0),
+              "web_cabinet": (0.8, 120.0), "mobile_app": (0.8, 120.0)}
+POOL_OF = {"office": "office", "whatsapp": "digital", "telegram": "digital",
+           "web_cabinet": "digital", "mobile_app": "digital"}
+OFFICE_HOURS = {0: (9, 18), 1: (9, 18), 2: (9, 18), 3: (9, 18), 4: (9, 18), 5: (10, 15),
+                6: (0, 0)}
+DIGITAL_CONCURRENCY = 2
+DIGITAL_SLOWDOWN = 0.25
+SHRINKAGE = 0.3
+
+
+def learn_demand(connection: Connection, weekday: int, weeks: int, interval_minutes: int,
+                 end: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Mean arrivals per channel and interval, and handling per channel, from the last weeks."""
+    filters = Filters(end - dt.timedelta(days=7 * weeks - 1), end)
+    return (arrivals_by_interval(connection, filters, weekday, interval_minutes),
+            handling_by_channel(connection, filters))
+
+
+def scenario_from_history(arrivals: pl.DataFrame, handling: pl.DataFrame, weekday: int,
+                          interval_minutes: int = 60, name: str = "baseline") -> Scenario:
+    """Build the baseline day from learned demand (pure: no database access)."""
+    intervals = 24 * 60 // interval_minutes
+    open_h, close_h = OFFICE_HOURS[weekday]
+    channels = []
+    for row in handling.iter_rows(named=True):
+        code = row["channel"]
+        if code not in POOL_OF:
+            continue
+        per_interval = [0.0] * intervals
+        for item in arrivals.filter(pl.col("channel") == code).iter_rows(named=True):
+            if 0 <= item["interval"] < intervals:
+                per_interval[item["interval"]] = round(float(item["mean_contacts"]), 2)
+        share, target = row["automated_share"] or 0.0, SL_TARGETS[code]
+        channels.append(Channel(
+            name=code, pool=POOL_OF[code], arrivals=tuple(per_interval),
+            aht_s=round(float(row["operator_aht_s"] or 600.0), 1),
+            handle_distribution="lognormal", handle_cv=0.8 if code != "office" else 0.6,
+            patience_s=PATIENCE_S[code], automation_share=round(float(share), 3),
+            bot_containment=1.0 if share > 0 else 0.0,
+            bot_handle_s=round(float(row["automated_handle_s"] or 0.0), 1),
+            sl_target_share=target[0], sl_target_s=target[1],
+        ))
+    pools = (
+        Pool("office", operators=(0,) * intervals, shrinkage=SHRINKAGE,
+             open_h=float(open_h), close_h=float(close_h)),
+        Pool("digital", operators=(0,) * intervals, shrinkage=SHRINKAGE,
+             concurrency=DIGITAL_CONCURRENCY, concurrency_slowdown=DIGITAL_SLOWDOWN),
+    )
+    scenario = Scenario(name=name, interval_minutes=interval_minutes, channels=tuple(channels),
+                        pools=pools)
+    for pool in pools:
+        scenario = scenario.with_pool_operators(pool.name, erlang_plan(scenario, pool.name))
+    return scenario
+
+
+def erlang_plan(scenario: Scenario, pool_name: str) -> tuple[int, ...]:
+    """Scheduled operators per interval from Erlang A on the pool's combined human demand.
+
+    The pool's channels are merged into one queue: rates add up, handle time and patience are
+    arrival-weighted, and the strictest service-level target applies.
+    """
+    pool = scenario.pool(pool_name)
+    members = [c for c in scenario.channels if c.pool == pool_name]
+    if not members:
+        return (0,) * scenario.intervals
+    slowdown = 1 + pool.concurrency_slowdown * (pool.concurrency - 1)
+    share = max(c.sl_target_share for c in members)
+    target_s = min(c.sl_target_s for c in members)
+    plan = []
+    for index in range(scenario.intervals):
+        rates = [scenario.offered(c)[index] * (1 - c.automation_share * c.bot_containment)
+                 for c in members]
+        total = sum(rates)
+        if total <= 0:
+            plan.append(0)
+            continue
+        per_hour = total * 60 / scenario.interval_minutes
+        aht = sum(r * c.aht_s for r, c in zip(rates, members, strict=True)) / total * slowdown
+        patience = sum(r * (c.patience_s or 1e9) for r, c in zip(rates, members,
+                                                                 strict=True)) / total
+        # Erlang A can meet targets above 100% load by letting people abandon; a plan should
+        # still have more operators than work, or the queue only holds because people leave.
+        load = per_hour * aht / 3600
+        places = max(min_agents_erlang_a(per_hour, aht, patience, share, target_s,
+                                         scenario.abandon_cap), math.floor(load) + 1)
+        agents = math.ceil(places / pool.concurrency)
+        plan.append(math.ceil(agents / (1 - pool.shrinkage) - 1e-9))
+    return tuple(plan)

@@ -1,0 +1,276 @@
+"""SimPy model of one operating day of customer service.
+
+Scenario: contacts arrive on each channel as a Poisson process whose rate changes every interval.
+A share is offered to a bot (or self-service) first; the bot finishes some of them, and the rest
+join the human queue carrying the time already spent, so their remaining patience is shorter.
+Operators in a pool take contacts first come, first served, up to `concurrency` at a time; the
+number on duty changes at interval boundaries (shifts, shrinkage). A waiting contact gives up
+when its patience runs out: `yield request | env.timeout(patience)`. The day starts after a
+warm-up at the overnight rate and ends with a drain, so contacts still waiting at midnight are
+served and counted, never dropped.
+
+Randomness: one `numpy.random.Generator` per purpose (arrivals, routing, bot times, handle
+times, patience), spawned from `SeedSequence(seed)` by replication and channel. Scenarios that
+share a seed therefore see the same customers (common random numbers): the same arrival times,
+the same handle-time draws, the same patience, which makes differences between scenarios sharp.
+
+Units: seconds; time 0 is midnight at the start of the day.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import simpy
+
+from sim.config import DAY_S, Channel, Pool, Scenario
+
+PURPOSES = ("arrivals", "routing", "bot", "handle", "patience")
+PATH_AGENT, PATH_BOT_CONTAINED, PATH_ESCALATED = "agent", "bot_contained", "escalated"
+# Blockers (operators off duty) take freed places before any waiting contact.
+OFF_DUTY_PRIORITY, CONTACT_PRIORITY = 0, 1
+
+
+@dataclass(frozen=True)
+class ChannelDraws:
+    """Everything random about one channel's customers in one replication."""
+
+    arrival_s: np.ndarray
+    to_bot_u: np.ndarray
+    contain_u: np.ndarray
+    bot_unit: np.ndarray  # Exp(1) draws, scaled by the bot's mean time
+    handle_unit: np.ndarray  # Exp(1) or N(0,1) draws, shaped by the channel's distribution
+    patience_unit: np.ndarray  # Exp(1) draws, scaled by the channel's mean patience
+
+
+def _rng(seed: int, replication: int, channel_index: int, purpose: str) -> np.random.Generator:
+    sequence = np.random.SeedSequence(
+        entropy=seed, spawn_key=(replication, channel_index, PURPOSES.index(purpose)))
+    return np.random.default_rng(sequence)
+
+
+def draw_channel(scenario: Scenario, channel: Channel, channel_index: int, replication: int,
+                 seed: int) -> ChannelDraws:
+    """Arrival times for the day plus the warm-up, and each customer's random draws."""
+    rng = _rng(seed, replication, channel_index, "arrivals")
+    offered = np.asarray(scenario.offered(channel))
+    width = scenario.interval_s
+    counts = rng.poisson(offered)
+    starts = np.repeat(np.arange(offered.size) * width, counts)
+    times = starts + rng.random(starts.size) * width
+    if scenario.warmup_s > 0:
+        # The night before: the rate of the day's last interval, for warm-up seconds before 0.
+        rate = offered[-1] / width
+        warm = rng.poisson(rate * scenario.warmup_s)
+        times = np.concatenate([-scenario.warmup_s + rng.random(warm) * scenario.warmup_s,
+                                times])
+    times.sort()
+    size = times.size
+    routing = _rng(seed, replication, channel_index, "routing")
+    handle = _rng(seed, replication, channel_index, "handle")
+    handle_unit = (handle.standard_normal(size) if channel.handle_distribution == "lognormal"
+                   else handle.exponential(1.0, size))
+    return ChannelDraws(
+        arrival_s=times,
+        to_bot_u=routing.random(size),
+        contain_u=routing.random(size),
+        bot_unit=_rng(seed, replication, channel_index, "bot").exponential(1.0, size),
+        handle_unit=handle_unit,
+        patience_unit=_rng(seed, replication, channel_index, "patience").exponential(1.0, size),
+    )
+
+
+def handle_times(channel: Channel, pool: Pool, unit: np.ndarray) -> np.ndarray:
+    """Handle seconds per contact; concurrency makes each contact slower by a set factor."""
+    mean = channel.aht_s * (1 + pool.concurrency_slowdown * (pool.concurrency - 1))
+    if channel.handle_distribution == "lognormal":
+        sigma2 = math.log1p(channel.handle_cv ** 2)
+        return np.exp(math.log(mean) - sigma2 / 2 + math.sqrt(sigma2) * unit)
+    return mean * unit
+
+
+@dataclass
+class _Queue:
+    """Per-pool arrays that the SimPy processes fill in."""
+
+    join_s: np.ndarray
+    handle_s: np.ndarray
+    patience_s: np.ndarray
+    start_s: np.ndarray
+    end_s: np.ndarray
+    abandoned: np.ndarray
+
+
+def contact(env: simpy.Environment, operators: simpy.PriorityResource, queue: _Queue,
+            index: int):
+    """One contact in the human queue: wait for an operator or give up, then be served."""
+    with operators.request(priority=CONTACT_PRIORITY) as request:
+        patience = queue.patience_s[index]
+        if math.isinf(patience):
+            yield request
+        else:
+            outcome = yield request | env.timeout(patience)
+            if request not in outcome:
+                queue.abandoned[index] = True
+                queue.end_s[index] = env.now
+                return
+        queue.start_s[index] = env.now
+        yield env.timeout(queue.handle_s[index])
+        queue.end_s[index] = env.now
+
+
+def arrivals(env: simpy.Environment, operators: simpy.PriorityResource, queue: _Queue):
+    """Releases contacts into the queue at their (pre-drawn, sorted) join times."""
+    for index, join in enumerate(queue.join_s):
+        if join > env.now:
+            yield env.timeout(join - env.now)
+        env.process(contact(env, operators, queue, index))
+
+
+def roster(env: simpy.Environment, operators: simpy.PriorityResource, places: list[int],
+           interval_s: float, warmup_s: float, drain_places: int):
+    """Changes the places on duty at each interval boundary by holding off-duty 'blockers'.
+
+    An operator going off duty finishes the current contact first: the blocker waits for the
+    place to free up, ahead of waiting contacts.
+    """
+    blockers: list[simpy.resources.resource.PriorityRequest] = []
+
+    def set_on_duty(on_duty: int) -> None:
+        wanted = operators.capacity - on_duty
+        while len(blockers) > wanted:
+            blocker = blockers.pop()
+            if blocker.triggered:
+                operators.release(blocker)
+            else:
+                blocker.cancel()
+        while len(blockers) < wanted:
+            blockers.append(operators.request(priority=OFF_DUTY_PRIORITY))
+
+    set_on_duty(places[-1])  # warm-up: the night before
+    if warmup_s > 0:
+        yield env.timeout(warmup_s)
+    for on_duty in places:
+        set_on_duty(on_duty)
+        yield env.timeout(interval_s)
+    set_on_duty(drain_places)
+
+
+def simulate_pool(scenario: Scenario, pool: Pool, join_s: np.ndarray, handle_s: np.ndarray,
+                  patience_s: np.ndarray) -> _Queue:
+    """Run one pool's queue for the day; inputs are sorted by join time (seconds from 0)."""
+    places = [n * pool.concurrency for n in scenario.available(pool)]
+    open_places = [p for p, expected in zip(places, _pool_offered(scenario, pool), strict=True)
+                   if expected > 0]
+    drain = max(1, open_places[-1] if open_places else max(places, default=1))
+    capacity = max(max(places, default=0), drain, 1)
+    env = simpy.Environment(initial_time=-scenario.warmup_s)
+    operators = simpy.PriorityResource(env, capacity=capacity)
+    size = join_s.size
+    queue = _Queue(join_s, handle_s, patience_s, np.full(size, np.nan), np.full(size, np.nan),
+                   np.zeros(size, dtype=bool))
+    env.process(roster(env, operators, places, scenario.interval_s, scenario.warmup_s, drain))
+    env.process(arrivals(env, operators, queue))
+    env.run()
+    return queue
+
+
+def _pool_offered(scenario: Scenario, pool: Pool) -> list[float]:
+    totals = [0.0] * scenario.intervals
+    for channel in scenario.channels:
+        if channel.pool == pool.name:
+            totals = [a + b for a, b in zip(totals, scenario.offered(channel), strict=True)]
+    return totals
+
+
+RECORD_SCHEMA = {
+    "replication": pl.Int32, "channel": pl.String, "pool": pl.String, "arrival_s": pl.Float64,
+    "interval": pl.Int32, "path": pl.String, "bot_s": pl.Float64, "queue_join_s": pl.Float64,
+    "wait_s": pl.Float64, "service_start_s": pl.Float64, "service_end_s": pl.Float64,
+    "handle_s": pl.Float64, "answered": pl.Boolean, "abandoned": pl.Boolean,
+}
+
+
+def simulate_day(scenario: Scenario, replication: int = 0, seed: int = 0) -> pl.DataFrame:
+    """One replication: a flat record per contact that arrived during the day (not warm-up)."""
+    per_channel = []
+    for index, channel in enumerate(scenario.channels):
+        draws = draw_channel(scenario, channel, index, replication, seed)
+        pool = scenario.pool(channel.pool)
+        to_bot = draws.to_bot_u < channel.automation_share
+        contained = to_bot & (draws.contain_u < channel.bot_containment)
+        bot_s = np.where(to_bot, draws.bot_unit * channel.bot_handle_s, 0.0)
+        patience = (np.full(draws.arrival_s.size, np.inf) if channel.patience_s is None
+                    else draws.patience_unit * channel.patience_s)
+        per_channel.append({
+            "channel": channel.name, "pool": pool.name, "arrival_s": draws.arrival_s,
+            "to_bot": to_bot, "contained": contained, "bot_s": bot_s,
+            "handle_s": handle_times(channel, pool, draws.handle_unit),
+            # Patience is a clock that started at arrival: time in the bot used part of it.
+            "patience_s": patience - bot_s,
+        })
+
+    frames = []
+    for pool in scenario.pools:
+        members = [c for c in per_channel if c["pool"] == pool.name]
+        if not members:
+            continue
+        human = [~c["contained"] for c in members]
+        join = np.concatenate([c["arrival_s"][h] + c["bot_s"][h] for c, h in zip(
+            members, human, strict=True)])
+        order = np.argsort(join, kind="stable")
+        handle = np.concatenate([c["handle_s"][h] for c, h in zip(members, human, strict=True)])
+        patience = np.concatenate([c["patience_s"][h] for c, h in zip(members, human,
+                                                                      strict=True)])
+        queue = simulate_pool(scenario, pool, join[order], handle[order],
+                              np.maximum(patience[order], 0.0))
+        served = {name: np.empty(0) for name in ("start", "end", "abandoned")}
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(order.size)
+        served["start"] = queue.start_s[inverse]
+        served["end"] = queue.end_s[inverse]
+        served["abandoned"] = queue.abandoned[inverse]
+        offset = 0
+        for channel, is_human in zip(members, human, strict=True):
+            count = int(is_human.sum())
+            frames.append(_records(scenario, replication, channel, is_human,
+                                   {key: value[offset:offset + count]
+                                    for key, value in served.items()}))
+            offset += count
+    return pl.concat(frames) if frames else pl.DataFrame(schema=RECORD_SCHEMA)
+
+
+def _records(scenario: Scenario, replication: int, channel: dict, human: np.ndarray,
+             served: dict[str, np.ndarray]) -> pl.DataFrame:
+    size = channel["arrival_s"].size
+    start = np.full(size, np.nan)
+    end = np.full(size, np.nan)
+    abandoned = np.zeros(size, dtype=bool)
+    start[human], end[human], abandoned[human] = served["start"], served["end"], \
+        served["abandoned"]
+    arrival = channel["arrival_s"]
+    contained = channel["contained"]
+    end[contained] = arrival[contained] + channel["bot_s"][contained]
+    join = np.where(human, arrival + channel["bot_s"], np.nan)
+    wait = np.where(human, np.where(abandoned, end, start) - join, 0.0)
+    path = np.where(contained, PATH_BOT_CONTAINED,
+                    np.where(channel["to_bot"], PATH_ESCALATED, PATH_AGENT))
+    in_day = (arrival >= 0) & (arrival < DAY_S)
+    frame = pl.DataFrame({
+        "arrival_s": arrival, "path": path, "bot_s": channel["bot_s"], "queue_join_s": join,
+        "wait_s": wait, "service_start_s": start, "service_end_s": end,
+        "handle_s": np.where(human & ~abandoned, channel["handle_s"], np.nan),
+        "answered": human & ~abandoned & ~np.isnan(start), "abandoned": abandoned,
+    }).filter(pl.Series(in_day))
+    return frame.with_columns(
+        replication=pl.lit(replication, pl.Int32), channel=pl.lit(channel["channel"]),
+        pool=pl.lit(channel["pool"]),
+        interval=(pl.col("arrival_s") // scenario.interval_s).cast(pl.Int32),
+        wait_s=pl.col("wait_s").fill_nan(None), service_start_s=pl.col("service_start_s")
+        .fill_nan(None), service_end_s=pl.col("service_end_s").fill_nan(None),
+        handle_s=pl.col("handle_s").fill_nan(None), queue_join_s=pl.col("queue_join_s")
+        .fill_nan(None),
+    ).select(list(RECORD_SCHEMA)).cast(RECORD_SCHEMA)

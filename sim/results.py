@@ -1,0 +1,171 @@
+"""From flat contact records to per-interval and per-day results with 95% CIs.
+
+Definitions (documented in the README):
+- offered: every contact that arrived in the day, bot or not;
+- queued: contacts that reached the human queue (not finished by the bot);
+- answered / abandoned: queued contacts that an operator took / that gave up waiting;
+- abandoned_share = abandoned / queued;
+- ASA and wait percentiles: waits of answered contacts;
+- service_level = answered within the channel's target T / queued (abandons count as misses);
+- occupancy = busy operator places / places on duty (a place is one concurrent contact slot);
+- max_queue: the most contacts waiting at once;
+- cost = scheduled operator hours x cost per hour + contacts offered to the bot x bot cost.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+from sim.config import Scenario
+from sim.model import PATH_AGENT, PATH_BOT_CONTAINED
+
+DAY_METRICS = ("offered", "queued", "answered", "abandoned", "abandoned_share", "asa_s",
+               "wait_p50_s", "wait_p90_s", "wait_p95_s", "service_level", "occupancy",
+               "max_queue", "bot_contained", "operator_cost", "bot_cost", "cost")
+
+
+def _targets(scenario: Scenario) -> pl.DataFrame:
+    return pl.DataFrame({"channel": [c.name for c in scenario.channels],
+                         "sl_target_s": [c.sl_target_s for c in scenario.channels]})
+
+
+def _contact_metrics(records: pl.DataFrame, scenario: Scenario, keys: list[str]
+                     ) -> pl.DataFrame:
+    queued = pl.col("path") != PATH_BOT_CONTAINED
+    answered_wait = pl.col("wait_s").filter(pl.col("answered"))
+    return (
+        records.join(_targets(scenario), on="channel", how="left")
+        .group_by(keys)
+        .agg(
+            offered=pl.len(),
+            queued=queued.sum(),
+            answered=pl.col("answered").sum(),
+            abandoned=pl.col("abandoned").sum(),
+            bot_contained=(pl.col("path") == PATH_BOT_CONTAINED).sum(),
+            to_bot=(pl.col("path") != PATH_AGENT).sum(),
+            within_target=(pl.col("answered") & (pl.col("wait_s") <= pl.col("sl_target_s")))
+            .sum(),
+            asa_s=answered_wait.mean(),
+            wait_p50_s=answered_wait.quantile(0.5),
+            wait_p90_s=answered_wait.quantile(0.9),
+            wait_p95_s=answered_wait.quantile(0.95),
+        )
+        .with_columns(
+            abandoned_share=pl.when(pl.col("queued") > 0)
+            .then(pl.col("abandoned") / pl.col("queued")).otherwise(0.0),
+            service_level=pl.when(pl.col("queued") > 0)
+            .then(pl.col("within_target") / pl.col("queued")).otherwise(1.0),
+        )
+    )
+
+
+def _overlap_seconds(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Seconds of [start, end) that fall into each [edges[i], edges[i+1])."""
+    low = np.maximum(starts[:, None], edges[None, :-1])
+    high = np.minimum(ends[:, None], edges[None, 1:])
+    return np.clip(high - low, 0, None).sum(axis=0)
+
+
+def _queue_maxima(joins: np.ndarray, leaves: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The most contacts waiting at once within each interval."""
+    times = np.concatenate([joins, leaves])
+    deltas = np.concatenate([np.ones(joins.size), -np.ones(leaves.size)])
+    order = np.lexsort((deltas, times))  # leaving before joining at equal times
+    times, levels = times[order], np.cumsum(deltas[order])
+    maxima = np.zeros(edges.size - 1)
+    for i in range(edges.size - 1):
+        before = np.searchsorted(times, edges[i], side="left")
+        inside = slice(before, np.searchsorted(times, edges[i + 1], side="left"))
+        level_at_start = levels[before - 1] if before > 0 else 0.0
+        within = levels[inside]
+        maxima[i] = max(level_at_start, within.max() if within.size else 0.0)
+    return maxima
+
+
+def _pool_interval_metrics(records: pl.DataFrame, scenario: Scenario) -> pl.DataFrame:
+    """Occupancy and max queue per replication, pool and interval."""
+    edges = np.arange(scenario.intervals + 1) * scenario.interval_s
+    rows = []
+    for (replication, pool_name), group in records.filter(
+            pl.col("path") != PATH_BOT_CONTAINED).group_by(["replication", "pool"]):
+        pool = scenario.pool(pool_name)
+        places = np.asarray(scenario.available(pool), dtype=float) * pool.concurrency
+        served = group.filter(pl.col("answered"))
+        busy = _overlap_seconds(served["service_start_s"].to_numpy(),
+                                served["service_end_s"].to_numpy(), edges)
+        leave = group.select(pl.coalesce("service_start_s", "service_end_s")).to_series()
+        maxima = _queue_maxima(group["queue_join_s"].to_numpy(), leave.to_numpy(), edges)
+        capacity = places * scenario.interval_s
+        occupancy = np.divide(busy, capacity, out=np.zeros_like(busy), where=capacity > 0)
+        rows.append(pl.DataFrame({
+            "replication": replication, "pool": pool_name,
+            "interval": np.arange(scenario.intervals, dtype=np.int32),
+            "busy_s": busy, "capacity_s": capacity,
+            "occupancy": np.minimum(occupancy, 1.0), "max_queue": maxima,
+        }))
+    if not rows:
+        return pl.DataFrame(schema={"replication": pl.Int32, "pool": pl.String,
+                                    "interval": pl.Int32, "busy_s": pl.Float64,
+                                    "capacity_s": pl.Float64, "occupancy": pl.Float64,
+                                    "max_queue": pl.Float64})
+    return pl.concat(rows).with_columns(pl.col("replication").cast(pl.Int32))
+
+
+def operator_cost(scenario: Scenario) -> float:
+    hours = scenario.interval_minutes / 60
+    return sum(sum(scenario.scheduled(pool)) * hours * scenario.operator_cost_per_hour
+               for pool in scenario.pools)
+
+
+def interval_results(records: pl.DataFrame, scenario: Scenario) -> pl.DataFrame:
+    """Per replication, pool and interval of arrival: contact metrics, occupancy and queue."""
+    contacts = _contact_metrics(records, scenario, ["replication", "pool", "interval"])
+    pools = _pool_interval_metrics(records, scenario)
+    return (contacts.join(pools, on=["replication", "pool", "interval"], how="full",
+                          coalesce=True)
+            .with_columns(pl.col("offered", "queued", "answered", "abandoned").fill_null(0))
+            .sort("replication", "pool", "interval"))
+
+
+def day_results(records: pl.DataFrame, scenario: Scenario, by_channel: bool = False
+                ) -> pl.DataFrame:
+    """One row per replication (and channel) with the day's metrics."""
+    keys = ["replication", "channel"] if by_channel else ["replication"]
+    contacts = _contact_metrics(records, scenario, keys)
+    pools = _pool_interval_metrics(records, scenario)
+    per_replication = pools.group_by("replication").agg(
+        occupancy=pl.col("busy_s").sum() / pl.col("capacity_s").sum(),
+        max_queue=pl.col("max_queue").max())
+    bot_cost = pl.col("to_bot") * scenario.bot_cost_per_contact
+    frame = contacts.join(per_replication, on="replication", how="left").with_columns(
+        bot_cost=bot_cost,
+        operator_cost=pl.lit(0.0 if by_channel else operator_cost(scenario)),
+    ).with_columns(cost=pl.col("operator_cost") + pl.col("bot_cost"))
+    return frame.sort(keys)
+
+
+BOUNDS = {"abandoned_share": (0.0, 1.0), "service_level": (0.0, 1.0), "occupancy": (0.0, 1.0)}
+
+
+def confidence(frame: pl.DataFrame, metrics: tuple[str, ...] = DAY_METRICS,
+               by: list[str] | None = None) -> pl.DataFrame:
+    """Mean and t-based 95% CI over replications for each metric."""
+    by = by or []
+    replications = frame["replication"].n_unique()
+    t = stats.t.ppf(0.975, replications - 1) if replications > 1 else math.nan
+    aggregations = []
+    for metric in metrics:
+        if metric not in frame.columns:
+            continue
+        half = t * pl.col(metric).std(ddof=1) / math.sqrt(replications)
+        low, high = BOUNDS.get(metric, (0.0, None))  # every metric here is non-negative
+        aggregations += [pl.col(metric).mean().alias(metric),
+                         (pl.col(metric).mean() - half).clip(low, high).alias(f"{metric}_ci_low"),
+                         (pl.col(metric).mean() + half).clip(low, high).alias(f"{metric}_ci_high")]
+    if by:
+        return frame.group_by(by).agg(aggregations).sort(by)
+    return frame.select(aggregations)

@@ -1,0 +1,116 @@
+"""Replications, comparisons and sweeps, run through a `concurrent.futures.Executor`.
+
+The caller may pass any Executor: the default is a process pool over this machine's cores. For
+grids too big for one machine, pass a Dask distributed `client.get_executor()` or Ray's
+`RayExecutor` (`ray.util.concurrent.futures`); tasks and results are plain picklable objects.
+Work is chunked so that each task simulates several replications, keeping per-task overhead
+small.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass
+
+import polars as pl
+
+from sim.config import Scenario
+from sim.model import simulate_day
+from sim.results import confidence, day_results, interval_results
+
+Progress = Callable[[float, str], None]
+_DEFAULT_EXECUTOR: ProcessPoolExecutor | None = None
+
+
+def default_executor() -> Executor:
+    """One process pool per process, reused across calls (pool start-up is not free)."""
+    global _DEFAULT_EXECUTOR
+    if _DEFAULT_EXECUTOR is None:
+        _DEFAULT_EXECUTOR = ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
+        atexit.register(_DEFAULT_EXECUTOR.shutdown, wait=False, cancel_futures=True)
+    return _DEFAULT_EXECUTOR
+
+
+def simulate_replications(scenario: Scenario, replications: Sequence[int], seed: int
+                          ) -> pl.DataFrame:
+    """A task: several replications in one worker, concatenated records."""
+    return pl.concat([simulate_day(scenario, r, seed) for r in replications])
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    scenario: Scenario
+    seed: int
+    replications: int
+    records: pl.DataFrame  # one row per contact and replication
+    day: pl.DataFrame  # one row per replication
+    day_by_channel: pl.DataFrame  # one row per replication and channel
+    intervals: pl.DataFrame  # one row per replication, pool and interval
+
+    def summary(self) -> pl.DataFrame:
+        """The day's metrics with 95% CIs over replications (one row)."""
+        return confidence(self.day)
+
+    def summary_by_channel(self) -> pl.DataFrame:
+        return confidence(self.day_by_channel, by=["channel"])
+
+    def interval_summary(self) -> pl.DataFrame:
+        metrics = ("offered", "queued", "answered", "abandoned_share", "asa_s", "service_level",
+                   "occupancy", "max_queue")
+        return confidence(self.intervals, metrics, by=["pool", "interval"])
+
+
+def _chunks(replications: int, workers: int) -> list[list[int]]:
+    count = max(1, min(replications, workers * 2))
+    return [list(range(i, replications, count)) for i in range(count)]
+
+
+def _workers(executor: Executor) -> int:
+    return getattr(executor, "_max_workers", None) or os.cpu_count() or 1
+
+
+def run(scenario: Scenario, replications: int = 20, seed: int = 0,
+        executor: Executor | None = None, progress: Progress | None = None
+        ) -> SimulationResult:
+    """Simulate `replications` days; seeds are shared across scenarios (common random numbers)."""
+    if replications < 1:
+        raise ValueError(f"replications must be >= 1, got {replications}")
+    executor = executor or default_executor()
+    chunks = _chunks(replications, _workers(executor))
+    futures = [executor.submit(simulate_replications, scenario, chunk, seed)
+               for chunk in chunks]
+    records = _gather(futures, progress, "Simulating replications")
+    records = records.sort("replication", "arrival_s")
+    return SimulationResult(
+        scenario=scenario, seed=seed, replications=replications, records=records,
+        day=day_results(records, scenario),
+        day_by_channel=day_results(records, scenario, by_channel=True),
+        intervals=interval_results(records, scenario),
+    )
+
+
+def _gather(futures: list[Future], progress: Progress | None, label: str) -> pl.DataFrame:
+    frames = []
+    for done, future in enumerate(futures, start=1):
+        frames.append(future.result())
+        if progress:
+            progress(done / len(futures), f"{label}: {done}/{len(futures)}")
+    return pl.concat(frames)
+
+
+def compare(baseline: Scenario, scenarios: Sequence[Scenario], replications: int = 20,
+            seed: int = 0, executor: Executor | None = None) -> pl.DataFrame:
+    """A baseline against up to 5 scenarios, side by side, with deltas to the baseline."""
+    if len(scenarios) > 5:
+        raise ValueError(f"compare takes up to 5 scenarios, got {len(scenarios)}")
+    rows = []
+    for scenario in (baseline, *scenarios):
+        summary = run(scenario, replications, seed, executor).summary()
+        rows.append(summary.with_columns(scenario=pl.lit(scenario.name)))
+    table = pl.concat(rows, how="diagonal").select("scenario", pl.exclude("scenario"))
+    deltas = [(pl.col(metric) - pl.col(metric).first()).alias(f"{metric}_delta")
+              for metric in ("service_level", "asa_s", "abandoned_share", "cost", "occupancy")]
+    return table.with_columns(deltas)
