@@ -205,12 +205,15 @@ def simulate_day(scenario: Scenario, replication: int = 0, seed: int = 0) -> pl.
         bot_s = np.where(to_bot, draws.bot_unit * channel.bot_handle_s, 0.0)
         patience = (np.full(draws.arrival_s.size, np.inf) if channel.patience_s is None
                     else draws.patience_unit * channel.patience_s)
+        # Patience is a clock that started at arrival: time in the bot used part of it, and
+        # whoever runs out while still in the bot leaves without reaching the queue.
+        remaining = patience - bot_s
+        gave_up = to_bot & ~contained & (remaining <= 0)
         per_channel.append({
             "channel": channel.name, "pool": pool.name, "arrival_s": draws.arrival_s,
-            "to_bot": to_bot, "contained": contained, "bot_s": bot_s,
+            "to_bot": to_bot, "contained": contained, "gave_up": gave_up, "bot_s": bot_s,
+            "patience_s": patience, "remaining_s": remaining,
             "handle_s": handle_times(channel, pool, draws.handle_unit),
-            # Patience is a clock that started at arrival: time in the bot used part of it.
-            "patience_s": patience - bot_s,
         })
 
     frames = []
@@ -218,15 +221,14 @@ def simulate_day(scenario: Scenario, replication: int = 0, seed: int = 0) -> pl.
         members = [c for c in per_channel if c["pool"] == pool.name]
         if not members:
             continue
-        human = [~c["contained"] for c in members]
+        human = [~c["contained"] & ~c["gave_up"] for c in members]
         join = np.concatenate([c["arrival_s"][h] + c["bot_s"][h] for c, h in zip(
             members, human, strict=True)])
         order = np.argsort(join, kind="stable")
         handle = np.concatenate([c["handle_s"][h] for c, h in zip(members, human, strict=True)])
-        patience = np.concatenate([c["patience_s"][h] for c, h in zip(members, human,
-                                                                      strict=True)])
-        queue = simulate_pool(scenario, pool, join[order], handle[order],
-                              np.maximum(patience[order], 0.0))
+        patience = np.concatenate([c["remaining_s"][h] for c, h in zip(members, human,
+                                                                       strict=True)])
+        queue = simulate_pool(scenario, pool, join[order], handle[order], patience[order])
         served = {name: np.empty(0) for name in ("start", "end", "abandoned")}
         inverse = np.empty_like(order)
         inverse[order] = np.arange(order.size)
@@ -252,8 +254,10 @@ def _records(scenario: Scenario, replication: int, channel: dict, human: np.ndar
     start[human], end[human], abandoned[human] = served["start"], served["end"], \
         served["abandoned"]
     arrival = channel["arrival_s"]
-    contained = channel["contained"]
+    contained, gave_up = channel["contained"], channel["gave_up"]
     end[contained] = arrival[contained] + channel["bot_s"][contained]
+    end[gave_up] = arrival[gave_up] + channel["patience_s"][gave_up]
+    abandoned[gave_up] = True
     join = np.where(human, arrival + channel["bot_s"], np.nan)
     wait = np.where(human, np.where(abandoned, end, start) - join, 0.0)
     path = np.where(contained, PATH_BOT_CONTAINED,

@@ -90,8 +90,8 @@ def _pool_interval_metrics(records: pl.DataFrame, scenario: Scenario) -> pl.Data
     """Occupancy and max queue per replication, pool and interval."""
     edges = np.arange(scenario.intervals + 1) * scenario.interval_s
     rows = []
-    for (replication, pool_name), group in records.filter(
-            pl.col("path") != PATH_BOT_CONTAINED).group_by(["replication", "pool"]):
+    in_queue = records.filter(pl.col("queue_join_s").is_not_null())  # not bot-only contacts
+    for (replication, pool_name), group in in_queue.group_by(["replication", "pool"]):
         pool = scenario.pool(pool_name)
         places = np.asarray(scenario.available(pool), dtype=float) * pool.concurrency
         served = group.filter(pl.col("answered"))
@@ -138,10 +138,12 @@ def day_results(records: pl.DataFrame, scenario: Scenario, by_channel: bool = Fa
     contacts = _contact_metrics(records, scenario, keys)
     pools = _pool_interval_metrics(records, scenario)
     per_replication = pools.group_by("replication").agg(
-        occupancy=pl.col("busy_s").sum() / pl.col("capacity_s").sum(),
+        occupancy=pl.when(pl.col("capacity_s").sum() > 0)
+        .then(pl.col("busy_s").sum() / pl.col("capacity_s").sum()).otherwise(0.0),
         max_queue=pl.col("max_queue").max())
     bot_cost = pl.col("to_bot") * scenario.bot_cost_per_contact
     frame = contacts.join(per_replication, on="replication", how="left").with_columns(
+        pl.col("occupancy", "max_queue").fill_null(0.0),  # nobody queued: idle, no queue
         bot_cost=bot_cost,
         operator_cost=pl.lit(0.0 if by_channel else operator_cost(scenario)),
     ).with_columns(cost=pl.col("operator_cost") + pl.col("bot_cost"))

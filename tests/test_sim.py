@@ -1,0 +1,281 @@
+"""The simulator against queueing theory, plus its invariants. Every stochastic test is seeded.
+
+Several theory checks run at once, so each uses a Bonferroni-corrected interval: with k checks in
+a test, each interval is at level 1 - 0.05/k, which keeps the family-wise level at 95%.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from sim.config import parse_scenario, scenario_to_dict
+from sim.erlang import erlang_a_metrics, erlang_c_metrics
+from sim.model import PATH_BOT_CONTAINED, simulate_day
+from sim.nps import WaitNpsCurve, isotonic_decreasing, predict
+from sim.optimize import optimize
+from sim.results import confidence, day_results
+from sim.runner import run
+from sim.sweep import sweep, with_frontier
+from sim.tomlio import dumps
+
+SERIAL = ThreadPoolExecutor(max_workers=1)  # keeps theory tests independent of process pools
+
+
+def stationary(agents: int, arrivals_per_hour: float = 100.0, aht_s: float = 360.0,
+               patience_s: float | None = None, target_s: float = 20.0) -> dict:
+    channel = {"name": "calls", "pool": "agents", "arrivals": [arrivals_per_hour] * 24,
+               "aht_s": aht_s, "sl_target_s": target_s}
+    if patience_s is not None:
+        channel["patience_s"] = patience_s
+    return {"name": f"M/M/{agents}", "interval_minutes": 60, "warmup_s": 4 * 3600,
+            "pools": [{"name": "agents", "operators": [agents] * 24}], "channels": [channel]}
+
+
+def scenario(data: dict):
+    parsed = parse_scenario(data)
+    assert parsed.ok, parsed.problems
+    return parsed.scenario
+
+
+def per_replication(records: pl.DataFrame) -> pl.DataFrame:
+    return records.group_by("replication").agg(
+        p_wait=(pl.col("wait_s") > 1e-9).mean(),
+        asa_s=pl.col("wait_s").filter(pl.col("answered")).mean(),
+        abandon=pl.col("abandoned").mean(),
+    )
+
+
+def assert_within_ci(values: pl.Series, expected: float, checks: int, name: str) -> None:
+    level = 1 - 0.05 / checks
+    n = values.len()
+    half = stats.t.ppf(1 - (1 - level) / 2, n - 1) * values.std() / math.sqrt(n)
+    mean = values.mean()
+    assert abs(mean - expected) <= half, (
+        f"{name}: simulated {mean:.4f} ± {half:.4f} does not cover theory {expected:.4f}")
+
+
+@pytest.mark.parametrize("agents", [11, 12, 14])
+def test_mmc_agrees_with_erlang_c(agents):
+    """c = 11 is 91% occupancy, where queues are long and slow to settle."""
+    data = scenario(stationary(agents))
+    result = run(data, replications=30, seed=7, executor=SERIAL)
+    theory = erlang_c_metrics(100, 360, agents, 20)
+    reps = per_replication(result.records)
+    assert_within_ci(reps["p_wait"], theory.p_wait, 3, "P(wait)")
+    assert_within_ci(reps["asa_s"], theory.asa_s, 3, "ASA")
+    assert_within_ci(result.day["service_level"], theory.service_level, 3, "SL(20 s)")
+    assert result.day["abandoned"].sum() == 0
+
+
+@pytest.mark.parametrize("agents, published", [(10, 0.1460), (11, 0.1016), (12, 0.0676)])
+def test_mmc_with_patience_agrees_with_erlang_a(agents, published):
+    data = scenario(stationary(agents, patience_s=180.0))
+    result = run(data, replications=30, seed=11, executor=SERIAL)
+    theory = erlang_a_metrics(100, 360, agents, 180.0, 20)
+    assert theory.p_abandon == pytest.approx(published, abs=1e-4)
+    reps = per_replication(result.records)
+    assert_within_ci(reps["abandon"], theory.p_abandon, 3, "P(abandon)")
+    assert_within_ci(reps["asa_s"], theory.asa_answered_s, 3, "ASA of answered")
+    assert_within_ci(result.day["service_level"], theory.service_level, 3, "SL(20 s)")
+
+
+def test_same_seed_same_results_and_other_seed_differs():
+    data = scenario(stationary(12))
+    first = simulate_day(data, replication=3, seed=5)
+    assert first.equals(simulate_day(data, replication=3, seed=5))
+    assert not first.equals(simulate_day(data, replication=3, seed=6))
+
+
+def test_adding_an_operator_never_worsens_the_mean_wait_with_common_random_numbers():
+    """Without abandonment and with the same customers, one more operator cannot hurt."""
+    waits = {}
+    for agents in (11, 12):
+        records = pl.concat([simulate_day(scenario(stationary(agents)), r, seed=3)
+                             for r in range(10)])
+        waits[agents] = records.group_by("replication").agg(pl.col("wait_s").mean()).sort(
+            "replication")["wait_s"].to_numpy()
+    assert np.all(waits[12] <= waits[11] + 1e-9)
+    assert np.all(waits[12] < waits[11])  # and it actually helps on every day
+
+
+def test_bad_configs_name_the_field_and_value():
+    data = stationary(12)
+    data["pools"][0]["operators"] = [-1] + [12] * 23
+    data["channels"][0]["automation_share"] = 1.5
+    data["pools"][0]["concurrency"] = 0
+    data["pools"][0]["open_h"], data["pools"][0]["close_h"] = 18, 9
+    parsed = parse_scenario(data)
+    assert not parsed.ok
+    messages = [str(problem) for problem in parsed.problems]
+    assert "pools[0].operators[0]: -1 must be >= 0" in messages
+    assert "channels[0].automation_share: 1.5 must be <= 1" in messages
+    assert "pools[0].concurrency: 0 must be >= 1" in messages
+    assert "pools[0].close_h: 9 is before open_h 18" in messages
+
+
+def test_wrong_interval_count_and_unknown_pool_are_reported():
+    data = stationary(12)
+    data["channels"][0]["arrivals"] = [1.0] * 23
+    data["channels"][0]["pool"] = "nobody"
+    messages = [str(p) for p in parse_scenario(data).problems]
+    assert any("arrivals: has 23 values; the day has 24 intervals" in m for m in messages)
+    assert any("channels[0].pool: 'nobody' is not one of the pools" in m for m in messages)
+    assert [str(p) for p in parse_scenario("nonsense").problems] == [
+        "scenario: must be a table of settings"]
+
+
+def test_overload_is_allowed_but_flagged_unstable():
+    parsed = parse_scenario(stationary(9))  # 10 Erlangs of work for 9 operators
+    assert parsed.ok
+    assert parsed.warnings and "unstable" in parsed.warnings[0]
+    assert not parse_scenario(stationary(12)).warnings
+
+
+def test_toml_round_trip():
+    data = stationary(12, patience_s=200)
+    data["pools"][0] = {"name": "agents", "shifts": [
+        {"start_h": 8, "end_h": 17, "operators": 8}, {"start_h": 14, "end_h": 23, "operators": 6},
+        {"start_h": 23, "end_h": 8, "operators": 3}], "shrinkage": 0.25}
+    original = scenario(data)
+    import tomllib
+
+    again = parse_scenario(tomllib.loads(dumps(scenario_to_dict(original))))
+    assert again.ok and again.scenario == original
+    assert original.scheduled(original.pools[0])[0] == 3  # the night shift covers midnight
+    assert original.scheduled(original.pools[0])[15] == 14  # day and evening overlap
+    assert original.available(original.pools[0])[15] == 10  # 14 x (1 - 0.25), rounded down
+
+
+def test_staffing_gap_makes_contacts_wait_for_the_next_shift_and_none_are_dropped():
+    data = stationary(12)
+    data["pools"][0]["operators"] = [0] * 6 + [12] * 18
+    data["warmup_s"] = 0
+    records = simulate_day(scenario(data), 0, seed=1)
+    night = records.filter(pl.col("arrival_s") < 5 * 3600)
+    assert night["wait_s"].min() > 0  # nobody on duty before 06:00
+    assert (night["service_start_s"].drop_nulls() >= 6 * 3600 - 1e-6).all()
+    assert (records["answered"] | records["abandoned"]).all()  # the drain serves everyone
+
+
+def test_bot_containment_removes_human_load_and_costs_per_contact():
+    data = stationary(12)
+    data["channels"][0] |= {"automation_share": 1.0, "bot_containment": 1.0, "bot_handle_s": 90}
+    data["bot_cost_per_contact"] = 50.0
+    sim = scenario(data)
+    day = day_results(simulate_day(sim, 0, seed=2), sim).row(0, named=True)
+    assert day["queued"] == 0 and day["answered"] == 0
+    assert day["bot_contained"] == day["offered"]
+    assert day["occupancy"] == 0
+    assert day["bot_cost"] == pytest.approx(50.0 * day["offered"])
+
+
+def test_escalated_contacts_carry_their_bot_time():
+    data = stationary(12, patience_s=300)
+    data["channels"][0] |= {"automation_share": 1.0, "bot_containment": 0.0,
+                            "bot_handle_s": 600}
+    records = simulate_day(scenario(data), 0, seed=4)
+    assert set(records["path"]) == {"escalated"}
+    assert (records["queue_join_s"] - records["arrival_s"] - records["bot_s"]).abs().max() < 1e-6
+    # Patience is a clock from arrival: after ~10 minutes in the bot, many have none left.
+    assert records["abandoned"].mean() > 0.5
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    agents=st.integers(min_value=0, max_value=6),
+    arrivals=st.floats(min_value=0, max_value=40),
+    aht_s=st.floats(min_value=30, max_value=900),
+    patience_s=st.one_of(st.none(), st.floats(min_value=5, max_value=2000)),
+    automation=st.floats(min_value=0, max_value=1),
+    containment=st.floats(min_value=0, max_value=1),
+    concurrency=st.integers(min_value=1, max_value=3),
+    seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_invariants(agents, arrivals, aht_s, patience_s, automation, containment, concurrency,
+                    seed):
+    data = stationary(agents, arrivals_per_hour=arrivals, aht_s=aht_s, patience_s=patience_s)
+    data["interval_minutes"] = 60
+    data["warmup_s"] = 0
+    data["pools"][0]["concurrency"] = concurrency
+    data["channels"][0] |= {"automation_share": automation, "bot_containment": containment,
+                            "bot_handle_s": 60}
+    sim = scenario(data)
+    records = simulate_day(sim, 0, seed)
+    day = day_results(records, sim).row(0, named=True) if records.height else None
+    assert (records["wait_s"].drop_nulls() >= 0).all()
+    if day is not None:
+        assert 0 <= day["occupancy"] <= 1
+        assert day["answered"] + day["abandoned"] == day["queued"]
+        assert day["queued"] + day["bot_contained"] == day["offered"]
+        assert 0 <= day["service_level"] <= 1
+    if automation == 1 and containment == 1:
+        assert not (records["path"] != PATH_BOT_CONTAINED).any()
+
+
+def test_confidence_intervals_bracket_the_mean():
+    sim = scenario(stationary(12))
+    result = run(sim, replications=5, seed=1, executor=SERIAL)
+    row = result.summary().row(0, named=True)
+    assert row["asa_s_ci_low"] <= row["asa_s"] <= row["asa_s_ci_high"]
+    assert row["asa_s_ci_high"] - row["asa_s_ci_low"] > 0
+    assert 0 <= row["service_level_ci_low"] and row["service_level_ci_high"] <= 1
+    intervals = result.interval_summary()
+    assert intervals.height == 24
+    assert set(confidence(result.day, ("cost",)).columns) == {"cost", "cost_ci_low",
+                                                               "cost_ci_high"}
+
+
+def test_optimizer_meets_targets_and_starts_from_erlang_a():
+    data = stationary(1, arrivals_per_hour=60, aht_s=300, patience_s=300, target_s=60)
+    data["channels"][0]["arrivals"] = [20.0] * 8 + [80.0] * 10 + [40.0] * 6
+    data["abandon_cap"] = 0.05
+    plan = optimize(scenario(data), replications=6, seed=3, executor=SERIAL)
+    assert plan.met
+    table = plan.table
+    assert (table["operators"] >= table["erlang_a"]).all()
+    busy = table.filter(pl.col("interval") == 12).row(0, named=True)
+    quiet = table.filter(pl.col("interval") == 2).row(0, named=True)
+    assert busy["operators"] > quiet["operators"]
+    assert (table["service_level"] >= 0.8).all()
+    assert plan.cost == pytest.approx(table["operators"].sum() * 2_500.0)
+
+
+def test_sweep_frontier_and_monotone_cost():
+    data = stationary(12, patience_s=300, target_s=60)
+    data["channels"][0] |= {"bot_containment": 0.6, "bot_handle_s": 120}
+    grid = sweep(scenario(data), "agents", [0.8, 1.0, 1.2], [0.0, 0.3], replications=3,
+                 seed=1, executor=SERIAL)
+    assert grid.height == 6
+    assert grid["on_frontier"].any()
+    by_mix = {(r["operator_factor"], r["automation_share"]): r for r in grid.iter_rows(named=True)}
+    # Same automation, more operators: better service and more cost.
+    assert by_mix[(1.2, 0.0)]["service_level"] > by_mix[(0.8, 0.0)]["service_level"]
+    assert by_mix[(1.2, 0.0)]["cost"] > by_mix[(0.8, 0.0)]["cost"]
+    # Same operators, a bot that contains 60% of 30%: less human work, better service.
+    assert by_mix[(0.8, 0.3)]["service_level"] > by_mix[(0.8, 0.0)]["service_level"]
+
+
+def test_frontier_marks_only_undominated_mixes():
+    grid = pl.DataFrame({"cost": [10.0, 12.0, 11.0, 20.0], "service_level": [0.7, 0.9, 0.6, 0.9]})
+    assert with_frontier(grid)["on_frontier"].to_list() == [True, True, False, False]
+
+
+def test_isotonic_fit_and_prediction():
+    assert isotonic_decreasing(np.array([60.0, 62.0, 40.0, 45.0, 10.0]),
+                               np.ones(5)).tolist() == [61.0, 61.0, 42.5, 42.5, 10.0]
+    curve = WaitNpsCurve(lower_s=(0, 30, 60), labels=("a", "b", "c"), nps=(60.0, 40.0, 0.0),
+                         se=(1.0, 1.0, 1.0), responses=(100, 100, 100), bot_nps=50.0, bot_se=1.0)
+    records = pl.DataFrame({
+        "replication": [0, 0, 0, 0], "path": ["agent", "agent", "agent", PATH_BOT_CONTAINED],
+        "wait_s": [5.0, 45.0, 10.0, 0.0], "abandoned": [False, False, True, False],
+    })
+    # 60 (fast) + 40 (45 s) + 0 (abandoned = worst bucket) + 50 (bot), averaged.
+    assert predict(records, curve)["predicted_nps"] == pytest.approx(37.5)
