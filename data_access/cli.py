@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from data_access.demo import DEFAULT_SEED, DemoConfig, DemoError, generate_demo
+from data_access.config import ConfigError
+from data_access.demo import DEFAULT_SEED, MAX_DAY, MIN_DAY, DemoConfig, DemoError, generate_demo
 from data_access.engine import DatabaseUnavailable, connect_checked, require_schema
 from data_access.queries import Filters, kpis
 from data_access.schema import Base
@@ -26,10 +27,14 @@ class CliError(Exception):
 def _date(field: str):
     def parse(value: str) -> dt.date:
         try:
-            return dt.date.fromisoformat(value)
+            day = dt.date.fromisoformat(value)
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"{field}: {value!r} is not a date (YYYY-MM-DD)") from None
+        if not MIN_DAY <= day <= MAX_DAY:
+            raise argparse.ArgumentTypeError(
+                f"{field}: {value} must be within {MIN_DAY}..{MAX_DAY}")
+        return day
     return parse
 
 
@@ -128,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers = {"demo": _run_demo, "kpis": _run_kpis, "init": _run_init}
     try:
         handlers[args.command](args)
-    except (CliError, DemoError, DatabaseUnavailable) as error:
+    except (CliError, DemoError, DatabaseUnavailable, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except SQLAlchemyError as error:  # e.g. the server went away mid-command

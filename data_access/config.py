@@ -23,19 +23,31 @@ SECRETS_PATH = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 # All timestamps are the operator's local time; "today" must be Almaty's today, not the server's.
 LOCAL_TZ = ZoneInfo("Asia/Almaty")
 
-_PASSWORD_IN_URL = re.compile(r"(?P<head>://[^:/@\s]*:)(?P<password>[^@\s]*)(?P<tail>@)")
+# Greedy up to the last "@" so that an unescaped "@" inside a password is masked too.
+_PASSWORD_IN_URL = re.compile(r"(?P<head>://[^:/@\s]*:)(?P<password>[^/\s]*)(?P<tail>@)")
+_PASSWORD_IN_URL_RAW = re.compile(r"://[^:/@\s]*:([^/\s]*)@")
+_PASSWORD_IN_QUERY = re.compile(r"([?&]password=)[^&\s]*")
 
 
 def default_sqlite_url(path: Path = DEFAULT_SQLITE_PATH) -> str:
     return f"sqlite:///{path}"
 
 
+class ConfigError(RuntimeError):
+    """A configuration file that cannot be used, said in one line."""
+
+
 def _url_from_secrets(secrets_path: Path) -> str | None:
     if not secrets_path.is_file():
         return None
-    with secrets_path.open("rb") as handle:
-        secrets = tomllib.load(handle)
-    url = secrets.get("database", {}).get("url")
+    try:
+        secrets = tomllib.loads(secrets_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as error:
+        raise ConfigError(f"{secrets_path} cannot be read: {error}") from None
+    database = secrets.get("database", {})
+    if not isinstance(database, dict):
+        raise ConfigError(f"{secrets_path}: [database] must be a table with url = \"...\"")
+    url = database.get("url")
     return str(url) if url else None
 
 
@@ -56,8 +68,29 @@ def mask_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
-        return _PASSWORD_IN_URL.sub(r"\g<head>***\g<tail>", url)
-    return parsed.render_as_string(hide_password=True)
+        return _mask_text(url)
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return _mask_text(parsed.render_as_string(hide_password=True))
+
+
+def _mask_text(text: str) -> str:
+    text = _PASSWORD_IN_QUERY.sub(r"\g<1>***", text)
+    return _PASSWORD_IN_URL.sub(r"\g<head>***\g<tail>", text)
+
+
+def scrub(message: str, url: str) -> str:
+    """Remove a URL's password from any message (drivers sometimes echo parts of it)."""
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        password = None
+    secrets = {password or "", *_PASSWORD_IN_URL_RAW.findall(url)}
+    # An unescaped "@" splits a password between user info and host: scrub the pieces too.
+    secrets |= {piece for secret in list(secrets) for piece in secret.split("@")}
+    for secret in sorted((s for s in secrets if len(s) >= 3), key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return _mask_text(message)
 
 
 def local_now() -> dt.datetime:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, delete, func, insert, inspect, select, update
 
 from data_access.bulk import advance_sequences, bulk_insert
 from data_access.config import local_now, local_today
@@ -33,12 +33,14 @@ from data_access.schema import (
     Case,
     CaseEvent,
     Contact,
+    DemoLoad,
     NpsSurvey,
     Operator,
 )
 from data_access.story import MONTHS, STORY_END, STORY_START, e_otinish_in_month, story_month_index
 
 DEFAULT_SEED = 20220731
+MIN_DAY, MAX_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 STORY_DAYS = (STORY_END - STORY_START).days
 ProgressCallback = Callable[[float, str], None]
 
@@ -166,6 +168,9 @@ class DemoConfig:
             found.append(f"scale {self.scale} must be > 0 and <= 50")
         if self.seed < 0:
             found.append(f"seed {self.seed} must be >= 0")
+        for name, day in (("start", self.start), ("end", self.end)):
+            if not MIN_DAY <= day <= MAX_DAY:
+                found.append(f"{name} {day} must be within {MIN_DAY}..{MAX_DAY}")
         return found
 
     @property
@@ -629,6 +634,14 @@ def build_month(
                                  (served == "operator") & ~office, rated_service, rng)
     wait = _waits(skeleton, served, streams.rng("waits", key))
     handle = _handle_times(skeleton["channel"], served, streams.rng("waits", key, 1))
+    # A contact is recorded when it ends (its survey goes out then): none may end after cutoff.
+    ended = skeleton["started"] + (wait + handle).astype("timedelta64[s]") < cutoff
+    if not ended.all():
+        skeleton = {name: values[ended] for name, values in skeleton.items()}
+        served, office, service, region, rated_service, operator, wait, handle = (
+            values[ended] for values in (served, office, service, region, rated_service,
+                                         operator, wait, handle))
+        size = int(ended.sum())
     contact_ids = np.arange(first_contact_id, first_contact_id + size, dtype=np.int64)
     subscriber = rng.integers(0, subscriber_keys.len(), size)
 
@@ -678,7 +691,7 @@ def build_cases(config: DemoConfig, plan: _Plan, month_start: dt.date, first_cas
                          ("appeal", plan.appeals[in_month])):
         index = np.repeat(np.arange(days.size), counts)
         if kind == "appeal":
-            # e-Otinish appeals replace part of the other appeals; their total stays exact.
+            # e-Otinish appeals come on top of the planned appeals; their own total is exact.
             e_index = np.repeat(np.arange(days.size), plan.e_otinish[in_month])
             index = np.concatenate([index, e_index])
         shares = CASE_CHANNEL_SHARES[kind]
@@ -820,6 +833,28 @@ def _wait_and_report(pending: tuple[Future, str], report: ProgressCallback,
     report(0.02 + 0.98 * fraction, message)
 
 
+def _unfinished_load(connection: Connection) -> bool:
+    return bool(connection.scalar(select(func.count()).select_from(DemoLoad).where(
+        DemoLoad.finished_at.is_(None))))
+
+
+def _purge_demo(connection: Connection) -> None:
+    """Remove what an interrupted demo load left, children before parents."""
+    for model in (AgentRating, NpsSurvey, CaseEvent, Case, Contact, Operator, DemoLoad):
+        connection.execute(delete(model))
+
+
+def needs_demo(engine: Engine) -> bool:
+    """True for a database without contacts, or whose demo load never finished."""
+    if not inspect(engine).has_table(Contact.__tablename__):
+        return True
+    with engine.connect() as connection:
+        has_contact = connection.scalar(select(Contact.id).limit(1)) is not None
+        unfinished = (inspect(connection).has_table(DemoLoad.__tablename__)
+                      and _unfinished_load(connection))
+    return not has_contact or unfinished
+
+
 def generate_demo(engine: Engine, config: DemoConfig,
                   progress: ProgressCallback | None = None) -> DemoSummary:
     """Create the schema if needed and load the demo story, one committed month at a time."""
@@ -831,10 +866,16 @@ def generate_demo(engine: Engine, config: DemoConfig,
     Base.metadata.create_all(engine)
     with engine.begin() as connection:
         seed_reference(connection)
-        existing = connection.scalar(select(func.count()).select_from(Contact))
-        if existing:
-            raise DemoError(f"the database already holds {existing} contacts; "
-                            "demo data goes into an empty database")
+        if _unfinished_load(connection):
+            _purge_demo(connection)
+        for model, what in ((Contact, "contacts"), (Operator, "operators")):
+            existing = connection.scalar(select(func.count()).select_from(model))
+            if existing:
+                raise DemoError(f"the database already holds {existing} {what}; "
+                                "demo data goes into an empty database")
+        load_id = connection.execute(insert(DemoLoad).values(
+            started_at=local_now(), first_day=config.start, last_day=config.end,
+            scale=config.scale, seed=config.seed)).inserted_primary_key[0]
         operators = build_operators(config, _Streams(config.seed))
         bulk_insert(connection, Operator.__table__, operators)
 
@@ -866,5 +907,7 @@ def generate_demo(engine: Engine, config: DemoConfig,
     with engine.begin() as connection:
         advance_sequences(connection, [Contact.__table__, Case.__table__, CaseEvent.__table__,
                                        AgentRating.__table__, Operator.__table__])
+        connection.execute(update(DemoLoad).where(DemoLoad.id == load_id)
+                           .values(finished_at=local_now()))
     summary.seconds = time.perf_counter() - started
     return summary

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from data_access.config import mask_url, resolve_database_url
+from data_access.config import mask_url, resolve_database_url, scrub
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -40,7 +40,11 @@ def create_db_engine(url: str | None = None) -> Engine:
         )
     except (ArgumentError, NoSuchModuleError, ValueError, ImportError) as error:
         raise DatabaseUnavailable(
-            f"Invalid database URL {mask_url(url)}: {_first_line(error)}"
+            f"Invalid database URL {mask_url(url)}: {scrub(_first_line(error), url)}"
+        ) from error
+    except OSError as error:  # e.g. the SQLite folder cannot be created
+        raise DatabaseUnavailable(
+            f"Cannot open database {mask_url(url)}: {scrub(_first_line(error), url)}"
         ) from error
 
 
@@ -50,9 +54,10 @@ def check_connection(engine: Engine) -> None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError as error:
+        url = engine.url.render_as_string(hide_password=False)
         raise DatabaseUnavailable(
-            f"Cannot reach database {mask_url(engine.url.render_as_string(False))}: "
-            f"{_first_line(getattr(error, 'orig', None) or error)}"
+            f"Cannot reach database {mask_url(url)}: "
+            f"{scrub(_first_line(getattr(error, 'orig', None) or error), url)}"
         ) from error
 
 

@@ -48,6 +48,8 @@ Dimension = Literal["channel", "region", "service_type", "served_by"]
 DIMENSIONS: dict[str, type] = {"channel": Channel, "region": Region, "service_type": ServiceType}
 CaseDimension = Literal["category", "channel", "region"]
 
+_MONTHS_PER_QUERY = 240  # SQLite allows 500 terms in one compound SELECT
+
 # Wait buckets for "NPS by wait": (label, lower bound s inclusive, upper bound s exclusive).
 WAIT_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("0-30 s", 0, 30), ("30-60 s", 30, 60), ("1-2 min", 60, 120), ("2-5 min", 120, 300),
@@ -455,41 +457,53 @@ def ratings_by_period(connection: Connection, filters: Filters,
 
 
 def front_line_coverage(connection: Connection, filters: Filters) -> pl.DataFrame:
-    """Per month: front-line operators active, how many were rated, and the share (target 85%)."""
-    months = month_starts(filters.start, filters.end)
-    month_rows = union_all(*[
-        select(literal(month).label("month_start"),
-               literal(month_end(month)).label("month_end"),
-               literal(month.isoformat()).label("period"))
-        for month in months
-    ]).subquery()
+    """Per month: front-line operators active, how many were rated, and the share (target 85%).
+
+    A month cut by the range counts only its days inside the range, on both sides, so a
+    range that starts or ends mid-month is not read as a coverage drop.
+    """
+    windows = [(month, max(month, filters.start), min(month_end(month), filters.end))
+               for month in month_starts(filters.start, filters.end)]
     region_filter = _dimension_filters(
         Filters(filters.start, filters.end, regions=filters.regions), None, Operator.region_id)
-    active = (
-        select(month_rows.c.period, func.count(distinct(Operator.id)).label("active_operators"))
-        .select_from(month_rows)
-        .join(Operator, and_(Operator.active_from <= month_rows.c.month_end,
-                             or_(Operator.active_to.is_(None),
-                                 Operator.active_to >= month_rows.c.month_start)))
-        .where(Operator.team == "front_line", *region_filter)
-        .group_by(month_rows.c.period)
-    )
+    active_frames = []
+    for offset in range(0, len(windows), _MONTHS_PER_QUERY):
+        month_rows = union_all(*[
+            select(literal(month.isoformat()).label("period"),
+                   literal(first).label("window_start"), literal(last).label("window_end"))
+            for month, first, last in windows[offset:offset + _MONTHS_PER_QUERY]
+        ]).subquery()
+        active = (
+            select(month_rows.c.period,
+                   func.count(distinct(Operator.id)).label("active_operators"))
+            .select_from(month_rows)
+            .join(Operator, and_(Operator.active_from <= month_rows.c.window_end,
+                                 or_(Operator.active_to.is_(None),
+                                     Operator.active_to >= month_rows.c.window_start)))
+            .where(Operator.team == "front_line", *region_filter)
+            .group_by(month_rows.c.period)
+        )
+        active_frames.append(_frame(connection, active, {"period": pl.Date,
+                                                         "active_operators": pl.Int64}))
     rated_rows = (
         select(period_start(AgentRating.rated_at, "month", connection.dialect.name)
                .label("period"), AgentRating.operator_id.label("operator_id"))
         .join(Operator, Operator.id == AgentRating.operator_id)
         .where(Operator.team == "front_line", *region_filter,
-               AgentRating.rated_at >= dt.datetime.combine(months[0], dt.time()),
+               AgentRating.rated_at >= filters.start_at,
                AgentRating.rated_at < filters.end_before)
         .subquery()
     )
     rated = select(rated_rows.c.period,
                    func.count(distinct(rated_rows.c.operator_id)).label("rated_operators")
                    ).group_by(rated_rows.c.period)
+    partial = pl.DataFrame({"period": [month for month, _, _ in windows],
+                            "partial_month": [(first, last) != (month, month_end(month))
+                                              for month, first, last in windows]})
     return monthly_coverage(
-        _frame(connection, active, {"period": pl.Date, "active_operators": pl.Int64}),
+        pl.concat(active_frames),
         _frame(connection, rated, {"period": pl.Date, "rated_operators": pl.Int64}),
-    )
+    ).join(partial, on="period", how="left")
 
 
 # --- KPIs for scripts ------------------------------------------------------------------------
@@ -502,7 +516,9 @@ def kpis(connection: Connection, filters: Filters) -> dict[str, float | int | No
     offline = int(contacts.filter(~pl.col("is_online"))["contacts"].sum())
     served = int(contacts["served_by_operator"].sum())
     coverage = front_line_coverage(connection, filters)
-    shares = coverage["rated_share"].drop_nulls()
+    # The rule is monthly: judge whole months; a range inside one month is judged as it is.
+    whole = coverage.filter(~pl.col("partial_month"))
+    shares = (whole if whole.height else coverage)["rated_share"].drop_nulls()
     return {
         "from": filters.start.isoformat(),
         "to": filters.end.isoformat(),

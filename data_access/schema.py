@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -210,3 +211,17 @@ class AgentRating(Base):
     contact_id: Mapped[int] = mapped_column(BigId, ForeignKey("contacts.id"), unique=True)
     score: Mapped[int] = mapped_column(SmallInteger)
     rated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class DemoLoad(Base):
+    """A demo load in progress or done: an interrupted first start is redone, not kept half."""
+
+    __tablename__ = "demo_loads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    first_day: Mapped[dt.date] = mapped_column(Date)
+    last_day: Mapped[dt.date] = mapped_column(Date)
+    scale: Mapped[float] = mapped_column(Float)
+    seed: Mapped[int] = mapped_column(BigInteger)

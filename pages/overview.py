@@ -17,7 +17,7 @@ st.title("ServicePulse overview")
 if not st.session_state.get("engine_ready"):
     st.stop()
 
-NPS_TARGET = 40.0
+NPS_TARGET = state.nps_target()
 today = local_today()
 current = Filters(today - dt.timedelta(days=29), today)
 previous = Filters(current.start - dt.timedelta(days=30), current.start - dt.timedelta(days=1))

@@ -39,10 +39,24 @@ def postgres_admin_url() -> str:
     return url
 
 
+_CREATED_DATABASES: set[str] = set()
+
+
+def _admin_execute(statements: list[str]) -> None:
+    admin = create_engine(make_url(postgres_admin_url()), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
 def fresh_postgres_database(name: str) -> str:
     """Drop and create database `name` on the test server; returns its URL."""
     admin_url = make_url(postgres_admin_url())
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    _CREATED_DATABASES.add(name)
     try:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -52,6 +66,15 @@ def fresh_postgres_database(name: str) -> str:
     finally:
         admin.dispose()
     return admin_url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_test_databases() -> Iterator[None]:
+    """Leave the shared PostgreSQL server as the tests found it."""
+    yield
+    if _CREATED_DATABASES and os.environ.get("TEST_POSTGRES_URL"):
+        _admin_execute([f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+                        for name in sorted(_CREATED_DATABASES)])
 
 
 def fresh_url(backend: str, tmp_path: Path, name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
@@ -40,3 +41,35 @@ def test_unreachable_database_shows_one_masked_banner(monkeypatch):
     assert len(at.error) == 1
     assert "reader:***@127.0.0.1:1/sp" in at.error[0].value
     assert "s3cret" not in at.error[0].value
+
+
+def test_an_interrupted_first_start_is_redone(monkeypatch, tmp_path):
+    """Closing the tab mid-seed stops the script; the next start must not keep half a demo."""
+    from data_access.demo import DemoConfig, generate_demo, needs_demo
+
+    url = f"sqlite:///{tmp_path / 'half.db'}"
+    engine = create_db_engine(url)
+
+    def interrupt(fraction: float, _message: str) -> None:
+        if fraction > 0.3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate_demo(engine, DemoConfig.ending(scale=0.01), interrupt)
+    assert needs_demo(engine)  # some months are in, but the load never finished
+    at = _run(monkeypatch, url)
+    assert not at.exception
+    assert not needs_demo(engine)
+    with engine.connect() as connection:
+        contacts = connection.scalar(select(func.count()).select_from(Contact))
+    fresh = create_db_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    generate_demo(fresh, DemoConfig.ending(scale=0.01))
+    with fresh.connect() as connection:
+        assert contacts == connection.scalar(select(func.count()).select_from(Contact))
+
+
+def test_bad_setting_is_named_and_the_default_used(monkeypatch, seeded_sqlite_url):
+    monkeypatch.setenv("SERVICEPULSE_NPS_TARGET", "lots")
+    at = _run(monkeypatch, seeded_sqlite_url)
+    assert not at.exception
+    assert any("SERVICEPULSE_NPS_TARGET='lots'" in w.value for w in at.warning)

@@ -46,3 +46,28 @@ def test_unreachable_server_gives_one_clear_line():
     assert "s3cret" not in message
     assert "Cannot reach database postgresql+psycopg://reader:***@127.0.0.1:1/servicepulse" in \
         message
+
+
+def test_password_in_query_and_unescaped_at_are_masked():
+    assert mask_url("postgresql+psycopg://app@db/x?password=s3cret") == \
+        "postgresql+psycopg://app@db/x?password=***"
+    with pytest.raises(DatabaseUnavailable) as caught:
+        connect_checked("postgresql+psycopg://app:se@cret@127.0.0.1:1/x")
+    assert "cret" not in str(caught.value)
+
+
+def test_malformed_secrets_give_one_line(tmp_path):
+    from data_access.config import ConfigError
+
+    broken = tmp_path / "secrets.toml"
+    broken.write_text('[database\nurl = "x"\n')
+    with pytest.raises(ConfigError, match="cannot be read"):
+        resolve_database_url({}, broken)
+    broken.write_text('database = "sqlite:///x.db"\n')
+    with pytest.raises(ConfigError, match=r"\[database\] must be a table"):
+        resolve_database_url({}, broken)
+
+
+def test_unwritable_sqlite_path_is_one_line():
+    with pytest.raises(DatabaseUnavailable, match="Cannot open database sqlite:////proc/nope"):
+        create_db_engine("sqlite:////proc/nope/x.db")

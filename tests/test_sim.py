@@ -226,7 +226,7 @@ def test_confidence_intervals_bracket_the_mean():
     row = result.summary().row(0, named=True)
     assert row["asa_s_ci_low"] <= row["asa_s"] <= row["asa_s_ci_high"]
     assert row["asa_s_ci_high"] - row["asa_s_ci_low"] > 0
-    assert 0 <= row["service_level_ci_low"] and row["service_level_ci_high"] <= 1
+    assert row["service_level_ci_low"] >= 0 and row["service_level_ci_high"] <= 1
     intervals = result.interval_summary()
     assert intervals.height == 24
     assert set(confidence(result.day, ("cost",)).columns) == {"cost", "cost_ci_low",

@@ -9,13 +9,13 @@ from typing import ParamSpec, TypeVar
 
 import polars as pl
 import streamlit as st
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from data_access import queries
-from data_access.config import mask_url, resolve_database_url
-from data_access.demo import DemoConfig, generate_demo
+from data_access.config import ConfigError, mask_url, resolve_database_url, scrub
+from data_access.demo import DemoConfig, DemoError, generate_demo, needs_demo
 from data_access.engine import DatabaseUnavailable, check_connection, create_db_engine
-from data_access.schema import Contact
 
 REFRESH_SECONDS = 30
 _SEED_LOCK = threading.Lock()
@@ -32,40 +32,51 @@ def database_url() -> str:
     return resolve_database_url()
 
 
+def _number_setting(name: str, default: float, low: float, high: float) -> float:
+    """A numeric setting from the environment; a bad value is named, then the default used."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        st.warning(f"{name}={raw!r} must be a number within {low:g}..{high:g}; "
+                   f"using {default:g}.")
+        return default
+    return value
+
+
 def demo_scale() -> float:
     """SERVICEPULSE_DEMO_SCALE lets tests and small machines seed a smaller demo."""
-    raw = os.environ.get("SERVICEPULSE_DEMO_SCALE", "1")
-    try:
-        scale = float(raw)
-    except ValueError:
-        st.warning(f"SERVICEPULSE_DEMO_SCALE={raw!r} is not a number; using 1.")
-        return 1.0
-    return scale if 0 < scale <= 50 else 1.0
+    return _number_setting("SERVICEPULSE_DEMO_SCALE", 1.0, 0.001, 50)
 
 
-def _is_empty(engine: Engine) -> bool:
-    if not inspect(engine).has_table(Contact.__tablename__):
-        return True
-    with engine.connect() as connection:
-        return connection.scalar(select(func.count()).select_from(
-            select(Contact.id).limit(1).subquery())) == 0
+def nps_target() -> float:
+    """The NPS target line (40 for 2022 at the reference customer)."""
+    return _number_setting("SERVICEPULSE_NPS_TARGET", 40.0, -100, 100)
 
 
 def ensure_database() -> Engine | None:
     """Connect; on an empty database create the schema and seed the demo with a progress bar.
 
-    Returns None after showing one banner when the database cannot be reached.
+    Returns None after showing one banner (URL masked) when the database cannot be used.
     """
-    url = database_url()
     try:
+        url = database_url()
         engine = get_engine(url)
         check_connection(engine)
-        if _is_empty(engine):
+        if needs_demo(engine):
             with _SEED_LOCK:
-                if _is_empty(engine):
+                if needs_demo(engine):
                     _seed_with_progress(engine)
-    except DatabaseUnavailable as error:
+    except (DatabaseUnavailable, ConfigError) as error:
         st.error(f"The database is unavailable: {error}. Retrying on the next refresh.")
+        return None
+    except (SQLAlchemyError, DemoError) as error:
+        message = scrub(str(getattr(error, "orig", None) or error).splitlines()[0], url)
+        st.error(f"The database {mask_url(url)} could not be prepared: {message}")
         return None
     return engine
 
