@@ -12,6 +12,7 @@ import math
 import sys
 import tomllib
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import polars as pl
@@ -187,7 +188,7 @@ def _erlang(args: argparse.Namespace) -> None:
         metrics = erlang_a_metrics(args.arrivals_per_hour, args.aht_s, args.agents,
                                    args.patience_s, args.sl_target_s)
         model = "erlang_a"
-    values = {"model": model, **{k: _json_value(v) for k, v in vars(metrics).items()}}
+    values = {"model": model, **{k: _json_value(v) for k, v in asdict(metrics).items()}}
     if args.json:
         print(json.dumps(values))
         return

@@ -1,0 +1,90 @@
+"""`python -m sim ...` as planners and scripts use it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from sim.config import parse_scenario
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "sim" / "examples"
+
+
+def sim_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
+                          timeout=600, check=False)
+
+
+def test_run_json_has_the_day_summary_with_intervals(seeded_sqlite_url):
+    result = sim_cli("run", "--scenario", str(EXAMPLES / "mmc_stationary.toml"),
+                     "--replications", "8", "--seed", "3", "--json", "--db", seeded_sqlite_url)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    for key in ("offered", "answered", "abandoned_share", "asa_s", "wait_p90_s",
+                "service_level", "occupancy", "cost"):
+        assert summary[f"{key}_ci_low"] <= summary[key] <= summary[f"{key}_ci_high"], key
+    assert summary["cost"] == pytest.approx(12 * 24 * 2500.0)
+    assert 40 < summary["asa_s"] < 130  # Erlang C says 80.9 s
+    assert summary["predicted_nps_ci_low"] < summary["predicted_nps"] < \
+        summary["predicted_nps_ci_high"]
+    assert "model estimate" in summary["predicted_nps_note"]
+
+
+def test_erlang_json_matches_the_reference_figures():
+    result = sim_cli("erlang", "--arrivals-per-hour", "100", "--aht-s", "360", "--agents", "12",
+                     "--sl-target-s", "20", "--json")
+    figures = json.loads(result.stdout)
+    assert figures["p_wait"] == pytest.approx(0.4494, abs=1e-4)
+    assert figures["asa_s"] == pytest.approx(80.9, abs=0.05)
+    assert figures["service_level"] == pytest.approx(0.5979, abs=1e-4)
+    with_patience = json.loads(sim_cli("erlang", "--arrivals-per-hour", "100", "--aht-s", "360",
+                                       "--agents", "11", "--patience-s", "180",
+                                       "--json").stdout)
+    assert with_patience["p_abandon"] == pytest.approx(0.1016, abs=1e-4)
+
+
+def test_bad_scenario_names_the_fields(tmp_path):
+    data = tomllib.loads((EXAMPLES / "mmc_stationary.toml").read_text())
+    text = (EXAMPLES / "mmc_stationary.toml").read_text().replace(
+        "aht_s = 360.0", "aht_s = -5.0")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    result = sim_cli("run", "--scenario", str(bad))
+    assert result.returncode == 2
+    assert "channels[0].aht_s: -5 must be > 0" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert parse_scenario(data).ok
+
+
+def test_sweep_json_marks_the_frontier(tmp_path):
+    csv = tmp_path / "grid.csv"
+    result = sim_cli("sweep", "--scenario", str(EXAMPLES / "mmc_stationary.toml"),
+                     "--operators", "0.9,1.1", "--automation", "0:0.4:2", "--containment",
+                     "0.6", "--replications", "2", "--json", "--csv", str(csv),
+                     "--db", "sqlite:////nonexistent/dir/x.db")
+    assert result.returncode == 0, result.stderr
+    grid = json.loads(result.stdout)
+    assert len(grid) == 4 and any(row["on_frontier"] for row in grid)
+    assert csv.read_text().startswith("operator_factor,automation_share")
+
+
+def test_optimize_and_default_scenario_from_the_database(seeded_sqlite_url, tmp_path):
+    baseline = tmp_path / "baseline.toml"
+    made = sim_cli("default-scenario", "--db", seeded_sqlite_url, "--end", "2022-07-31",
+                   "--weekday", "2", "--output", str(baseline))
+    assert made.returncode == 0, made.stderr
+    parsed = parse_scenario(tomllib.loads(baseline.read_text()))
+    assert parsed.ok and not parsed.warnings
+    assert {c.name for c in parsed.scenario.channels} == {
+        "office", "whatsapp", "telegram", "web_cabinet", "mobile_app"}
+    optimized = sim_cli("optimize", "--scenario", str(baseline), "--replications", "3",
+                        "--json")
+    assert optimized.returncode == 0, optimized.stderr
+    plan = json.loads(optimized.stdout)
+    assert plan["cost"] > 0 and plan["rounds"] >= 1
+    assert {row["pool"] for row in plan["plan"]} == {"office", "digital"}
