@@ -121,13 +121,29 @@ def operator_cost(scenario: Scenario) -> float:
                for pool in scenario.pools)
 
 
+def _scheduled(scenario: Scenario) -> pl.DataFrame:
+    """Operators scheduled per pool and interval, and what they cost."""
+    hours = scenario.interval_minutes / 60
+    return pl.DataFrame([
+        {"pool": pool.name, "interval": index, "operators": operators,
+         "operator_cost": operators * hours * scenario.operator_cost_per_hour}
+        for pool in scenario.pools
+        for index, operators in enumerate(scenario.scheduled(pool))
+    ], schema={"pool": pl.String, "interval": pl.Int32, "operators": pl.Int64,
+               "operator_cost": pl.Float64})
+
+
 def interval_results(records: pl.DataFrame, scenario: Scenario) -> pl.DataFrame:
-    """Per replication, pool and interval of arrival: contact metrics, occupancy and queue."""
+    """Per replication, pool and interval of arrival: contact metrics, occupancy, queue, cost."""
     contacts = _contact_metrics(records, scenario, ["replication", "pool", "interval"])
     pools = _pool_interval_metrics(records, scenario)
     return (contacts.join(pools, on=["replication", "pool", "interval"], how="full",
                           coalesce=True)
-            .with_columns(pl.col("offered", "queued", "answered", "abandoned").fill_null(0))
+            .with_columns(pl.col("offered", "queued", "answered", "abandoned", "bot_contained",
+                                 "to_bot").fill_null(0))
+            .join(_scheduled(scenario), on=["pool", "interval"], how="left")
+            .with_columns(bot_cost=pl.col("to_bot") * scenario.bot_cost_per_contact)
+            .with_columns(cost=pl.col("operator_cost") + pl.col("bot_cost"))
             .sort("replication", "pool", "interval"))
 
 
