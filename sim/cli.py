@@ -142,9 +142,15 @@ def _sweep(args: argparse.Namespace) -> None:
         raise CliError(f"--automation: shares must be within 0..1, got {args.automation!r}")
     if args.containment is not None and not 0 <= args.containment <= 1:
         raise CliError(f"--containment: {args.containment} must be within 0..1")
+    channels = [c.strip() for c in args.channels.split(",")] if args.channels else None
+    known = {c.name for c in scenario.channels if c.pool == pool}
+    unknown = sorted(set(channels or ()) - known)
+    if unknown:
+        raise CliError(f"--channels: {', '.join(unknown)} not in pool {pool!r} "
+                       f"({', '.join(sorted(known))})")
     curve, _note = _curve(args.db)
     grid = sweep(scenario, pool, factors, shares, args.containment, args.replications,
-                 args.seed, curve=curve)
+                 args.seed, curve=curve, channels=channels)
     if args.csv:
         grid.write_csv(args.csv)
     if args.json:
@@ -270,6 +276,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="operator factors, START:STOP:COUNT or a list (default 0.6:1.4:11)")
     sweep.add_argument("--automation", default="0:0.5:11",
                        help="automation shares, START:STOP:COUNT or a list (default 0:0.5:11)")
+    sweep.add_argument("--channels", help="comma list of channels that get the bot share "
+                                            "(default: all of the pool's channels)")
     sweep.add_argument("--containment", type=_number("--containment"),
                        help="bot containment for the swept channels (default: as in scenario)")
     sweep.add_argument("--replications", type=_positive_int("--replications"), default=5)

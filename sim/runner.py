@@ -10,6 +10,7 @@ small.
 from __future__ import annotations
 
 import atexit
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -29,7 +30,10 @@ def default_executor() -> Executor:
     """One process pool per process, reused across calls (pool start-up is not free)."""
     global _DEFAULT_EXECUTOR
     if _DEFAULT_EXECUTOR is None:
-        _DEFAULT_EXECUTOR = ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
+        # Not "fork": a child forked after the parent has used Polars' thread pool hangs.
+        _DEFAULT_EXECUTOR = ProcessPoolExecutor(
+            max_workers=os.cpu_count() or 1,
+            mp_context=multiprocessing.get_context("forkserver"))
         atexit.register(_DEFAULT_EXECUTOR.shutdown, wait=False, cancel_futures=True)
     return _DEFAULT_EXECUTOR
 

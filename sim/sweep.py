@@ -24,11 +24,16 @@ SWEEP_METRICS = ("service_level", "asa_s", "abandoned_share", "occupancy", "cost
 
 
 def scaled(scenario: Scenario, pool: str, operator_factor: float, automation_share: float,
-           containment: float | None = None) -> Scenario:
-    """The scenario with `pool`'s operators scaled and its channels' bot share set."""
+           containment: float | None = None, channels: Sequence[str] | None = None
+           ) -> Scenario:
+    """The scenario with `pool`'s operators scaled and a bot share on `channels`.
+
+    `channels` defaults to all of the pool's channels.
+    """
     base = scenario.scheduled(scenario.pool(pool))
     operators = tuple(round(n * operator_factor) for n in base)
-    members = tuple(c.name for c in scenario.channels if c.pool == pool)
+    members = tuple(channels) if channels else tuple(
+        c.name for c in scenario.channels if c.pool == pool)
     return scenario.with_pool_operators(pool, operators).with_automation(
         automation_share, containment, members)
 
@@ -46,12 +51,13 @@ def _cell(scenario: Scenario, replications: int, seed: int, curve: WaitNpsCurve 
 def sweep(scenario: Scenario, pool: str, operator_factors: Sequence[float],
           automation_shares: Sequence[float], containment: float | None = None,
           replications: int = 5, seed: int = 0, executor: Executor | None = None,
-          curve: WaitNpsCurve | None = None, progress: Progress | None = None) -> pl.DataFrame:
+          curve: WaitNpsCurve | None = None, progress: Progress | None = None,
+          channels: Sequence[str] | None = None) -> pl.DataFrame:
     """One row per (operator factor, automation share) with CIs, and a frontier flag."""
     executor = executor or default_executor()
     cells = [(f, a) for f in operator_factors for a in automation_shares]
-    futures = [executor.submit(_cell, scaled(scenario, pool, f, a, containment), replications,
-                               seed, curve) for f, a in cells]
+    futures = [executor.submit(_cell, scaled(scenario, pool, f, a, containment, channels),
+                               replications, seed, curve) for f, a in cells]
     rows = []
     for done, ((factor, share), future) in enumerate(zip(cells, futures, strict=True), 1):
         rows.append(future.result().with_columns(operator_factor=pl.lit(factor),

@@ -279,3 +279,42 @@ def test_isotonic_fit_and_prediction():
     })
     # 60 (fast) + 40 (45 s) + 0 (abandoned = worst bucket) + 50 (bot), averaged.
     assert predict(records, curve)["predicted_nps"] == pytest.approx(37.5)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    operators=st.lists(st.integers(min_value=0, max_value=8), min_size=24, max_size=24),
+    arrivals=st.floats(min_value=0, max_value=60),
+    patience_s=st.one_of(st.none(), st.floats(min_value=1, max_value=3000)),
+    automation=st.floats(min_value=0, max_value=1),
+    containment=st.floats(min_value=0, max_value=1),
+    concurrency=st.integers(min_value=1, max_value=3),
+    warmup_s=st.sampled_from([0.0, 1800.0]),
+    seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_fast_engine_gives_the_process_models_records(operators, arrivals, patience_s,
+                                                      automation, containment, concurrency,
+                                                      warmup_s, seed):
+    """The event-lean engine must be the reference model, contact for contact."""
+    data = stationary(1, arrivals_per_hour=arrivals, patience_s=patience_s)
+    data["pools"][0] |= {"operators": operators, "concurrency": concurrency,
+                         "concurrency_slowdown": 0.2}
+    data["channels"][0] |= {"automation_share": automation, "bot_containment": containment,
+                            "bot_handle_s": 45, "handle_distribution": "lognormal",
+                            "handle_cv": 0.7}
+    data["warmup_s"] = warmup_s
+    sim = scenario(data)
+    reference = simulate_day(sim, 0, seed, engine="process")
+    assert simulate_day(sim, 0, seed, engine="fast").equals(reference)
+
+
+def test_engines_agree_on_the_full_baseline_day():
+    import tomllib
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "sim" / "examples" / "baseline_monday.toml"
+    sim = scenario(tomllib.loads(path.read_text()))
+    for replication in range(2):
+        reference = simulate_day(sim, replication, 9, engine="process")
+        assert reference.height > 1000
+        assert simulate_day(sim, replication, 9, engine="fast").equals(reference)
