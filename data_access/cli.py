@@ -6,15 +6,15 @@ Errors are one line on stderr and a non-zero exit code; never a traceback for ba
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from data_access.argtypes import date_arg, number_arg
 from data_access.config import ConfigError
-from data_access.demo import DEFAULT_SEED, MAX_DAY, MIN_DAY, DemoConfig, DemoError, generate_demo
+from data_access.demo import DEFAULT_SEED, DemoConfig, DemoError, generate_demo
 from data_access.engine import DatabaseUnavailable, connect_checked, require_schema
 from data_access.queries import Filters, kpis
 from data_access.schema import Base
@@ -24,49 +24,26 @@ class CliError(Exception):
     """A user error: printed as one line, exit code 2."""
 
 
-def _date(field: str):
-    def parse(value: str) -> dt.date:
-        try:
-            day = dt.date.fromisoformat(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{field}: {value!r} is not a date (YYYY-MM-DD)") from None
-        if not MIN_DAY <= day <= MAX_DAY:
-            raise argparse.ArgumentTypeError(
-                f"{field}: {value} must be within {MIN_DAY}..{MAX_DAY}")
-        return day
-    return parse
-
-
-def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--scale: {value!r} is not a number") from None
-    if not 0 < number <= 50:
-        raise argparse.ArgumentTypeError(f"--scale: {value} must be > 0 and <= 50")
-    return number
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m data_access",
                                      description="ServicePulse data tools.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="create the schema and load calibrated demo data")
-    demo.add_argument("--start", type=_date("--start"),
+    demo.add_argument("--start", type=date_arg("--start"),
                       help="first day (default: 19 months before --end)")
-    demo.add_argument("--end", type=_date("--end"),
+    demo.add_argument("--end", type=date_arg("--end"),
                       help="last day; the story is shifted to end here (default: today)")
-    demo.add_argument("--scale", type=_positive_float, default=1.0,
+    demo.add_argument("--scale", type=number_arg("--scale", low=0, high=50, low_open=True),
+                      default=1.0,
                       help="1 = the operator's real volume, about 2.5M contacts (default 1)")
     demo.add_argument("--seed", type=int, default=DEFAULT_SEED)
     demo.add_argument("--db", help="database URL (default: DATABASE_URL, secrets, or SQLite)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
 
     kpi = commands.add_parser("kpis", help="headline figures for a date range")
-    kpi.add_argument("--from", dest="start", type=_date("--from"), required=True)
-    kpi.add_argument("--to", dest="end", type=_date("--to"), required=True)
+    kpi.add_argument("--from", dest="start", type=date_arg("--from"), required=True)
+    kpi.add_argument("--to", dest="end", type=date_arg("--to"), required=True)
     kpi.add_argument("--json", action="store_true", help="print one JSON object")
     kpi.add_argument("--db", help="database URL")
 

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Connection, Engine, delete, func, insert, inspect, select, update
 
+from data_access.argtypes import MAX_DAY, MIN_DAY
 from data_access.bulk import advance_sequences, bulk_insert
 from data_access.config import local_now, local_today
 from data_access.dates import month_end, month_starts
@@ -40,7 +41,6 @@ from data_access.schema import (
 from data_access.story import MONTHS, STORY_END, STORY_START, e_otinish_in_month, story_month_index
 
 DEFAULT_SEED = 20220731
-MIN_DAY, MAX_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 STORY_DAYS = (STORY_END - STORY_START).days
 ProgressCallback = Callable[[float, str], None]
 

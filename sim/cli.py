@@ -6,7 +6,6 @@ Bad input is one line on stderr naming the field and the value, with exit code 2
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from data_access.argtypes import date_arg, number_arg, positive_int_arg
 from sim.config import Parsed, parse_scenario, scenario_to_dict
 from sim.erlang import erlang_a_metrics, erlang_c_metrics
 from sim.nps import WaitNpsCurve
@@ -44,29 +44,16 @@ def load_scenario(path: str) -> Parsed:
 def _curve(db: str | None) -> tuple[WaitNpsCurve | None, str]:
     """The wait→NPS curve from the database, or why there is none."""
     from data_access.engine import DatabaseUnavailable, connect_checked, require_schema
-    from data_access.queries import Filters, latest_contact_date, nps_by_period, nps_by_wait_bucket
-    from sim.nps import fit_curve
+    from sim.nps import curve_from_database
 
     try:
         engine = connect_checked(db)
         require_schema(engine)
         with engine.connect() as connection:
-            latest = latest_contact_date(connection)
-            if latest is None:
-                return None, "predicted NPS unavailable: the database holds no contacts"
-            filters = Filters(latest - dt.timedelta(days=89), latest)
-            buckets = nps_by_wait_bucket(connection, filters)
-            served = nps_by_period(connection, filters, "month", by="served_by")
+            curve, note = curve_from_database(connection)
     except DatabaseUnavailable as error:
         return None, f"predicted NPS unavailable: {error}"
-    if buckets["responses"].sum() == 0:
-        return None, "predicted NPS unavailable: no answered surveys in the last 90 days"
-    automated = served.filter(pl.col("served_by") != "operator").select(
-        pl.col("responses", "promoters", "passives", "detractors", "surveys_sent").sum())
-    from data_access.metrics import with_nps
-
-    return fit_curve(buckets, with_nps(automated)), (
-        f"model estimate from surveys {filters.start}..{filters.end}")
+    return curve, note if curve is not None else f"predicted NPS unavailable: {note}"
 
 
 def _range(text: str, field: str) -> list[float]:
@@ -223,40 +210,6 @@ def _default_scenario(args: argparse.Namespace) -> None:
         print(text)
 
 
-def _positive_int(field: str):
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{field}: {value!r} is not a whole number") from None
-        if number < 1:
-            raise argparse.ArgumentTypeError(f"{field}: {value} must be >= 1")
-        return number
-    return parse
-
-
-def _date(field: str):
-    def parse(value: str) -> dt.date:
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{field}: {value!r} is not a date (YYYY-MM-DD)") from None
-    return parse
-
-
-def _number(field: str):
-    def parse(value: str) -> float:
-        try:
-            number = float(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{field}: {value!r} is not a number") from None
-        if not math.isfinite(number):
-            raise argparse.ArgumentTypeError(f"{field}: {value!r} is not a finite number")
-        return number
-    return parse
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sim",
                                      description="ServicePulse staffing and automation simulator.")
@@ -264,7 +217,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="simulate a scenario day with replications")
     run.add_argument("--scenario", required=True, help="scenario TOML (see sim/examples/)")
-    run.add_argument("--replications", type=_positive_int("--replications"), default=20)
+    run.add_argument("--replications", type=positive_int_arg("--replications"), default=20)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--json", action="store_true")
     run.add_argument("--db", help="database URL for the wait→NPS curve (default: configured)")
@@ -278,9 +231,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="automation shares, START:STOP:COUNT or a list (default 0:0.5:11)")
     sweep.add_argument("--channels", help="comma list of channels that get the bot share "
                                             "(default: all of the pool's channels)")
-    sweep.add_argument("--containment", type=_number("--containment"),
+    sweep.add_argument("--containment", type=number_arg("--containment"),
                        help="bot containment for the swept channels (default: as in scenario)")
-    sweep.add_argument("--replications", type=_positive_int("--replications"), default=5)
+    sweep.add_argument("--replications", type=positive_int_arg("--replications"), default=5)
     sweep.add_argument("--seed", type=int, default=0)
     sweep.add_argument("--csv", help="also write the grid to this CSV file")
     sweep.add_argument("--json", action="store_true")
@@ -288,27 +241,27 @@ def _parser() -> argparse.ArgumentParser:
 
     opt = commands.add_parser("optimize", help="minimum operators per interval for the targets")
     opt.add_argument("--scenario", required=True)
-    opt.add_argument("--replications", type=_positive_int("--replications"), default=10)
+    opt.add_argument("--replications", type=positive_int_arg("--replications"), default=10)
     opt.add_argument("--seed", type=int, default=0)
     opt.add_argument("--output", help="write the optimised scenario to this TOML file")
     opt.add_argument("--json", action="store_true")
 
     erlang = commands.add_parser("erlang", help="Erlang C, or Erlang A with --patience-s")
-    erlang.add_argument("--arrivals-per-hour", type=_number("--arrivals-per-hour"),
+    erlang.add_argument("--arrivals-per-hour", type=number_arg("--arrivals-per-hour"),
                         required=True)
-    erlang.add_argument("--aht-s", type=_number("--aht-s"), required=True)
-    erlang.add_argument("--agents", type=_positive_int("--agents"), required=True)
-    erlang.add_argument("--patience-s", type=_number("--patience-s"))
-    erlang.add_argument("--sl-target-s", type=_number("--sl-target-s"), default=20.0)
+    erlang.add_argument("--aht-s", type=number_arg("--aht-s"), required=True)
+    erlang.add_argument("--agents", type=positive_int_arg("--agents"), required=True)
+    erlang.add_argument("--patience-s", type=number_arg("--patience-s"))
+    erlang.add_argument("--sl-target-s", type=number_arg("--sl-target-s"), default=20.0)
     erlang.add_argument("--json", action="store_true")
 
     default = commands.add_parser("default-scenario",
                                   help="write the baseline day learned from the database")
     default.add_argument("--weekday", type=int, choices=range(7), default=0,
                          help="0 = Monday … 6 = Sunday (default 0)")
-    default.add_argument("--weeks", type=_positive_int("--weeks"), default=8)
+    default.add_argument("--weeks", type=positive_int_arg("--weeks"), default=8)
     default.add_argument("--interval", type=int, choices=(15, 30, 60), default=60)
-    default.add_argument("--end", type=_date("--end"),
+    default.add_argument("--end", type=date_arg("--end"),
                          help="last day of the weeks to learn from (default: today)")
     default.add_argument("--output", help="TOML file to write (default: stdout)")
     default.add_argument("--db")

@@ -11,11 +11,13 @@ The interval combines the replications' spread with the sampling error of each b
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from sqlalchemy import Connection
 
 from sim.model import PATH_BOT_CONTAINED
 
@@ -75,6 +77,32 @@ def fit_curve(by_bucket: pl.DataFrame, bot: pl.DataFrame | None = None) -> WaitN
     return WaitNpsCurve(tuple(frame["lower_s"]), tuple(frame["wait_bucket"]),
                         tuple(float(v) for v in smooth), tuple(float(v) for v in se),
                         tuple(int(v) for v in weights), float(bot_nps), float(bot_se))
+
+
+def curve_from_database(connection: Connection, days: int = 90
+                        ) -> tuple[WaitNpsCurve | None, str]:
+    """The curve from the last `days` of surveys in the database, or why there is none."""
+    from data_access.metrics import with_nps
+    from data_access.queries import (
+        Filters,
+        latest_contact_date,
+        nps_by_period,
+        nps_by_wait_bucket,
+    )
+
+    latest = latest_contact_date(connection)
+    if latest is None:
+        return None, "the database holds no contacts"
+    filters = Filters(latest - dt.timedelta(days=days - 1), latest)
+    buckets = nps_by_wait_bucket(connection, filters)
+    if buckets.is_empty() or buckets["responses"].sum() == 0:
+        return None, f"no answered surveys from {filters.start} to {filters.end}"
+    served = nps_by_period(connection, filters, "month", by="served_by")
+    automated = served.filter(pl.col("served_by") != "operator").select(
+        pl.col("responses", "promoters", "passives", "detractors", "surveys_sent").sum())
+    return fit_curve(buckets, with_nps(automated)), (
+        f"model estimate: wait→NPS curve fitted on surveys from {filters.start} to "
+        f"{filters.end}")
 
 
 def predict(records: pl.DataFrame, curve: WaitNpsCurve) -> dict[str, float]:
