@@ -364,7 +364,8 @@ def _records(scenario: Scenario, replication: int, channel: dict, human: np.ndar
     end[gave_up] = arrival[gave_up] + channel["patience_s"][gave_up]
     abandoned[gave_up] = True
     join = np.where(human, arrival + channel["bot_s"], np.nan)
-    wait = np.where(human, np.where(abandoned, end, start) - join, 0.0)
+    # Clock arithmetic (now + (join - now)) can land a hair before `join`: waits are >= 0.
+    wait = np.where(human, np.maximum(np.where(abandoned, end, start) - join, 0.0), 0.0)
     path = np.where(contained, PATH_BOT_CONTAINED,
                     np.where(channel["to_bot"], PATH_ESCALATED, PATH_AGENT))
     in_day = (arrival >= 0) & (arrival < DAY_S)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -19,6 +20,10 @@ from data_access.demo import DemoConfig, generate_demo
 from data_access.engine import create_db_engine
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Property tests draw the same examples on every run: a failure is reproducible, never luck.
+settings.register_profile("servicepulse", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile("servicepulse")
 STORY = {"start": dt.date(2021, 1, 1), "end": dt.date(2022, 7, 31)}
 SMALL_SCALE = 0.05
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
