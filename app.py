@@ -13,6 +13,10 @@ navigation = st.navigation(
         "Leadership": [
             st.Page("pages/overview.py", title="Overview", icon="📊", default=True),
         ],
+        "Planning": [
+            st.Page("pages/simulator.py", title="Staffing simulator", icon="🧮",
+                    url_path="simulator"),
+        ],
     }
 )
 

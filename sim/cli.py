@@ -190,19 +190,17 @@ def _erlang(args: argparse.Namespace) -> None:
 
 
 def _default_scenario(args: argparse.Namespace) -> None:
-    from data_access.config import local_today
     from data_access.engine import connect_checked, require_schema
-    from sim.demand import learn_demand, scenario_from_history
+    from sim.demand import baseline_from_database
 
     engine = connect_checked(args.db)
     require_schema(engine)
-    end = args.end or local_today()
     with engine.connect() as connection:
-        arrivals, handling = learn_demand(connection, args.weekday, args.weeks,
-                                          args.interval, end)
-    if handling.is_empty():
-        raise CliError(f"no contacts in the {args.weeks} weeks before {end}")
-    scenario = scenario_from_history(arrivals, handling, args.weekday, args.interval)
+        scenario, note = baseline_from_database(connection, args.weekday, args.weeks,
+                                                args.interval, args.end)
+    if scenario is None:
+        raise CliError(note)
+    print(note, file=sys.stderr)
     text = dumps(scenario_to_dict(scenario))
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
@@ -262,7 +260,7 @@ def _parser() -> argparse.ArgumentParser:
     default.add_argument("--weeks", type=positive_int_arg("--weeks"), default=8)
     default.add_argument("--interval", type=int, choices=(15, 30, 60), default=60)
     default.add_argument("--end", type=date_arg("--end"),
-                         help="last day of the weeks to learn from (default: today)")
+                         help="last day of the weeks to learn from (default: newest contact)")
     default.add_argument("--output", help="TOML file to write (default: stdout)")
     default.add_argument("--db")
     return parser

@@ -15,7 +15,12 @@ import math
 import polars as pl
 from sqlalchemy import Connection
 
-from data_access.queries import Filters, arrivals_by_interval, handling_by_channel
+from data_access.queries import (
+    Filters,
+    arrivals_by_interval,
+    handling_by_channel,
+    latest_contact_date,
+)
 from sim.config import Channel, Pool, Scenario
 from sim.erlang import min_agents_erlang_a
 
@@ -39,6 +44,27 @@ def learn_demand(connection: Connection, weekday: int, weeks: int, interval_minu
     filters = Filters(end - dt.timedelta(days=7 * weeks - 1), end)
     return (arrivals_by_interval(connection, filters, weekday, interval_minutes),
             handling_by_channel(connection, filters))
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def baseline_from_database(connection: Connection, weekday: int, weeks: int,
+                           interval_minutes: int, end: dt.date | None = None
+                           ) -> tuple[Scenario | None, str]:
+    """The baseline day up to `end` (default: the newest contact), or why there is none."""
+    end = end or latest_contact_date(connection)
+    if end is None:
+        return None, "the database holds no contacts"
+    arrivals, handling = learn_demand(connection, weekday, weeks, interval_minutes, end)
+    start = end - dt.timedelta(days=7 * weeks - 1)
+    if handling.is_empty() or arrivals.is_empty():
+        return None, f"the database has no contacts from {start} to {end}"
+    scenario = scenario_from_history(arrivals, handling, weekday, interval_minutes)
+    if not scenario.channels:
+        return None, f"no simulated channel has contacts from {start} to {end}"
+    return scenario, (f"Baseline: the mean {WEEKDAYS[weekday]} of {start} – {end} "
+                      f"({weeks} weeks), staffed at the Erlang A minimum for the targets.")
 
 
 def scenario_from_history(arrivals: pl.DataFrame, handling: pl.DataFrame, weekday: int,

@@ -12,8 +12,10 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import polars as pl
@@ -36,6 +38,23 @@ def default_executor() -> Executor:
             mp_context=multiprocessing.get_context("forkserver"))
         atexit.register(_DEFAULT_EXECUTOR.shutdown, wait=False, cancel_futures=True)
     return _DEFAULT_EXECUTOR
+
+
+@contextmanager
+def workers_import_only_this_module() -> Iterator[None]:
+    """Keep new pool workers from running the parent's main script.
+
+    A worker started by a forkserver or spawn pool first re-imports `__main__`. Under
+    Streamlit that is the app script, which would connect to the database (and could seed an
+    empty one). While workers may start, `__main__` is this module: definitions only.
+    """
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = sys.modules[__name__]
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
 
 
 def simulate_replications(scenario: Scenario, replications: Sequence[int], seed: int
@@ -85,8 +104,9 @@ def run(scenario: Scenario, replications: int = 20, seed: int = 0,
         raise ValueError(f"replications must be >= 1, got {replications}")
     executor = executor or default_executor()
     chunks = _chunks(replications, _workers(executor))
-    futures = [executor.submit(simulate_replications, scenario, chunk, seed)
-               for chunk in chunks]
+    with workers_import_only_this_module():
+        futures = [executor.submit(simulate_replications, scenario, chunk, seed)
+                   for chunk in chunks]
     records = _gather(futures, progress, "Simulating replications")
     records = records.sort("replication", "arrival_s")
     return SimulationResult(

@@ -17,7 +17,12 @@ import polars as pl
 from sim.config import Scenario
 from sim.nps import WaitNpsCurve, predict
 from sim.results import confidence, day_results
-from sim.runner import Progress, default_executor, simulate_replications
+from sim.runner import (
+    Progress,
+    default_executor,
+    simulate_replications,
+    workers_import_only_this_module,
+)
 
 SWEEP_METRICS = ("service_level", "asa_s", "abandoned_share", "occupancy", "cost",
                  "operator_cost", "bot_cost")
@@ -55,9 +60,10 @@ def sweep(scenario: Scenario, pool: str, operator_factors: Sequence[float],
           channels: Sequence[str] | None = None) -> pl.DataFrame:
     """One row per (operator factor, automation share) with CIs, and a frontier flag."""
     executor = executor or default_executor()
-    cells = [(f, a) for f in operator_factors for a in automation_shares]
-    futures = [executor.submit(_cell, scaled(scenario, pool, f, a, containment, channels),
-                               replications, seed, curve) for f, a in cells]
+    cells = [(float(f), float(a)) for f in operator_factors for a in automation_shares]
+    with workers_import_only_this_module():
+        futures = [executor.submit(_cell, scaled(scenario, pool, f, a, containment, channels),
+                                   replications, seed, curve) for f, a in cells]
     rows = []
     for done, ((factor, share), future) in enumerate(zip(cells, futures, strict=True), 1):
         rows.append(future.result().with_columns(operator_factor=pl.lit(factor),

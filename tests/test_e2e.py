@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -40,6 +41,7 @@ UPDATE_README_SCREENSHOT = os.environ.get("SERVICEPULSE_UPDATE_SCREENSHOT") == "
 E2E_SCALE = 0.02
 STARTUP_TIMEOUT_S = 60.0
 RENDER_TIMEOUT_MS = 60_000
+NAV_TIMEOUT_MS = 5_000
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -170,16 +172,23 @@ def wait_for_overview(page, server: AppServer) -> None:
                              f"\n--- server stderr ---\n{server.stderr()}") from error
 
 
-def frame_problems(page, problems: Problems, allow_modal: bool = False) -> list[str]:
-    """Everything that says the page did not render cleanly.
-
-    With a single page Streamlit shows no sidebar navigation, so it is not checked here.
-    """
+def frame_problems(page, problems: Problems) -> list[str]:
+    """Everything that says the page did not render cleanly inside app.py's frame."""
     found = []
+    nav = page.get_by_test_id("stSidebarNav")
+    try:  # the script run has finished, so the navigation is there or it never will be
+        nav.wait_for(state="visible", timeout=NAV_TIMEOUT_MS)
+    except playwright_api.Error:
+        found.append("no sidebar navigation (stSidebarNav) is visible")
+    else:
+        text = nav.inner_text()
+        for expected in ("Leadership", "Overview", "Planning", "Staffing simulator"):
+            if expected not in text:
+                found.append(f"sidebar navigation lacks {expected!r}: {text!r}")
     if page.get_by_test_id("stException").count():
         found.append(f"Streamlit exception: {page.get_by_test_id('stException').all_inner_texts()}")
     modals = page.get_by_role("dialog")
-    if modals.count() and not allow_modal:  # e.g. Streamlit's "Page not found" modal
+    if modals.count():  # e.g. Streamlit's "Page not found" modal
         found.append(f"Streamlit modal open: {modals.all_inner_texts()}")
     if problems.page_errors:
         found.append(f"JavaScript errors: {problems.page_errors}")
@@ -194,21 +203,24 @@ def report(found: list[str], page, server: AppServer) -> str:
 
 
 def test_first_request_deep_link_renders_inside_frame(app_server, browser):
-    """The fresh server's very first page is /overview, the legacy path of pages/overview.py.
+    """The fresh server's very first page is a deep link: it must still get the frame.
 
-    Without ui.frame's guard it would run the page alone, without app.py: no database, no
-    tiles. With it, app.py builds the frame and the overview renders with its KPI tiles. The
-    only page is the default one, served at "/", so Streamlit says the old path is unknown
-    and opens the main page; that notice is expected.
+    A top-level pages/ folder starts Streamlit in legacy multipage mode; without ui.frame's
+    guard this request would run pages/simulator.py alone, without app.py's navigation.
     """
     assert app_server.pages_opened == 0, (
         "this test needs a fresh server; it must run before any other page is opened")
-    context, page, problems = open_page(browser, app_server, "/overview")
+    context, page, problems = open_page(browser, app_server, "/simulator")
     try:
-        wait_for_overview(page, app_server)
-        playwright_api.expect(page.get_by_test_id("stMetric")).to_have_count(
-            6, timeout=RENDER_TIMEOUT_MS)
-        found = frame_problems(page, problems, allow_modal=True)
+        expect = playwright_api.expect
+        expect(page.get_by_role("heading", name="Staffing simulator")).to_be_visible(
+            timeout=RENDER_TIMEOUT_MS)
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=RENDER_TIMEOUT_MS)
+        expect(page.get_by_text("Simulation: baseline vs scenario")).to_be_visible(
+            timeout=RENDER_TIMEOUT_MS)
+        found = frame_problems(page, problems)
+        if urlsplit(page.url).path.rstrip("/") != "/simulator":
+            found.append(f"the deep link did not stay on /simulator: {page.url}")
         assert not found, report(found, page, app_server)
     finally:
         context.close()

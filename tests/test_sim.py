@@ -321,3 +321,27 @@ def test_engines_agree_on_the_full_baseline_day():
         reference = simulate_day(sim, replication, 9, engine="process")
         assert reference.height > 1000
         assert simulate_day(sim, replication, 9, engine="fast").equals(reference)
+
+
+def test_pool_workers_never_run_the_parents_main_script(tmp_path):
+    """Under Streamlit `__main__` is app.py; a new forkserver worker would re-run it."""
+    import multiprocessing
+    import sys
+    import types
+    from concurrent.futures import ProcessPoolExecutor
+
+    marker = tmp_path / "main-script-ran"
+    script = tmp_path / "fake_app.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(script)
+    saved = sys.modules["__main__"]
+    sys.modules["__main__"] = fake_main
+    pool = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("forkserver"))
+    try:
+        result = run(scenario(stationary(12)), replications=2, seed=1, executor=pool)
+    finally:
+        sys.modules["__main__"] = saved
+        pool.shutdown()
+    assert result.day.height == 2
+    assert not marker.exists()

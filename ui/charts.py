@@ -5,7 +5,17 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-from ui.palette import ONLINE_COLORS, TARGET_COLOR, color_scale
+from ui.palette import (
+    CHANNEL_COLORS,
+    DOMINATED_COLOR,
+    FRONTIER_COLOR,
+    HIGHLIGHT_COLOR,
+    ONLINE_COLORS,
+    POOL_COLORS,
+    SERIES_COLORS,
+    TARGET_COLOR,
+    color_scale,
+)
 
 
 def nps_trend(frame: pl.DataFrame, target: float) -> alt.LayerChart:
@@ -34,3 +44,194 @@ def online_offline_mix(frame: pl.DataFrame) -> alt.Chart:
         color=alt.Color("mode:N", scale=color_scale(ONLINE_COLORS), title=None),
         tooltip=["period:T", "mode:N", alt.Tooltip("contacts:Q", format=",")],
     ).properties(height=280)
+
+
+# --------------------------------------------------------------------------- staffing simulator
+
+def _hour_axis() -> alt.X:
+    """Intervals as pre-binned ranges [start_h, end_h): bars fill their interval."""
+    return alt.X("start_h:Q", bin="binned", title="Hour of day",
+                 scale=alt.Scale(domain=[0, 24], nice=False),
+                 axis=alt.Axis(values=list(range(0, 25, 3))))
+
+
+def erlang_preview(frame: pl.DataFrame) -> alt.LayerChart:
+    """Erlang A service level per interval and pool (solid: scenario, dashed: baseline).
+
+    Instant and analytic: it shows where the plan is thin while the simulation runs.
+    """
+    data = frame.filter(pl.col("service_level").is_not_null()).with_columns(
+        mid_h=(pl.col("start_h") + pl.col("end_h")) / 2)
+    lines = alt.Chart(data).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
+        x=alt.X("mid_h:Q", title="Hour of day", scale=alt.Scale(domain=[0, 24], nice=False),
+                axis=alt.Axis(values=list(range(0, 25, 3)))),
+        y=alt.Y("service_level:Q", title="Erlang A service level",
+                scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        color=alt.Color("pool:N", scale=color_scale(POOL_COLORS), title="Pool"),
+        strokeDash=alt.StrokeDash("series:N", title=None,
+                                  scale=alt.Scale(domain=["scenario", "baseline"],
+                                                  range=[[1, 0], [5, 4]])),
+        detail="series:N",
+        tooltip=["series:N", "pool:N", alt.Tooltip("start_h:Q", title="From hour"),
+                 alt.Tooltip("operators:Q", title="Operators"),
+                 alt.Tooltip("human_contacts:Q", format=".1f", title="Human contacts"),
+                 alt.Tooltip("service_level:Q", format=".1%", title="Service level"),
+                 alt.Tooltip("abandoned_share:Q", format=".1%", title="Abandoned")],
+    )
+    targets = data.select("sl_target").unique()
+    rule = alt.Chart(targets).mark_rule(color=TARGET_COLOR, strokeDash=[6, 4]).encode(
+        y="sl_target:Q")
+    return alt.layer(lines, rule).properties(height=220)
+
+
+def staffing_service_level(frame: pl.DataFrame, pool: str) -> alt.LayerChart:
+    """One pool's day: bars = scheduled operators (ticks: baseline), line = simulated service
+    level per interval for baseline and scenario with the scenario's 95% band and the target."""
+    data = frame.filter(pl.col("pool") == pool).with_columns(
+        mid_h=(pl.col("start_h") + pl.col("end_h")) / 2)
+    scenario = data.filter(pl.col("series") == "scenario")
+    baseline = data.filter(pl.col("series") == "baseline")
+    bars = alt.Chart(scenario).mark_bar(opacity=0.35, color=POOL_COLORS.get(pool, "#888888")
+                                        ).encode(
+        x=_hour_axis(), x2="end_h:Q",
+        y=alt.Y("operators:Q", title="Scheduled operators"),
+        tooltip=[alt.Tooltip("start:N", title="From"),
+                 alt.Tooltip("operators:Q", title="Operators (scenario)")],
+    )
+    ticks = alt.Chart(baseline).mark_rule(color=SERIES_COLORS["baseline"], strokeWidth=2
+                                          ).encode(
+        x=alt.X("start_h:Q"), x2="end_h:Q", y="operators:Q",
+        tooltip=[alt.Tooltip("start:N", title="From"),
+                 alt.Tooltip("operators:Q", title="Operators (baseline)")])
+    staffing = alt.layer(bars, ticks)
+    measured = data.filter(pl.col("service_level").is_not_null())
+    sl_scale = alt.Scale(domain=[0, 1])
+    sl_axis = alt.Axis(format="%", orient="right", title="Service level")
+    band = alt.Chart(measured.filter(pl.col("series") == "scenario")).mark_area(
+        opacity=0.15, color=SERIES_COLORS["scenario"]).encode(
+        x="mid_h:Q", y=alt.Y("service_level_ci_low:Q", scale=sl_scale, axis=sl_axis),
+        y2="service_level_ci_high:Q")
+    lines = alt.Chart(measured).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
+        x="mid_h:Q", y=alt.Y("service_level:Q", scale=sl_scale, axis=sl_axis),
+        color=alt.Color("series:N", scale=color_scale(SERIES_COLORS), title=None),
+        tooltip=["series:N", alt.Tooltip("start:N", title="From"),
+                 alt.Tooltip("service_level:Q", format=".1%", title="Service level"),
+                 alt.Tooltip("service_level_ci_low:Q", format=".1%", title="95% CI low"),
+                 alt.Tooltip("service_level_ci_high:Q", format=".1%", title="95% CI high"),
+                 alt.Tooltip("queued:Q", format=".1f", title="Queued"),
+                 alt.Tooltip("asa_s:Q", format=".0f", title="ASA s")],
+    )
+    rule = alt.Chart(data.select("sl_target").unique()).mark_rule(
+        color=TARGET_COLOR, strokeDash=[6, 4]).encode(
+        y=alt.Y("sl_target:Q", scale=sl_scale, axis=sl_axis))
+    service = alt.layer(band, lines, rule)
+    return alt.layer(staffing, service).resolve_scale(y="independent").properties(height=260)
+
+
+def wait_histogram(frame: pl.DataFrame, cap_s: int) -> alt.LayerChart:
+    """Answered waits per day: scenario bars stacked by channel, baseline total as a step line."""
+    scenario = frame.filter(pl.col("series") == "scenario")
+    baseline = (frame.filter(pl.col("series") == "baseline")
+                .group_by("wait_from_s", "wait_to_s").agg(pl.col("contacts_per_day").sum())
+                .sort("wait_from_s"))
+    upper = float(frame["wait_to_s"].max() or cap_s) if frame.height else float(cap_s)
+    x = alt.X("wait_from_s:Q", bin="binned",
+              title=f"Wait of answered contacts, s (last bar: {cap_s} s or more)",
+              scale=alt.Scale(domain=[0, upper], nice=False))
+    bars = alt.Chart(scenario).mark_bar().encode(
+        x=x, x2="wait_to_s:Q",
+        y=alt.Y("contacts_per_day:Q", stack="zero", title="Contacts per day"),
+        color=alt.Color("channel:N", scale=color_scale(CHANNEL_COLORS), title="Channel"),
+        tooltip=["channel:N", alt.Tooltip("wait_from_s:Q", title="Wait from s"),
+                 alt.Tooltip("contacts_per_day:Q", format=".1f", title="Per day")],
+    )
+    line = alt.Chart(baseline).mark_line(interpolate="step-after",
+                                         color=SERIES_COLORS["baseline"], strokeWidth=2).encode(
+        x=alt.X("wait_from_s:Q"), y="contacts_per_day:Q",
+        tooltip=[alt.Tooltip("wait_from_s:Q", title="Wait from s"),
+                 alt.Tooltip("contacts_per_day:Q", format=".1f", title="Baseline per day")])
+    return alt.layer(bars, line).properties(height=260)
+
+
+def _mix_labels(grid: pl.DataFrame) -> pl.DataFrame:
+    return grid.with_columns(
+        operators=pl.format("× {}", pl.col("operator_factor").round(2)),
+        automation=(pl.col("automation_share") * 100).round(0).cast(pl.Int64).cast(pl.String)
+        + "%")
+
+
+def sweep_heatmap(grid: pl.DataFrame, metric: str, title: str, value_format: str,
+                  scheme: str, best: dict | None = None, reverse: bool = False
+                  ) -> alt.LayerChart:
+    """Operator factor × automation share, coloured by one metric; the chosen mix outlined."""
+    data = _mix_labels(grid)
+    x_order = data.sort("automation_share")["automation"].unique(maintain_order=True).to_list()
+    y_order = data.sort("operator_factor", descending=True)["operators"].unique(
+        maintain_order=True).to_list()
+    base = alt.Chart(data).encode(
+        x=alt.X("automation:O", sort=x_order, title="Automation share",
+                axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("operators:O", sort=y_order, title="Operators (factor)"))
+    cells = base.mark_rect().encode(  # every cell carries its value: no legend needed
+        color=alt.Color(f"{metric}:Q", title=title,
+                        scale=alt.Scale(scheme=scheme, reverse=reverse), legend=None),
+        tooltip=["operators:N", "automation:N",
+                 alt.Tooltip(f"{metric}:Q", format=value_format, title=title),
+                 alt.Tooltip("on_frontier:N", title="On frontier")])
+    text = base.mark_text(fontSize=10).encode(
+        text=alt.Text(f"{metric}:Q", format=value_format),
+        color=alt.value("#1B2430"))
+    layers = [cells, text]
+    if best is not None:
+        chosen = data.filter((pl.col("operator_factor") == best["operator_factor"])
+                             & (pl.col("automation_share") == best["automation_share"]))
+        layers.append(alt.Chart(chosen).mark_rect(fill=None, stroke=HIGHLIGHT_COLOR,
+                                                  strokeWidth=3).encode(
+            x=alt.X("automation:O", sort=x_order), y=alt.Y("operators:O", sort=y_order)))
+    return alt.layer(*layers).properties(title=title, height=320)
+
+
+def cost_frontier(grid: pl.DataFrame, target: float, currency: str,
+                  best: dict | None = None) -> alt.LayerChart:
+    """Cost against service level for every mix; the frontier (mixes nobody beats on both)
+    is joined and coloured, the chosen mix ringed, the target drawn."""
+    data = _mix_labels(grid).with_columns(
+        mark=pl.when(pl.col("on_frontier")).then(pl.lit("frontier")).otherwise(
+            pl.lit("dominated")))
+    tooltip = ["operators:N", "automation:N",
+               alt.Tooltip("service_level:Q", format=".1%", title="Service level"),
+               alt.Tooltip("asa_s:Q", format=".0f", title="ASA s"),
+               alt.Tooltip("cost:Q", format=",.0f", title=f"Cost {currency}")]
+    if "predicted_nps" in data.columns:
+        tooltip.append(alt.Tooltip("predicted_nps:Q", format=".1f", title="Predicted NPS"))
+    x = alt.X("cost:Q", title=f"Cost per day ({currency})", scale=alt.Scale(zero=False))
+    y = alt.Y("service_level:Q", title="Service level", axis=alt.Axis(format="%"))
+    points = alt.Chart(data).mark_circle(size=70, opacity=0.9).encode(
+        x=x, y=y, color=alt.Color("mark:N", title=None, scale=color_scale(
+            {"frontier": FRONTIER_COLOR, "dominated": DOMINATED_COLOR})), tooltip=tooltip)
+    frontier = alt.Chart(data.filter(pl.col("on_frontier")).sort("cost")).mark_line(
+        color=FRONTIER_COLOR).encode(x=x, y=y, order="cost:Q")
+    rule = alt.Chart(pl.DataFrame({"target": [target]})).mark_rule(
+        color=TARGET_COLOR, strokeDash=[6, 4]).encode(y="target:Q")
+    layers = [frontier, points, rule]
+    if best is not None:
+        chosen = pl.DataFrame({"cost": [best["cost"]], "service_level": [best["service_level"]]})
+        layers.append(alt.Chart(chosen).mark_point(size=320, shape="circle", filled=False,
+                                                   color=HIGHLIGHT_COLOR, strokeWidth=2.5
+                                                   ).encode(x=x, y=y))
+    return alt.layer(*layers).properties(height=320)
+
+
+def nps_estimates(frame: pl.DataFrame) -> alt.LayerChart:
+    """Predicted NPS per series with its 95% interval (a model estimate, not a measurement)."""
+    base = alt.Chart(frame).encode(y=alt.Y("series:N", title=None, sort=["baseline",
+                                                                         "scenario"]))
+    bars = base.mark_rule(strokeWidth=3).encode(
+        x=alt.X("low:Q", title="Predicted NPS (95% interval)", scale=alt.Scale(zero=False),
+                axis=alt.Axis(tickCount=6)),
+        x2="high:Q", color=alt.Color("series:N", scale=color_scale(SERIES_COLORS), legend=None))
+    dots = base.mark_point(filled=True, size=90).encode(
+        x="nps:Q", color=alt.Color("series:N", scale=color_scale(SERIES_COLORS), legend=None),
+        tooltip=["series:N", alt.Tooltip("nps:Q", format=".1f"),
+                 alt.Tooltip("low:Q", format=".1f"), alt.Tooltip("high:Q", format=".1f")])
+    return alt.layer(bars, dots).properties(height=110)

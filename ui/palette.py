@@ -17,6 +17,13 @@ NPS_CLASS_COLORS: dict[str, str] = {
     "promoters": "#2E9E5B", "passives": "#F2B134", "detractors": "#D64545",
 }
 TARGET_COLOR = "#D64545"
+# Staffing simulator: operator pools (offices keep the office channel's colour), the series
+# being compared, and the sweep's frontier marks.
+POOL_COLORS: dict[str, str] = {"office": CHANNEL_COLORS["office"], "digital": "#3B5BDB"}
+SERIES_COLORS: dict[str, str] = {"baseline": "#9AA5B1", "scenario": "#1B2A41"}
+FRONTIER_COLOR = "#E8590C"
+DOMINATED_COLOR = "#C3CAD3"
+HIGHLIGHT_COLOR = "#111111"
 
 
 def color_scale(colors: dict[str, str]) -> alt.Scale:

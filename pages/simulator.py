@@ -1,0 +1,162 @@
+"""Staffing simulator: what do hiring, automation or both do to waits, cost and NPS?"""
+
+import streamlit as st
+
+from ui import charts
+from ui import simulator as sim
+from ui.frame import run_inside_frame
+
+run_inside_frame()
+
+st.title("Staffing simulator")
+st.caption("One operating day, simulated contact by contact. Baseline and scenario share the "
+           "same simulated customers (common random numbers), so every difference comes from "
+           "the scenario. The link in the address bar reopens this scenario.")
+
+edits, url_warnings = sim.read_url()
+for warning in url_warnings:
+    st.warning(warning)
+
+baseline = sim.load_baseline(sim.setting(edits, "wd"), sim.setting(edits, "wk"),
+                             sim.setting(edits, "iv"))
+if baseline.from_database:
+    st.caption(baseline.note)
+else:
+    st.info(baseline.note)
+sim.sync_widgets(edits, sim.defaults_for(baseline.scenario))
+
+st.subheader("Planner questions")
+for column, preset in zip(st.columns(len(sim.PRESETS)), sim.PRESETS, strict=True):
+    column.button(preset.label, key=f"preset_{preset.key}", help=preset.help,
+                  on_click=sim.apply_preset, args=(preset.key,), width="stretch")
+
+with st.form("scenario"):
+    demand, automation, customers, run = st.tabs(
+        ["Demand and staffing", "Automation", "Customers and targets", "Costs and run"])
+    with demand:
+        for row in (("wd", "wk", "iv", "mult"), ("dig_add", "dig_from", "dig_to", "shrink"),
+                    ("off_add", "off_from", "off_to", "conc")):
+            for column, key in zip(st.columns(4), row, strict=True):
+                with column:
+                    sim.field_input(key)
+    with automation:
+        for row in (("auto", "cont", "bot"), ("wauto", "wcont", "wbot")):
+            for column, key in zip(st.columns(3), row, strict=True):
+                with column:
+                    sim.field_input(key)
+    with customers:
+        for row in (("pat", "sl", "slt"), ("wpat", "wsl", "wslt"), ("opat", "osl", "oslt")):
+            for column, key in zip(st.columns(3), row, strict=True):
+                with column:
+                    sim.field_input(key)
+    with run:
+        for column, key in zip(st.columns(5), ("cap", "opc", "botc", "reps", "seed"),
+                               strict=True):
+            with column:
+                sim.field_input(key)
+    st.form_submit_button("Simulate", type="primary", on_click=sim.submit_scenario,
+                          key="simulate")
+
+built = sim.build_scenario(baseline.scenario, edits)
+if built.problems:
+    for problem in built.problems:
+        st.error(f"Cannot simulate this scenario — {problem}")
+    st.stop()
+scenario = built.scenario
+for warning in built.parsed.warnings:
+    st.warning(f"Scenario is {warning}")
+if not built.changed:
+    st.caption("No edits yet: the scenario is the baseline. Change an input or pick a question.")
+
+st.subheader("Instant preview (Erlang A)")
+preview = sim.preview(baseline.data, built.data)
+left, right = st.columns(2)
+with left:
+    st.altair_chart(charts.erlang_preview(preview), width="stretch")
+with right:
+    st.dataframe(sim.erlang_day_table(preview, scenario.interval_minutes), hide_index=True)
+    st.caption("Analytic steady state per interval, each pool as one queue: a quick check "
+               "while the simulation runs. SL and abandonment are weighted by the contacts "
+               "that reach operators; 'Below target' counts intervals under the target (the "
+               "dashed red line). Dashed lines: baseline.")
+
+st.subheader("Simulation: baseline vs scenario")
+curve, curve_note = sim.nps_curve()
+replications, seed = sim.setting(edits, "reps"), sim.setting(edits, "seed")
+base_out = sim.simulate(baseline.data, replications, seed, curve, "baseline")
+scen_out = (sim.simulate(built.data, replications, seed, curve, "scenario") if built.changed
+            else base_out)
+for column, tile in zip(st.columns(5), sim.kpi_tiles(base_out, scen_out, scenario.currency),
+                        strict=False):
+    column.metric(tile.label, tile.value, tile.delta, delta_color=tile.delta_color,
+                  help=tile.help)
+st.dataframe(sim.kpi_table(base_out, scen_out, scenario.currency), hide_index=True,
+             height="content")
+st.caption(f"{replications} simulated days each, seed {seed}; 95% intervals over the days.")
+with st.expander("Per channel (scenario)"):
+    st.dataframe(sim.channel_table(scen_out, scenario), hide_index=True)
+
+st.subheader("Service level and staffing per interval")
+intervals = sim.interval_frames(baseline.scenario, base_out, scenario, scen_out)
+for column, pool in zip(st.columns(len(scenario.pools)), sim.pool_names(scenario), strict=True):
+    with column:
+        st.markdown(f"**Pool: {pool}**")
+        st.altair_chart(charts.staffing_service_level(intervals, pool), width="stretch")
+st.caption("Bars: scheduled operators in the scenario (grey marks: baseline). Lines: simulated "
+           "service level per interval with the scenario's 95% band. Dashed red: target.")
+st.download_button("Download interval results (CSV)", sim.csv_bytes(intervals),
+                   file_name="simulator_intervals.csv", mime="text/csv", on_click="ignore")
+
+st.subheader("Wait distribution")
+st.altair_chart(charts.wait_histogram(sim.wait_frames(base_out, scen_out), sim.WAIT_CAP_S),
+                width="stretch")
+st.caption(f"Answered contacts that waited, per day, by channel (scenario); grey line: "
+           f"baseline total. Answered at once, not shown: {scen_out.answered_at_once:.0%} "
+           f"(baseline {base_out.answered_at_once:.0%}).")
+
+st.subheader("Predicted NPS — model estimate")
+if scen_out.nps is None:
+    st.info(f"Predicted NPS is unavailable: {curve_note}.")
+else:
+    st.altair_chart(charts.nps_estimates(sim.nps_frame(base_out, scen_out)), width="stretch")
+    st.caption("A model estimate, not a measurement: " + curve_note + ". It assumes that "
+               + " ".join(sim.NPS_ASSUMPTIONS))
+
+st.subheader("Hire or automate? Operators × automation in the digital pool")
+with st.form("sweep"):
+    for column, key in zip(st.columns(len(sim.SWEEP_KEYS)), sim.SWEEP_KEYS, strict=True):
+        with column:
+            sim.field_input(key)
+    st.form_submit_button("Run sweep", on_click=sim.submit_sweep, key="run_sweep")
+if sim.SWEEP_POOL not in sim.pool_names(scenario):
+    st.info(f"The sweep needs a pool named '{sim.SWEEP_POOL}'; this scenario has none.")
+elif not edits.get("sweep"):
+    st.caption("Run the sweep, or ask the third planner question, to compare hiring with "
+               "automation on this scenario's demand.")
+else:
+    axes = sim.sweep_axes(edits)
+    for problem in axes.problems:
+        st.error(f"Cannot sweep — {problem}")
+    if not axes.problems:
+        grid = sim.run_sweep(sim.pool_only(built.data, sim.SWEEP_POOL), sim.SWEEP_POOL,
+                             axes.factors, axes.shares, axes.replications, seed, curve)
+        target = sim.pool_target(scenario, sim.SWEEP_POOL)
+        best = sim.cheapest_meeting(grid, target)
+        (st.success if best else st.warning)(sim.sweep_answer(best, target, scenario.currency))
+        for column, (metric, title, value_format, scheme, reverse) in zip(st.columns(3), (
+                ("service_level", "Service level", ".0%", "redyellowgreen", False),
+                ("asa_s", "ASA (s)", ".0f", "redyellowgreen", True),
+                ("cost", "Cost per day", ".3~s", "blues", False)), strict=True):
+            with column:
+                st.altair_chart(charts.sweep_heatmap(grid, metric, title, value_format, scheme,
+                                                     best, reverse), width="stretch")
+        st.altair_chart(charts.cost_frontier(grid, target, scenario.currency, best),
+                        width="stretch")
+        st.caption(f"Each mix: the digital pool's scheduled operators × factor in every "
+                   f"interval, and that automation share on all its channels (bot containment "
+                   f"as in the scenario); offices are left out. {axes.replications} simulated "
+                   f"days per mix, seed {seed}. Orange: the cost frontier — no other mix is both "
+                   f"cheaper and better. Outlined: the cheapest frontier mix reaching "
+                   f"{target:.0%}.")
+        st.download_button("Download sweep grid (CSV)", sim.csv_bytes(grid),
+                           file_name="simulator_sweep.csv", mime="text/csv", on_click="ignore")

@@ -1,0 +1,202 @@
+"""The "Staffing simulator" page: AppTest on a seeded SQLite file, plus its pure URL helpers.
+
+The page runs the real simulator through the process pool, with 3 replications to stay fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from sim.config import Problem
+from ui import simulator as sim
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGE = "pages/simulator.py"
+UNREACHABLE = "postgresql+psycopg://reader:s3cret@127.0.0.1:1/sp"
+KPI_TILES = ["Service level", "Average speed of answer", "Abandoned", "Cost per day",
+             "Predicted NPS"]
+
+
+def open_page(monkeypatch, url: str, **params: str) -> AppTest:
+    """The app with the simulator open, the URL carrying `params` from the first request."""
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SERVICEPULSE_DEMO_SCALE", "0.01")
+    at = AppTest.from_file(APP, default_timeout=180)
+    for key, value in {"reps": "3", **params}.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def kpis(at: AppTest) -> pd.DataFrame:
+    tables = [d.value for d in at.dataframe if "Metric" in d.value.columns]
+    assert len(tables) == 1, "expected one KPI comparison table"
+    return tables[0].set_index("Metric")
+
+
+def widget(at: AppTest, key: str):
+    if key in ("wd", "iv"):
+        return at.selectbox(key=sim.widget_key(key))
+    return at.number_input(key=sim.widget_key(key))
+
+
+def test_page_renders_results_learned_from_the_database(monkeypatch, seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url)
+    assert at.title[0].value == "Staffing simulator"
+    assert not at.error and not at.warning
+    # Learned from the DB (the demo story ends 2022-07-31), not the example fallback.
+    assert not [i for i in at.info if "baseline_monday.toml" in i.value]
+    assert any("Monday" in c.value and "2022-07-31" in c.value for c in at.caption)
+    assert (widget(at, "wd").value, widget(at, "iv").value, widget(at, "reps").value) == (0, 60, 3)
+    assert [m.label for m in at.metric] == KPI_TILES
+    table = kpis(at)
+    assert {"Service level (within target)", "Total cost per day",
+            "Predicted NPS (model estimate)"} <= set(table.index)
+    # No edits: the scenario is the baseline, with the same seed, so nothing changes.
+    assert table["Scenario"].tolist() == table["Baseline"].tolist()
+    assert table.loc["Contacts offered", "Baseline"] != "—"
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download interval results (CSV)"]
+
+
+def test_url_round_trip(monkeypatch, seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, wd="2", mult="1.2", dig_add="5",
+                   dig_from="8", dig_to="12", auto="0.4")
+    assert widget(at, "wd").value == 2
+    assert widget(at, "mult").value == pytest.approx(1.2)
+    assert (widget(at, "dig_add").value, widget(at, "dig_from").value,
+            widget(at, "dig_to").value) == (5, 8, 12)
+    assert widget(at, "auto").value == pytest.approx(0.4)
+    assert widget(at, "reps").value == 3
+    assert any("Wednesday" in c.value for c in at.caption)
+    # 5 extra operators for 4 hours at the default 2,500 KZT an hour.
+    assert kpis(at).loc["Operator cost", "Change"] == "+50,000 KZT"
+
+    widget(at, "mult").set_value(1.5)
+    at.button(key="simulate").click().run()
+    assert not at.exception
+    assert at.query_params["mult"] == "1.5"
+    assert {k: at.query_params[k] for k in ("wd", "dig_add", "dig_from", "dig_to", "auto")} \
+        == {"wd": "2", "dig_add": "5", "dig_from": "8", "dig_to": "12", "auto": "0.4"}
+    assert widget(at, "mult").value == pytest.approx(1.5)
+
+    # Back to the baseline's value: the edit leaves the URL (a window needs a count).
+    widget(at, "dig_add").set_value(0)
+    at.button(key="simulate").click().run()
+    assert not at.exception
+    assert not {"dig_add", "dig_from", "dig_to"} & set(at.query_params)
+    assert kpis(at).loc["Operator cost", "Change"] == "+0 KZT"
+
+
+def test_bad_query_parameters_are_named_and_ignored(monkeypatch, seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, mult="abc", auto="7", bogus="1")
+    warnings = " ".join(w.value for w in at.warning)
+    assert "`mult=abc`" in warnings and "`auto=7`" in warnings and "`bogus`" in warnings
+    assert len(at.warning) == 3
+    assert widget(at, "mult").value == pytest.approx(1.0)
+    assert widget(at, "auto").value < 1
+    assert [m.label for m in at.metric] == KPI_TILES
+    table = kpis(at)
+    assert table["Scenario"].tolist() == table["Baseline"].tolist()
+
+
+def test_impossible_edits_show_named_errors_instead_of_results(monkeypatch, seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, dig_add="-50", off_add="3", off_from="10",
+                   off_to="10")
+    errors = [e.value for e in at.error]
+    assert any("pool 'digital' operators at" in e and "must be >= 0" in e for e in errors)
+    assert any("(off_to)" in e and "10" in e for e in errors)
+    assert not at.metric
+
+
+def test_presets_apply_their_values(monkeypatch, seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, seed="7")
+    at.button(key="preset_evening").click().run()
+    assert not at.exception
+    assert at.query_params == {"seed": "7", "reps": "3", "dig_add": "10", "dig_from": "18",
+                               "dig_to": "23"}
+    assert (widget(at, "dig_add").value, widget(at, "dig_from").value,
+            widget(at, "dig_to").value) == (10, 18, 23)
+    assert kpis(at).loc["Operator cost", "Change"] == "+125,000 KZT"  # 10 × 5 h × 2,500
+
+    at.button(key="preset_bot").click().run()
+    assert not at.exception
+    assert (at.query_params["auto"], at.query_params["cont"]) == ("0.3", "0.6")
+    assert "dig_add" not in at.query_params and at.query_params["seed"] == "7"
+    assert widget(at, "auto").value == pytest.approx(0.3)
+    assert widget(at, "cont").value == pytest.approx(0.6)
+    assert widget(at, "dig_add").value == 0
+
+
+def test_cheapest_mix_preset_runs_the_sweep_and_names_the_mix(monkeypatch, seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url)
+    assert not at.success  # no sweep until asked
+    at.button(key="preset_cheapest").click().run()
+    assert not at.exception
+    assert {k: at.query_params[k] for k in ("sl", "slt", "sweep")} == {
+        "sl": "0.8", "slt": "60", "sweep": "1"}
+    assert widget(at, "sl").value == pytest.approx(0.8)
+    assert widget(at, "slt").value == pytest.approx(60)
+    assert len(at.success) == 1
+    assert at.success[0].value.startswith("Cheapest mix reaching 80%: operators ×")
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download sweep grid (CSV)" in labels
+
+
+def test_unavailable_database_falls_back_to_the_example_day(monkeypatch):
+    at = open_page(monkeypatch, UNREACHABLE)
+    assert any("baseline_monday.toml" in i.value for i in at.info)
+    assert any("Predicted NPS is unavailable" in i.value for i in at.info)
+    assert len(at.error) == 1 and "unavailable" in at.error[0].value  # the frame's banner
+    assert [m.label for m in at.metric] == KPI_TILES[:-1]
+    assert kpis(at).loc["Contacts offered", "Baseline"] != "—"
+
+
+def test_overloaded_scenario_is_flagged_as_unstable(monkeypatch, seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, mult="3")
+    assert any(w.value.startswith("Scenario is unstable: pool 'office'") for w in at.warning)
+    assert kpis(at).loc["Abandoned (of queued)", "Change"].startswith("+")
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def test_parse_query_is_strict():
+    edits, warnings = sim.parse_query({"wd": "6", "iv": "45", "reps": "3.0", "mult": "1e400",
+                                       "seed": ["1", "2"], "cont": " 0.25 "})
+    assert edits == {"wd": 6, "seed": 2, "cont": 0.25}
+    assert len(warnings) == 3
+    assert any("`iv=45`" in w and "one of 15, 30, 60" in w for w in warnings)
+    assert any("`reps=3.0`" in w and "whole number" in w for w in warnings)
+    assert any("`mult=1e400`" in w and "finite" in w for w in warnings)
+
+
+def test_query_round_trip_and_only_edits_are_kept():
+    defaults = sim.defaults_for(sim.example_scenario(60))
+    assert 0.28 <= defaults["auto"] <= 0.29 and defaults["conc"] == 2
+    values = {key: defaults[key] for key in sim.SCENARIO_KEYS} | {
+        "mult": 1.25, "auto": 0.5, "dig_from": 6}
+    edits = sim.edits_from_values(values, defaults, sim.SCENARIO_KEYS)
+    assert edits == {"mult": 1.25, "auto": 0.5}  # a window without a count is dropped
+    assert sim.parse_query(sim.to_query(edits)) == (edits, [])
+
+
+def test_apply_edits_wraps_windows_past_midnight_and_names_problems():
+    baseline = sim.example_scenario(60)
+    data, problems = sim.apply_edits(baseline, {"dig_add": 2, "dig_from": 22, "dig_to": 2})
+    digital = next(p for p in data["pools"] if p["name"] == "digital")
+    before = baseline.scheduled(baseline.pool("digital"))
+    changed = [h for h, (a, b) in enumerate(zip(before, digital["operators"], strict=True))
+               if a != b]
+    assert changed == [0, 1, 22, 23] and not problems
+    built = sim.build_scenario(baseline, {"dig_add": -100})  # default window 18–23
+    assert built.scenario is None
+    assert built.problems[0].startswith("pool 'digital' operators at 18:00: -")
+    text = sim.describe_problem(Problem("channels[1].aht_s", "must be > 0"), data)
+    assert text == f"channel '{data['channels'][1]['name']}'.aht_s: must be > 0"
