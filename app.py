@@ -6,15 +6,17 @@ import streamlit as st
 
 from ui.state import ensure_database
 
-st.set_page_config(page_title="ServicePulse", page_icon="📶", layout="wide")
+st.set_page_config(page_title="ServicePulse", page_icon=":material/signal_cellular_alt:",
+                   layout="wide")
 
 navigation = st.navigation(
     {
         "Leadership": [
-            st.Page("pages/overview.py", title="Overview", icon="📊", default=True),
+            st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:",
+                    default=True),
         ],
         "Planning": [
-            st.Page("pages/simulator.py", title="Staffing simulator", icon="🧮",
+            st.Page("pages/simulator.py", title="Staffing simulator", icon=":material/calculate:",
                     url_path="simulator"),
         ],
     }

@@ -53,7 +53,9 @@ def _curve(db: str | None) -> tuple[WaitNpsCurve | None, str]:
             curve, note = curve_from_database(connection)
     except DatabaseUnavailable as error:
         return None, f"predicted NPS unavailable: {error}"
-    return curve, note if curve is not None else f"predicted NPS unavailable: {note}"
+    if curve is None:
+        return None, f"predicted NPS unavailable: {note}"
+    return curve, f"model estimate ({note})"
 
 
 def _range(text: str, field: str) -> list[float]:

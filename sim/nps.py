@@ -101,8 +101,7 @@ def curve_from_database(connection: Connection, days: int = 90
     automated = served.filter(pl.col("served_by") != "operator").select(
         pl.col("responses", "promoters", "passives", "detractors", "surveys_sent").sum())
     return fit_curve(buckets, with_nps(automated)), (
-        f"model estimate: wait→NPS curve fitted on surveys from {filters.start} to "
-        f"{filters.end}")
+        f"wait→NPS curve fitted on surveys from {filters.start} to {filters.end}")
 
 
 def predict(records: pl.DataFrame, curve: WaitNpsCurve) -> dict[str, float]:
