@@ -177,3 +177,16 @@ def test_ratings_by_operator(seeded_engine):
 def test_unknown_granularity_is_refused(seeded_engine):
     with seeded_engine.connect() as connection, pytest.raises(ValueError, match="granularity"):
         queries.nps_by_period(connection, JULY, "year")
+
+
+def test_demo_load_leaves_every_index_in_place(seeded_engine):
+    """PostgreSQL loads build some indexes at the end; they must all be there afterwards."""
+    from sqlalchemy import inspect
+
+    from data_access.schema import Base
+
+    inspector = inspect(seeded_engine)
+    for table in Base.metadata.sorted_tables:
+        present = {ix["name"] for ix in inspector.get_indexes(table.name)}
+        expected = {index.name for index in table.indexes if not index.unique}
+        assert expected <= present, (table.name, expected - present)
