@@ -290,12 +290,16 @@ RECORD_SCHEMA = {
     "interval": pl.Int32, "path": pl.String, "bot_s": pl.Float64, "queue_join_s": pl.Float64,
     "wait_s": pl.Float64, "service_start_s": pl.Float64, "service_end_s": pl.Float64,
     "handle_s": pl.Float64, "answered": pl.Boolean, "abandoned": pl.Boolean,
+    "warmup": pl.Boolean,
 }
 
 
 def simulate_day(scenario: Scenario, replication: int = 0, seed: int = 0,
-                 engine: str = "fast") -> pl.DataFrame:
-    """One replication: a flat record per contact that arrived during the day (not warm-up).
+                 engine: str = "fast", include_warmup: bool = False) -> pl.DataFrame:
+    """One replication: a flat record per contact that arrived during the day.
+
+    With `include_warmup`, contacts of the warm-up come too (`warmup` is true): they still
+    occupy operators and queue places after midnight, which occupancy and queue length count.
 
     `engine="process"` runs the reference model (a SimPy process per contact); the default
     "fast" engine gives the same records with fewer events.
@@ -345,13 +349,13 @@ def simulate_day(scenario: Scenario, replication: int = 0, seed: int = 0,
             count = int(is_human.sum())
             frames.append(_records(scenario, replication, channel, is_human,
                                    {key: value[offset:offset + count]
-                                    for key, value in served.items()}))
+                                    for key, value in served.items()}, include_warmup))
             offset += count
     return pl.concat(frames) if frames else pl.DataFrame(schema=RECORD_SCHEMA)
 
 
 def _records(scenario: Scenario, replication: int, channel: dict, human: np.ndarray,
-             served: dict[str, np.ndarray]) -> pl.DataFrame:
+             served: dict[str, np.ndarray], include_warmup: bool) -> pl.DataFrame:
     size = channel["arrival_s"].size
     start = np.full(size, np.nan)
     end = np.full(size, np.nan)
@@ -368,13 +372,15 @@ def _records(scenario: Scenario, replication: int, channel: dict, human: np.ndar
     wait = np.where(human, np.maximum(np.where(abandoned, end, start) - join, 0.0), 0.0)
     path = np.where(contained, PATH_BOT_CONTAINED,
                     np.where(channel["to_bot"], PATH_ESCALATED, PATH_AGENT))
-    in_day = (arrival >= 0) & (arrival < DAY_S)
+    warmup = arrival < 0
+    keep = (arrival < DAY_S) if include_warmup else (~warmup & (arrival < DAY_S))
     frame = pl.DataFrame({
         "arrival_s": arrival, "path": path, "bot_s": channel["bot_s"], "queue_join_s": join,
         "wait_s": wait, "service_start_s": start, "service_end_s": end,
         "handle_s": np.where(human & ~abandoned, channel["handle_s"], np.nan),
         "answered": human & ~abandoned & ~np.isnan(start), "abandoned": abandoned,
-    }).filter(pl.Series(in_day))
+        "warmup": warmup,
+    }).filter(pl.Series(keep))
     return frame.with_columns(
         replication=pl.lit(replication, pl.Int32), channel=pl.lit(channel["channel"]),
         pool=pl.lit(channel["pool"]),

@@ -15,6 +15,7 @@ Definitions (documented in the README):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
@@ -28,6 +29,10 @@ DAY_METRICS = ("offered", "queued", "answered", "abandoned", "abandoned_share", 
                "max_queue", "bot_contained", "operator_cost", "bot_cost", "cost")
 
 
+COUNTS = ("offered", "queued", "answered", "abandoned", "bot_contained", "to_bot",
+          "within_target")
+
+
 def _targets(scenario: Scenario) -> pl.DataFrame:
     return pl.DataFrame({"channel": [c.name for c in scenario.channels],
                          "sl_target_s": [c.sl_target_s for c in scenario.channels]})
@@ -38,7 +43,7 @@ def _contact_metrics(records: pl.DataFrame, scenario: Scenario, keys: list[str]
     queued = pl.col("path") != PATH_BOT_CONTAINED
     answered_wait = pl.col("wait_s").filter(pl.col("answered"))
     return (
-        records.join(_targets(scenario), on="channel", how="left")
+        _in_day(records).join(_targets(scenario), on="channel", how="left")
         .group_by(keys)
         .agg(
             offered=pl.len(),
@@ -63,11 +68,22 @@ def _contact_metrics(records: pl.DataFrame, scenario: Scenario, keys: list[str]
     )
 
 
-def _overlap_seconds(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Seconds of [start, end) that fall into each [edges[i], edges[i+1])."""
-    low = np.maximum(starts[:, None], edges[None, :-1])
-    high = np.minimum(ends[:, None], edges[None, 1:])
-    return np.clip(high - low, 0, None).sum(axis=0)
+def _in_day(records: pl.DataFrame) -> pl.DataFrame:
+    """Contacts that arrived during the day (warm-up ones only load operators and queue)."""
+    return records.filter(~pl.col("warmup")) if "warmup" in records.columns else records
+
+
+def _busy_until(starts: np.ndarray, ends: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Total service seconds before each time: sum of clip(t - start, 0, end - start).
+
+    Sorted starts and ends with prefix sums: O((n + m) log n) time, O(n + m) memory.
+    """
+    def elapsed(points: np.ndarray) -> np.ndarray:
+        ordered = np.sort(points)
+        prefix = np.concatenate([[0.0], np.cumsum(ordered)])
+        count = np.searchsorted(ordered, times, side="left")
+        return times * count - prefix[count]
+    return elapsed(starts) - elapsed(ends)
 
 
 def _queue_maxima(joins: np.ndarray, leaves: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -86,8 +102,18 @@ def _queue_maxima(joins: np.ndarray, leaves: np.ndarray, edges: np.ndarray) -> n
     return maxima
 
 
-def _pool_interval_metrics(records: pl.DataFrame, scenario: Scenario) -> pl.DataFrame:
-    """Occupancy and max queue per replication, pool and interval."""
+POOL_SCHEMA = {"replication": pl.Int32, "pool": pl.String, "interval": pl.Int32,
+               "busy_s": pl.Float64, "capacity_s": pl.Float64, "occupancy": pl.Float64,
+               "max_queue": pl.Float64}
+
+
+def pool_interval_metrics(records: pl.DataFrame, scenario: Scenario) -> pl.DataFrame:
+    """Occupancy and max queue per replication, pool and interval.
+
+    Busy time counts every service in the interval, warm-up contacts included. Operators who
+    finish a contact after their shift ended count as on duty for that time, so occupancy
+    stays within 0..1.
+    """
     edges = np.arange(scenario.intervals + 1) * scenario.interval_s
     rows = []
     in_queue = records.filter(pl.col("queue_join_s").is_not_null())  # not bot-only contacts
@@ -95,24 +121,21 @@ def _pool_interval_metrics(records: pl.DataFrame, scenario: Scenario) -> pl.Data
         pool = scenario.pool(pool_name)
         places = np.asarray(scenario.available(pool), dtype=float) * pool.concurrency
         served = group.filter(pl.col("answered"))
-        busy = _overlap_seconds(served["service_start_s"].to_numpy(),
-                                served["service_end_s"].to_numpy(), edges)
+        busy = np.maximum(np.diff(_busy_until(served["service_start_s"].to_numpy(),
+                                              served["service_end_s"].to_numpy(), edges)), 0)
         leave = group.select(pl.coalesce("service_start_s", "service_end_s")).to_series()
         maxima = _queue_maxima(group["queue_join_s"].to_numpy(), leave.to_numpy(), edges)
-        capacity = places * scenario.interval_s
+        capacity = np.maximum(places * scenario.interval_s, busy)
         occupancy = np.divide(busy, capacity, out=np.zeros_like(busy), where=capacity > 0)
         rows.append(pl.DataFrame({
             "replication": replication, "pool": pool_name,
             "interval": np.arange(scenario.intervals, dtype=np.int32),
-            "busy_s": busy, "capacity_s": capacity,
-            "occupancy": np.minimum(occupancy, 1.0), "max_queue": maxima,
+            "busy_s": busy, "capacity_s": capacity, "occupancy": occupancy,
+            "max_queue": maxima,
         }))
     if not rows:
-        return pl.DataFrame(schema={"replication": pl.Int32, "pool": pl.String,
-                                    "interval": pl.Int32, "busy_s": pl.Float64,
-                                    "capacity_s": pl.Float64, "occupancy": pl.Float64,
-                                    "max_queue": pl.Float64})
-    return pl.concat(rows).with_columns(pl.col("replication").cast(pl.Int32))
+        return pl.DataFrame(schema=POOL_SCHEMA)
+    return pl.concat(rows).cast(POOL_SCHEMA)
 
 
 def operator_cost(scenario: Scenario) -> float:
@@ -133,10 +156,11 @@ def _scheduled(scenario: Scenario) -> pl.DataFrame:
                "operator_cost": pl.Float64})
 
 
-def interval_results(records: pl.DataFrame, scenario: Scenario) -> pl.DataFrame:
+def interval_results(records: pl.DataFrame, scenario: Scenario,
+                     pools: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per replication, pool and interval of arrival: contact metrics, occupancy, queue, cost."""
     contacts = _contact_metrics(records, scenario, ["replication", "pool", "interval"])
-    pools = _pool_interval_metrics(records, scenario)
+    pools = pool_interval_metrics(records, scenario) if pools is None else pools
     return (contacts.join(pools, on=["replication", "pool", "interval"], how="full",
                           coalesce=True)
             .with_columns(pl.col("offered", "queued", "answered", "abandoned", "bot_contained",
@@ -147,12 +171,23 @@ def interval_results(records: pl.DataFrame, scenario: Scenario) -> pl.DataFrame:
             .sort("replication", "pool", "interval"))
 
 
-def day_results(records: pl.DataFrame, scenario: Scenario, by_channel: bool = False
-                ) -> pl.DataFrame:
-    """One row per replication (and channel) with the day's metrics."""
+def day_results(records: pl.DataFrame, scenario: Scenario, by_channel: bool = False,
+                pools: pl.DataFrame | None = None,
+                replications: Sequence[int] | None = None) -> pl.DataFrame:
+    """One row per replication (and channel) with the day's metrics.
+
+    `replications` lists every simulated day, so a day without contacts (a closed pool, say)
+    still shows its operator cost and zero counts instead of vanishing from the averages.
+    """
     keys = ["replication", "channel"] if by_channel else ["replication"]
     contacts = _contact_metrics(records, scenario, keys)
-    pools = _pool_interval_metrics(records, scenario)
+    if replications is not None and not by_channel:
+        contacts = (pl.DataFrame({"replication": list(replications)},
+                                 schema={"replication": pl.Int32})
+                    .join(contacts, on="replication", how="left")
+                    .with_columns(pl.col(COUNTS).fill_null(0), pl.col("abandoned_share")
+                                  .fill_null(0.0), pl.col("service_level").fill_null(1.0)))
+    pools = pool_interval_metrics(records, scenario) if pools is None else pools
     per_replication = pools.group_by("replication").agg(
         occupancy=pl.when(pl.col("capacity_s").sum() > 0)
         .then(pl.col("busy_s").sum() / pl.col("capacity_s").sum()).otherwise(0.0),

@@ -22,7 +22,7 @@ import polars as pl
 
 from sim.config import Scenario
 from sim.model import simulate_day
-from sim.results import confidence, day_results, interval_results
+from sim.results import confidence, day_results, interval_results, pool_interval_metrics
 
 Progress = Callable[[float, str], None]
 _DEFAULT_EXECUTOR: ProcessPoolExecutor | None = None
@@ -59,8 +59,18 @@ def workers_import_only_this_module() -> Iterator[None]:
 
 def simulate_replications(scenario: Scenario, replications: Sequence[int], seed: int
                           ) -> pl.DataFrame:
-    """A task: several replications in one worker, concatenated records."""
-    return pl.concat([simulate_day(scenario, r, seed) for r in replications])
+    """A task: several replications in one worker, records with the warm-up contacts."""
+    return pl.concat([simulate_day(scenario, r, seed, include_warmup=True)
+                      for r in replications])
+
+
+def summarise(scenario: Scenario, records: pl.DataFrame, replications: int
+              ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Day, day-by-channel and interval results; pool metrics are computed once."""
+    pools = pool_interval_metrics(records, scenario)
+    return (day_results(records, scenario, pools=pools, replications=range(replications)),
+            day_results(records, scenario, by_channel=True, pools=pools),
+            interval_results(records, scenario, pools=pools))
 
 
 @dataclass(frozen=True)
@@ -107,13 +117,13 @@ def run(scenario: Scenario, replications: int = 20, seed: int = 0,
     with workers_import_only_this_module():
         futures = [executor.submit(simulate_replications, scenario, chunk, seed)
                    for chunk in chunks]
-    records = _gather(futures, progress, "Simulating replications")
-    records = records.sort("replication", "arrival_s")
+    records = _gather(futures, progress, "Simulating replications").sort(
+        "replication", "arrival_s")
+    day, day_by_channel, intervals = summarise(scenario, records, replications)
     return SimulationResult(
-        scenario=scenario, seed=seed, replications=replications, records=records,
-        day=day_results(records, scenario),
-        day_by_channel=day_results(records, scenario, by_channel=True),
-        intervals=interval_results(records, scenario),
+        scenario=scenario, seed=seed, replications=replications,
+        records=records.filter(~pl.col("warmup")), day=day, day_by_channel=day_by_channel,
+        intervals=intervals,
     )
 
 

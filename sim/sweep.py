@@ -46,9 +46,11 @@ def scaled(scenario: Scenario, pool: str, operator_factor: float, automation_sha
 def _cell(scenario: Scenario, replications: int, seed: int, curve: WaitNpsCurve | None
           ) -> pl.DataFrame:
     records = simulate_replications(scenario, range(replications), seed)
-    summary = confidence(day_results(records, scenario), SWEEP_METRICS)
+    summary = confidence(day_results(records, scenario, replications=range(replications)),
+                         SWEEP_METRICS)
     if curve is not None:
-        summary = summary.with_columns(**{k: pl.lit(v) for k, v in predict(records,
+        in_day = records.filter(~pl.col("warmup"))
+        summary = summary.with_columns(**{k: pl.lit(v) for k, v in predict(in_day,
                                                                            curve).items()})
     return summary
 

@@ -21,7 +21,7 @@ from sim.erlang import erlang_a_metrics, erlang_c_metrics
 from sim.model import PATH_BOT_CONTAINED, simulate_day
 from sim.nps import WaitNpsCurve, isotonic_decreasing, predict
 from sim.optimize import optimize
-from sim.results import confidence, day_results
+from sim.results import confidence, day_results, pool_interval_metrics
 from sim.runner import run
 from sim.sweep import sweep, with_frontier
 from sim.tomlio import dumps
@@ -309,6 +309,9 @@ def test_fast_engine_gives_the_process_models_records(operators, arrivals, patie
     sim = scenario(data)
     reference = simulate_day(sim, 0, seed, engine="process")
     assert simulate_day(sim, 0, seed, engine="fast").equals(reference)
+    # Shifts end mid-contact and the warm-up leaves work at midnight: occupancy stays 0..1.
+    pools = pool_interval_metrics(simulate_day(sim, 0, seed, include_warmup=True), sim)
+    assert pools["occupancy"].is_between(0, 1 + 1e-9).all()
 
 
 def test_engines_agree_on_the_full_baseline_day():
@@ -345,3 +348,24 @@ def test_pool_workers_never_run_the_parents_main_script(tmp_path):
         pool.shutdown()
     assert result.day.height == 2
     assert not marker.exists()
+
+
+def test_occupancy_counts_the_warm_up_backlog_and_overtime():
+    """At 20x the load every operator is busy all day; shifts of one hour with 30-min calls."""
+    overloaded = stationary(12, patience_s=300)
+    overloaded["volume_multiplier"] = 20
+    result = run(scenario(overloaded), replications=2, seed=1, executor=SERIAL)
+    assert result.summary()["occupancy"][0] > 0.99
+    alternating = stationary(1, arrivals_per_hour=1, aht_s=1800)
+    alternating["pools"][0]["operators"] = [1, 0] * 12
+    result = run(scenario(alternating), replications=3, seed=1, executor=SERIAL)
+    assert 0 < result.summary()["occupancy"][0] <= 1
+
+
+def test_a_closed_pool_still_costs_its_operators():
+    closed = stationary(12)
+    closed["pools"][0] |= {"open_h": 0, "close_h": 0}
+    result = run(scenario(closed), replications=2, seed=1, executor=SERIAL)
+    row = result.summary().row(0, named=True)
+    assert row["offered"] == 0
+    assert row["cost"] == pytest.approx(12 * 24 * 2_500.0)
