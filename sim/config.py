@@ -97,9 +97,12 @@ class Scenario:
         return tuple(sum(s.operators for s in pool.shifts if s.covers(h)) for h in hours)
 
     def available(self, pool: Pool) -> tuple[int, ...]:
-        """Operators actually taking contacts after shrinkage."""
-        return tuple(math.floor(n * (1 - pool.shrinkage) + 1e-9)
-                     for n in self.scheduled(pool))
+        """Operators actually taking contacts after shrinkage, to the nearest whole operator.
+
+        Rounding down would make small pools fall off a cliff (1 operator at 5% shrinkage
+        would leave nobody); rounding to nearest keeps the average right.
+        """
+        return tuple(math.floor(n * (1 - pool.shrinkage) + 0.5) for n in self.scheduled(pool))
 
     def offered(self, channel: Channel) -> tuple[float, ...]:
         """Expected arrivals per interval after the multiplier and the pool's opening hours."""

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -31,6 +32,10 @@ _DEFAULT_EXECUTOR: ProcessPoolExecutor | None = None
 def default_executor() -> Executor:
     """One process pool per process, reused across calls (pool start-up is not free)."""
     global _DEFAULT_EXECUTOR
+    if _DEFAULT_EXECUTOR is not None and getattr(_DEFAULT_EXECUTOR, "_broken", False):
+        # A worker died (killed, out of memory): this pool refuses all work from now on.
+        _DEFAULT_EXECUTOR.shutdown(wait=False, cancel_futures=True)
+        _DEFAULT_EXECUTOR = None
     if _DEFAULT_EXECUTOR is None:
         # Not "fork": a child forked after the parent has used Polars' thread pool hangs.
         _DEFAULT_EXECUTOR = ProcessPoolExecutor(
@@ -112,19 +117,30 @@ def run(scenario: Scenario, replications: int = 20, seed: int = 0,
     """Simulate `replications` days; seeds are shared across scenarios (common random numbers)."""
     if replications < 1:
         raise ValueError(f"replications must be >= 1, got {replications}")
-    executor = executor or default_executor()
-    chunks = _chunks(replications, _workers(executor))
-    with workers_import_only_this_module():
-        futures = [executor.submit(simulate_replications, scenario, chunk, seed)
-                   for chunk in chunks]
-    records = _gather(futures, progress, "Simulating replications").sort(
-        "replication", "arrival_s")
+    chunks = _chunks(replications, _workers(executor or default_executor()))
+    try:
+        records = _simulate_chunks(scenario, chunks, seed, executor or default_executor(),
+                                   progress)
+    except BrokenProcessPool:
+        if executor is not None:
+            raise
+        # The shared pool lost a worker; default_executor() builds a fresh one. Retry once.
+        records = _simulate_chunks(scenario, chunks, seed, default_executor(), progress)
+    records = records.sort("replication", "arrival_s")
     day, day_by_channel, intervals = summarise(scenario, records, replications)
     return SimulationResult(
         scenario=scenario, seed=seed, replications=replications,
         records=records.filter(~pl.col("warmup")), day=day, day_by_channel=day_by_channel,
         intervals=intervals,
     )
+
+
+def _simulate_chunks(scenario: Scenario, chunks: list[list[int]], seed: int,
+                     executor: Executor, progress: Progress | None) -> pl.DataFrame:
+    with workers_import_only_this_module():
+        futures = [executor.submit(simulate_replications, scenario, chunk, seed)
+                   for chunk in chunks]
+    return _gather(futures, progress, "Simulating replications")
 
 
 def _gather(futures: list[Future], progress: Progress | None, label: str) -> pl.DataFrame:

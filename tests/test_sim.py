@@ -151,7 +151,8 @@ def test_toml_round_trip():
     assert again.ok and again.scenario == original
     assert original.scheduled(original.pools[0])[0] == 3  # the night shift covers midnight
     assert original.scheduled(original.pools[0])[15] == 14  # day and evening overlap
-    assert original.available(original.pools[0])[15] == 10  # 14 x (1 - 0.25), rounded down
+    assert original.available(original.pools[0])[15] == 11  # 14 x 0.75 = 10.5, to nearest
+    assert original.available(original.pools[0])[0] == 2  # 3 x 0.75 = 2.25
 
 
 def test_staffing_gap_makes_contacts_wait_for_the_next_shift_and_none_are_dropped():
@@ -369,3 +370,19 @@ def test_a_closed_pool_still_costs_its_operators():
     row = result.summary().row(0, named=True)
     assert row["offered"] == 0
     assert row["cost"] == pytest.approx(12 * 24 * 2_500.0)
+
+
+def test_the_shared_pool_recovers_after_a_worker_dies():
+    """Under Streamlit one killed worker must not break the simulator for every session."""
+    import os
+    import signal
+
+    from sim.runner import default_executor
+
+    sim = scenario(stationary(12))
+    assert run(sim, replications=2, seed=1).day.height == 2
+    pool = default_executor()
+    for process in list(pool._processes.values()):
+        os.kill(process.pid, signal.SIGKILL)
+    assert run(sim, replications=2, seed=1).day.height == 2
+    assert default_executor() is not pool

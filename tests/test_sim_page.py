@@ -200,3 +200,16 @@ def test_apply_edits_wraps_windows_past_midnight_and_names_problems():
     assert built.problems[0].startswith("pool 'digital' operators at 18:00: -")
     text = sim.describe_problem(Problem("channels[1].aht_s", "must be > 0"), data)
     assert text == f"channel '{data['channels'][1]['name']}'.aht_s: must be > 0"
+
+
+def test_one_replication_per_mix_is_refused_by_name_not_a_crash(monkeypatch, seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, sweep="1", sw_r="1")
+    assert not at.exception
+    assert any("sw_r" in w.value for w in at.warning)
+
+
+def test_sweep_answer_formats_a_missing_interval():
+    best = {"operator_factor": 1.0, "operator_hours": 100.0, "automation_share": 0.3,
+            "service_level": 0.85, "service_level_ci_low": None,
+            "service_level_ci_high": None, "asa_s": None, "cost": 1000.0}
+    assert "95% CI —–—" in sim.sweep_answer(best, 0.8, "KZT")

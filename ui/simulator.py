@@ -136,7 +136,7 @@ FIELDS: tuple[Field, ...] = (
     Field("sw_a0", "Automation share: from", **_SHARE, default=0.0, group="sweep"),
     Field("sw_a1", "Automation share: to", **_SHARE, default=0.75, group="sweep"),
     Field("sw_na", "Automation share: steps", "int", 2, 15, 1, default=6, group="sweep"),
-    Field("sw_r", "Replications per mix", "int", 1, 20, 1, default=3, group="sweep"),
+    Field("sw_r", "Replications per mix", "int", 2, 20, 1, default=3, group="sweep"),
     Field("sweep", "Show the sweep", "choice", options=(0, 1), default=0, group="flag"),
 )
 FIELD_BY_KEY: dict[str, Field] = {f.key: f for f in FIELDS}
@@ -787,9 +787,11 @@ def sweep_answer(best: Mapping[str, Any] | None, target: float, currency: str) -
     return (f"Cheapest mix reaching {target:.0%}: operators × {best['operator_factor']:g} "
             f"({best['operator_hours']:,.0f} operator-hours) with "
             f"{best['automation_share']:.0%} automation — service level "
-            f"{best['service_level']:.1%} (95% CI {best['service_level_ci_low']:.1%}–"
-            f"{best['service_level_ci_high']:.1%}), ASA {best['asa_s']:.0f} s, cost "
-            f"{best['cost']:,.0f} {currency} per day{nps}.")
+            f"{fmt('share', best['service_level'])} (95% CI "
+            f"{fmt('share', best.get('service_level_ci_low'))}–"
+            f"{fmt('share', best.get('service_level_ci_high'))}), ASA "
+            f"{fmt('seconds', best.get('asa_s'))}, cost "
+            f"{fmt('money', best['cost'], currency)} per day{nps}.")
 
 
 # --------------------------------------------------------------------------- Streamlit: URL
