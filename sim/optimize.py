@@ -38,41 +38,87 @@ def _interval_targets(scenario: Scenario) -> dict[str, tuple[float, float]]:
     return targets
 
 
-def optimize(scenario: Scenario, replications: int = 10, seed: int = 0, max_rounds: int = 8,
+def optimize(scenario: Scenario, replications: int = 10, seed: int = 0, max_rounds: int = 12,
              executor: Executor | None = None) -> StaffingPlan:
+    """Erlang A plan, then simulation rounds: up where an interval misses, down where it has slack.
+
+    Every round simulates the same days (same seed): differences come from staffing alone.
+    Up: an interval that misses gets one more operator, unless its last extra operator did not
+    raise its service level (more people cannot help, e.g. customers lost in the bot). Down:
+    once all pass, one operator comes off every interval with slack; those that then fail get
+    it back and are left alone, the rest keep the saving.
+    """
     bracket = {pool.name: erlang_plan(scenario, pool.name) for pool in scenario.pools}
     plan = {name: list(values) for name, values in bracket.items()}
     targets = _interval_targets(scenario)
-    candidate = scenario
-    table = pl.DataFrame()
-    met = False
     rounds = 0
-    for rounds in range(1, max_rounds + 1):  # noqa: B007 - the last round is reported
-        for name, values in plan.items():
+
+    def evaluate(trial: dict[str, list[int]]) -> tuple[Scenario, pl.DataFrame]:
+        nonlocal rounds
+        rounds += 1
+        candidate = scenario
+        for name, values in trial.items():
             candidate = candidate.with_pool_operators(name, tuple(values))
-        result = run(candidate, replications, seed, executor)
-        table = (
-            result.interval_summary()
-            .select("pool", "interval", "queued", "service_level", "abandoned_share",
-                    "occupancy")
-            .with_columns(
-                erlang_a=pl.struct("pool", "interval").map_elements(
-                    lambda key: bracket[key["pool"]][key["interval"]], return_dtype=pl.Int64),
-                operators=pl.struct("pool", "interval").map_elements(
-                    lambda key: plan[key["pool"]][key["interval"]], return_dtype=pl.Int64),
-            )
-        )
-        misses = table.filter(
-            (pl.col("queued") > 0)
-            & ((pl.col("service_level") < pl.col("pool").replace_strict(
-                {k: v[0] for k, v in targets.items()}, return_dtype=pl.Float64))
-               | (pl.col("abandoned_share") > pl.col("pool").replace_strict(
-                   {k: v[1] for k, v in targets.items()}, return_dtype=pl.Float64)))
-        )
-        if misses.is_empty():
-            met = True
+        summary = run(candidate, replications, seed, executor).interval_summary()
+        table = summary.select(
+            "pool", "interval", "queued", "service_level", "queue_service_level",
+            "abandoned_share", "queue_abandoned_share", "occupancy",
+        ).with_columns(
+            erlang_a=pl.struct("pool", "interval").map_elements(
+                lambda key: bracket[key["pool"]][key["interval"]], return_dtype=pl.Int64),
+            operators=pl.struct("pool", "interval").map_elements(
+                lambda key: trial[key["pool"]][key["interval"]], return_dtype=pl.Int64),
+            sl_target=pl.col("pool").replace_strict({k: v[0] for k, v in targets.items()},
+                                                    return_dtype=pl.Float64),
+        ).with_columns(
+            passes=(pl.col("queued") <= 0)
+            | ((pl.col("queue_service_level") >= pl.col("sl_target"))
+               & (pl.col("queue_abandoned_share") <= scenario.abandon_cap)),
+        ).sort("pool", "interval")
+        return candidate, table
+
+    candidate, table = evaluate(plan)
+    last_level: dict[tuple[str, int], float] = {}
+    while rounds < max_rounds:
+        raise_here = []
+        for row in table.filter(~pl.col("passes")).iter_rows(named=True):
+            key = (row["pool"], row["interval"])
+            if key in last_level and row["queue_service_level"] <= last_level[key] + 1e-9:
+                continue  # the previous extra operator did not help: stop adding here
+            last_level[key] = row["queue_service_level"]
+            raise_here.append(key)
+        if not raise_here:
             break
-        for row in misses.iter_rows(named=True):
-            plan[row["pool"]][row["interval"]] += 1
-    return StaffingPlan(candidate, table.sort("pool", "interval"), rounds, met,
-                        operator_cost(candidate))
+        for pool, interval in raise_here:
+            plan[pool][interval] += 1
+        candidate, table = evaluate(plan)
+    met = bool(table["passes"].all())
+
+    settled: set[tuple[str, int]] = set()
+    while met and rounds < max_rounds:
+        slack = [(row["pool"], row["interval"]) for row in table.iter_rows(named=True)
+                 if row["operators"] > 0 and (row["pool"], row["interval"]) not in settled]
+        if not slack:
+            break
+        trial = {name: list(values) for name, values in plan.items()}
+        for pool, interval in slack:
+            trial[pool][interval] -= 1
+        trial_candidate, trial_table = evaluate(trial)
+        failing = {(row["pool"], row["interval"])
+                   for row in trial_table.filter(~pl.col("passes")).iter_rows(named=True)}
+        if not failing:
+            plan, candidate, table = trial, trial_candidate, trial_table
+            continue
+        settled |= failing & set(slack)
+        kept = [key for key in slack if key not in failing]
+        if not kept or rounds >= max_rounds:
+            break
+        trial = {name: list(values) for name, values in plan.items()}
+        for pool, interval in kept:
+            trial[pool][interval] -= 1
+        trial_candidate, trial_table = evaluate(trial)
+        if trial_table["passes"].all():
+            plan, candidate, table = trial, trial_candidate, trial_table
+        else:
+            settled |= set(kept)  # removals interact through queues carried over: keep these
+    return StaffingPlan(candidate, table, rounds, met, operator_cost(candidate))

@@ -2,9 +2,11 @@
 
 Definitions (documented in the README):
 - offered: every contact that arrived in the day, bot or not;
-- queued: contacts that reached the human queue (not finished by the bot);
-- answered / abandoned: queued contacts that an operator took / that gave up waiting;
-- abandoned_share = abandoned / queued;
+- queued: contacts that wanted an operator (not finished by the bot);
+- answered / abandoned: queued contacts that an operator took / that gave up waiting, in the
+  queue or while still in the bot (gave_up_in_bot);
+- abandoned_share = abandoned / queued; queue_abandoned_share and queue_service_level leave
+  out those who gave up in the bot, since more operators cannot help them;
 - ASA and wait percentiles: waits of answered contacts;
 - service_level = answered within the channel's target T / queued (abandons count as misses);
 - occupancy = busy operator places / places on duty (a place is one concurrent contact slot);
@@ -24,13 +26,14 @@ from scipy import stats
 from sim.config import Scenario
 from sim.model import PATH_AGENT, PATH_BOT_CONTAINED
 
-DAY_METRICS = ("offered", "queued", "answered", "abandoned", "abandoned_share", "asa_s",
+DAY_METRICS = ("offered", "queued", "answered", "abandoned", "abandoned_share",
+               "gave_up_in_bot", "queue_abandoned_share", "queue_service_level", "asa_s",
                "wait_p50_s", "wait_p90_s", "wait_p95_s", "service_level", "occupancy",
                "max_queue", "bot_contained", "operator_cost", "bot_cost", "cost")
 
 
-COUNTS = ("offered", "queued", "answered", "abandoned", "bot_contained", "to_bot",
-          "within_target")
+COUNTS = ("offered", "queued", "answered", "abandoned", "gave_up_in_bot", "bot_contained",
+          "to_bot", "within_target")
 
 
 def _targets(scenario: Scenario) -> pl.DataFrame:
@@ -50,6 +53,7 @@ def _contact_metrics(records: pl.DataFrame, scenario: Scenario, keys: list[str]
             queued=queued.sum(),
             answered=pl.col("answered").sum(),
             abandoned=pl.col("abandoned").sum(),
+            gave_up_in_bot=(pl.col("abandoned") & pl.col("queue_join_s").is_null()).sum(),
             bot_contained=(pl.col("path") == PATH_BOT_CONTAINED).sum(),
             to_bot=(pl.col("path") != PATH_AGENT).sum(),
             within_target=(pl.col("answered") & (pl.col("wait_s") <= pl.col("sl_target_s")))
@@ -62,6 +66,13 @@ def _contact_metrics(records: pl.DataFrame, scenario: Scenario, keys: list[str]
         .with_columns(
             abandoned_share=pl.when(pl.col("queued") > 0)
             .then(pl.col("abandoned") / pl.col("queued")).otherwise(0.0),
+            # Staffing can only help those who reach the queue, not those who leave the bot.
+            queue_abandoned_share=pl.when(pl.col("queued") > pl.col("gave_up_in_bot"))
+            .then((pl.col("abandoned") - pl.col("gave_up_in_bot"))
+                  / (pl.col("queued") - pl.col("gave_up_in_bot"))).otherwise(0.0),
+            queue_service_level=pl.when(pl.col("queued") > pl.col("gave_up_in_bot"))
+            .then(pl.col("within_target") / (pl.col("queued") - pl.col("gave_up_in_bot")))
+            .otherwise(1.0),
             service_level=pl.when(pl.col("queued") > 0)
             .then(pl.col("within_target") / pl.col("queued")).otherwise(1.0),
         )
@@ -185,8 +196,10 @@ def day_results(records: pl.DataFrame, scenario: Scenario, by_channel: bool = Fa
         contacts = (pl.DataFrame({"replication": list(replications)},
                                  schema={"replication": pl.Int32})
                     .join(contacts, on="replication", how="left")
-                    .with_columns(pl.col(COUNTS).fill_null(0), pl.col("abandoned_share")
-                                  .fill_null(0.0), pl.col("service_level").fill_null(1.0)))
+                    .with_columns(pl.col(COUNTS).fill_null(0),
+                                  pl.col("abandoned_share", "queue_abandoned_share")
+                                  .fill_null(0.0),
+                                  pl.col("service_level", "queue_service_level").fill_null(1.0)))
     pools = pool_interval_metrics(records, scenario) if pools is None else pools
     per_replication = pools.group_by("replication").agg(
         occupancy=pl.when(pl.col("capacity_s").sum() > 0)
@@ -201,7 +214,8 @@ def day_results(records: pl.DataFrame, scenario: Scenario, by_channel: bool = Fa
     return frame.sort(keys)
 
 
-BOUNDS = {"abandoned_share": (0.0, 1.0), "service_level": (0.0, 1.0), "occupancy": (0.0, 1.0)}
+BOUNDS = {name: (0.0, 1.0) for name in ("abandoned_share", "queue_abandoned_share",
+                                        "service_level", "queue_service_level", "occupancy")}
 
 
 def confidence(frame: pl.DataFrame, metrics: tuple[str, ...] = DAY_METRICS,

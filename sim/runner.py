@@ -96,7 +96,8 @@ class SimulationResult:
         return confidence(self.day_by_channel, by=["channel"])
 
     def interval_summary(self) -> pl.DataFrame:
-        metrics = ("offered", "queued", "answered", "abandoned", "abandoned_share", "asa_s",
+        metrics = ("offered", "queued", "answered", "abandoned", "abandoned_share",
+                   "queue_abandoned_share", "queue_service_level", "asa_s",
                    "wait_p50_s", "wait_p90_s", "wait_p95_s", "service_level", "occupancy",
                    "max_queue", "bot_contained", "operators", "cost")
         return confidence(self.intervals, metrics, by=["pool", "interval"])
