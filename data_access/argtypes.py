@@ -43,13 +43,19 @@ def number_arg(option: str, low: float | None = None, high: float | None = None,
     return parse
 
 
-def positive_int_arg(option: str) -> Callable[[str], int]:
+def int_arg(option: str, low: int = 1, high: int | None = None) -> Callable[[str], int]:
     def parse(value: str) -> int:
         try:
             number = int(value)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{option}: {value!r} is not a whole number") from None
-        if number < 1:
-            raise argparse.ArgumentTypeError(f"{option}: {value} must be >= 1")
+        if number < low:
+            raise argparse.ArgumentTypeError(f"{option}: {value} must be >= {low}")
+        if high is not None and number > high:
+            raise argparse.ArgumentTypeError(f"{option}: {value} must be <= {high}")
         return number
     return parse
+
+
+def positive_int_arg(option: str, high: int | None = None) -> Callable[[str], int]:
+    return int_arg(option, 1, high)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from data_access.argtypes import date_arg, number_arg, positive_int_arg
+from data_access.argtypes import date_arg, int_arg, number_arg, positive_int_arg
 from sim.config import Parsed, parse_scenario, scenario_to_dict
 from sim.erlang import erlang_a_metrics, erlang_c_metrics
 from sim.nps import WaitNpsCurve
@@ -125,9 +125,12 @@ def _sweep(args: argparse.Namespace) -> None:
         raise CliError(f"--pool: {pool!r} is not one of {', '.join(pools)}")
     factors = _range(args.operators, "--operators")
     shares = _range(args.automation, "--automation")
-    if any(f < 0 for f in factors):
-        raise CliError(f"--operators: factors must be >= 0, got {args.operators!r}")
-    if any(not 0 <= s <= 1 for s in shares):
+    if not factors or any(not 0 <= f <= 10 for f in factors):  # NaN and inf fail too
+        raise CliError(f"--operators: factors must be within 0..10, got {args.operators!r}")
+    if len(factors) * len(shares) > 400:
+        raise CliError(f"--operators x --automation: {len(factors) * len(shares)} mixes; "
+                       "the most is 400")
+    if not shares or any(not 0 <= s <= 1 for s in shares):
         raise CliError(f"--automation: shares must be within 0..1, got {args.automation!r}")
     if args.containment is not None and not 0 <= args.containment <= 1:
         raise CliError(f"--containment: {args.containment} must be within 0..1")
@@ -168,13 +171,6 @@ def _optimize(args: argparse.Namespace) -> None:
 
 
 def _erlang(args: argparse.Namespace) -> None:
-    for name in ("arrivals_per_hour", "aht_s", "agents"):
-        value = getattr(args, name)
-        if value < 0 or (name != "arrivals_per_hour" and value == 0):
-            raise CliError(f"--{name.replace('_', '-')}: {value} must be "
-                           f"{'>= 0' if name == 'arrivals_per_hour' else '> 0'}")
-    if args.patience_s is not None and args.patience_s <= 0:
-        raise CliError(f"--patience-s: {args.patience_s} must be > 0")
     if args.patience_s is None:
         metrics = erlang_c_metrics(args.arrivals_per_hour, args.aht_s, args.agents,
                                    args.sl_target_s)
@@ -217,8 +213,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="simulate a scenario day with replications")
     run.add_argument("--scenario", required=True, help="scenario TOML (see sim/examples/)")
-    run.add_argument("--replications", type=positive_int_arg("--replications"), default=20)
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--replications", type=positive_int_arg("--replications", 1000),
+                     default=20)
+    run.add_argument("--seed", type=int_arg("--seed", 0), default=0)
     run.add_argument("--json", action="store_true")
     run.add_argument("--db", help="database URL for the wait→NPS curve (default: configured)")
 
@@ -233,26 +230,31 @@ def _parser() -> argparse.ArgumentParser:
                                             "(default: all of the pool's channels)")
     sweep.add_argument("--containment", type=number_arg("--containment"),
                        help="bot containment for the swept channels (default: as in scenario)")
-    sweep.add_argument("--replications", type=positive_int_arg("--replications"), default=5)
-    sweep.add_argument("--seed", type=int, default=0)
+    sweep.add_argument("--replications", type=positive_int_arg("--replications", 1000),
+                       default=5)
+    sweep.add_argument("--seed", type=int_arg("--seed", 0), default=0)
     sweep.add_argument("--csv", help="also write the grid to this CSV file")
     sweep.add_argument("--json", action="store_true")
     sweep.add_argument("--db")
 
     opt = commands.add_parser("optimize", help="minimum operators per interval for the targets")
     opt.add_argument("--scenario", required=True)
-    opt.add_argument("--replications", type=positive_int_arg("--replications"), default=10)
-    opt.add_argument("--seed", type=int, default=0)
+    opt.add_argument("--replications", type=positive_int_arg("--replications", 1000),
+                     default=10)
+    opt.add_argument("--seed", type=int_arg("--seed", 0), default=0)
     opt.add_argument("--output", help="write the optimised scenario to this TOML file")
     opt.add_argument("--json", action="store_true")
 
     erlang = commands.add_parser("erlang", help="Erlang C, or Erlang A with --patience-s")
-    erlang.add_argument("--arrivals-per-hour", type=number_arg("--arrivals-per-hour"),
-                        required=True)
-    erlang.add_argument("--aht-s", type=number_arg("--aht-s"), required=True)
-    erlang.add_argument("--agents", type=positive_int_arg("--agents"), required=True)
-    erlang.add_argument("--patience-s", type=number_arg("--patience-s"))
-    erlang.add_argument("--sl-target-s", type=number_arg("--sl-target-s"), default=20.0)
+    erlang.add_argument("--arrivals-per-hour", required=True,
+                        type=number_arg("--arrivals-per-hour", low=0, high=1e7))
+    erlang.add_argument("--aht-s", required=True,
+                        type=number_arg("--aht-s", low=0, high=86_400, low_open=True))
+    erlang.add_argument("--agents", type=positive_int_arg("--agents", 100_000), required=True)
+    erlang.add_argument("--patience-s", type=number_arg("--patience-s", low=0, high=1e9,
+                                                        low_open=True))
+    erlang.add_argument("--sl-target-s", type=number_arg("--sl-target-s", low=0, high=86_400),
+                        default=20.0)
     erlang.add_argument("--json", action="store_true")
 
     default = commands.add_parser("default-scenario",

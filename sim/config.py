@@ -19,6 +19,9 @@ from typing import Any
 INTERVAL_MINUTES = (15, 30, 60)
 DAY_S = 24 * 3600
 HANDLE_DISTRIBUTIONS = ("exponential", "lognormal")
+# Bounds that keep one simulated day within seconds and memory on one machine.
+MAX_OPERATORS = 10_000  # per pool and interval
+MAX_ARRIVALS_PER_INTERVAL = 100_000.0
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,8 @@ class _Reader:
             return None
         return value
 
-    def series(self, values: Any, path: str, length: int, *, integers: bool) -> tuple | None:
+    def series(self, values: Any, path: str, length: int, *, integers: bool,
+               high: float) -> tuple | None:
         if not isinstance(values, list | tuple):
             self.problems.append(Problem(path, f"must be a list of {length} numbers"))
             return None
@@ -218,7 +222,7 @@ class _Reader:
         parsed = []
         for index, value in enumerate(values):
             reader = (self.integer if integers else self.number)
-            number = reader({"v": value}, "v", "", low=0)
+            number = reader({"v": value}, "v", "", low=0, high=high)
             if number is None:
                 last = self.problems.pop()
                 self.problems.append(Problem(f"{path}[{index}]", last.message))
@@ -243,7 +247,7 @@ def _parse_shifts(reader: _Reader, raw: Any, where: str) -> tuple[Shift, ...]:
             continue
         start = reader.number(item, "start_h", path, low=0, high=24)
         end = reader.number(item, "end_h", path, low=0, high=24)
-        count = reader.integer(item, "operators", path)
+        count = reader.integer(item, "operators", path, high=MAX_OPERATORS)
         if start is not None and end is not None and start == end:
             reader.problems.append(Problem(f"{path}.end_h",
                                            f"{_fmt(end)} equals start_h; a shift needs hours"))
@@ -262,7 +266,7 @@ def _parse_pool(reader: _Reader, raw: Mapping, index: int, intervals: int) -> Po
     shifts: tuple = ()
     if "operators" in raw:
         operators = reader.series(raw["operators"], f"{where}.operators", intervals,
-                                  integers=True) or ()
+                                  integers=True, high=MAX_OPERATORS) or ()
     elif "shifts" in raw:
         shifts = _parse_shifts(reader, raw["shifts"], f"{where}.shifts")
     else:
@@ -291,17 +295,18 @@ def _parse_channel(reader: _Reader, raw: Mapping, index: int, intervals: int,
     if pool not in pools:
         reader.problems.append(Problem(f"{where}.pool", f"{pool!r} is not one of the pools "
                                                         f"({', '.join(sorted(pools))})"))
-    arrivals = reader.series(raw.get("arrivals"), f"{where}.arrivals", intervals, integers=False)
+    arrivals = reader.series(raw.get("arrivals"), f"{where}.arrivals", intervals,
+                             integers=False, high=MAX_ARRIVALS_PER_INTERVAL)
     values = {
-        "aht_s": reader.number(raw, "aht_s", where, low=0, low_open=True),
+        "aht_s": reader.number(raw, "aht_s", where, low=0, low_open=True, high=DAY_S),
         "handle_distribution": reader.choice(raw, "handle_distribution", where,
                                              HANDLE_DISTRIBUTIONS, "exponential"),
         "handle_cv": reader.number(raw, "handle_cv", where, 1.0, low=0, low_open=True, high=5),
         "automation_share": reader.number(raw, "automation_share", where, 0.0, low=0, high=1),
         "bot_containment": reader.number(raw, "bot_containment", where, 0.0, low=0, high=1),
-        "bot_handle_s": reader.number(raw, "bot_handle_s", where, 0.0, low=0),
+        "bot_handle_s": reader.number(raw, "bot_handle_s", where, 0.0, low=0, high=DAY_S),
         "sl_target_share": reader.number(raw, "sl_target_share", where, 0.8, low=0, high=1),
-        "sl_target_s": reader.number(raw, "sl_target_s", where, 60.0, low=0),
+        "sl_target_s": reader.number(raw, "sl_target_s", where, 60.0, low=0, high=DAY_S),
     }
     patience = reader.number(raw, "patience_s", where, None, low=0, low_open=True,
                              allow_none=True)
@@ -315,7 +320,11 @@ def parse_scenario(data: Mapping[str, Any]) -> Parsed:
     reader = _Reader()
     if not isinstance(data, Mapping):
         return Parsed(None, [Problem("scenario", "must be a table of settings")])
-    interval = reader.choice(data, "interval_minutes", "", INTERVAL_MINUTES, 60)
+    raw_interval = data.get("interval_minutes", 60)
+    if isinstance(raw_interval, float) and raw_interval.is_integer():
+        raw_interval = int(raw_interval)  # 60.0 from a form or JSON means 60
+    interval = reader.choice({"interval_minutes": raw_interval}, "interval_minutes", "",
+                             INTERVAL_MINUTES, 60)
     intervals = DAY_S // (interval * 60) if interval else 24
     pools_raw = data.get("pools", [])
     channels_raw = data.get("channels", [])
@@ -343,6 +352,14 @@ def parse_scenario(data: Mapping[str, Any]) -> Parsed:
         "bot_cost_per_contact": reader.number(data, "bot_cost_per_contact", "", 60.0, low=0),
         "warmup_s": reader.number(data, "warmup_s", "", 3_600.0, low=0, high=DAY_S),
     }
+    if not reader.problems and settings["volume_multiplier"] is not None:
+        for index, channel in enumerate(c for c in channels if c is not None):
+            peak = max(channel.arrivals, default=0.0) * settings["volume_multiplier"]
+            if peak > MAX_ARRIVALS_PER_INTERVAL:
+                reader.problems.append(Problem(
+                    "volume_multiplier", f"{_fmt(settings['volume_multiplier'])} makes "
+                    f"channels[{index}] offer {_fmt(peak)} contacts in one interval; the most "
+                    f"is {_fmt(MAX_ARRIVALS_PER_INTERVAL)}"))
     if reader.problems or None in settings.values():
         return Parsed(None, reader.problems)
     scenario = Scenario(

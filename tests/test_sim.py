@@ -411,3 +411,22 @@ def test_the_shared_pool_recovers_after_a_worker_dies():
         os.kill(process.pid, signal.SIGKILL)
     assert run(sim, replications=2, seed=1).day.height == 2
     assert default_executor() is not pool
+
+
+def test_hostile_sizes_are_refused_by_name():
+    data = stationary(12)
+    data["interval_minutes"] = 60.0  # a float that means 60 is fine
+    assert parse_scenario(data).ok
+    data["channels"][0]["arrivals"] = [1e308] + [100.0] * 23
+    assert "channels[0].arrivals[0]: 1e+308 must be <= 100000" in [
+        str(p) for p in parse_scenario(data).problems]
+    data = stationary(2**70)
+    assert "pools[0].operators[0]" in str(parse_scenario(data).problems[0])
+    data = stationary(12)
+    data["channels"][0]["arrivals"] = [9_000.0] * 24
+    data["volume_multiplier"] = 20
+    assert str(parse_scenario(data).problems[0]).startswith(
+        "volume_multiplier: 20 makes channels[0] offer 180000 contacts in one interval")
+    data = stationary(12)
+    data["channels"][0]["aht_s"] = float("nan")
+    assert str(parse_scenario(data).problems[0]) == "channels[0].aht_s: nan is not a finite number"

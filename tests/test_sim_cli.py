@@ -88,3 +88,20 @@ def test_optimize_and_default_scenario_from_the_database(seeded_sqlite_url, tmp_
     plan = json.loads(optimized.stdout)
     assert plan["cost"] > 0 and plan["rounds"] >= 1
     assert {row["pool"] for row in plan["plan"]} == {"office", "digital"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (("erlang", "--arrivals-per-hour", "1e10", "--aht-s", "360", "--agents", "10"),
+     "--arrivals-per-hour: 1e10 must be >= 0 and <= 1e+07"),
+    (("erlang", "--arrivals-per-hour", "100", "--aht-s", "360", "--agents", "1000000001"),
+     "--agents: 1000000001 must be <= 100000"),
+    (("run", "--scenario", str(EXAMPLES / "mmc_stationary.toml"), "--seed", "-1"),
+     "--seed: -1 must be >= 0"),
+    (("sweep", "--scenario", str(EXAMPLES / "mmc_stationary.toml"), "--operators", "inf"),
+     "--operators: factors must be within 0..10, got 'inf'"),
+])
+def test_hostile_arguments_get_one_line_naming_them(args, message):
+    result = sim_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
