@@ -154,6 +154,34 @@ def _sweep(args: argparse.Namespace) -> None:
                                  "on_frontier"))
 
 
+def _compare(args: argparse.Namespace) -> None:
+    from sim.runner import COMPARED, compare
+
+    baseline = load_scenario(args.baseline).scenario
+    if not 1 <= len(args.scenario) <= 5:
+        raise CliError(f"--scenario: give 1 to 5 scenarios, got {len(args.scenario)}")
+    scenarios = [load_scenario(path).scenario for path in args.scenario]
+    names = [baseline.name, *[s.name for s in scenarios]]
+    if len(set(names)) != len(names):
+        raise CliError(f"scenario names must differ to be compared: {', '.join(names)}")
+    table = compare(baseline, scenarios, args.replications, args.seed)
+    if args.json:
+        print(json.dumps([{k: _json_value(v) for k, v in row.items()}
+                          for row in table.iter_rows(named=True)]))
+        return
+    for row in table.iter_rows(named=True):
+        print(row["scenario"])
+        for metric in COMPARED:
+            value, delta = row[metric], row[f"{metric}_delta"]
+            low, high = row[f"{metric}_delta_ci_low"], row[f"{metric}_delta_ci_high"]
+            change = (f"  change {delta:+.4g} [{low:+.4g}, {high:+.4g}]"
+                      if row["scenario"] != baseline.name and delta is not None else "")
+            print(f"  {metric:>16}: {value:.4g}{change}" if value is not None
+                  else f"  {metric:>16}: -")
+    print(f"{args.replications} replications, seed {args.seed}: every scenario simulates the "
+          "same days, so each change's 95% CI comes from paired days.")
+
+
 def _optimize(args: argparse.Namespace) -> None:
     from sim.optimize import optimize
 
@@ -237,6 +265,15 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--json", action="store_true")
     sweep.add_argument("--db")
 
+    comp = commands.add_parser("compare", help="a baseline against up to 5 scenarios")
+    comp.add_argument("--baseline", required=True, help="baseline scenario TOML")
+    comp.add_argument("--scenario", action="append", required=True,
+                      help="a scenario TOML to compare (repeat up to 5 times)")
+    comp.add_argument("--replications", type=positive_int_arg("--replications", 1000),
+                      default=20)
+    comp.add_argument("--seed", type=int_arg("--seed", 0), default=0)
+    comp.add_argument("--json", action="store_true")
+
     opt = commands.add_parser("optimize", help="minimum operators per interval for the targets")
     opt.add_argument("--scenario", required=True)
     opt.add_argument("--replications", type=positive_int_arg("--replications", 1000),
@@ -274,7 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from data_access.engine import DatabaseUnavailable
 
     args = _parser().parse_args(argv)
-    handlers = {"run": _run, "sweep": _sweep, "optimize": _optimize, "erlang": _erlang,
+    handlers = {"run": _run, "sweep": _sweep, "compare": _compare, "optimize": _optimize,
+                "erlang": _erlang,
                 "default-scenario": _default_scenario}
     try:
         handlers[args.command](args)

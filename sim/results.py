@@ -219,8 +219,12 @@ BOUNDS = {name: (0.0, 1.0) for name in ("abandoned_share", "queue_abandoned_shar
 
 
 def confidence(frame: pl.DataFrame, metrics: tuple[str, ...] = DAY_METRICS,
-               by: list[str] | None = None) -> pl.DataFrame:
-    """Mean and t-based 95% CI over replications for each metric."""
+               by: list[str] | None = None, bounded: bool = True) -> pl.DataFrame:
+    """Mean and t-based 95% CI over replications for each metric.
+
+    Metrics are non-negative (shares within 0..1) and their intervals are clipped to that;
+    differences between scenarios (`bounded=False`) may be negative.
+    """
     by = by or []
     replications = frame["replication"].n_unique()
     t = stats.t.ppf(0.975, replications - 1) if replications > 1 else math.nan
@@ -229,7 +233,7 @@ def confidence(frame: pl.DataFrame, metrics: tuple[str, ...] = DAY_METRICS,
         if metric not in frame.columns:
             continue
         half = t * pl.col(metric).std(ddof=1) / math.sqrt(replications)
-        low, high = BOUNDS.get(metric, (0.0, None))  # every metric here is non-negative
+        low, high = BOUNDS.get(metric, (0.0, None)) if bounded else (None, None)
         aggregations += [pl.col(metric).mean().alias(metric),
                          (pl.col(metric).mean() - half).clip(low, high).alias(f"{metric}_ci_low"),
                          (pl.col(metric).mean() + half).clip(low, high).alias(f"{metric}_ci_high")]

@@ -430,3 +430,25 @@ def test_hostile_sizes_are_refused_by_name():
     data = stationary(12)
     data["channels"][0]["aht_s"] = float("nan")
     assert str(parse_scenario(data).problems[0]) == "channels[0].aht_s: nan is not a finite number"
+
+
+def test_compare_gives_paired_deltas_against_the_baseline():
+    from sim.runner import compare
+
+    base = scenario(stationary(12))
+    more = scenario(stationary(13) | {"name": "13 operators"})
+    bot_data = stationary(12) | {"name": "bot"}
+    bot_data["channels"][0] |= {"automation_share": 0.3, "bot_containment": 0.6,
+                                "bot_handle_s": 90}
+    table = compare(base, [more, scenario(bot_data)], replications=10, seed=2,
+                    executor=SERIAL)
+    assert table["scenario"].to_list() == ["M/M/12", "13 operators", "bot"]
+    baseline, hired, automated = table.iter_rows(named=True)
+    assert baseline["service_level_delta"] == 0
+    assert hired["service_level_delta_ci_low"] > 0 and automated["asa_s_delta_ci_high"] < 0
+    # Common random numbers: the paired interval is narrower than the scenario's own.
+    paired = hired["service_level_delta_ci_high"] - hired["service_level_delta_ci_low"]
+    own = hired["service_level_ci_high"] - hired["service_level_ci_low"]
+    assert paired < own
+    with pytest.raises(ValueError, match="1 to 5 scenarios"):
+        compare(base, [more] * 6, replications=2, executor=SERIAL)

@@ -105,3 +105,19 @@ def test_hostile_arguments_get_one_line_naming_them(args, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_compare_up_to_five_scenarios(tmp_path):
+    text = (EXAMPLES / "mmc_stationary.toml").read_text()
+    more = tmp_path / "more.toml"
+    more.write_text(text.replace('name = "M/M/12, 100 per hour, AHT 6 min"',
+                                 'name = "13 operators"').replace("12, ", "13, ")
+                    .replace(", 12]", ", 13]"))
+    result = sim_cli("compare", "--baseline", str(EXAMPLES / "mmc_stationary.toml"),
+                     "--scenario", str(more), "--replications", "6", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row["scenario"] for row in rows][1] == "13 operators"
+    assert rows[1]["service_level_delta_ci_low"] > 0
+    six = sim_cli("compare", "--baseline", str(more), *(["--scenario", str(more)] * 6))
+    assert six.returncode == 2 and "give 1 to 5 scenarios, got 6" in six.stderr
