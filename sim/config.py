@@ -92,6 +92,12 @@ class Scenario:
     def pool(self, name: str) -> Pool:
         return next(pool for pool in self.pools if pool.name == name)
 
+    def pool_targets(self, name: str) -> tuple[float, float]:
+        """The strictest service-level target among a pool's channels: (share, seconds)."""
+        members = [c for c in self.channels if c.pool == name]
+        return (max((c.sl_target_share for c in members), default=0.8),
+                min((c.sl_target_s for c in members), default=60.0))
+
     def scheduled(self, pool: Pool) -> tuple[int, ...]:
         """Operators scheduled per interval (paid), from the list or from the shifts."""
         if pool.operators:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 
 import polars as pl
 from sqlalchemy import Connection
@@ -104,36 +105,62 @@ def scenario_from_history(arrivals: pl.DataFrame, handling: pl.DataFrame, weekda
     return scenario
 
 
-def erlang_plan(scenario: Scenario, pool_name: str) -> tuple[int, ...]:
-    """Scheduled operators per interval from Erlang A on the pool's combined human demand.
+@dataclass(frozen=True)
+class PoolDemand:
+    """One pool's channels merged into one queue for one interval (the Erlang view).
 
-    The pool's channels are merged into one queue: rates add up, handle time and patience are
-    arrival-weighted, and the strictest service-level target applies.
+    Rates add up; handle time (slowed by concurrency) and patience are arrival-weighted; the
+    strictest service-level target applies; each concurrent place is one server.
     """
+
+    arrivals_per_hour: float
+    aht_s: float
+    patience_s: float
+    sl_share: float
+    sl_target_s: float
+
+    @property
+    def load_erlangs(self) -> float:
+        return self.arrivals_per_hour * self.aht_s / 3600
+
+
+def pool_demand(scenario: Scenario, pool_name: str) -> list[PoolDemand | None]:
+    """Per interval: the pool's merged human demand, or None when nobody needs an operator."""
     pool = scenario.pool(pool_name)
     members = [c for c in scenario.channels if c.pool == pool_name]
-    if not members:
-        return (0,) * scenario.intervals
     slowdown = 1 + pool.concurrency_slowdown * (pool.concurrency - 1)
-    share = max(c.sl_target_share for c in members)
-    target_s = min(c.sl_target_s for c in members)
-    plan = []
+    share, target_s = scenario.pool_targets(pool_name)
+    offered = [scenario.offered(c) for c in members]
+    demand: list[PoolDemand | None] = []
     for index in range(scenario.intervals):
-        rates = [scenario.offered(c)[index] * (1 - c.automation_share * c.bot_containment)
-                 for c in members]
+        rates = [o[index] * (1 - c.automation_share * c.bot_containment)
+                 for o, c in zip(offered, members, strict=True)]
         total = sum(rates)
         if total <= 0:
-            plan.append(0)
+            demand.append(None)
             continue
-        per_hour = total * 60 / scenario.interval_minutes
-        aht = sum(r * c.aht_s for r, c in zip(rates, members, strict=True)) / total * slowdown
+        aht = sum(r * c.aht_s for r, c in zip(rates, members, strict=True)) / total
         patience = sum(r * (c.patience_s or 1e9) for r, c in zip(rates, members,
                                                                  strict=True)) / total
+        demand.append(PoolDemand(total * 60 / scenario.interval_minutes, aht * slowdown,
+                                 patience, share, target_s))
+    return demand
+
+
+def erlang_plan(scenario: Scenario, pool_name: str) -> tuple[int, ...]:
+    """Scheduled operators per interval from Erlang A on the pool's merged human demand."""
+    pool = scenario.pool(pool_name)
+    plan = []
+    for demand in pool_demand(scenario, pool_name):
+        if demand is None:
+            plan.append(0)
+            continue
         # Erlang A can meet targets above 100% load by letting people abandon; a plan should
         # still have more operators than work, or the queue only holds because people leave.
-        load = per_hour * aht / 3600
-        places = max(min_agents_erlang_a(per_hour, aht, patience, share, target_s,
-                                         scenario.abandon_cap), math.floor(load) + 1)
+        places = max(min_agents_erlang_a(demand.arrivals_per_hour, demand.aht_s,
+                                         demand.patience_s, demand.sl_share,
+                                         demand.sl_target_s, scenario.abandon_cap),
+                     math.floor(demand.load_erlangs) + 1)
         agents = math.ceil(places / pool.concurrency)
         plan.append(math.ceil(agents / (1 - pool.shrinkage) - 1e-9))
     return tuple(plan)

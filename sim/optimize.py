@@ -31,11 +31,8 @@ class StaffingPlan:
 
 def _interval_targets(scenario: Scenario) -> dict[str, tuple[float, float]]:
     """Per pool: the strictest service-level share among its channels, and the abandon cap."""
-    targets = {}
-    for pool in scenario.pools:
-        shares = [c.sl_target_share for c in scenario.channels if c.pool == pool.name]
-        targets[pool.name] = (max(shares, default=0.0), scenario.abandon_cap)
-    return targets
+    return {pool.name: (scenario.pool_targets(pool.name)[0], scenario.abandon_cap)
+            for pool in scenario.pools}
 
 
 def optimize(scenario: Scenario, replications: int = 10, seed: int = 0, max_rounds: int = 12,

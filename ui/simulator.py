@@ -25,8 +25,8 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_access.engine import DatabaseUnavailable
-from sim.config import Parsed, Problem, Scenario, parse_scenario, scenario_to_dict
-from sim.demand import WEEKDAYS, baseline_from_database
+from sim.config import Parsed, Problem, Scenario, Shift, parse_scenario, scenario_to_dict
+from sim.demand import WEEKDAYS, baseline_from_database, pool_demand
 from sim.erlang import erlang_a_metrics
 from sim.nps import WaitNpsCurve, curve_from_database, predict
 from sim.runner import SimulationResult, default_executor, run
@@ -333,14 +333,6 @@ def example_scenario(interval_minutes: int) -> Scenario:
     return parsed.scenario
 
 
-def _covers(start: float, end: float, hour: float) -> bool:
-    """Whether an interval starting at `hour` is in [start, end); wraps past midnight like
-    sim.config.Shift, so 22→2 is a night window."""
-    if end > start:
-        return start <= hour < end
-    return hour >= start or hour < end
-
-
 def apply_edits(scenario: Scenario, edits: Mapping[str, Number]) -> tuple[dict[str, Any],
                                                                             list[Problem]]:
     """The baseline as plain data with the edits applied, plus problems the edits make."""
@@ -364,7 +356,7 @@ def apply_edits(scenario: Scenario, edits: Mapping[str, Number]) -> tuple[dict[s
                                         f"{end} equals the 'from' hour; the window needs hours"))
             else:
                 for index in range(len(operators)):
-                    if _covers(start, end, index * scenario.interval_minutes / 60):
+                    if Shift(start, end, 0).covers(index * scenario.interval_minutes / 60):
                         operators[index] += count
             pool_data["operators"] = operators
             pool_data.pop("shifts", None)
@@ -436,38 +428,26 @@ def pool_only(data: Mapping[str, Any], pool: str) -> dict[str, Any]:
 
 
 def erlang_frame(scenario: Scenario, series: str) -> pl.DataFrame:
-    """Erlang A per pool and interval, merging the pool's channels like demand.erlang_plan.
-
-    Rates add up; handle time (slowed by concurrency) and patience are arrival-weighted; the
-    strictest target applies; each concurrent chat place counts as one server.
-    """
+    """Erlang A per pool and interval on each pool's merged demand (sim.demand.pool_demand)."""
     rows = []
     for pool in scenario.pools:
-        members = [c for c in scenario.channels if c.pool == pool.name]
-        if not members:
+        if not any(c.pool == pool.name for c in scenario.channels):
             continue
-        slowdown = 1 + pool.concurrency_slowdown * (pool.concurrency - 1)
-        share = max(c.sl_target_share for c in members)
-        target_s = min(c.sl_target_s for c in members)
-        offered = [scenario.offered(c) for c in members]
         scheduled, available = scenario.scheduled(pool), scenario.available(pool)
-        for index in range(scenario.intervals):
-            rates = [o[index] * (1 - c.automation_share * c.bot_containment)
-                     for o, c in zip(offered, members, strict=True)]
-            total = sum(rates)
+        share = scenario.pool_targets(pool.name)[0]
+        for index, demand in enumerate(pool_demand(scenario, pool.name)):
             row = {"series": series, "pool": pool.name, "interval": index,
                    "start_h": index * scenario.interval_minutes / 60,
-                   "operators": scheduled[index], "human_contacts": total,
+                   "operators": scheduled[index],
+                   "human_contacts": (demand.arrivals_per_hour * scenario.interval_minutes / 60
+                                      if demand else 0.0),
                    "sl_target": share, "service_level": None, "abandoned_share": None,
                    "occupancy": None}
-            if total > 0:
-                aht = sum(r * c.aht_s for r, c in zip(rates, members, strict=True)) / total
-                patience = sum(r * (c.patience_s or 1e9)
-                               for r, c in zip(rates, members, strict=True)) / total
+            if demand is not None:
                 try:
-                    metrics = erlang_a_metrics(total * 60 / scenario.interval_minutes,
-                                               aht * slowdown, available[index] * pool.concurrency,
-                                               patience, target_s)
+                    metrics = erlang_a_metrics(demand.arrivals_per_hour, demand.aht_s,
+                                               available[index] * pool.concurrency,
+                                               demand.patience_s, demand.sl_target_s)
                     row |= {"service_level": metrics.service_level,
                             "abandoned_share": metrics.p_abandon,
                             "occupancy": metrics.occupancy}
@@ -547,8 +527,7 @@ def outcome_of(result: SimulationResult, curve: WaitNpsCurve | None) -> SimOutco
 def interval_frame(scenario: Scenario, intervals: pl.DataFrame, series: str) -> pl.DataFrame:
     """Per pool and interval: scheduled operators, simulated SL with its CI and the target."""
     width = scenario.interval_minutes / 60
-    targets = {p.name: max((c.sl_target_share for c in scenario.channels if c.pool == p.name),
-                           default=0.0) for p in scenario.pools}
+    targets = {p.name: pool_target(scenario, p.name) for p in scenario.pools}
     operators = pl.DataFrame(
         [{"pool": p.name, "interval": i, "operators": n}
          for p in scenario.pools for i, n in enumerate(scenario.scheduled(p))],
@@ -767,7 +746,7 @@ def sweep_axes(edits: Mapping[str, Number]) -> SweepAxes:
 
 def pool_target(scenario: Scenario, pool: str) -> float:
     """The strictest service-level share among a pool's channels."""
-    return max((c.sl_target_share for c in scenario.channels if c.pool == pool), default=0.8)
+    return scenario.pool_targets(pool)[0]
 
 
 def cheapest_meeting(grid: pl.DataFrame, target: float) -> dict[str, Any] | None:
