@@ -7,8 +7,8 @@
    in customers simulated per wall second (records built, best of 3 repeats, one process
    each). The mean wait of each is checked against Erlang C (ASA 80.9 s).
 2. One operating day of `sim/examples/baseline_monday.toml` (all channels, default demand) x 20
-   replications through `sim.runner.run` and its default process pool: cold (the pool starts
-   inside the call) and warm (pool already up; best of 3).
+   replications through `sim.runner.run`: as called (a job this small stays in process; the
+   first call is cold) and through the default process pool (cold: workers start; warm).
 3. An 11 x 11 sweep of the baseline (pool "digital": operators x 0.6..1.4, automation share
    0..0.5), 3 replications per cell, through the same warm pool.
 
@@ -187,25 +187,27 @@ def profile_ours(scenario, days: int = 10) -> list[tuple[str, float, str]]:
     ]
 
 
-def start_pool_cold(scenario) -> float:
-    """The first `run` (20 replications): the default (forkserver) pool starts inside."""
-    from sim.runner import run
+def bench_day(scenario) -> dict:
+    """20 replications of the baseline day: as `run()` does it, and through the process pool.
 
-    started = time.perf_counter()
-    run(scenario, replications=20, seed=0)
-    return time.perf_counter() - started
-
-
-def bench_day_warm(scenario) -> dict:
-    """20 replications of the baseline day through the already started default pool."""
+    `run()` keeps a job this small in its own process (the first call is the cold one); the
+    pool figures show what the same job costs when a caller hands `run()` the pool.
+    """
     from sim.runner import default_executor, run
 
-    warm = []
-    for repeat in range(REPEATS):
+    def timed(**kwargs) -> float:
         started = time.perf_counter()
-        result = run(scenario, replications=20, seed=repeat + 1)
-        warm.append(time.perf_counter() - started)
-    return {"warm": warm, "contacts": result.records.height,
+        run(scenario, replications=20, seed=len(times), **kwargs)
+        return time.perf_counter() - started
+
+    times: list[float] = []
+    auto = [timed() for _ in range(REPEATS)]
+    times.clear()
+    pool_cold = timed(executor=default_executor())
+    pool_warm = [timed(executor=default_executor()) for _ in range(REPEATS)]
+    result = run(scenario, replications=20, seed=0)
+    return {"auto": auto, "pool_cold": pool_cold, "pool_warm": pool_warm,
+            "contacts": result.records.height,
             "workers": getattr(default_executor(), "_max_workers", None)}
 
 
@@ -225,7 +227,7 @@ def main() -> None:
     erlang = erlang_c_metrics(ARRIVALS_PER_HOUR, AHT_S, AGENTS)
     print(f"Simulator speed on {cores} cores, Python {sys.version.split()[0]}\n")
     baseline = baseline_scenario()
-    cold = start_pool_cold(baseline)
+    day = bench_day(baseline)
 
     print(f"1. M/M/c: λ = {ARRIVALS_PER_HOUR:.0f}/h, AHT {AHT_S / 60:.0f} min exponential, "
           f"c = {AGENTS}, FCFS, no abandonment; one process; best of {REPEATS} repeats")
@@ -251,12 +253,13 @@ def main() -> None:
         for label, seconds, note in phases:
             print(f"   {label:<56} {seconds:>7.3f} s {seconds / total:>5.0%}  {note}")
 
-    print(f"\n2. {BASELINE.relative_to(ROOT)} x 20 replications, sim.runner.run, default "
-          f"process pool")
-    day = bench_day_warm(baseline)
-    print(f"   {day['workers']} workers, {day['contacts']:,} contact records per run; cold "
-          f"{cold:.3f} s (first call, pool starts inside; run before part 1), warm "
-          + ", ".join(f"{s:.3f}" for s in day["warm"]) + " s")
+    print(f"\n2. {BASELINE.relative_to(ROOT)} x 20 replications ({day['contacts']:,} contact "
+          f"records), sim.runner.run")
+    print("   run() as called (small job, stays in process): "
+          + ", ".join(f"{t:.3f}" for t in day["auto"]) + " s (first is cold)")
+    print(f"   through the default process pool ({day['workers']} workers): cold "
+          f"{day['pool_cold']:.3f} s (workers start), warm "
+          + ", ".join(f"{t:.3f}" for t in day["pool_warm"]) + " s")
 
     print(f"\n3. 11 x 11 sweep: pool 'digital', operator factors {SWEEP_FACTORS[0]}.."
           f"{SWEEP_FACTORS[-1]}, automation shares {SWEEP_SHARES[0]}..{SWEEP_SHARES[-1]}, "
@@ -267,9 +270,11 @@ def main() -> None:
     rows = [
         ("M/M/c customers/s, ours / Ciw", f"{ratio:.2f}x", f">= {TARGET_RATIO:.0f}x",
          ratio >= TARGET_RATIO),
-        ("baseline day x 20 reps, warm (best of 3)", f"{min(day['warm']):.3f} s",
-         f"< {TARGET_DAY_S:.0f} s", min(day["warm"]) < TARGET_DAY_S),
-        ("baseline day x 20 reps, cold (info)", f"{cold:.3f} s", "-", None),
+        ("baseline day x 20 reps, run(), cold", f"{day['auto'][0]:.3f} s",
+         f"< {TARGET_DAY_S:.0f} s", day["auto"][0] < TARGET_DAY_S),
+        ("baseline day x 20 reps, pool, warm best", f"{min(day['pool_warm']):.3f} s",
+         f"< {TARGET_DAY_S:.0f} s", min(day["pool_warm"]) < TARGET_DAY_S),
+        ("baseline day x 20 reps, pool, cold (info)", f"{day['pool_cold']:.3f} s", "-", None),
         (f"11x11 sweep, {SWEEP_REPLICATIONS} reps/cell", f"{swept['seconds']:.2f} s",
          f"< {TARGET_SWEEP_S:.0f} s", swept["seconds"] < TARGET_SWEEP_S),
     ]

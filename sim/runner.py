@@ -26,6 +26,9 @@ from sim.model import simulate_day
 from sim.results import confidence, day_results, interval_results, pool_interval_metrics
 
 Progress = Callable[[float, str], None]
+# Up to this many simulated contacts, run() works in this process: a process pool takes
+# longer to start its workers (about a second) than these take to simulate (about 0.4 s).
+IN_PROCESS_CONTACTS = 400_000
 _DEFAULT_EXECUTOR: ProcessPoolExecutor | None = None
 
 
@@ -118,6 +121,10 @@ def run(scenario: Scenario, replications: int = 20, seed: int = 0,
     """Simulate `replications` days; seeds are shared across scenarios (common random numbers)."""
     if replications < 1:
         raise ValueError(f"replications must be >= 1, got {replications}")
+    if executor is None and expected_contacts(scenario) * replications <= IN_PROCESS_CONTACTS:
+        # Small jobs finish here before a process pool could even start its workers.
+        records = _simulate_here(scenario, replications, seed, progress)
+        return _result(scenario, seed, replications, records)
     chunks = _chunks(replications, _workers(executor or default_executor()))
     try:
         records = _simulate_chunks(scenario, chunks, seed, executor or default_executor(),
@@ -127,6 +134,11 @@ def run(scenario: Scenario, replications: int = 20, seed: int = 0,
             raise
         # The shared pool lost a worker; default_executor() builds a fresh one. Retry once.
         records = _simulate_chunks(scenario, chunks, seed, default_executor(), progress)
+    return _result(scenario, seed, replications, records)
+
+
+def _result(scenario: Scenario, seed: int, replications: int, records: pl.DataFrame
+            ) -> SimulationResult:
     records = records.sort("replication", "arrival_s")
     day, day_by_channel, intervals = summarise(scenario, records, replications)
     return SimulationResult(
@@ -134,6 +146,23 @@ def run(scenario: Scenario, replications: int = 20, seed: int = 0,
         records=records.filter(~pl.col("warmup")), day=day, day_by_channel=day_by_channel,
         intervals=intervals,
     )
+
+
+def expected_contacts(scenario: Scenario) -> float:
+    """Contacts one simulated day is expected to hold, warm-up included."""
+    return sum(sum(scenario.offered(c)) + scenario.offered(c)[-1] * scenario.warmup_s
+               / scenario.interval_s for c in scenario.channels)
+
+
+def _simulate_here(scenario: Scenario, replications: int, seed: int,
+                   progress: Progress | None) -> pl.DataFrame:
+    frames = []
+    for replication in range(replications):
+        frames.append(simulate_replications(scenario, [replication], seed))
+        if progress:
+            progress((replication + 1) / replications,
+                     f"Simulating replications: {replication + 1}/{replications}")
+    return pl.concat(frames)
 
 
 def _simulate_chunks(scenario: Scenario, chunks: list[list[int]], seed: int,

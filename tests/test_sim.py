@@ -352,6 +352,17 @@ def test_engines_agree_on_the_full_baseline_day():
         assert simulate_day(sim, replication, 9, engine="fast").equals(reference)
 
 
+def test_small_runs_stay_in_process_and_match_the_pool(monkeypatch):
+    import sim.runner
+
+    sim_day = scenario(stationary(12))
+    here = run(sim_day, replications=3, seed=4)
+    monkeypatch.setattr(sim.runner, "IN_PROCESS_CONTACTS", 0)
+    pooled = run(sim_day, replications=3, seed=4)
+    assert here.records.equals(pooled.records)
+    assert here.day.equals(pooled.day)
+
+
 def test_pool_workers_never_run_the_parents_main_script(tmp_path):
     """Under Streamlit `__main__` is app.py; a new forkserver worker would re-run it."""
     import multiprocessing
@@ -397,12 +408,15 @@ def test_a_closed_pool_still_costs_its_operators():
     assert row["cost"] == pytest.approx(12 * 24 * 2_500.0)
 
 
-def test_the_shared_pool_recovers_after_a_worker_dies():
+def test_the_shared_pool_recovers_after_a_worker_dies(monkeypatch):
     """Under Streamlit one killed worker must not break the simulator for every session."""
     import os
     import signal
 
+    import sim.runner
     from sim.runner import default_executor
+
+    monkeypatch.setattr(sim.runner, "IN_PROCESS_CONTACTS", 0)  # always use the pool
 
     sim = scenario(stationary(12))
     assert run(sim, replications=2, seed=1).day.height == 2

@@ -923,7 +923,7 @@ def simulate(data: dict[str, Any], replications: int, seed: int, curve: WaitNpsC
     The progress bar is created here, so a cache hit replays it (already finished).
     """
     scenario, report = _validated(data), _progress_bar(f"Simulating the {label}")
-    result = run(scenario, replications, seed, executor=default_executor(), progress=report)
+    result = run(scenario, replications, seed, progress=report)  # small jobs stay in process
     return outcome_of(result, curve)
 
 
