@@ -393,6 +393,10 @@ def stability_warnings(scenario: Scenario) -> list[str]:
     """Intervals whose offered load reaches the available capacity: queues grow without end."""
     warnings = []
     for pool in scenario.pools:
+        if 1 + pool.concurrency_slowdown * (pool.concurrency - 1) > pool.concurrency:
+            warnings.append(f"pool {pool.name!r}: {pool.concurrency} contacts at once with "
+                            f"slowdown {pool.concurrency_slowdown:g} make each operator "
+                            "slower than with one contact at a time")
         available = scenario.available(pool)
         loads = pool_load_erlangs(scenario)[pool.name]
         unstable = [i for i, (load, agents) in enumerate(zip(loads, available, strict=True))

@@ -8,6 +8,7 @@ for this demand.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from concurrent.futures import Executor
 
@@ -36,7 +37,7 @@ def scaled(scenario: Scenario, pool: str, operator_factor: float, automation_sha
     `channels` defaults to all of the pool's channels.
     """
     base = scenario.scheduled(scenario.pool(pool))
-    operators = tuple(round(n * operator_factor) for n in base)
+    operators = tuple(math.floor(n * operator_factor + 0.5) for n in base)  # half rounds up
     members = tuple(channels) if channels else tuple(
         c.name for c in scenario.channels if c.pool == pool)
     return scenario.with_pool_operators(pool, operators).with_automation(
@@ -75,7 +76,8 @@ def sweep(scenario: Scenario, pool: str, operator_factors: Sequence[float],
     base = scenario.scheduled(scenario.pool(pool))
     grid = pl.concat(rows, how="diagonal").with_columns(
         operator_hours=pl.col("operator_factor").map_elements(
-            lambda f: sum(round(n * f) for n in base) * scenario.interval_minutes / 60,
+            lambda f: sum(math.floor(n * f + 0.5) for n in base)
+            * scenario.interval_minutes / 60,
             return_dtype=pl.Float64))
     return with_frontier(grid).select("operator_factor", "automation_share", "operator_hours",
                                       pl.exclude("operator_factor", "automation_share",

@@ -466,3 +466,11 @@ def test_compare_gives_paired_deltas_against_the_baseline():
     assert paired < own
     with pytest.raises(ValueError, match="1 to 5 scenarios"):
         compare(base, [more] * 6, replications=2, executor=SERIAL)
+
+
+def test_concurrency_that_slows_operators_down_is_flagged():
+    data = stationary(12)
+    data["pools"][0] |= {"concurrency": 10, "concurrency_slowdown": 2.0}
+    parsed = parse_scenario(data)
+    assert parsed.ok
+    assert any("slower than with one contact at a time" in w for w in parsed.warnings)
