@@ -128,16 +128,18 @@ with st.form("sweep"):
         with column:
             sim.field_input(key)
     st.form_submit_button("Run sweep", on_click=sim.submit_sweep, key="run_sweep")
-if sim.SWEEP_POOL not in sim.pool_names(scenario):
-    st.info(f"The sweep needs a pool named '{sim.SWEEP_POOL}'; this scenario has none.")
+if not sim.can_sweep(scenario):
+    st.info(f"The sweep needs channels in a pool named '{sim.SWEEP_POOL}'; this scenario has "
+            "none.")
 elif not edits.get("sweep"):
     st.caption("Run the sweep, or ask the third planner question, to compare hiring with "
                "automation on this scenario's demand.")
 else:
     axes = sim.sweep_axes(edits)
-    for problem in axes.problems:
+    problems = [*axes.problems, *filter(None, [sim.sweep_budget_problem(scenario, axes)])]
+    for problem in problems:
         st.error(f"Cannot sweep — {problem}")
-    if not axes.problems:
+    if not problems:
         grid = sim.run_sweep(sim.pool_only(built.data, sim.SWEEP_POOL), sim.SWEEP_POOL,
                              axes.factors, axes.shares, axes.replications, seed, curve)
         target = sim.pool_target(scenario, sim.SWEEP_POOL)

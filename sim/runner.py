@@ -14,10 +14,11 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import polars as pl
 
@@ -26,6 +27,7 @@ from sim.model import simulate_day
 from sim.results import confidence, day_results, interval_results, pool_interval_metrics
 
 Progress = Callable[[float, str], None]
+R = TypeVar("R")
 # Up to this many simulated contacts, run() works in this process: a process pool takes
 # longer to start its workers (about a second) than these take to simulate (about 0.4 s).
 IN_PROCESS_CONTACTS = 400_000
@@ -126,15 +128,35 @@ def run(scenario: Scenario, replications: int = 20, seed: int = 0,
         records = _simulate_here(scenario, replications, seed, progress)
         return _result(scenario, seed, replications, records)
     chunks = _chunks(replications, _workers(executor or default_executor()))
-    try:
-        records = _simulate_chunks(scenario, chunks, seed, executor or default_executor(),
-                                   progress)
-    except BrokenProcessPool:
-        if executor is not None:
-            raise
-        # The shared pool lost a worker; default_executor() builds a fresh one. Retry once.
-        records = _simulate_chunks(scenario, chunks, seed, default_executor(), progress)
+    records = pl.concat(map_tasks(simulate_replications,
+                                  [(scenario, chunk, seed) for chunk in chunks], executor,
+                                  progress, "Simulating replications"))
     return _result(scenario, seed, replications, records)
+
+
+def map_tasks(function: Callable[..., R], arguments: Sequence[tuple], executor: Executor | None,
+              progress: Progress | None = None, label: str = "Tasks") -> list[R]:
+    """Run `function(*args)` for each tuple on the executor, results in order.
+
+    With the shared default pool, a batch that meets a dead worker (killed, out of memory) is
+    run again once on a fresh pool, so one crash does not break every later request.
+    """
+    def attempt(pool: Executor) -> list[R]:
+        with workers_import_only_this_module():
+            futures = [pool.submit(function, *args) for args in arguments]
+        results = []
+        for done, future in enumerate(futures, start=1):
+            results.append(future.result())
+            if progress:
+                progress(done / len(futures), f"{label}: {done}/{len(futures)}")
+        return results
+
+    if executor is not None:
+        return attempt(executor)
+    try:
+        return attempt(default_executor())
+    except BrokenProcessPool:
+        return attempt(default_executor())  # default_executor() replaces a broken pool
 
 
 def _result(scenario: Scenario, seed: int, replications: int, records: pl.DataFrame
@@ -165,23 +187,6 @@ def _simulate_here(scenario: Scenario, replications: int, seed: int,
     return pl.concat(frames)
 
 
-def _simulate_chunks(scenario: Scenario, chunks: list[list[int]], seed: int,
-                     executor: Executor, progress: Progress | None) -> pl.DataFrame:
-    with workers_import_only_this_module():
-        futures = [executor.submit(simulate_replications, scenario, chunk, seed)
-                   for chunk in chunks]
-    return _gather(futures, progress, "Simulating replications")
-
-
-def _gather(futures: list[Future], progress: Progress | None, label: str) -> pl.DataFrame:
-    frames = []
-    for done, future in enumerate(futures, start=1):
-        frames.append(future.result())
-        if progress:
-            progress(done / len(futures), f"{label}: {done}/{len(futures)}")
-    return pl.concat(frames)
-
-
 COMPARED = ("service_level", "asa_s", "wait_p90_s", "abandoned_share", "occupancy", "cost",
             "operator_cost", "bot_cost", "bot_contained")
 
@@ -197,15 +202,23 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], replications: int
         raise ValueError(f"compare takes 1 to 5 scenarios, got {len(scenarios)}")
     results = [run(scenario, replications, seed, executor) for scenario in (baseline,
                                                                               *scenarios)]
-    base_day = results[0].day.select("replication", *COMPARED)
     rows = []
     for scenario, result in zip((baseline, *scenarios), results, strict=True):
-        paired = result.day.select("replication", *COMPARED).join(
-            base_day, on="replication", suffix="_baseline")
-        deltas = paired.select("replication", *[
-            (pl.col(metric) - pl.col(f"{metric}_baseline")).alias(f"{metric}_delta")
-            for metric in COMPARED])
-        rows.append(pl.concat([result.summary(), confidence(
-            deltas, tuple(f"{metric}_delta" for metric in COMPARED),
-            bounded=False)], how="horizontal").with_columns(scenario=pl.lit(scenario.name)))
+        rows.append(pl.concat([result.summary(), paired_changes(results[0].day, result.day)],
+                              how="horizontal").with_columns(scenario=pl.lit(scenario.name)))
     return pl.concat(rows, how="diagonal").select("scenario", pl.exclude("scenario"))
+
+
+def paired_changes(base_day: pl.DataFrame, other_day: pl.DataFrame,
+                   metrics: Sequence[str] = COMPARED) -> pl.DataFrame:
+    """Mean change per metric with a 95% CI from day-by-day differences (same seed, same days).
+
+    A day where a metric is undefined (nobody answered, so no ASA) leaves that metric's
+    change out for that day rather than failing.
+    """
+    paired = other_day.select("replication", *metrics).join(
+        base_day.select("replication", *metrics), on="replication", suffix="_baseline")
+    deltas = paired.select("replication", *[
+        (pl.col(metric) - pl.col(f"{metric}_baseline")).alias(f"{metric}_delta")
+        for metric in metrics])
+    return confidence(deltas, tuple(f"{metric}_delta" for metric in metrics), bounded=False)

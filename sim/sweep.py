@@ -18,12 +18,7 @@ import polars as pl
 from sim.config import Scenario
 from sim.nps import WaitNpsCurve, predict
 from sim.results import confidence, day_results
-from sim.runner import (
-    Progress,
-    default_executor,
-    simulate_replications,
-    workers_import_only_this_module,
-)
+from sim.runner import Progress, map_tasks, simulate_replications
 
 SWEEP_METRICS = ("service_level", "asa_s", "abandoned_share", "occupancy", "cost",
                  "operator_cost", "bot_cost")
@@ -62,23 +57,15 @@ def sweep(scenario: Scenario, pool: str, operator_factors: Sequence[float],
           curve: WaitNpsCurve | None = None, progress: Progress | None = None,
           channels: Sequence[str] | None = None) -> pl.DataFrame:
     """One row per (operator factor, automation share) with CIs, and a frontier flag."""
-    executor = executor or default_executor()
     cells = [(float(f), float(a)) for f in operator_factors for a in automation_shares]
-    with workers_import_only_this_module():
-        futures = [executor.submit(_cell, scaled(scenario, pool, f, a, containment, channels),
-                                   replications, seed, curve) for f, a in cells]
-    rows = []
-    for done, ((factor, share), future) in enumerate(zip(cells, futures, strict=True), 1):
-        rows.append(future.result().with_columns(operator_factor=pl.lit(factor),
-                                                 automation_share=pl.lit(share)))
-        if progress:
-            progress(done / len(cells), f"Sweep: {done}/{len(cells)} mixes")
-    base = scenario.scheduled(scenario.pool(pool))
-    grid = pl.concat(rows, how="diagonal").with_columns(
-        operator_hours=pl.col("operator_factor").map_elements(
-            lambda f: sum(math.floor(n * f + 0.5) for n in base)
-            * scenario.interval_minutes / 60,
-            return_dtype=pl.Float64))
+    mixes = [scaled(scenario, pool, f, a, containment, channels) for f, a in cells]
+    summaries = map_tasks(_cell, [(mix, replications, seed, curve) for mix in mixes],
+                          executor, progress, "Sweep mixes")
+    rows = [summary.with_columns(
+        operator_factor=pl.lit(factor), automation_share=pl.lit(share),
+        operator_hours=pl.lit(sum(mix.scheduled(mix.pool(pool))) * mix.interval_minutes / 60))
+        for (factor, share), mix, summary in zip(cells, mixes, summaries, strict=True)]
+    grid = pl.concat(rows, how="diagonal")
     return with_frontier(grid).select("operator_factor", "automation_share", "operator_hours",
                                       pl.exclude("operator_factor", "automation_share",
                                                  "operator_hours"))

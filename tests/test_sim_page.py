@@ -213,3 +213,30 @@ def test_sweep_answer_formats_a_missing_interval():
             "service_level": 0.85, "service_level_ci_low": None,
             "service_level_ci_high": None, "asa_s": None, "cost": 1000.0}
     assert "95% CI —–—" in sim.sweep_answer(best, 0.8, "KZT")
+
+
+def test_a_scenario_that_answers_nobody_renders_with_dashes(monkeypatch, seeded_sqlite_url):
+    """Sunday with 95% shrinkage leaves no operator: no ASA to compare, yet no crash."""
+    at = open_page(monkeypatch, seeded_sqlite_url, wd="6", shrink="0.95")
+    table = kpis(at)
+    assert table.loc["Average speed of answer", "Scenario"] == "—"
+    assert table.loc["Service level (within target)", "Change 95% CI"] != "—"
+
+
+def test_paired_change_interval_is_narrower_than_the_scenarios_own(monkeypatch,
+                                                                   seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, dig_add="2")
+    row = kpis(at).loc["Service level (within target)"]
+    assert row["Change 95% CI"] != "—" and row["Scenario 95% CI"] != "—"
+
+
+def test_sweep_needs_channels_in_the_pool_and_a_sane_budget():
+    example = sim.example_scenario(60)
+    assert sim.can_sweep(example)
+    offices_only = example.__class__(**{**example.__dict__, "channels": tuple(
+        c for c in example.channels if c.pool != sim.SWEEP_POOL)})
+    assert not sim.can_sweep(offices_only)
+    huge = sim.sweep_axes({"sweep": 1, "sw_nf": 15, "sw_na": 15, "sw_r": 20})
+    busy = example.__class__(**{**example.__dict__, "volume_multiplier": 5.0})
+    assert "the most is 20,000,000" in (sim.sweep_budget_problem(busy, huge) or "")
+    assert sim.sweep_budget_problem(example, sim.sweep_axes({"sweep": 1})) is None

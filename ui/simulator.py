@@ -29,7 +29,13 @@ from sim.config import Parsed, Problem, Scenario, Shift, parse_scenario, scenari
 from sim.demand import WEEKDAYS, baseline_from_database, pool_demand
 from sim.erlang import erlang_a_metrics
 from sim.nps import WaitNpsCurve, curve_from_database, predict
-from sim.runner import SimulationResult, default_executor, run
+from sim.runner import (
+    SimulationResult,
+    default_executor,
+    expected_contacts,
+    paired_changes,
+    run,
+)
 from sim.sweep import sweep
 from ui import state
 
@@ -489,8 +495,8 @@ def erlang_day_table(frame: pl.DataFrame, interval_minutes: int) -> pl.DataFrame
 class SimOutcome:
     """What the page shows of one simulated scenario (small: records are not kept)."""
 
-    replications: int
     summary: dict[str, float]
+    day: pl.DataFrame  # one row per simulated day, for paired changes against the baseline
     by_channel: pl.DataFrame
     intervals: pl.DataFrame
     waits: pl.DataFrame
@@ -519,7 +525,7 @@ def wait_histogram_frame(records: pl.DataFrame, replications: int, bin_s: int = 
 def outcome_of(result: SimulationResult, curve: WaitNpsCurve | None) -> SimOutcome:
     waits, at_once = wait_histogram_frame(result.records, result.replications)
     nps = predict(result.records, curve) if curve is not None else None
-    return SimOutcome(result.replications, result.summary().row(0, named=True),
+    return SimOutcome(result.summary().row(0, named=True), result.day,
                       result.summary_by_channel(), result.interval_summary(), waits, at_once,
                       nps)
 
@@ -614,21 +620,38 @@ def _with_nps(outcome: SimOutcome) -> dict[str, float]:
     return {**outcome.summary, **(outcome.nps or {})}
 
 
+def _changes(baseline: SimOutcome, scenario: SimOutcome) -> dict[str, float | None]:
+    """Paired day-by-day changes with 95% CIs; predicted NPS as a plain difference."""
+    metrics = [key for key, _, _ in KPI_ROWS if key in scenario.day.columns]
+    changes = paired_changes(baseline.day, scenario.day, metrics).row(0, named=True)
+    if baseline.nps and scenario.nps:
+        changes["predicted_nps_delta"] = (scenario.nps["predicted_nps"]
+                                          - baseline.nps["predicted_nps"])
+    return changes
+
+
 def kpi_table(baseline: SimOutcome, scenario: SimOutcome, currency: str) -> pl.DataFrame:
-    """Baseline vs scenario with the change and the scenario's 95% interval (display text)."""
-    before, after = _with_nps(baseline), _with_nps(scenario)
+    """Baseline vs scenario, the change with its paired 95% CI, and the scenario's own CI."""
+    before, after, changes = _with_nps(baseline), _with_nps(scenario), _changes(baseline,
+                                                                                scenario)
     rows = []
     for key, label, kind in KPI_ROWS:
         if key not in after:
             continue
         low, high = after.get(f"{key}_ci_low"), after.get(f"{key}_ci_high")
-        delta = (after[key] - before[key]) if key in before else None
-        interval = f"{fmt(kind, low, currency)} – {fmt(kind, high, currency)}"
-        rows.append({"Metric": label, "Baseline": fmt(kind, before.get(key), currency),
-                     "Scenario": fmt(kind, after[key], currency),
-                     "Change": fmt_delta(kind, delta, currency), "Scenario 95% CI": interval})
+        change_low = changes.get(f"{key}_delta_ci_low")
+        change_high = changes.get(f"{key}_delta_ci_high")
+        rows.append({
+            "Metric": label, "Baseline": fmt(kind, before.get(key), currency),
+            "Scenario": fmt(kind, after[key], currency),
+            "Change": fmt_delta(kind, changes.get(f"{key}_delta"), currency),
+            "Change 95% CI": (f"{fmt_delta(kind, change_low, currency)} – "
+                              f"{fmt_delta(kind, change_high, currency)}"
+                              if change_low is not None else "—"),
+            "Scenario 95% CI": f"{fmt(kind, low, currency)} – {fmt(kind, high, currency)}",
+        })
     return pl.DataFrame(rows, schema=["Metric", "Baseline", "Scenario", "Change",
-                                      "Scenario 95% CI"], orient="row")
+                                      "Change 95% CI", "Scenario 95% CI"], orient="row")
 
 
 @dataclass(frozen=True)
@@ -642,7 +665,7 @@ class Tile:
 
 def kpi_tiles(baseline: SimOutcome, scenario: SimOutcome, currency: str) -> list[Tile]:
     """Headline numbers with their change against the baseline (same seed, same customers)."""
-    before, after = _with_nps(baseline), _with_nps(scenario)
+    after, changes = _with_nps(scenario), _changes(baseline, scenario)
     tiles = []
     for key, label, kind, colour in (
             ("service_level", "Service level", "share", "normal"),
@@ -653,12 +676,14 @@ def kpi_tiles(baseline: SimOutcome, scenario: SimOutcome, currency: str) -> list
         if key not in after:
             continue
         low, high = after.get(f"{key}_ci_low"), after.get(f"{key}_ci_high")
-        change = after[key] - before[key] if key in before else 0.0
+        change = changes.get(f"{key}_delta")
         tiles.append(Tile(label, fmt(kind, after[key], currency),
-                          fmt_delta(kind, change, currency) if abs(change) > 1e-9 else None,
+                          fmt_delta(kind, change, currency)
+                          if change is not None and abs(change) > 1e-9 else None,
                           colour,
-                          f"95% interval {fmt(kind, low, currency)} – "
-                          f"{fmt(kind, high, currency)}; change against the baseline."))
+                          f"Scenario 95% interval {fmt(kind, low, currency)} – "
+                          f"{fmt(kind, high, currency)}; the change is against the baseline "
+                          "on the same simulated days."))
     return tiles
 
 
@@ -744,6 +769,28 @@ def sweep_axes(edits: Mapping[str, Number]) -> SweepAxes:
                      int(value["sw_r"]))
 
 
+SWEEP_BUDGET_CONTACTS = 20_000_000  # about a minute of simulation on this machine
+
+
+def can_sweep(scenario: Scenario) -> bool:
+    return any(channel.pool == SWEEP_POOL for channel in scenario.channels)
+
+
+def sweep_budget_problem(scenario: Scenario, axes: SweepAxes) -> str | None:
+    """A grid too big to wait for is refused by name, before anything runs."""
+    cells = len(axes.factors) * len(axes.shares)
+    contacts = expected_contacts(pool_only_scenario(scenario)) * cells * axes.replications
+    if contacts <= SWEEP_BUDGET_CONTACTS:
+        return None
+    return (f"{cells} mixes × {axes.replications} days would simulate about "
+            f"{contacts:,.0f} contacts; the most is {SWEEP_BUDGET_CONTACTS:,}. Use fewer steps "
+            "(sw_nf, sw_na) or replications per mix (sw_r).")
+
+
+def pool_only_scenario(scenario: Scenario) -> Scenario:
+    return _validated(pool_only(scenario_to_dict(scenario), SWEEP_POOL))
+
+
 def pool_target(scenario: Scenario, pool: str) -> float:
     """The strictest service-level share among a pool's channels."""
     return scenario.pool_targets(pool)[0]
@@ -825,6 +872,8 @@ def _submit(group: str) -> None:
     edits = kept | edits_from_values(values, defaults, keys)
     if group == "sweep":
         edits["sweep"] = 1
+    else:
+        edits.pop("sweep", None)  # a new scenario does not re-run the grid until asked
     write_url(edits)
 
 
