@@ -29,12 +29,6 @@ class StaffingPlan:
     cost: float
 
 
-def _interval_targets(scenario: Scenario) -> dict[str, tuple[float, float]]:
-    """Per pool: the strictest service-level share among its channels, and the abandon cap."""
-    return {pool.name: (scenario.pool_targets(pool.name)[0], scenario.abandon_cap)
-            for pool in scenario.pools}
-
-
 def optimize(scenario: Scenario, replications: int = 10, seed: int = 0, max_rounds: int = 12,
              executor: Executor | None = None) -> StaffingPlan:
     """Erlang A plan, then simulation rounds: up where an interval misses, down where it has slack.
@@ -47,7 +41,6 @@ def optimize(scenario: Scenario, replications: int = 10, seed: int = 0, max_roun
     """
     bracket = {pool.name: erlang_plan(scenario, pool.name) for pool in scenario.pools}
     plan = {name: list(values) for name, values in bracket.items()}
-    targets = _interval_targets(scenario)
     rounds = 0
 
     def evaluate(trial: dict[str, list[int]]) -> tuple[Scenario, pl.DataFrame]:
@@ -65,8 +58,8 @@ def optimize(scenario: Scenario, replications: int = 10, seed: int = 0, max_roun
                 lambda key: bracket[key["pool"]][key["interval"]], return_dtype=pl.Int64),
             operators=pl.struct("pool", "interval").map_elements(
                 lambda key: trial[key["pool"]][key["interval"]], return_dtype=pl.Int64),
-            sl_target=pl.col("pool").replace_strict({k: v[0] for k, v in targets.items()},
-                                                    return_dtype=pl.Float64),
+            sl_target=pl.col("pool").map_elements(lambda name: scenario.pool_targets(name)[0],
+                                                  return_dtype=pl.Float64),
         ).with_columns(
             passes=(pl.col("queued") <= 0)
             | ((pl.col("queue_service_level") >= pl.col("sl_target"))

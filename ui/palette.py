@@ -13,9 +13,6 @@ CHANNEL_COLORS: dict[str, str] = {
     "e_otinish": "#D35400",
 }
 ONLINE_COLORS: dict[str, str] = {"online": "#0B5FA5", "offline": "#6B7A8F"}
-NPS_CLASS_COLORS: dict[str, str] = {
-    "promoters": "#2E9E5B", "passives": "#F2B134", "detractors": "#D64545",
-}
 TARGET_COLOR = "#D64545"
 # Staffing simulator: operator pools (offices keep the office channel's colour), the series
 # being compared, and the sweep's frontier marks.

@@ -19,6 +19,7 @@ from data_access.engine import DatabaseUnavailable, check_connection, create_db_
 
 REFRESH_SECONDS = 30
 _SEED_LOCK = threading.Lock()
+_READY_URLS: set[str] = set()
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -67,10 +68,11 @@ def ensure_database() -> Engine | None:
         url = database_url()
         engine = get_engine(url)
         check_connection(engine)
-        if needs_demo(engine):
+        if url not in _READY_URLS:  # seeded or found complete once: no schema checks per rerun
             with _SEED_LOCK:
                 if needs_demo(engine):
                     _seed_with_progress(engine)
+                _READY_URLS.add(url)
     except (DatabaseUnavailable, ConfigError) as error:
         st.error(f"The database is unavailable: {error}. Retrying on the next refresh.")
         return None
@@ -93,10 +95,6 @@ def _seed_with_progress(engine: Engine) -> None:
     st.toast(f"Demo data loaded: {summary.contacts:,} contacts in {summary.seconds:.0f} s.")
 
 
-def masked_database_url() -> str:
-    return mask_url(database_url())
-
-
 def _cached(function: Callable[P, R]) -> Callable[P, R]:
     """Run a data_access query on a fresh connection, cached for one refresh interval."""
 
@@ -114,7 +112,5 @@ def _cached(function: Callable[P, R]) -> Callable[P, R]:
 
 
 nps_by_period: Callable[..., pl.DataFrame] = _cached(queries.nps_by_period)
-nps_total: Callable[..., pl.DataFrame] = _cached(queries.nps_total)
 contacts_by_period: Callable[..., pl.DataFrame] = _cached(queries.contacts_by_period)
-case_counts: Callable[..., dict[str, int]] = _cached(queries.case_counts)
 kpis: Callable[..., dict] = _cached(queries.kpis)
