@@ -144,14 +144,13 @@ else:
                              axes.factors, axes.shares, axes.replications, seed, curve)
         target = sim.pool_target(scenario, sim.SWEEP_POOL)
         best = sim.cheapest_meeting(grid, target)
-        (st.success if best else st.warning)(sim.sweep_answer(best, target, scenario.currency))
-        for column, (metric, title, value_format, scheme, reverse) in zip(st.columns(3), (
-                ("service_level", "Service level", ".0%", "redyellowgreen", False),
-                ("asa_s", "ASA (s)", ".0f", "redyellowgreen", True),
-                ("cost", "Cost per day", ".3~s", "blues", False)), strict=True):
+        if best:
+            st.success(sim.sweep_answer(best, target, scenario.currency))
+        else:
+            st.warning(sim.sweep_answer(best, target, scenario.currency))
+        for column, chart in zip(st.columns(3), charts.sweep_heatmaps(grid, best), strict=True):
             with column:
-                st.altair_chart(charts.sweep_heatmap(grid, metric, title, value_format, scheme,
-                                                     best, reverse), width="stretch")
+                st.altair_chart(chart, width="stretch")
         st.altair_chart(charts.cost_frontier(grid, target, scenario.currency, best),
                         width="stretch")
         st.caption(f"Each mix: the digital pool's scheduled operators × factor in every "

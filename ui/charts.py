@@ -10,10 +10,13 @@ from ui.palette import (
     DOMINATED_COLOR,
     FRONTIER_COLOR,
     HIGHLIGHT_COLOR,
+    NEUTRAL_COLOR,
     ONLINE_COLORS,
     POOL_COLORS,
     SERIES_COLORS,
+    SWEEP_HEATMAPS,
     TARGET_COLOR,
+    TEXT_COLOR,
     color_scale,
 )
 
@@ -91,7 +94,7 @@ def staffing_service_level(frame: pl.DataFrame, pool: str) -> alt.LayerChart:
         mid_h=(pl.col("start_h") + pl.col("end_h")) / 2)
     scenario = data.filter(pl.col("series") == "scenario")
     baseline = data.filter(pl.col("series") == "baseline")
-    bars = alt.Chart(scenario).mark_bar(opacity=0.35, color=POOL_COLORS.get(pool, "#888888")
+    bars = alt.Chart(scenario).mark_bar(opacity=0.35, color=POOL_COLORS.get(pool, NEUTRAL_COLOR)
                                         ).encode(
         x=_hour_axis(), x2="end_h:Q",
         y=alt.Y("operators:Q", title="Scheduled operators"),
@@ -160,6 +163,12 @@ def _mix_labels(grid: pl.DataFrame) -> pl.DataFrame:
         + "%")
 
 
+def sweep_heatmaps(grid: pl.DataFrame, best: dict | None = None) -> list[alt.LayerChart]:
+    """Service level, ASA and cost over the grid, each in its palette scheme."""
+    return [sweep_heatmap(grid, metric, title, value_format, scheme, best, reverse)
+            for metric, (title, value_format, scheme, reverse) in SWEEP_HEATMAPS.items()]
+
+
 def sweep_heatmap(grid: pl.DataFrame, metric: str, title: str, value_format: str,
                   scheme: str, best: dict | None = None, reverse: bool = False
                   ) -> alt.LayerChart:
@@ -180,7 +189,7 @@ def sweep_heatmap(grid: pl.DataFrame, metric: str, title: str, value_format: str
                  alt.Tooltip("on_frontier:N", title="On frontier")])
     text = base.mark_text(fontSize=10).encode(
         text=alt.Text(f"{metric}:Q", format=value_format),
-        color=alt.value("#1B2430"))
+        color=alt.value(TEXT_COLOR))
     layers = [cells, text]
     if best is not None:
         chosen = data.filter((pl.col("operator_factor") == best["operator_factor"])

@@ -1,4 +1,4 @@
-"""One colour per channel and per NPS class, used by every chart."""
+"""One colour per channel, pool and series, used by every chart."""
 
 from __future__ import annotations
 
@@ -21,6 +21,14 @@ SERIES_COLORS: dict[str, str] = {"baseline": "#9AA5B1", "scenario": "#1B2A41"}
 FRONTIER_COLOR = "#E8590C"
 DOMINATED_COLOR = "#C3CAD3"
 HIGHLIGHT_COLOR = "#111111"
+NEUTRAL_COLOR = "#888888"  # a pool without its own colour
+TEXT_COLOR = "#1B2430"  # labels drawn on charts, as the theme's text
+# Sweep heatmaps: metric -> (title, number format, colour scheme, higher is worse).
+SWEEP_HEATMAPS: dict[str, tuple[str, str, str, bool]] = {
+    "service_level": ("Service level", ".0%", "redyellowgreen", False),
+    "asa_s": ("ASA (s)", ".0f", "redyellowgreen", True),
+    "cost": ("Cost per day", ".3~s", "blues", False),
+}
 
 
 def color_scale(colors: dict[str, str]) -> alt.Scale:
