@@ -23,7 +23,7 @@ from data_access.queries import (
     latest_contact_date,
 )
 from sim.config import Channel, Pool, Scenario
-from sim.erlang import min_agents_erlang_a
+from sim.erlang import erlang_a_metrics, min_agents_erlang_a
 
 # Assumptions the database cannot tell (it holds served contacts, not abandoned ones).
 PATIENCE_S = {"office": 1_800.0, "whatsapp": 420.0, "telegram": 420.0, "web_cabinet": 600.0,
@@ -164,3 +164,38 @@ def erlang_plan(scenario: Scenario, pool_name: str) -> tuple[int, ...]:
         agents = math.ceil(places / pool.concurrency)
         plan.append(math.ceil(agents / (1 - pool.shrinkage) - 1e-9))
     return tuple(plan)
+
+
+def erlang_by_interval(scenario: Scenario) -> pl.DataFrame:
+    """Erlang A per pool and interval on each pool's merged demand: the instant preview."""
+    rows = []
+    for pool in scenario.pools:
+        if not any(c.pool == pool.name for c in scenario.channels):
+            continue
+        scheduled, available = scenario.scheduled(pool), scenario.available(pool)
+        share = scenario.pool_targets(pool.name)[0]
+        for index, demand in enumerate(pool_demand(scenario, pool.name)):
+            row = {"pool": pool.name, "interval": index,
+                   "start_h": index * scenario.interval_minutes / 60,
+                   "operators": scheduled[index],
+                   "human_contacts": (demand.arrivals_per_hour * scenario.interval_minutes / 60
+                                      if demand else 0.0),
+                   "sl_target": share, "service_level": None, "abandoned_share": None,
+                   "occupancy": None}
+            if demand is not None:
+                try:
+                    metrics = erlang_a_metrics(demand.arrivals_per_hour, demand.aht_s,
+                                               available[index] * pool.concurrency,
+                                               demand.patience_s, demand.sl_target_s)
+                    row |= {"service_level": metrics.service_level,
+                            "abandoned_share": metrics.p_abandon,
+                            "occupancy": metrics.occupancy}
+                except (ValueError, RuntimeError):
+                    pass  # an interval Erlang A cannot size is left blank, not fatal
+            rows.append(row)
+    schema = {"pool": pl.String, "interval": pl.Int32, "start_h": pl.Float64,
+              "operators": pl.Int64, "human_contacts": pl.Float64, "sl_target": pl.Float64,
+              "service_level": pl.Float64, "abandoned_share": pl.Float64,
+              "occupancy": pl.Float64}
+    return pl.DataFrame(rows, schema=schema, orient="row").with_columns(
+        end_h=pl.col("start_h") + scenario.interval_minutes / 60)

@@ -240,3 +240,21 @@ def confidence(frame: pl.DataFrame, metrics: tuple[str, ...] = DAY_METRICS,
     if by:
         return frame.group_by(by).agg(aggregations).sort(by)
     return frame.select(aggregations)
+
+
+def wait_histogram(records: pl.DataFrame, replications: int, bin_s: int, cap_s: int
+                   ) -> tuple[pl.DataFrame, float]:
+    """Answered contacts per day by wait bin and channel (waits > 0), and the share answered
+    at once; the last bin holds every wait of `cap_s` or more."""
+    answered = records.filter(pl.col("answered"))
+    at_once = (answered.filter(pl.col("wait_s") <= 0).height / answered.height
+               if answered.height else 0.0)
+    frame = (
+        answered.filter(pl.col("wait_s") > 0)
+        .with_columns(wait_from_s=(pl.col("wait_s").clip(upper_bound=cap_s) // bin_s * bin_s))
+        .group_by("channel", "wait_from_s")
+        .agg((pl.len() / max(replications, 1)).alias("contacts_per_day"))
+        .with_columns(wait_to_s=pl.col("wait_from_s") + bin_s)
+        .sort("wait_from_s", "channel")
+    )
+    return frame, at_once

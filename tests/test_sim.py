@@ -474,3 +474,25 @@ def test_concurrency_that_slows_operators_down_is_flagged():
     parsed = parse_scenario(data)
     assert parsed.ok
     assert any("slower than with one contact at a time" in w for w in parsed.warnings)
+
+
+def test_erlang_preview_matches_erlang_a_per_interval():
+    from sim.demand import erlang_by_interval
+
+    preview = erlang_by_interval(scenario(stationary(11, patience_s=180.0)))
+    assert preview.height == 24
+    theory = erlang_a_metrics(100, 360, 11, 180.0, 20)
+    assert preview["abandoned_share"].to_list() == pytest.approx([theory.p_abandon] * 24)
+    assert preview["service_level"][0] == pytest.approx(theory.service_level)
+
+
+def test_wait_histogram_counts_per_day_and_caps_long_waits():
+    from sim.results import wait_histogram
+
+    records = pl.DataFrame({"answered": [True, True, True, True, False],
+                            "wait_s": [0.0, 5.0, 14.0, 900.0, 30.0],
+                            "channel": ["a", "a", "a", "a", "a"]})
+    frame, at_once = wait_histogram(records, replications=2, bin_s=10, cap_s=600)
+    assert at_once == pytest.approx(0.25)
+    assert frame["wait_from_s"].to_list() == [0, 10, 600]
+    assert frame["contacts_per_day"].to_list() == [0.5, 0.5, 0.5]

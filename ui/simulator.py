@@ -26,9 +26,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from data_access.engine import DatabaseUnavailable
 from sim.config import Parsed, Problem, Scenario, Shift, parse_scenario, scenario_to_dict
-from sim.demand import WEEKDAYS, baseline_from_database, pool_demand
-from sim.erlang import erlang_a_metrics
+from sim.demand import WEEKDAYS, baseline_from_database, erlang_by_interval
 from sim.nps import WaitNpsCurve, curve_from_database, predict
+from sim.results import wait_histogram
 from sim.runner import (
     SimulationResult,
     default_executor,
@@ -433,41 +433,6 @@ def pool_only(data: Mapping[str, Any], pool: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- Erlang preview
 
 
-def erlang_frame(scenario: Scenario, series: str) -> pl.DataFrame:
-    """Erlang A per pool and interval on each pool's merged demand (sim.demand.pool_demand)."""
-    rows = []
-    for pool in scenario.pools:
-        if not any(c.pool == pool.name for c in scenario.channels):
-            continue
-        scheduled, available = scenario.scheduled(pool), scenario.available(pool)
-        share = scenario.pool_targets(pool.name)[0]
-        for index, demand in enumerate(pool_demand(scenario, pool.name)):
-            row = {"series": series, "pool": pool.name, "interval": index,
-                   "start_h": index * scenario.interval_minutes / 60,
-                   "operators": scheduled[index],
-                   "human_contacts": (demand.arrivals_per_hour * scenario.interval_minutes / 60
-                                      if demand else 0.0),
-                   "sl_target": share, "service_level": None, "abandoned_share": None,
-                   "occupancy": None}
-            if demand is not None:
-                try:
-                    metrics = erlang_a_metrics(demand.arrivals_per_hour, demand.aht_s,
-                                               available[index] * pool.concurrency,
-                                               demand.patience_s, demand.sl_target_s)
-                    row |= {"service_level": metrics.service_level,
-                            "abandoned_share": metrics.p_abandon,
-                            "occupancy": metrics.occupancy}
-                except (ValueError, RuntimeError):
-                    pass  # an interval Erlang A cannot size is left blank, not fatal
-            rows.append(row)
-    schema = {"series": pl.String, "pool": pl.String, "interval": pl.Int32, "start_h": pl.Float64,
-              "operators": pl.Int64, "human_contacts": pl.Float64, "sl_target": pl.Float64,
-              "service_level": pl.Float64, "abandoned_share": pl.Float64,
-              "occupancy": pl.Float64}
-    return pl.DataFrame(rows, schema=schema, orient="row").with_columns(
-        end_h=pl.col("start_h") + scenario.interval_minutes / 60)
-
-
 def erlang_day_table(frame: pl.DataFrame, interval_minutes: int) -> pl.DataFrame:
     """Per pool and series: the day's Erlang A figures weighted by human contacts (display)."""
     weight = pl.col("human_contacts")
@@ -504,26 +469,8 @@ class SimOutcome:
     nps: dict[str, float] | None
 
 
-def wait_histogram_frame(records: pl.DataFrame, replications: int, bin_s: int = WAIT_BIN_S,
-                         cap_s: int = WAIT_CAP_S) -> tuple[pl.DataFrame, float]:
-    """Answered contacts per day by wait bin and channel (waits > 0), and the share answered
-    at once; the last bin holds every wait of `cap_s` or more."""
-    answered = records.filter(pl.col("answered"))
-    at_once = (answered.filter(pl.col("wait_s") <= 0).height / answered.height
-               if answered.height else 0.0)
-    frame = (
-        answered.filter(pl.col("wait_s") > 0)
-        .with_columns(wait_from_s=(pl.col("wait_s").clip(upper_bound=cap_s) // bin_s * bin_s))
-        .group_by("channel", "wait_from_s")
-        .agg((pl.len() / max(replications, 1)).alias("contacts_per_day"))
-        .with_columns(wait_to_s=pl.col("wait_from_s") + bin_s)
-        .sort("wait_from_s", "channel")
-    )
-    return frame, at_once
-
-
 def outcome_of(result: SimulationResult, curve: WaitNpsCurve | None) -> SimOutcome:
-    waits, at_once = wait_histogram_frame(result.records, result.replications)
+    waits, at_once = wait_histogram(result.records, result.replications, WAIT_BIN_S, WAIT_CAP_S)
     nps = predict(result.records, curve) if curve is not None else None
     return SimOutcome(result.summary().row(0, named=True), result.day,
                       result.summary_by_channel(), result.interval_summary(), waits, at_once,
@@ -989,7 +936,8 @@ def run_sweep(data: dict[str, Any], pool: str, factors: tuple[float, ...],
 
 @st.cache_data(ttl=SIM_TTL_S, max_entries=64, show_spinner=False)
 def erlang_preview(data: dict[str, Any], series: str) -> pl.DataFrame:
-    return erlang_frame(_validated(data), series)
+    return erlang_by_interval(_validated(data)).with_columns(series=pl.lit(series)).select(
+        "series", pl.exclude("series"))
 
 
 def preview(baseline: dict[str, Any], scenario: dict[str, Any]) -> pl.DataFrame:
