@@ -441,9 +441,11 @@ def erlang_day_table(frame: pl.DataFrame, interval_minutes: int) -> pl.DataFrame
         .agg(
             (pl.col("operators").sum() * interval_minutes / 60).round(0).alias("Op-hours"),
             weight.sum().round(0).alias("To operators"),
-            ((pl.col("service_level") * weight).sum() / weight.sum() * 100).round(1)
+            pl.when(weight.sum() > 0)  # a pool closed all day has no figures, not NaN
+            .then(((pl.col("service_level") * weight).sum() / weight.sum() * 100).round(1))
             .alias("SL %"),
-            ((pl.col("abandoned_share") * weight).sum() / weight.sum() * 100).round(1)
+            pl.when(weight.sum() > 0)
+            .then(((pl.col("abandoned_share") * weight).sum() / weight.sum() * 100).round(1))
             .alias("Aband. %"),
             ((pl.col("service_level") < pl.col("sl_target")) & (weight > 0)).sum()
             .alias("Below target"),
@@ -868,8 +870,8 @@ def load_baseline(weekday: int, weeks: int, interval_minutes: int) -> Baseline:
     if st.session_state.get("engine_ready"):
         try:
             scenario, reason = _learned(state.database_url(), weekday, weeks, interval_minutes)
-        except (DatabaseUnavailable, SQLAlchemyError) as error:
-            scenario, reason = None, f"the database query failed ({type(error).__name__})"
+        except (DatabaseUnavailable, SQLAlchemyError, ValueError, RuntimeError) as error:
+            scenario, reason = None, f"the baseline could not be learned ({type(error).__name__})"
         if scenario is not None:
             return Baseline(scenario, reason, True)
     return Baseline(example_scenario(interval_minutes),
@@ -914,7 +916,7 @@ def _validated(data: dict[str, Any]) -> Scenario:
 @st.cache_data(ttl=SIM_TTL_S, max_entries=32, show_spinner=False)
 def simulate(data: dict[str, Any], replications: int, seed: int, curve: WaitNpsCurve | None,
              label: str) -> SimOutcome:
-    """One scenario, `replications` days on the process pool; cached by its inputs.
+    """One scenario, `replications` days (small jobs in process); cached by its inputs.
 
     The progress bar is created here, so a cache hit replays it (already finished).
     """
