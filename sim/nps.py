@@ -6,7 +6,8 @@ Assumptions, stated where they are shown:
 - answered contacts score like the observed contacts of their wait bucket;
 - contacts the bot finishes score like observed bot/self-service contacts;
 - abandoned contacts score like the longest-wait bucket (they were never answered).
-The interval combines the replications' spread with the sampling error of each bucket's NPS.
+The interval combines the replications' spread with the sampling error of the curve; buckets
+that the smoothing merged share one estimate, so their errors add up as one.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ class WaitNpsCurve:
     lower_s: tuple[float, ...]  # bucket lower bounds, seconds; the last bucket is open
     labels: tuple[str, ...]
     nps: tuple[float, ...]
-    se: tuple[float, ...]
+    se: tuple[float, ...]  # of the smoothed value: one shared error per merged block
     responses: tuple[int, ...]
     bot_nps: float
     bot_se: float
+    blocks: tuple[int, ...] = ()  # buckets the smoothing merged share a block number
 
     def bucket_of(self, waits: np.ndarray) -> np.ndarray:
         return np.searchsorted(np.asarray(self.lower_s[1:]), waits, side="right")
@@ -69,14 +71,23 @@ def fit_curve(by_bucket: pl.DataFrame, bot: pl.DataFrame | None = None) -> WaitN
     raw = frame["nps"].fill_null(strategy="forward").fill_null(strategy="backward").fill_null(
         0.0).to_numpy()
     smooth = isotonic_decreasing(raw, np.maximum(weights, 1e-9))
-    se = (frame["nps_moe"].fill_null(100.0) / Z_95).to_numpy()
+    raw_se = (frame["nps_moe"].fill_null(100.0) / Z_95).to_numpy()
+    # A merged block is one response-weighted mean: its error pools its buckets' errors,
+    # and every bucket in it carries that same (fully correlated) error.
+    blocks = np.concatenate([[0], np.cumsum(np.abs(np.diff(smooth)) > 1e-9)])
+    se = np.empty_like(raw_se)
+    for block in np.unique(blocks):
+        members = blocks == block
+        weight = np.maximum(weights[members], 1e-9)
+        se[members] = math.sqrt(np.sum((weight * raw_se[members]) ** 2)) / weight.sum()
     bot_nps, bot_se = smooth[0], se[0]
     if bot is not None and bot.height and bot["responses"].sum() > 0:
         row = bot.row(0, named=True)
         bot_nps, bot_se = float(row["nps"]), float(row["nps_moe"]) / Z_95
     return WaitNpsCurve(tuple(frame["lower_s"]), tuple(frame["wait_bucket"]),
                         tuple(float(v) for v in smooth), tuple(float(v) for v in se),
-                        tuple(int(v) for v in weights), float(bot_nps), float(bot_se))
+                        tuple(int(v) for v in weights), float(bot_nps), float(bot_se),
+                        tuple(int(b) for b in blocks))
 
 
 def curve_from_database(connection: Connection, days: int = 90
@@ -118,9 +129,12 @@ def predict(records: pl.DataFrame, curve: WaitNpsCurve) -> dict[str, float]:
         scores[contained] = curve.bot_nps
         per_replication.append(float(scores.mean()))
         shares = np.bincount(buckets[~contained], minlength=len(curve.nps)) / group.height
-        bot_share = contained.mean()
-        variance_terms.append(float(np.sum((shares * np.asarray(curve.se)) ** 2)
-                                    + (bot_share * curve.bot_se) ** 2))
+        blocks = np.asarray(curve.blocks or range(len(curve.nps)))
+        block_shares = np.bincount(blocks, weights=shares)  # merged buckets err together
+        block_se = np.zeros(block_shares.size)
+        block_se[blocks] = curve.se
+        variance_terms.append(float(np.sum((block_shares * block_se) ** 2)
+                                    + (contained.mean() * curve.bot_se) ** 2))
     estimate = float(np.mean(per_replication))
     replication_var = (float(np.var(per_replication, ddof=1)) / len(per_replication)
                        if len(per_replication) > 1 else 0.0)

@@ -496,3 +496,25 @@ def test_wait_histogram_counts_per_day_and_caps_long_waits():
     assert at_once == pytest.approx(0.25)
     assert frame["wait_from_s"].to_list() == [0, 10, 600]
     assert frame["contacts_per_day"].to_list() == [0.5, 0.5, 0.5]
+
+
+def test_merged_buckets_share_one_error():
+    from sim.nps import fit_curve
+
+    by_bucket = pl.DataFrame({
+        "wait_bucket": ["0-30 s", "30-60 s", "1-2 min", "2-5 min", "5-10 min", "10-20 min",
+                        "20+ min"],
+        "nps": [60.0, 62.0, 50.0, 40.0, 30.0, 20.0, 10.0],  # the first two violate monotony
+        "nps_moe": [4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0],
+        "responses": [100, 100, 100, 100, 100, 100, 100],
+    })
+    curve = fit_curve(by_bucket)
+    assert curve.nps[0] == curve.nps[1] == pytest.approx(61.0)
+    assert curve.blocks[0] == curve.blocks[1] != curve.blocks[2]
+    # Two equal-size buckets pooled: error / sqrt(2).
+    assert curve.se[0] == pytest.approx(4.0 / 1.96 / math.sqrt(2))
+    records = pl.DataFrame({"replication": [0, 0], "path": ["agent", "agent"],
+                            "wait_s": [5.0, 45.0], "abandoned": [False, False]})
+    half = predict(records, curve)["predicted_nps_ci_high"] - 61.0
+    # Both contacts sit in one block: its error counts once with the full share.
+    assert half == pytest.approx(1.96 * curve.se[0])
