@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import charts
-from ui import simulator as sim
+from ui import simulator as planner
 from ui.frame import run_inside_frame
 
 run_inside_frame()
@@ -13,22 +13,22 @@ st.caption("One operating day, simulated contact by contact. Baseline and scenar
            "same simulated customers (common random numbers), so every difference comes from "
            "the scenario. The link in the address bar reopens this scenario.")
 
-edits, url_warnings = sim.read_url()
+edits, url_warnings = planner.read_url()
 for warning in url_warnings:
     st.warning(warning)
 
-baseline = sim.load_baseline(sim.setting(edits, "wd"), sim.setting(edits, "wk"),
-                             sim.setting(edits, "iv"))
+baseline = planner.load_baseline(planner.setting(edits, "wd"), planner.setting(edits, "wk"),
+                             planner.setting(edits, "iv"))
 if baseline.from_database:
     st.caption(baseline.note)
 else:
     st.info(baseline.note)
-sim.sync_widgets(edits, sim.defaults_for(baseline.scenario))
+planner.sync_widgets(edits, planner.defaults_for(baseline.scenario))
 
 st.subheader("Planner questions")
-for column, preset in zip(st.columns(len(sim.PRESETS)), sim.PRESETS, strict=True):
+for column, preset in zip(st.columns(len(planner.PRESETS)), planner.PRESETS, strict=True):
     column.button(preset.label, key=f"preset_{preset.key}", help=preset.help,
-                  on_click=sim.apply_preset, args=(preset.key,), width="stretch")
+                  on_click=planner.apply_preset, args=(preset.key,), width="stretch")
 
 with st.form("scenario"):
     demand, automation, customers, run = st.tabs(
@@ -38,26 +38,26 @@ with st.form("scenario"):
                     ("off_add", "off_from", "off_to", "conc")):
             for column, key in zip(st.columns(4), row, strict=True):
                 with column:
-                    sim.field_input(key)
+                    planner.field_input(key)
     with automation:
         for row in (("auto", "cont", "bot"), ("wauto", "wcont", "wbot")):
             for column, key in zip(st.columns(3), row, strict=True):
                 with column:
-                    sim.field_input(key)
+                    planner.field_input(key)
     with customers:
         for row in (("pat", "sl", "slt"), ("wpat", "wsl", "wslt"), ("opat", "osl", "oslt")):
             for column, key in zip(st.columns(3), row, strict=True):
                 with column:
-                    sim.field_input(key)
+                    planner.field_input(key)
     with run:
         for column, key in zip(st.columns(5), ("cap", "opc", "botc", "reps", "seed"),
                                strict=True):
             with column:
-                sim.field_input(key)
-    st.form_submit_button("Simulate", type="primary", on_click=sim.submit_scenario,
+                planner.field_input(key)
+    st.form_submit_button("Simulate", type="primary", on_click=planner.submit_scenario,
                           key="simulate")
 
-built = sim.build_scenario(baseline.scenario, edits)
+built = planner.build_scenario(baseline.scenario, edits)
 if built.problems:
     for problem in built.problems:
         st.error(f"Cannot simulate this scenario — {problem}")
@@ -69,46 +69,46 @@ if not built.changed:
     st.caption("No edits yet: the scenario is the baseline. Change an input or pick a question.")
 
 st.subheader("Instant preview (Erlang A)")
-preview = sim.preview(baseline.data, built.data)
+preview = planner.preview(baseline.data, built.data)
 left, right = st.columns(2)
 with left:
     st.altair_chart(charts.erlang_preview(preview), width="stretch")
 with right:
-    st.dataframe(sim.erlang_day_table(preview, scenario.interval_minutes), hide_index=True)
+    st.dataframe(planner.erlang_day_table(preview, scenario.interval_minutes), hide_index=True)
     st.caption("Analytic steady state per interval, each pool as one queue: a quick check "
                "while the simulation runs. SL and abandonment are weighted by the contacts "
                "that reach operators; 'Below target' counts intervals under the target (the "
                "dashed red line). Dashed lines: baseline.")
 
 st.subheader("Simulation: baseline vs scenario")
-curve, curve_note = sim.nps_curve()
-replications, seed = sim.setting(edits, "reps"), sim.setting(edits, "seed")
-base_out = sim.simulate(baseline.data, replications, seed, curve, "baseline")
-scen_out = (sim.simulate(built.data, replications, seed, curve, "scenario") if built.changed
+curve, curve_note = planner.nps_curve()
+replications, seed = planner.setting(edits, "reps"), planner.setting(edits, "seed")
+base_out = planner.simulate(baseline.data, replications, seed, curve, "baseline")
+scen_out = (planner.simulate(built.data, replications, seed, curve, "scenario") if built.changed
             else base_out)
-for column, tile in zip(st.columns(5), sim.kpi_tiles(base_out, scen_out, scenario.currency),
+for column, tile in zip(st.columns(5), planner.kpi_tiles(base_out, scen_out, scenario.currency),
                         strict=False):
     column.metric(tile.label, tile.value, tile.delta, delta_color=tile.delta_color,
                   help=tile.help)
-st.dataframe(sim.kpi_table(base_out, scen_out, scenario.currency), hide_index=True,
+st.dataframe(planner.kpi_table(base_out, scen_out, scenario.currency), hide_index=True,
              height="content")
 st.caption(f"{replications} simulated days each, seed {seed}; 95% intervals over the days.")
 with st.expander("Per channel (scenario)"):
-    st.dataframe(sim.channel_table(scen_out, scenario), hide_index=True)
+    st.dataframe(planner.channel_table(scen_out, scenario), hide_index=True)
 
 st.subheader("Service level and staffing per interval")
-intervals = sim.interval_frames(baseline.scenario, base_out, scenario, scen_out)
-for column, pool in zip(st.columns(len(scenario.pools)), sim.pool_names(scenario), strict=True):
+intervals = planner.interval_frames(baseline.scenario, base_out, scenario, scen_out)
+for column, pool in zip(st.columns(len(scenario.pools)), planner.pool_names(scenario), strict=True):
     with column:
         st.markdown(f"**Pool: {pool}**")
         st.altair_chart(charts.staffing_service_level(intervals, pool), width="stretch")
 st.caption("Bars: scheduled operators in the scenario (grey marks: baseline). Lines: simulated "
            "service level per interval with the scenario's 95% band. Dashed red: target.")
-st.download_button("Download interval results (CSV)", sim.csv_bytes(intervals),
+st.download_button("Download interval results (CSV)", planner.csv_bytes(intervals),
                    file_name="simulator_intervals.csv", mime="text/csv", on_click="ignore")
 
 st.subheader("Wait distribution")
-st.altair_chart(charts.wait_histogram(sim.wait_frames(base_out, scen_out), sim.WAIT_CAP_S),
+st.altair_chart(charts.wait_histogram(planner.wait_frames(base_out, scen_out), planner.WAIT_CAP_S),
                 width="stretch")
 st.caption(f"Answered contacts that waited, per day, by channel (scenario); grey line: "
            f"baseline total. Answered at once, not shown: {scen_out.answered_at_once:.0%} "
@@ -118,36 +118,37 @@ st.subheader("Predicted NPS — model estimate")
 if scen_out.nps is None:
     st.info(f"Predicted NPS is unavailable: {curve_note}.")
 else:
-    st.altair_chart(charts.nps_estimates(sim.nps_frame(base_out, scen_out)), width="stretch")
+    st.altair_chart(charts.nps_estimates(planner.nps_frame(base_out, scen_out)), width="stretch")
     st.caption("A model estimate, not a measurement: " + curve_note + ". It assumes that "
-               + " ".join(sim.NPS_ASSUMPTIONS))
+               + " ".join(planner.NPS_ASSUMPTIONS))
 
 st.subheader("Hire or automate? Operators × automation in the digital pool")
 with st.form("sweep"):
-    for column, key in zip(st.columns(len(sim.SWEEP_KEYS)), sim.SWEEP_KEYS, strict=True):
+    for column, key in zip(st.columns(len(planner.SWEEP_KEYS)), planner.SWEEP_KEYS, strict=True):
         with column:
-            sim.field_input(key)
-    st.form_submit_button("Run sweep", on_click=sim.submit_sweep, key="run_sweep")
-if not sim.can_sweep(scenario):
-    st.info(f"The sweep needs channels in a pool named '{sim.SWEEP_POOL}'; this scenario has "
+            planner.field_input(key)
+    st.form_submit_button("Run sweep", on_click=planner.submit_sweep, key="run_sweep")
+if not planner.can_sweep(scenario):
+    st.info(f"The sweep needs channels in a pool named '{planner.SWEEP_POOL}'; this scenario has "
             "none.")
 elif not edits.get("sweep"):
     st.caption("Run the sweep, or ask the third planner question, to compare hiring with "
                "automation on this scenario's demand.")
 else:
-    axes = sim.sweep_axes(edits)
-    problems = [*axes.problems, *filter(None, [sim.sweep_budget_problem(scenario, axes)])]
+    axes = planner.sweep_axes(edits)
+    problems = [*axes.problems, *filter(None, [planner.sweep_budget_problem(scenario, axes)])]
     for problem in problems:
         st.error(f"Cannot sweep — {problem}")
     if not problems:
-        grid = sim.run_sweep(sim.pool_only(built.data, sim.SWEEP_POOL), sim.SWEEP_POOL,
-                             axes.factors, axes.shares, axes.replications, seed, curve)
-        target = sim.pool_target(scenario, sim.SWEEP_POOL)
-        best = sim.cheapest_meeting(grid, target)
+        grid = planner.run_sweep(planner.pool_only(built.data, planner.SWEEP_POOL),
+                                 planner.SWEEP_POOL, axes.factors, axes.shares,
+                                 axes.replications, seed, curve)
+        target = planner.pool_target(scenario, planner.SWEEP_POOL)
+        best = planner.cheapest_meeting(grid, target)
         if best:
-            st.success(sim.sweep_answer(best, target, scenario.currency))
+            st.success(planner.sweep_answer(best, target, scenario.currency))
         else:
-            st.warning(sim.sweep_answer(best, target, scenario.currency))
+            st.warning(planner.sweep_answer(best, target, scenario.currency))
         for column, chart in zip(st.columns(3), charts.sweep_heatmaps(grid, best), strict=True):
             with column:
                 st.altair_chart(chart, width="stretch")
@@ -159,5 +160,5 @@ else:
                    f"days per mix, seed {seed}. Orange: the cost frontier — no other mix is both "
                    f"cheaper and better. Outlined: the cheapest frontier mix reaching "
                    f"{target:.0%}.")
-        st.download_button("Download sweep grid (CSV)", sim.csv_bytes(grid),
+        st.download_button("Download sweep grid (CSV)", planner.csv_bytes(grid),
                            file_name="simulator_sweep.csv", mime="text/csv", on_click="ignore")

@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sim.config import Problem
-from ui import simulator as sim
+from ui import simulator as planner
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "pages/simulator.py"
@@ -42,8 +42,8 @@ def kpis(at: AppTest) -> pd.DataFrame:
 
 def widget(at: AppTest, key: str):
     if key in ("wd", "iv"):
-        return at.selectbox(key=sim.widget_key(key))
-    return at.number_input(key=sim.widget_key(key))
+        return at.selectbox(key=planner.widget_key(key))
+    return at.number_input(key=planner.widget_key(key))
 
 
 def test_page_renders_results_learned_from_the_database(monkeypatch, seeded_sqlite_url):
@@ -168,7 +168,7 @@ def test_overloaded_scenario_is_flagged_as_unstable(monkeypatch, seeded_sqlite_u
 
 
 def test_parse_query_is_strict():
-    edits, warnings = sim.parse_query({"wd": "6", "iv": "45", "reps": "3.0", "mult": "1e400",
+    edits, warnings = planner.parse_query({"wd": "6", "iv": "45", "reps": "3.0", "mult": "1e400",
                                        "seed": ["1", "2"], "cont": " 0.25 "})
     assert edits == {"wd": 6, "seed": 2, "cont": 0.25}
     assert len(warnings) == 3
@@ -178,27 +178,27 @@ def test_parse_query_is_strict():
 
 
 def test_query_round_trip_and_only_edits_are_kept():
-    defaults = sim.defaults_for(sim.example_scenario(60))
+    defaults = planner.defaults_for(planner.example_scenario(60))
     assert 0.28 <= defaults["auto"] <= 0.29 and defaults["conc"] == 2
-    values = {key: defaults[key] for key in sim.SCENARIO_KEYS} | {
+    values = {key: defaults[key] for key in planner.SCENARIO_KEYS} | {
         "mult": 1.25, "auto": 0.5, "dig_from": 6}
-    edits = sim.edits_from_values(values, defaults, sim.SCENARIO_KEYS)
+    edits = planner.edits_from_values(values, defaults, planner.SCENARIO_KEYS)
     assert edits == {"mult": 1.25, "auto": 0.5}  # a window without a count is dropped
-    assert sim.parse_query(sim.to_query(edits)) == (edits, [])
+    assert planner.parse_query(planner.to_query(edits)) == (edits, [])
 
 
 def test_apply_edits_wraps_windows_past_midnight_and_names_problems():
-    baseline = sim.example_scenario(60)
-    data, problems = sim.apply_edits(baseline, {"dig_add": 2, "dig_from": 22, "dig_to": 2})
+    baseline = planner.example_scenario(60)
+    data, problems = planner.apply_edits(baseline, {"dig_add": 2, "dig_from": 22, "dig_to": 2})
     digital = next(p for p in data["pools"] if p["name"] == "digital")
     before = baseline.scheduled(baseline.pool("digital"))
     changed = [h for h, (a, b) in enumerate(zip(before, digital["operators"], strict=True))
                if a != b]
     assert changed == [0, 1, 22, 23] and not problems
-    built = sim.build_scenario(baseline, {"dig_add": -100})  # default window 18–23
+    built = planner.build_scenario(baseline, {"dig_add": -100})  # default window 18–23
     assert built.scenario is None
     assert built.problems[0].startswith("pool 'digital' operators at 18:00: -")
-    text = sim.describe_problem(Problem("channels[1].aht_s", "must be > 0"), data)
+    text = planner.describe_problem(Problem("channels[1].aht_s", "must be > 0"), data)
     assert text == f"channel '{data['channels'][1]['name']}'.aht_s: must be > 0"
 
 
@@ -212,7 +212,7 @@ def test_sweep_answer_formats_a_missing_interval():
     best = {"operator_factor": 1.0, "operator_hours": 100.0, "automation_share": 0.3,
             "service_level": 0.85, "service_level_ci_low": None,
             "service_level_ci_high": None, "asa_s": None, "cost": 1000.0}
-    assert "95% CI —–—" in sim.sweep_answer(best, 0.8, "KZT")
+    assert "95% CI —–—" in planner.sweep_answer(best, 0.8, "KZT")
 
 
 def test_a_scenario_that_answers_nobody_renders_with_dashes(monkeypatch, seeded_sqlite_url):
@@ -231,12 +231,12 @@ def test_paired_change_interval_is_narrower_than_the_scenarios_own(monkeypatch,
 
 
 def test_sweep_needs_channels_in_the_pool_and_a_sane_budget():
-    example = sim.example_scenario(60)
-    assert sim.can_sweep(example)
+    example = planner.example_scenario(60)
+    assert planner.can_sweep(example)
     offices_only = example.__class__(**{**example.__dict__, "channels": tuple(
-        c for c in example.channels if c.pool != sim.SWEEP_POOL)})
-    assert not sim.can_sweep(offices_only)
-    huge = sim.sweep_axes({"sweep": 1, "sw_nf": 15, "sw_na": 15, "sw_r": 20})
+        c for c in example.channels if c.pool != planner.SWEEP_POOL)})
+    assert not planner.can_sweep(offices_only)
+    huge = planner.sweep_axes({"sweep": 1, "sw_nf": 15, "sw_na": 15, "sw_r": 20})
     busy = example.__class__(**{**example.__dict__, "volume_multiplier": 5.0})
-    assert "the most is 20,000,000" in (sim.sweep_budget_problem(busy, huge) or "")
-    assert sim.sweep_budget_problem(example, sim.sweep_axes({"sweep": 1})) is None
+    assert "the most is 20,000,000" in (planner.sweep_budget_problem(busy, huge) or "")
+    assert planner.sweep_budget_problem(example, planner.sweep_axes({"sweep": 1})) is None
