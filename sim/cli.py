@@ -234,6 +234,12 @@ def _default_scenario(args: argparse.Namespace) -> None:
         print(text)
 
 
+def _replications_and_seed(command: argparse.ArgumentParser, replications: int) -> None:
+    command.add_argument("--replications", type=positive_int_arg("--replications", 1000),
+                         default=replications)
+    command.add_argument("--seed", type=int_arg("--seed", 0), default=0)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sim",
                                      description="ServicePulse staffing and automation simulator.")
@@ -241,9 +247,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="simulate a scenario day with replications")
     run.add_argument("--scenario", required=True, help="scenario TOML (see sim/examples/)")
-    run.add_argument("--replications", type=positive_int_arg("--replications", 1000),
-                     default=20)
-    run.add_argument("--seed", type=int_arg("--seed", 0), default=0)
+    _replications_and_seed(run, 20)
     run.add_argument("--json", action="store_true")
     run.add_argument("--db", help="database URL for the wait→NPS curve (default: configured)")
 
@@ -258,9 +262,7 @@ def _parser() -> argparse.ArgumentParser:
                                             "(default: all of the pool's channels)")
     sweep.add_argument("--containment", type=number_arg("--containment"),
                        help="bot containment for the swept channels (default: as in scenario)")
-    sweep.add_argument("--replications", type=positive_int_arg("--replications", 1000),
-                       default=5)
-    sweep.add_argument("--seed", type=int_arg("--seed", 0), default=0)
+    _replications_and_seed(sweep, 5)
     sweep.add_argument("--csv", help="also write the grid to this CSV file")
     sweep.add_argument("--json", action="store_true")
     sweep.add_argument("--db")
@@ -269,16 +271,12 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--baseline", required=True, help="baseline scenario TOML")
     comp.add_argument("--scenario", action="append", required=True,
                       help="a scenario TOML to compare (repeat up to 5 times)")
-    comp.add_argument("--replications", type=positive_int_arg("--replications", 1000),
-                      default=20)
-    comp.add_argument("--seed", type=int_arg("--seed", 0), default=0)
+    _replications_and_seed(comp, 20)
     comp.add_argument("--json", action="store_true")
 
     opt = commands.add_parser("optimize", help="minimum operators per interval for the targets")
     opt.add_argument("--scenario", required=True)
-    opt.add_argument("--replications", type=positive_int_arg("--replications", 1000),
-                     default=10)
-    opt.add_argument("--seed", type=int_arg("--seed", 0), default=0)
+    _replications_and_seed(opt, 10)
     opt.add_argument("--output", help="write the optimised scenario to this TOML file")
     opt.add_argument("--json", action="store_true")
 
