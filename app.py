@@ -1,10 +1,16 @@
-"""ServicePulse: the picture frame. Page config, shared state and grouped navigation."""
+"""ServicePulse: the picture frame. Page config, shared state and grouped navigation.
+
+Every page renders through this script, also when a deep link is a fresh server's first request
+(see ui/frame.py). The sidebar's global filters live here, so they survive page switches and are
+written to the URL after every run: a copied link reproduces the page and the view.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ui.state import ensure_database
+from ui import state
+from ui.filters import global_filters, share_links
 
 st.set_page_config(page_title="ServicePulse", page_icon=":material/signal_cellular_alt:",
                    layout="wide")
@@ -15,6 +21,18 @@ navigation = st.navigation(
             st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:",
                     default=True),
         ],
+        "Customer": [
+            st.Page("pages/nps.py", title="NPS", icon=":material/sentiment_satisfied:",
+                    url_path="nps"),
+            st.Page("pages/complaints.py", title="Complaints & appeals",
+                    icon=":material/report:", url_path="complaints"),
+        ],
+        "Operations": [
+            st.Page("pages/channels.py", title="Channels", icon=":material/hub:",
+                    url_path="channels"),
+            st.Page("pages/agents.py", title="Agent performance", icon=":material/star_rate:",
+                    url_path="agents"),
+        ],
         "Planning": [
             st.Page("pages/simulator.py", title="Staffing simulator", icon=":material/calculate:",
                     url_path="simulator"),
@@ -22,5 +40,14 @@ navigation = st.navigation(
     }
 )
 
-st.session_state["engine_ready"] = ensure_database() is not None
+# The simulator has its own inputs; the dashboards share the sidebar filters.
+if navigation.url_path != "simulator":
+    share_links(global_filters())
+    with st.sidebar:
+        st.toggle("Live refresh", value=True, key="live_refresh",
+                  help=f"Re-run the figures every {state.REFRESH_SECONDS:g} s "
+                       "(SERVICEPULSE_REFRESH_S); pause to read a view that stays still.")
+        if state.REFRESH_WARNING:
+            st.warning(state.REFRESH_WARNING)
+st.session_state["engine_ready"] = state.ensure_database() is not None
 navigation.run()

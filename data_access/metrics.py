@@ -82,5 +82,15 @@ def online_offline_totals(contacts: pl.DataFrame) -> pl.DataFrame:
         )
         .group_by("period", "mode")
         .agg(pl.col("contacts").sum())
+        .with_columns(share=pl.col("contacts") / pl.col("contacts").sum().over("period"))
         .sort("period", "mode")
     )
+
+
+def open_at_end(cases: pl.DataFrame, kind: str) -> int | None:
+    """Open cases of one kind at the end of the last period of `cases_by_period` output."""
+    rows = cases.filter(pl.col("kind") == kind)
+    if rows.is_empty():
+        return None
+    last = rows["period"].max()
+    return int(rows.filter(pl.col("period") == last)["open_backlog"].sum())

@@ -1,14 +1,10 @@
 """Overview: is NPS on target, are complaints falling, does the online shift continue?"""
 
-import datetime as dt
-
 import streamlit as st
 
-from data_access.config import local_today
-from data_access.dates import first_of_month
-from data_access.metrics import online_offline_totals
-from data_access.queries import Filters
-from ui import charts, state
+from data_access.alerts import overview_alerts
+from data_access.metrics import online_offline_totals, open_at_end
+from ui import charts, customer_charts, layout, state
 from ui.frame import run_inside_frame
 
 run_inside_frame()
@@ -17,42 +13,69 @@ st.title("ServicePulse overview")
 if not st.session_state.get("engine_ready"):
     st.stop()
 
-NPS_TARGET = state.nps_target()
-today = local_today()
-current = Filters(today - dt.timedelta(days=29), today)
-previous = Filters(current.start - dt.timedelta(days=30), current.start - dt.timedelta(days=1))
-figures = state.kpis(current)
-before = state.kpis(previous)
+view = st.session_state["view"]
+target = state.nps_target()
+backlog_limit = state.appeals_backlog_limit()
+days = (view.end - view.start).days + 1
+compared_with = f"vs previous {days} days"
+st.caption(f"{view.label}, per {view.granularity}; deltas against the {days} days before "
+           f"({view.previous.start:%d %b %Y} – {view.previous.end:%d %b %Y}).")
 
 
-def delta(name: str, digits: int = 1) -> float | None:
-    if figures[name] is None or before[name] is None:
-        return None
-    return round(figures[name] - before[name], digits)
+def figures() -> None:
+    layout.freshness_stamp()
+    now, before = state.kpis(view.filters), state.kpis(view.previous)
+    periods = state.nps_by_period(view.filters, view.granularity)
+    cases = state.cases_by_period(view.filters, view.granularity, by=None)
+    for alert in overview_alerts(now["nps"], now["nps_moe"], target, periods, view.granularity,
+                                 open_at_end(cases, "appeal"), backlog_limit):
+        (st.error if alert.level == "error" else st.warning)(alert.message,
+                                                             icon=":material/warning:")
+    served = now["contacts_online"] + now["contacts_offline"]
+    served_before = before["contacts_online"] + before["contacts_offline"]
+    nps_text = (f"{now['nps']:.1f} ± {now['nps_moe']:.1f}" if now["nps"] is not None else None)
+    layout.kpi_tiles([
+        layout.Tile("NPS", now["nps"], before["nps"], text=nps_text, digits=1, target=target,
+                    help="Net Promoter Score with its 95% margin of error."),
+        layout.Tile("Survey responses", now["responses"], before["responses"],
+                    help=f"{now['surveys_sent']:,} surveys sent (one after every contact)."),
+        layout.Tile("Answer rate", now["answer_rate"], before["answer_rate"], digits=1,
+                    percent=True, help="Share of surveys answered."),
+        layout.Tile("Contacts served", served, served_before,
+                    help="Contacts in offices and online channels, by operators and bots."),
+    ], compared_with)
+    layout.kpi_tiles([
+        layout.Tile("Online share", now["online_share"], before["online_share"], digits=1,
+                    percent=True, help="Contacts in online channels over all contacts."),
+        layout.Tile("Complaints", now["complaints"], before["complaints"],
+                    lower_is_better=True, help="Complaints received: the service was bad."),
+        layout.Tile("Appeals", now["appeals"], before["appeals"], lower_is_better=True,
+                    help="Appeals received: solve my problem."),
+        layout.Tile("Median wait", state.median_wait_s(view.filters),
+                    state.median_wait_s(view.previous), unit=" s", lower_is_better=True,
+                    help="Median seconds waited by contacts served by an operator."),
+    ], compared_with)
+
+    left, right = st.columns(2)
+    with left:
+        layout.show_chart(
+            lambda: charts.nps_trend(periods, target,
+                                     f"NPS per {view.granularity}, {view.label}"),
+            periods, "nps_trend", view,
+            caption=f"Band: 95% margin of error. Dashed line: target {target:g}.")
+    with right:
+        mix = online_offline_totals(state.contacts_by_period(view.filters, view.granularity))
+        layout.show_chart(
+            lambda: charts.online_offline_mix(
+                mix, f"Contacts online and offline per {view.granularity}, {view.label}"),
+            mix, "channel_mix", view)
+    trend = state.case_trend_with_yoy(view.filters, view.granularity)
+    layout.show_chart(
+        lambda: customer_charts.case_counts_yoy(
+            trend, f"Complaints and appeals received per {view.granularity}, {view.label}, "
+                   "with the year before"),
+        trend, "cases_yoy", view,
+        caption="Dashed: the same period a year earlier; the tooltip gives the change.")
 
 
-st.caption(f"Last 30 days ({current.start} – {current.end}) against the 30 days before.")
-tiles = st.columns(6)
-tiles[0].metric("NPS", f"{figures['nps']:.1f} ± {figures['nps_moe']:.1f}"
-                if figures["nps"] is not None else "—", delta("nps"))
-tiles[1].metric("Survey responses", f"{figures['responses']:,}", delta("responses", 0))
-tiles[2].metric("Contacts online", f"{figures['contacts_online']:,}",
-                delta("contacts_online", 0))
-tiles[3].metric("Online share", f"{(figures['online_share'] or 0):.1%}")
-tiles[4].metric("Complaints", f"{figures['complaints']:,}", delta("complaints", 0),
-                delta_color="inverse")
-tiles[5].metric("Appeals", f"{figures['appeals']:,}", delta("appeals", 0),
-                delta_color="inverse")
-
-history = Filters(first_of_month(today - dt.timedelta(days=334)), today)
-left, right = st.columns(2)
-with left:
-    st.subheader("NPS by month")
-    st.altair_chart(charts.nps_trend(state.nps_by_period(history, "month"), NPS_TARGET),
-                    width="stretch")
-    st.caption(f"Band: 95% margin of error. Dashed line: target {NPS_TARGET:.0f}.")
-with right:
-    st.subheader("Contacts online and offline")
-    st.altair_chart(
-        charts.online_offline_mix(online_offline_totals(state.contacts_by_period(history))),
-        width="stretch")
+state.live(figures)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -12,12 +13,11 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from data_access import queries
+from data_access import customer, freshness, operations, queries
 from data_access.config import ConfigError, mask_url, resolve_database_url, scrub
 from data_access.demo import DemoConfig, DemoError, generate_demo, needs_demo
 from data_access.engine import DatabaseUnavailable, check_connection, create_db_engine
 
-REFRESH_SECONDS = 30
 _SEED_LOCK = threading.Lock()
 _READY_URLS: set[str] = set()
 P = ParamSpec("P")
@@ -33,20 +33,32 @@ def database_url() -> str:
     return resolve_database_url()
 
 
-def _number_setting(name: str, default: float, low: float, high: float) -> float:
-    """A numeric setting from the environment; a bad value is named, then the default used."""
+def parse_setting(name: str, default: float, low: float, high: float
+                  ) -> tuple[float, str | None]:
+    """A numeric setting from the environment, or the default and a warning naming it."""
     raw = os.environ.get(name)
     if raw is None:
-        return default
+        return default, None
     try:
         value = float(raw)
     except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        st.warning(f"{name}={raw!r} must be a number within {low:g}..{high:g}; "
-                   f"using {default:g}.")
-        return default
+        value = math.nan
+    if not low <= value <= high:
+        return default, (f"{name}={raw!r} must be a number within {low:g}..{high:g}; "
+                         f"using {default:g}.")
+    return value, None
+
+
+def _number_setting(name: str, default: float, low: float, high: float) -> float:
+    value, warning = parse_setting(name, default, low, high)
+    if warning:
+        st.warning(warning)
     return value
+
+
+# How often the dashboards' data re-run, and the matching cache lifetime. Read once at start:
+# st.cache_data's ttl is fixed when the module is imported.
+REFRESH_SECONDS, REFRESH_WARNING = parse_setting("SERVICEPULSE_REFRESH_S", 30, 2, 3600)
 
 
 def demo_scale() -> float:
@@ -57,6 +69,21 @@ def demo_scale() -> float:
 def nps_target() -> float:
     """The NPS target line (40 for 2022 at the reference customer)."""
     return _number_setting("SERVICEPULSE_NPS_TARGET", 40.0, -100, 100)
+
+
+def appeals_backlog_limit() -> int:
+    """Open appeals above this raise an alert on the overview."""
+    return int(_number_setting("SERVICEPULSE_APPEALS_BACKLOG_MAX", 150, 0, 10_000_000))
+
+
+def min_ratings_default() -> int:
+    """Operators with fewer ratings are listed but not ranked (a mean of a few is noise)."""
+    return int(_number_setting("SERVICEPULSE_MIN_RATINGS", 20, 1, 100_000))
+
+
+def rated_share_target() -> float:
+    """Front-line operators rated per month: more than 85% of those active."""
+    return _number_setting("SERVICEPULSE_RATED_SHARE_TARGET", 0.85, 0, 1)
 
 
 def ensure_database() -> Engine | None:
@@ -74,13 +101,54 @@ def ensure_database() -> Engine | None:
                     _seed_with_progress(engine)
                 _READY_URLS.add(url)
     except (DatabaseUnavailable, ConfigError) as error:
-        st.error(f"The database is unavailable: {error}. Retrying on the next refresh.")
+        unavailable_banner(f"The database is unavailable: {error}.")
         return None
     except (SQLAlchemyError, DemoError) as error:
         message = scrub(str(getattr(error, "orig", None) or error).splitlines()[0], url)
-        st.error(f"The database {mask_url(url)} could not be prepared: {message}")
+        unavailable_banner(f"The database {mask_url(url)} could not be prepared: {message}")
         return None
     return engine
+
+
+def unavailable_banner(message: str) -> None:
+    """One error banner with a retry button; it also retries by itself every refresh."""
+    st.error(f"{message} Retrying every {REFRESH_SECONDS:g} s.", icon=":material/cloud_off:")
+    if st.button("Retry now", icon=":material/refresh:", key="retry_database"):
+        st.rerun(scope="app")
+
+    @st.fragment(run_every=REFRESH_SECONDS)
+    def retry_when_back() -> None:
+        try:
+            check_connection(get_engine(database_url()))
+        except (DatabaseUnavailable, ConfigError, SQLAlchemyError):
+            return
+        if st.session_state.get("_database_was_down"):
+            st.session_state["_database_was_down"] = False
+            st.rerun(scope="app")
+
+    st.session_state["_database_was_down"] = True
+    retry_when_back()
+
+
+def database_error(error: Exception) -> None:
+    """A query failed mid-page (e.g. the server went away): one masked banner, no traceback."""
+    url = database_url()
+    reason = scrub(str(getattr(error, "orig", None) or error).strip().splitlines()[0], url)
+    unavailable_banner(f"The database {mask_url(url)} did not answer: {reason}.")
+
+
+def guarded(render: Callable[[], None]) -> None:
+    """Run a page's data part; a database failure becomes the banner instead of a traceback."""
+    try:
+        render()
+    except (SQLAlchemyError, DatabaseUnavailable) as error:
+        database_error(error)
+
+
+def live(render: Callable[[], None]) -> None:
+    """Re-run a page's data part on the refresh interval, unless paused in the sidebar."""
+    interval = REFRESH_SECONDS if st.session_state.get("live_refresh", True) else None
+    st.fragment(run_every=interval)(lambda: guarded(render))()
 
 
 def _seed_with_progress(engine: Engine) -> None:
@@ -95,10 +163,21 @@ def _seed_with_progress(engine: Engine) -> None:
     st.toast(f"Demo data loaded: {summary.contacts:,} contacts in {summary.seconds:.0f} s.")
 
 
-def _cached(function: Callable[P, R]) -> Callable[P, R]:
-    """Run a data_access query on a fresh connection, cached for one refresh interval."""
+@st.cache_data(ttl=1, max_entries=8, show_spinner=False)
+def _data_version(url: str) -> tuple[int, ...]:
+    """Probed at most once a second, however many queries a page runs."""
+    with get_engine(url).connect() as connection:
+        return freshness.data_version(connection)
 
-    def run(url: str, *args, **kwargs):
+
+def _cached(function: Callable[P, R]) -> Callable[P, R]:
+    """Run a data_access query on a fresh connection, cached until the data changes.
+
+    The data version is part of the cache key, so new rows show on the next tick; the TTL
+    (one refresh interval) bounds how stale an in-place update can be.
+    """
+
+    def run(url: str, version: tuple[int, ...], *args, **kwargs):
         with get_engine(url).connect() as connection:
             return function(connection, *args, **kwargs)
 
@@ -106,11 +185,29 @@ def _cached(function: Callable[P, R]) -> Callable[P, R]:
     cached = st.cache_data(ttl=REFRESH_SECONDS, max_entries=128, show_spinner=False)(run)
 
     def call(*args, **kwargs):
-        return cached(database_url(), *args, **kwargs)
+        url = database_url()
+        return cached(url, _data_version(url), *args, **kwargs)
 
     return call
 
 
-nps_by_period: Callable[..., pl.DataFrame] = _cached(queries.nps_by_period)
-contacts_by_period: Callable[..., pl.DataFrame] = _cached(queries.contacts_by_period)
 kpis: Callable[..., dict] = _cached(queries.kpis)
+nps_by_period: Callable[..., pl.DataFrame] = _cached(queries.nps_by_period)
+nps_by_wait_bucket: Callable[..., pl.DataFrame] = _cached(queries.nps_by_wait_bucket)
+contacts_by_period: Callable[..., pl.DataFrame] = _cached(queries.contacts_by_period)
+case_counts: Callable[..., dict] = _cached(queries.case_counts)
+cases_by_period: Callable[..., pl.DataFrame] = _cached(queries.cases_by_period)
+front_line_coverage: Callable[..., pl.DataFrame] = _cached(queries.front_line_coverage)
+detractor_reasons: Callable[..., pl.DataFrame] = _cached(customer.detractor_reasons)
+low_score_comments: Callable[..., pl.DataFrame] = _cached(customer.low_score_comments)
+case_trend_with_yoy: Callable[..., pl.DataFrame] = _cached(customer.case_trend_with_yoy)
+case_breakdown: Callable[..., pl.DataFrame] = _cached(customer.case_breakdown)
+e_otinish_funnel: Callable[..., pl.DataFrame] = _cached(customer.e_otinish_funnel)
+open_e_otinish_appeals: Callable[..., pl.DataFrame] = _cached(customer.open_e_otinish_appeals)
+median_wait_s: Callable[..., float | None] = _cached(operations.median_wait_s)
+wait_by_channel: Callable[..., pl.DataFrame] = _cached(operations.wait_by_channel)
+contacts_by_hour_weekday: Callable[..., pl.DataFrame] = _cached(
+    operations.contacts_by_hour_weekday)
+rating_distribution: Callable[..., pl.DataFrame] = _cached(operations.rating_distribution)
+operator_table: Callable[..., pl.DataFrame] = _cached(operations.operator_table)
+operator_trend: Callable[..., pl.DataFrame] = _cached(operations.operator_trend)

@@ -1,0 +1,78 @@
+"""Agent performance: are front-line operators rated, and how do they score?"""
+
+import streamlit as st
+
+from ui import layout, operations_charts, state
+from ui.filters import url_choice, url_number
+from ui.frame import run_inside_frame
+
+run_inside_frame()
+
+st.title("Agent performance")
+if not st.session_state.get("engine_ready"):
+    st.stop()
+
+view = st.session_state["view"]
+target = state.rated_share_target()
+min_ratings = url_number("Rank operators with at least this many ratings", "min_ratings",
+                         state.min_ratings_default(), 1, 100_000)
+
+
+def figures() -> None:
+    layout.freshness_stamp()
+    left, right = st.columns(2)
+    with left:
+        scores = state.rating_distribution(view.filters)
+        layout.show_chart(
+            lambda: operations_charts.rating_distribution(
+                scores, f"Agent ratings by score (1–5), {view.label}"),
+            scores, "rating_distribution", view)
+    with right:
+        coverage = state.front_line_coverage(view.filters)
+        layout.show_chart(
+            lambda: operations_charts.rated_share_vs_target(
+                coverage, f"Front-line operators rated per month, {view.label}", target),
+            coverage, "rated_share", view,
+            caption=f"Target: more than {target:.0%} of the active front-line operators rated "
+                    "every month (ratings feed their pay). A month cut by the range counts "
+                    "only its days inside it.")
+
+
+def operators() -> None:
+    table = state.operator_table(view.filters, min_ratings)
+    layout.show_table(
+        table, "operators", view, height=420,
+        column_config={
+            "mean_score": st.column_config.NumberColumn("Mean rating", format="%.2f"),
+            "trend": st.column_config.NumberColumn("Trend", format="%+.2f",
+                                                   help="Last month's mean minus the month "
+                                                        "before"),
+            "monthly_means": st.column_config.LineChartColumn("Monthly means", y_min=1,
+                                                              y_max=5),
+            "rank": st.column_config.NumberColumn("Rank"),
+        },
+        caption=f"Operators with fewer than {min_ratings} ratings are listed but not ranked: "
+                "a mean of a handful of ratings swings on one answer, and ratings feed pay.")
+
+
+state.live(figures)
+st.subheader("Operators")
+state.live(operators)
+st.subheader("One operator's monthly trend")
+choices = state.operator_table(view.filters, min_ratings)["operator"].to_list()
+names = dict(zip(choices, state.operator_table(view.filters, min_ratings)["name"].to_list(),
+                 strict=True))
+if choices:
+    chosen = url_choice("Operator", choices, "operator", choices[0],
+                        format_func=lambda code: f"{names.get(code, code)} ({code})")
+
+    def operator_trend() -> None:
+        trend = state.operator_trend(view.filters, chosen)
+        layout.show_chart(
+            lambda: operations_charts.operator_trend(
+                trend, f"Monthly mean rating of {names.get(chosen, chosen)}, {view.label}"),
+            trend, "operator_trend", view)
+
+    state.live(operator_trend)
+else:
+    st.info(layout.NO_ROWS, icon=":material/filter_alt_off:")

@@ -1,0 +1,60 @@
+"""Channels: does the online shift continue, when are the 24/7 channels busy, who serves?"""
+
+import streamlit as st
+
+from data_access.operations import channel_volume, served_by_share
+from ui import layout, operations_charts, state
+from ui.frame import run_inside_frame
+
+run_inside_frame()
+
+st.title("Channels")
+if not st.session_state.get("engine_ready"):
+    st.stop()
+
+view = st.session_state["view"]
+
+
+def figures() -> None:
+    layout.freshness_stamp()
+    contacts = state.contacts_by_period(view.filters, view.granularity)
+    left, right = st.columns(2)
+    with left:
+        layout.show_chart(
+            lambda: operations_charts.online_share_trend(
+                contacts, f"Online share of contacts per {view.granularity}, {view.label}"),
+            contacts, "online_share", view,
+            caption="Online: messengers, web cabinet, mobile app and e-Otinish; offline: "
+                    "offices.")
+    with right:
+        volume = channel_volume(contacts)
+        layout.show_chart(
+            lambda: operations_charts.channel_volume(
+                volume, f"Contacts per channel per {view.granularity}, {view.label}"),
+            volume, "channel_volume", view)
+    heatmap = state.contacts_by_hour_weekday(view.filters, True)
+    layout.show_chart(
+        lambda: operations_charts.hour_weekday_heatmap(
+            heatmap, f"Contacts per hour and weekday in the 24/7 channels (mean per day), "
+                     f"{view.label}"),
+        heatmap, "hour_weekday", view,
+        caption="Local time. Offices keep opening hours and are left out.")
+    left, right = st.columns(2)
+    with left:
+        waits = state.wait_by_channel(view.filters)
+        layout.show_chart(
+            lambda: operations_charts.wait_by_channel(
+                waits, f"Wait for an operator by channel, {view.label}"),
+            waits, "wait_by_channel", view,
+            caption="Seconds from arrival to an operator; mean, median and 90th percentile.")
+    with right:
+        served = served_by_share(contacts)
+        layout.show_chart(
+            lambda: operations_charts.served_by_share(
+                served, f"Who served the contacts per {view.granularity}, {view.label}"),
+            served, "served_by", view,
+            caption="Bots and self-service take contacts no operator has to answer: the "
+                    "automation lever the Staffing simulator tests.")
+
+
+state.live(figures)

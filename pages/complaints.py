@@ -1,0 +1,82 @@
+"""Complaints & appeals: are they falling, where from, how fast are they resolved?"""
+
+import streamlit as st
+
+from data_access.config import local_now
+from ui import customer_charts, layout, state
+from ui.filters import url_choice
+from ui.frame import run_inside_frame
+
+run_inside_frame()
+
+st.title("Complaints & appeals")
+if not st.session_state.get("engine_ready"):
+    st.stop()
+
+BREAKDOWNS = {"category": "Category", "channel": "Channel", "region": "Region"}
+view = st.session_state["view"]
+
+
+def figures() -> None:
+    layout.freshness_stamp()
+    counts = state.case_trend_with_yoy(view.filters, view.granularity)
+    layout.show_chart(
+        lambda: customer_charts.case_counts_yoy(
+            counts, f"Complaints and appeals received per {view.granularity}, {view.label}, "
+                    "with the year before"),
+        counts, "cases_yoy", view,
+        caption="Dashed: the same period a year earlier; the tooltip gives the change.")
+    cases = state.cases_by_period(view.filters, view.granularity, by=None)
+    left, right = st.columns(2)
+    with left:
+        layout.show_chart(
+            lambda: customer_charts.resolution_trend(
+                cases, f"Resolution time (median and 90th percentile) of cases received per "
+                       f"{view.granularity}, {view.label}"),
+            cases, "resolution_time", view,
+            caption="Hours from receipt to the answer, for answered cases (nearest rank).")
+    with right:
+        layout.show_chart(
+            lambda: customer_charts.backlog_trend(
+                cases, f"Open cases at the end of each {view.granularity}, {view.label}"),
+            cases, "open_backlog", view)
+
+
+def breakdown() -> None:
+    frame = state.case_breakdown(view.filters, by)
+    layout.show_chart(
+        lambda: customer_charts.case_breakdown(
+            frame, by, f"Cases received by {BREAKDOWNS[by].lower()}, {view.label}"),
+        frame, f"cases_by_{by}", view)
+
+
+def e_otinish() -> None:
+    st.subheader("e-Otinish appeals")
+    counts = state.case_counts(view.filters)
+    st.metric("e-Otinish appeals received", f"{counts['e_otinish_appeals']:,}",
+              help="Appeals filed through the government e-Otinish portal in the range.")
+    funnel = state.e_otinish_funnel(view.filters)
+    layout.show_chart(
+        lambda: customer_charts.stage_funnel(
+            funnel, f"Stages reached by e-Otinish appeals received {view.label}"),
+        funnel, "e_otinish_funnel", view,
+        empty="No e-Otinish appeals for these filters.")
+    now = local_now().replace(second=0, microsecond=0)
+    open_appeals = state.open_e_otinish_appeals(view.filters, now, 200)
+    layout.show_table(
+        open_appeals, "e_otinish_open", view,
+        column_config={"age_days": st.column_config.NumberColumn("Age (days)", format="%.1f"),
+                       "received_at": st.column_config.DatetimeColumn(
+                           "Received", format="YYYY-MM-DD HH:mm"),
+                       "stage_since": st.column_config.DatetimeColumn(
+                           "In stage since", format="YYYY-MM-DD HH:mm")},
+        caption=f"Open now, received up to {view.end}, oldest first (at most 200).",
+        empty="No open e-Otinish appeals for these filters.")
+
+
+state.live(figures)
+st.subheader("Where cases come from")
+by = url_choice("Break down by", list(BREAKDOWNS), "case_by", "category",
+                format_func=BREAKDOWNS.get, widget="segmented_control")
+state.live(breakdown)
+state.live(e_otinish)

@@ -1,0 +1,77 @@
+"""NPS: where and why customers are unhappy, and how much of it is waiting."""
+
+import streamlit as st
+
+from data_access.customer import DETRACTOR_MAX_SCORE
+from ui import customer_charts, layout, state
+from ui.filters import url_choice
+from ui.frame import run_inside_frame
+
+run_inside_frame()
+
+st.title("NPS")
+if not st.session_state.get("engine_ready"):
+    st.stop()
+
+SPLITS = {"channel": "Channel", "region": "Region", "service_type": "Service type"}
+view = st.session_state["view"]
+target = state.nps_target()
+split = url_choice("Split the trend by", list(SPLITS), "split", "channel",
+                   format_func=SPLITS.get, widget="segmented_control")
+
+
+def figures() -> None:
+    layout.freshness_stamp()
+    periods = state.nps_by_period(view.filters, view.granularity)
+    by_split = state.nps_by_period(view.filters, view.granularity, by=split)
+    layout.show_chart(
+        lambda: customer_charts.nps_split_trend(
+            by_split, split, target,
+            f"NPS by {SPLITS[split].lower()} per {view.granularity}, {view.label}"),
+        by_split, f"nps_by_{split}", view,
+        caption=f"Dashed line: target {target:g}. Small groups swing widely: the tooltip "
+                "gives each point's responses and margin of error.")
+    left, right = st.columns(2)
+    with left:
+        layout.show_chart(
+            lambda: customer_charts.nps_class_shares(
+                periods, f"Promoters, passives and detractors per {view.granularity}, "
+                         f"{view.label}"),
+            periods, "nps_classes", view,
+            caption="Promoters score 9–10, passives 7–8, detractors 0–6.")
+    with right:
+        reasons = state.detractor_reasons(view.filters)
+        layout.show_chart(
+            lambda: customer_charts.detractor_pareto(
+                reasons, f"Why detractors are unhappy, {view.label}"),
+            reasons, "detractor_reasons", view,
+            caption="Bars: detractors per reason they named; line: cumulative share.")
+    left, right = st.columns(2)
+    with left:
+        waits = state.nps_by_wait_bucket(view.filters)
+        layout.show_chart(
+            lambda: customer_charts.nps_by_wait(
+                waits, f"NPS by time waited for an operator, {view.label}"),
+            waits, "nps_by_wait", view,
+            caption="The link to staffing: NPS falls as the wait grows, so fewer long waits "
+                    "(more operators at peaks, or bots taking routine contacts) raise NPS. "
+                    "Test a plan in the Staffing simulator.")
+    with right:
+        layout.show_chart(
+            lambda: customer_charts.answer_rate_trend(
+                periods, f"Survey answer rate per {view.granularity}, {view.label}"),
+            periods, "answer_rate", view,
+            caption="A survey is sent after every contact; this is the share answered.")
+    st.subheader("Latest low-score comments")
+    comments = state.low_score_comments(view.filters, 50)
+    layout.show_table(
+        comments, "low_score_comments", view,
+        column_config={"answered_at": st.column_config.DatetimeColumn("Answered",
+                                                                      format="YYYY-MM-DD HH:mm"),
+                       "suggestion": st.column_config.TextColumn("Comment", width="large")},
+        caption=f"The 50 newest comments with a score of {DETRACTOR_MAX_SCORE} or less, shown "
+                "as plain text.",
+        empty="No low-score comments for these filters.")
+
+
+state.live(figures)

@@ -1,0 +1,145 @@
+"""URL parameters -> dashboard view: strict parsing, warnings that name the parameter, round trip."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from data_access.alerts import nps_falling_alert, nps_target_alert, overview_alerts
+from ui.view_state import (
+    DEFAULT_GRANULARITY,
+    PRESETS,
+    ViewState,
+    parse_view,
+    preset_range,
+    view_params,
+)
+
+TODAY = dt.date(2026, 11, 25)
+HOSTILE = ["'; DROP TABLE contacts;--", "<script>alert(1)</script>", "99999-01-01", "", "%00",
+           "2026-02-30", "1e9", "../../etc/passwd"]
+
+
+@pytest.mark.parametrize("preset, start", [
+    ("last_30_days", dt.date(2026, 10, 27)),
+    ("quarter_to_date", dt.date(2026, 10, 1)),
+    ("year_to_date", dt.date(2026, 1, 1)),
+    ("last_12_months", dt.date(2025, 12, 1)),
+])
+def test_presets_end_today(preset, start):
+    assert preset_range(preset, TODAY) == (start, TODAY)
+
+
+def test_quarter_to_date_on_the_first_day_of_a_quarter():
+    assert preset_range("quarter_to_date", dt.date(2026, 4, 1)) == (dt.date(2026, 4, 1),
+                                                                   dt.date(2026, 4, 1))
+    assert preset_range("last_12_months", dt.date(2024, 2, 29))[0] == dt.date(2023, 3, 1)
+
+
+def test_empty_url_gives_the_default_view():
+    view, warnings = parse_view({}, TODAY)
+    assert warnings == []
+    assert (view.preset, view.start, view.end) == ("last_30_days", dt.date(2026, 10, 27), TODAY)
+    assert view.granularity == DEFAULT_GRANULARITY
+
+
+def test_full_url_round_trips():
+    params = {"range": ["custom"], "from": ["2022-01-01"], "to": ["2022-03-31"],
+              "grain": ["month"], "region": ["almaty_city", "astana"],
+              "channel": ["telegram"], "service": ["connection"]}
+    view, warnings = parse_view(params, TODAY)
+    assert warnings == []
+    assert view == ViewState("custom", dt.date(2022, 1, 1), dt.date(2022, 3, 31), "month",
+                             ("almaty_city", "astana"), ("telegram",), ("connection",))
+    assert view_params(view) == params
+    assert parse_view(view_params(view), TODAY)[0] == view
+
+
+def test_exact_link_keeps_its_dates_when_opened_later():
+    """A copied 'last 30 days' link shows the same dates tomorrow (as custom)."""
+    view, _ = parse_view({"range": ["last_30_days"]}, TODAY)
+    link = view_params(view)
+    assert link["from"] == ["2026-10-27"]
+    same_day, _ = parse_view(link, TODAY)
+    assert same_day.preset == "last_30_days"
+    next_day, warnings = parse_view(link, TODAY + dt.timedelta(days=1))
+    assert warnings == []
+    assert (next_day.preset, next_day.start, next_day.end) == (
+        "custom", dt.date(2026, 10, 27), TODAY)
+
+
+def test_rolling_link_follows_the_calendar():
+    view, _ = parse_view({"range": ["year_to_date"]}, TODAY)
+    rolling = view_params(view, rolling=True)
+    assert "from" not in rolling and "to" not in rolling
+    later, _ = parse_view(rolling, dt.date(2027, 2, 3))
+    assert (later.start, later.end) == (dt.date(2027, 1, 1), dt.date(2027, 2, 3))
+
+
+@pytest.mark.parametrize("name", ["range", "from", "to", "grain", "region", "channel",
+                                  "service"])
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_values_are_ignored_with_a_warning_naming_the_parameter(name, value):
+    view, warnings = parse_view({name: [value], "region": ["astana"]} if name != "region"
+                                else {name: [value]}, TODAY)
+    assert len(warnings) == 1, warnings
+    assert f"'{name}'" in warnings[0]
+    assert view.start <= view.end
+    if name != "region":  # the valid parameter next to the bad one still applies
+        assert view.regions == ("astana",)
+
+
+def test_unknown_parameter_and_repeats_are_reported():
+    view, warnings = parse_view({"regoin": ["astana"], "grain": ["day", "month"]}, TODAY)
+    assert any("'regoin'" in warning for warning in warnings)
+    assert any("'grain' is given 2 times" in warning for warning in warnings)
+    assert view.granularity == "day"
+
+
+def test_reversed_dates_are_ignored():
+    view, warnings = parse_view({"from": ["2022-03-01"], "to": ["2022-01-01"]}, TODAY)
+    assert "wrong order" in warnings[0]
+    assert view.preset == "last_30_days"
+
+
+def test_one_sided_date_is_completed_sensibly():
+    view, warnings = parse_view({"from": ["2026-11-01"]}, TODAY)
+    assert warnings == []
+    assert (view.start, view.end, view.preset) == (dt.date(2026, 11, 1), TODAY, "custom")
+    view, _ = parse_view({"to": ["2021-05-01"]}, TODAY)
+    assert view.start <= view.end == dt.date(2021, 5, 1)
+
+
+def test_previous_period_has_the_same_length():
+    view, _ = parse_view({"from": ["2022-03-01"], "to": ["2022-03-31"]}, TODAY)
+    assert (view.previous.start, view.previous.end) == (dt.date(2022, 1, 29),
+                                                        dt.date(2022, 2, 28))
+
+
+@given(st.dictionaries(st.sampled_from(["range", "from", "to", "grain", "region", "channel",
+                                        "service", "x"]),
+                       st.lists(st.text(max_size=30), max_size=3), max_size=8))
+def test_any_url_parses_to_a_valid_view(params):
+    view, _warnings = parse_view(params, TODAY)
+    assert view.preset in PRESETS
+    assert view.start <= view.end
+    assert parse_view(view_params(view), TODAY)[0] == view
+
+
+def test_alert_rules():
+    assert nps_target_alert(42, 3, 40) is None
+    assert nps_target_alert(38, 3, 40).level == "warning"
+    assert nps_target_alert(30, 3, 40).level == "error"
+    import polars as pl
+    falling = pl.DataFrame({"period": [1, 2, 3, 4], "nps": [50.0, 48.0, 45.0, 41.0]})
+    assert "fallen for 2 weeks" in nps_falling_alert(falling, "week").message
+    rising_last = pl.DataFrame({"period": [1, 2, 3], "nps": [50.0, 45.0, 46.0]})
+    assert nps_falling_alert(rising_last, "week") is None
+    assert nps_falling_alert(falling.head(2), "week") is None
+    alerts = overview_alerts(35, 2, 40, falling, "month", 200, 150)
+    assert [alert.level for alert in alerts] == ["error", "warning", "error"]
+    assert "200 appeals are open" in alerts[2].message
+    assert overview_alerts(45, 2, 40, rising_last, "month", 100, 150) == []

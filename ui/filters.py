@@ -1,0 +1,183 @@
+"""The sidebar's global filters, kept in the URL so that a copied link reproduces the view.
+
+The frame (app.py) draws them on every run, so their widget state survives page switches.
+On a session's first run the widgets are seeded from the URL (validated by ui.view_state);
+after every run the URL is rewritten from the widgets. Page-level choices (e.g. the NPS split)
+use `url_choice`, which follows the same rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from data_access.argtypes import MAX_DAY, MIN_DAY
+from data_access.config import local_today
+from data_access.queries import GRANULARITIES
+from ui.view_state import (
+    GLOBAL_PARAMS,
+    LIST_PARAMS,
+    PRESETS,
+    ViewState,
+    parse_view,
+    preset_range,
+    shown,
+    view_params,
+)
+
+_KEYS = {"preset": "view_preset", "dates": "view_dates", "grain": "view_grain",
+         "region": "view_regions", "channel": "view_channels", "service": "view_services"}
+_SNAPSHOT = "_url_snapshot"
+_WARNINGS = "_url_warnings"
+_LAST_RANGE = "_view_last_range"
+KEPT_VIEW = "view"
+_LIST_LABELS = {"region": "Regions", "channel": "Channels", "service": "Service types"}
+
+
+def _url_snapshot() -> dict[str, list[str]]:
+    return {name: st.query_params.get_all(name) for name in st.query_params}
+
+
+def _seed_from_url(today: dt.date) -> None:
+    """The URL decides the widgets' first values in a session.
+
+    Coming back from a page without these filters (the simulator), the URL holds none of them:
+    the view kept in the session is restored instead.
+    """
+    snapshot = st.session_state[_SNAPSHOT]
+    kept: ViewState | None = st.session_state.get(KEPT_VIEW)
+    if kept is not None and not any(name in snapshot for name in GLOBAL_PARAMS):
+        view, warnings = kept, []
+    else:
+        view, warnings = parse_view(snapshot, today)
+    st.session_state[_KEYS["preset"]] = view.preset
+    st.session_state[_KEYS["dates"]] = (view.start, view.end)
+    st.session_state[_KEYS["grain"]] = view.granularity
+    st.session_state[_KEYS["region"]] = list(view.regions)
+    st.session_state[_KEYS["channel"]] = list(view.channels)
+    st.session_state[_KEYS["service"]] = list(view.service_types)
+    st.session_state[_LAST_RANGE] = (view.start, view.end)
+    st.session_state[_WARNINGS] = warnings
+
+
+def _clear_warnings() -> None:
+    st.session_state[_WARNINGS] = []
+
+
+def _preset_changed() -> None:
+    _clear_warnings()
+    preset = st.session_state[_KEYS["preset"]]
+    if preset != "custom":
+        st.session_state[_KEYS["dates"]] = preset_range(preset, local_today())
+
+
+def _dates_changed() -> None:
+    _clear_warnings()
+    dates = st.session_state[_KEYS["dates"]]
+    preset = st.session_state[_KEYS["preset"]]
+    if len(dates) == 2 and preset != "custom" and preset_range(preset, local_today()) != dates:
+        st.session_state[_KEYS["preset"]] = "custom"
+
+
+def global_filters() -> ViewState:
+    """Draw the sidebar filters and return the view they describe; the URL follows them."""
+    today = local_today()
+    st.session_state[_SNAPSHOT] = _url_snapshot()
+    if _KEYS["preset"] not in st.session_state:
+        _seed_from_url(today)
+    with st.sidebar:
+        st.header("Filters")
+        preset = st.selectbox("Date range", list(PRESETS), format_func=PRESETS.get,
+                              key=_KEYS["preset"], on_change=_preset_changed)
+        if preset != "custom":  # a preset follows the calendar: today moves on
+            st.session_state[_KEYS["dates"]] = preset_range(preset, today)
+        dates = st.date_input("From – to", key=_KEYS["dates"], min_value=MIN_DAY,
+                              max_value=MAX_DAY, on_change=_dates_changed, format="YYYY-MM-DD")
+        if isinstance(dates, Sequence) and len(dates) == 2:
+            st.session_state[_LAST_RANGE] = (dates[0], dates[1])
+        else:
+            st.caption("Pick the end date; until then the previous range is shown.")
+        start, end = st.session_state[_LAST_RANGE]
+        granularity = st.segmented_control("Granularity", GRANULARITIES, key=_KEYS["grain"],
+                                           on_change=_clear_warnings,
+                                           format_func=str.capitalize)
+        chosen = {}
+        for name, names in LIST_PARAMS.items():
+            chosen[name] = st.multiselect(
+                _LIST_LABELS[name], list(names), format_func=names.get, key=_KEYS[name],
+                placeholder="All", on_change=_clear_warnings)
+    view = ViewState(preset, start, end, granularity or "week",
+                     regions=tuple(chosen["region"]), channels=tuple(chosen["channel"]),
+                     service_types=tuple(chosen["service"]))
+    for warning in st.session_state.get(_WARNINGS, []):
+        st.warning(warning, icon=":material/link_off:")
+    st.query_params.from_dict(view_params(view))
+    st.session_state[KEPT_VIEW] = view
+    return view
+
+
+def url_choice(label: str, options: Sequence[Any], param: str, default: Any,
+               format_func: Callable[[Any], str] = str, widget: str = "selectbox",
+               **widget_kwargs: Any) -> Any:
+    """A page widget whose value lives in the URL as `param`, validated against `options`.
+
+    An unknown value in the link is ignored with a warning naming the parameter. The choice is
+    also kept in the session, so that leaving the page and coming back keeps it.
+    """
+    key, kept = f"url_{param}", f"_kept_{param}"
+    text_options = {str(option): option for option in options}
+    if key not in st.session_state:
+        value = st.session_state.get(kept, default)
+        requested = st.session_state.get(_SNAPSHOT, {}).get(param, [])
+        if requested:
+            if requested[0] in text_options:
+                value = text_options[requested[0]]
+            else:
+                st.warning(f"URL parameter '{param}': {shown(requested[0])} is not one of "
+                           f"{', '.join(text_options)}; ignored.", icon=":material/link_off:")
+        st.session_state[key] = value
+    draw = st.selectbox if widget == "selectbox" else st.segmented_control
+    value = draw(label, list(options), format_func=format_func, key=key, **widget_kwargs)
+    if value is None:  # a segmented control can be unselected: fall back to the default
+        value = default
+    st.session_state[kept] = value
+    st.query_params[param] = str(value)
+    return value
+
+
+def url_number(label: str, param: str, default: int, low: int, high: int, **kwargs: Any) -> int:
+    """A whole-number setting in the URL, bounded; a bad value is named and ignored."""
+    key, kept = f"url_{param}", f"_kept_{param}"
+    if key not in st.session_state:
+        value = st.session_state.get(kept, default)
+        requested = st.session_state.get(_SNAPSHOT, {}).get(param, [])
+        if requested:
+            raw = requested[0]
+            if raw.isdigit() and low <= int(raw) <= high:
+                value = int(raw)
+            else:
+                st.warning(f"URL parameter '{param}': {shown(raw)} must be a whole number "
+                           f"within {low}..{high}; ignored.", icon=":material/link_off:")
+        st.session_state[key] = value
+    value = int(st.number_input(label, min_value=low, max_value=high, step=1, key=key,
+                                **kwargs))
+    st.session_state[kept] = value
+    st.query_params[param] = str(value)
+    return value
+
+
+def share_links(view: ViewState) -> None:
+    """The 'Copy link' control: the exact view, and a rolling bookmark for presets."""
+    base = st.context.url or ""
+    exact = f"{base}?{urlencode(view_params(view), doseq=True)}"
+    with st.sidebar.expander("Copy link", icon=":material/link:"):
+        st.caption("This exact view (page, dates, granularity and filters):")
+        st.code(exact, language=None, wrap_lines=True)
+        if view.preset != "custom":
+            rolling = f"{base}?{urlencode(view_params(view, rolling=True), doseq=True)}"
+            st.caption(f"Rolling link: always the {PRESETS[view.preset].lower()}:")
+            st.code(rolling, language=None, wrap_lines=True)

@@ -1,0 +1,124 @@
+"""Building blocks every dashboard page shares: charts and tables with their CSV, KPI tiles,
+empty states and the freshness stamp. Pages call these and stay free of logic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from data_access.config import local_now
+from ui.view_state import ViewState
+
+NO_ROWS = "No data for these filters. Widen the date range or clear a filter in the sidebar."
+
+
+def csv_bytes(frame: pl.DataFrame) -> bytes:
+    """CSV for any result frame: list columns (sparklines) become ';'-joined text."""
+    nested = [name for name, dtype in frame.schema.items()
+              if isinstance(dtype, pl.List | pl.Array | pl.Struct)]
+    flat = frame.with_columns(
+        pl.col(name).cast(pl.List(pl.String)).list.join(";") for name in nested
+        if isinstance(frame.schema[name], pl.List | pl.Array))
+    flat = flat.drop(name for name in nested if isinstance(frame.schema[name], pl.Struct))
+    return flat.write_csv().encode("utf-8")
+
+
+def download(frame: pl.DataFrame, name: str, view: ViewState) -> None:
+    st.download_button(
+        "CSV", csv_bytes(frame), file_name=f"servicepulse_{name}_{view.start}_{view.end}.csv",
+        mime="text/csv", key=f"download_{name}", icon=":material/download:",
+        on_click="ignore", help="Download the data behind this view as CSV")
+
+
+def show_chart(build: Callable[[], alt.TopLevelMixin], data: pl.DataFrame, name: str,
+               view: ViewState, caption: str | None = None, empty: str = NO_ROWS) -> None:
+    """A chart with its data as CSV, or a friendly message when the filters leave no rows."""
+    if data.is_empty():
+        st.info(empty, icon=":material/filter_alt_off:")
+        return
+    st.altair_chart(build(), width="stretch")
+    row = st.columns([5, 1])
+    if caption:
+        row[0].caption(caption)
+    with row[1]:
+        download(data, name, view)
+
+
+def show_table(frame: pl.DataFrame, name: str, view: ViewState,
+               column_config: Mapping[str, Any] | None = None, caption: str | None = None,
+               empty: str = NO_ROWS, height: int | str = "auto") -> None:
+    """A table (st.dataframe draws cells as text: imported free text cannot inject markup)."""
+    if frame.is_empty():
+        st.info(empty, icon=":material/filter_alt_off:")
+        return
+    st.dataframe(frame, hide_index=True, column_config=column_config, width="stretch",
+                 height=height)
+    row = st.columns([5, 1])
+    if caption:
+        row[0].caption(caption)
+    with row[1]:
+        download(frame, name, view)
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One KPI tile: the value now, the previous equal period's, and an optional target."""
+
+    label: str
+    value: float | int | None
+    previous: float | int | None = None
+    text: str | None = None  # how to show the value, when not a plain number
+    digits: int = 0
+    percent: bool = False
+    lower_is_better: bool = False
+    target: float | None = None
+    help: str | None = None
+    unit: str = ""
+
+    def formatted(self, number: float | int | None) -> str:
+        if number is None:
+            return "—"
+        if self.percent:
+            return f"{number:.{self.digits}%}"
+        return f"{number:,.{self.digits}f}{self.unit}"
+
+    @property
+    def delta(self) -> str | None:
+        if self.value is None or self.previous is None:
+            return None
+        change = self.value - self.previous
+        if self.percent:
+            return f"{change * 100:+.{max(self.digits - 1, 0)}f} pp"
+        return f"{change:+,.{self.digits}f}{self.unit}"
+
+    @property
+    def target_note(self) -> str | None:
+        if self.target is None or self.value is None:
+            return None
+        gap = self.value - self.target
+        met = gap <= 0 if self.lower_is_better else gap >= 0
+        verdict = "on target" if met else "off target"
+        shown = f"{gap * 100:+.1f} pp" if self.percent else f"{gap:+.{self.digits}f}"
+        return f"Target {self.formatted(self.target)}: {shown}, {verdict}"
+
+
+def kpi_tiles(tiles: list[Tile], compared_with: str) -> None:
+    """A row of tiles; each delta is against the previous equal period, with the target below."""
+    for column, tile in zip(st.columns(len(tiles)), tiles, strict=True):
+        with column.container(border=True):
+            st.metric(tile.label, tile.text or tile.formatted(tile.value), tile.delta,
+                      delta_color="inverse" if tile.lower_is_better else "normal",
+                      help=tile.help, delta_description=compared_with)
+            note = tile.target_note
+            if note:
+                st.caption(note)
+
+
+def freshness_stamp() -> None:
+    st.caption(f"As of {local_now():%H:%M:%S} (local time)", help="The figures below re-run on "
+               "the refresh interval set in the sidebar; new rows show on the next tick.")
