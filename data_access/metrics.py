@@ -94,3 +94,19 @@ def open_at_end(cases: pl.DataFrame, kind: str) -> int | None:
         return None
     last = rows["period"].max()
     return int(rows.filter(pl.col("period") == last)["open_backlog"].sum())
+
+
+def automated_share(contacts: pl.DataFrame) -> float | None:
+    """Share of `contacts_by_period` contacts served by a bot or self-service, not an operator."""
+    total = int(contacts["contacts"].sum()) if contacts.height else 0
+    if not total:
+        return None
+    return 1 - int(contacts["served_by_operator"].sum()) / total
+
+
+def rating_summary(distribution: pl.DataFrame) -> tuple[int, float | None]:
+    """(ratings, mean score) from a `rating_distribution` frame (score, ratings, ...)."""
+    count = int(distribution["ratings"].sum()) if distribution.height else 0
+    if not count:
+        return 0, None
+    return count, float((distribution["score"] * distribution["ratings"]).sum()) / count

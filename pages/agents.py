@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from data_access.metrics import rating_summary
 from ui import layout, operations_charts, state
 from ui.filters import url_choice, url_number
 from ui.frame import run_inside_frame
@@ -14,15 +15,26 @@ if not st.session_state.get("engine_ready"):
 
 view = st.session_state["view"]
 target = state.rated_share_target()
-min_ratings = url_number("Rank operators with at least this many ratings", "min_ratings",
-                         state.min_ratings_default(), 1, 100_000)
+with st.columns([1, 2])[0]:
+    min_ratings = url_number("Rank operators with at least this many ratings", "min_ratings",
+                             state.min_ratings_default(), 1, 100_000)
 
 
 def figures() -> None:
     layout.freshness_stamp()
+    scores = state.rating_distribution(view.filters)
+    ratings, mean = rating_summary(scores)
+    ratings_before, mean_before = rating_summary(state.rating_distribution(view.previous))
+    now, before = state.kpis(view.filters), state.kpis(view.previous)
+    layout.kpi_tiles([
+        layout.Tile("Ratings", ratings, ratings_before),
+        layout.Tile("Mean rating", mean, mean_before, digits=2, help="On the 1–5 scale."),
+        layout.Tile("Front line rated (lowest month)", now["operators_rated_share"],
+                    before["operators_rated_share"], digits=1, percent=True, target=target,
+                    help="The lowest monthly share of active front-line operators rated."),
+    ], layout.compared_with(view))
     left, right = st.columns(2)
     with left:
-        scores = state.rating_distribution(view.filters)
         layout.show_chart(
             lambda: operations_charts.rating_distribution(
                 scores, f"Agent ratings by score (1–5), {view.label}"),

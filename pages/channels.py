@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from data_access.metrics import automated_share
 from data_access.operations import channel_volume, served_by_share
 from ui import layout, operations_charts, state
 from ui.frame import run_inside_frame
@@ -18,6 +19,18 @@ view = st.session_state["view"]
 def figures() -> None:
     layout.freshness_stamp()
     contacts = state.contacts_by_period(view.filters, view.granularity)
+    earlier = state.contacts_by_period(view.previous, view.granularity)
+    now, before = state.kpis(view.filters), state.kpis(view.previous)
+    layout.kpi_tiles([
+        layout.Tile("Contacts online", now["contacts_online"], before["contacts_online"]),
+        layout.Tile("Online share", now["online_share"], before["online_share"], digits=1,
+                    percent=True),
+        layout.Tile("Served by bots or self-service", automated_share(contacts),
+                    automated_share(earlier), digits=1, percent=True),
+        layout.Tile("Median wait", state.median_wait_s(view.filters),
+                    state.median_wait_s(view.previous), unit=" s", lower_is_better=True,
+                    help="Median seconds waited by contacts served by an operator."),
+    ], layout.compared_with(view))
     left, right = st.columns(2)
     with left:
         layout.show_chart(

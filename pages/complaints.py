@@ -3,6 +3,7 @@
 import streamlit as st
 
 from data_access.config import local_now
+from data_access.metrics import open_at_end
 from ui import customer_charts, layout, state
 from ui.filters import url_choice
 from ui.frame import run_inside_frame
@@ -19,6 +20,23 @@ view = st.session_state["view"]
 
 def figures() -> None:
     layout.freshness_stamp()
+    now, before = state.kpis(view.filters), state.kpis(view.previous)
+    cases = state.cases_by_period(view.filters, view.granularity, by=None)
+    layout.kpi_tiles([
+        layout.Tile("Complaints", now["complaints"], before["complaints"],
+                    lower_is_better=True, help="Complaints received: the service was bad."),
+        layout.Tile("Appeals", now["appeals"], before["appeals"], lower_is_better=True,
+                    help="Appeals received: solve my problem."),
+        layout.Tile("e-Otinish appeals", now["e_otinish_appeals"],
+                    before["e_otinish_appeals"], lower_is_better=True,
+                    help="Appeals filed through the government e-Otinish portal."),
+        layout.Tile("Open appeals", open_at_end(cases, "appeal"),
+                    open_at_end(state.cases_by_period(view.previous, view.granularity, by=None),
+                                "appeal"), lower_is_better=True,
+                    target=state.appeals_backlog_limit(),
+                    help=f"Appeals open at the end of {view.end} (received earlier, not yet "
+                         "answered or withdrawn); the target is the alert limit."),
+    ], layout.compared_with(view))
     counts = state.case_trend_with_yoy(view.filters, view.granularity)
     layout.show_chart(
         lambda: customer_charts.case_counts_yoy(
@@ -26,7 +44,6 @@ def figures() -> None:
                     "with the year before"),
         counts, "cases_yoy", view,
         caption="Dashed: the same period a year earlier; the tooltip gives the change.")
-    cases = state.cases_by_period(view.filters, view.granularity, by=None)
     left, right = st.columns(2)
     with left:
         layout.show_chart(
@@ -52,9 +69,6 @@ def breakdown() -> None:
 
 def e_otinish() -> None:
     st.subheader("e-Otinish appeals")
-    counts = state.case_counts(view.filters)
-    st.metric("e-Otinish appeals received", f"{counts['e_otinish_appeals']:,}",
-              help="Appeals filed through the government e-Otinish portal in the range.")
     funnel = state.e_otinish_funnel(view.filters)
     layout.show_chart(
         lambda: customer_charts.stage_funnel(

@@ -22,6 +22,18 @@ split = url_choice("Split the trend by", list(SPLITS), "split", "channel",
 
 def figures() -> None:
     layout.freshness_stamp()
+    now, before = state.kpis(view.filters), state.kpis(view.previous)
+    layout.kpi_tiles([
+        layout.Tile("NPS", now["nps"], before["nps"], digits=1, target=target,
+                    text=f"{now['nps']:.1f} ± {now['nps_moe']:.1f}" if now["nps"] is not None
+                    else None, help="Net Promoter Score with its 95% margin of error."),
+        layout.Tile("Promoters", now["promoters"], before["promoters"], help="Scores 9–10."),
+        layout.Tile("Detractors", now["detractors"], before["detractors"],
+                    lower_is_better=True, help="Scores 0–6."),
+        layout.Tile("Answer rate", now["answer_rate"], before["answer_rate"], digits=1,
+                    percent=True, help=f"{now['responses']:,} of {now['surveys_sent']:,} "
+                                       "surveys answered."),
+    ], layout.compared_with(view))
     periods = state.nps_by_period(view.filters, view.granularity)
     by_split = state.nps_by_period(view.filters, view.granularity, by=split)
     layout.show_chart(

@@ -16,9 +16,8 @@ if not st.session_state.get("engine_ready"):
 view = st.session_state["view"]
 target = state.nps_target()
 backlog_limit = state.appeals_backlog_limit()
-days = (view.end - view.start).days + 1
-compared_with = f"vs previous {days} days"
-st.caption(f"{view.label}, per {view.granularity}; deltas against the {days} days before "
+compared_with = layout.compared_with(view)
+st.caption(f"{view.label}, per {view.granularity}; deltas {compared_with} "
            f"({view.previous.start:%d %b %Y} – {view.previous.end:%d %b %Y}).")
 
 

@@ -1,4 +1,4 @@
-"""URL parameters -> dashboard view: strict parsing, warnings that name the parameter, round trip."""
+"""URL parameters -> dashboard view: strict parsing, warnings naming the parameter, round trip."""
 
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ def show_chart(build: Callable[[], alt.TopLevelMixin], data: pl.DataFrame, name:
         st.info(empty, icon=":material/filter_alt_off:")
         return
     st.altair_chart(build(), width="stretch")
-    row = st.columns([5, 1])
+    row = st.columns([3, 1])
     if caption:
         row[0].caption(caption)
     with row[1]:
@@ -58,7 +58,7 @@ def show_table(frame: pl.DataFrame, name: str, view: ViewState,
         return
     st.dataframe(frame, hide_index=True, column_config=column_config, width="stretch",
                  height=height)
-    row = st.columns([5, 1])
+    row = st.columns([3, 1])
     if caption:
         row[0].caption(caption)
     with row[1]:
@@ -93,7 +93,7 @@ class Tile:
             return None
         change = self.value - self.previous
         if self.percent:
-            return f"{change * 100:+.{max(self.digits - 1, 0)}f} pp"
+            return f"{change * 100:+.{self.digits}f} pp"
         return f"{change:+,.{self.digits}f}{self.unit}"
 
     @property
@@ -117,6 +117,10 @@ def kpi_tiles(tiles: list[Tile], compared_with: str) -> None:
             note = tile.target_note
             if note:
                 st.caption(note)
+
+
+def compared_with(view: ViewState) -> str:
+    return f"vs previous {(view.end - view.start).days + 1} days"
 
 
 def freshness_stamp() -> None:
