@@ -1,0 +1,175 @@
+"""Every dashboard page through app.py's frame (AppTest) on a seeded demo database.
+
+The demo story covers 2021-01..2022-07, so every test opens a link with explicit dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, inspect, select
+from streamlit.testing.v1 import AppTest
+
+from data_access.engine import create_db_engine
+from data_access.schema import Channel, Contact, NpsSurvey, Region, ServiceType
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = {"overview": None, "nps": "pages/nps.py", "complaints": "pages/complaints.py",
+         "channels": "pages/channels.py", "agents": "pages/agents.py"}
+TITLES = {"overview": "ServicePulse overview", "nps": "NPS",
+          "complaints": "Complaints & appeals", "channels": "Channels",
+          "agents": "Agent performance"}
+# The first tile of each page, which a region filter must change.
+FIRST_TILE = {"overview": "NPS", "nps": "NPS", "complaints": "Complaints",
+              "channels": "Contacts online", "agents": "Ratings"}
+SUMMER = {"from": "2022-06-01", "to": "2022-07-31", "grain": "week"}
+HOSTILE = {"region": ["'; DROP TABLE contacts;--"], "channel": ["<script>alert(1)</script>"],
+           "from": ["99999-01-01"], "grain": ["<img src=x onerror=alert(1)>"],
+           "range": ["forever"], "bogus": ["1"], "split": ["<b>x</b>"],
+           "case_by": ["'; --"], "min_ratings": ["-5"], "operator": ["<script>"]}
+
+
+def open_page(monkeypatch, url: str, page: str, params: dict) -> AppTest:
+    monkeypatch.setenv("DATABASE_URL", url)
+    at = AppTest.from_file(APP, default_timeout=120)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    if PAGES[page]:
+        # A browser opens the deep link directly; AppTest starts on the default page, whose
+        # run rewrites the URL without other pages' parameters. Give them again on the switch.
+        at.switch_page(PAGES[page])
+        for name, value in params.items():
+            at.query_params[name] = value
+        at.run()
+    return at
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    """AppTest gives a parameter's single value as a string, repeated values as a list."""
+    return value if isinstance(value, list) else [value]
+
+
+def granularity(at: AppTest) -> str:
+    return next(group for group in at.get("button_group") if group.key == "view_grain").value
+
+
+def tiles(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def assert_clean(at: AppTest, page: str) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    # Threshold alerts are errors too; a database or page failure must not be among them.
+    assert not [e.value for e in at.error if "alert" not in e.icon and "warning" not in e.icon]
+    assert at.title[0].value == TITLES[page]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_with_figures_on_both_backends(monkeypatch, seeded_url, page):
+    at = open_page(monkeypatch, seeded_url, page, SUMMER)
+    assert_clean(at, page)
+    values = tiles(at)
+    assert values[FIRST_TILE[page]] not in ("—", "0"), values
+    assert not at.info, [i.value for i in at.info]  # no empty state on a full range
+    assert any("As of" in caption.value for caption in at.caption)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_changing_a_filter_changes_a_kpi(monkeypatch, seeded_sqlite_url, page):
+    at = open_page(monkeypatch, seeded_sqlite_url, page, SUMMER)
+    before = tiles(at)[FIRST_TILE[page]]
+    at.multiselect(key="view_regions").set_value(["astana"]).run()
+    assert_clean(at, page)
+    after = tiles(at)[FIRST_TILE[page]]
+    assert after != before
+    assert as_list(at.query_params["region"]) == ["astana"]
+
+
+@pytest.mark.parametrize("page, own", [
+    ("overview", {}), ("nps", {"split": "region"}), ("complaints", {"case_by": "channel"}),
+    ("channels", {}), ("agents", {"min_ratings": "5"}),
+])
+def test_query_params_round_trip(monkeypatch, seeded_sqlite_url, page, own):
+    params = {"range": "custom", "from": "2022-03-01", "to": "2022-05-31", "grain": "month",
+              "region": ["almaty_city", "astana"], "channel": ["telegram", "office"],
+              "service": ["connection"], **own}
+    at = open_page(monkeypatch, seeded_sqlite_url, page, params)
+    assert_clean(at, page)
+    assert at.selectbox(key="view_preset").value == "custom"
+    assert at.date_input(key="view_dates").value == (dt.date(2022, 3, 1), dt.date(2022, 5, 31))
+    assert granularity(at) == "month"
+    assert at.multiselect(key="view_regions").value == ["almaty_city", "astana"]
+    assert at.multiselect(key="view_channels").value == ["telegram", "office"]
+    assert at.multiselect(key="view_services").value == ["connection"]
+    for name, value in own.items():
+        assert str(at.session_state[f"url_{name}"]) == value
+    assert ({name: as_list(at.query_params[name]) for name in params}
+            == {name: as_list(value) for name, value in params.items()})
+    links = [code.value for code in at.sidebar.code]
+    assert any("from=2022-03-01" in link and "region=almaty_city" in link for link in links)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_hostile_params_warn_and_are_ignored(monkeypatch, seeded_sqlite_url, page):
+    at = open_page(monkeypatch, seeded_sqlite_url, page, {**SUMMER, **HOSTILE, "from": "x"})
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = " ".join(w.value for w in at.warning)
+    for name in ("region", "channel", "from", "grain", "range", "bogus"):
+        assert f"'{name}'" in warnings, (name, warnings)
+    page_param = {"nps": "split", "complaints": "case_by", "agents": "min_ratings"}.get(page)
+    if page_param:
+        assert f"'{page_param}'" in warnings
+    assert at.multiselect(key="view_regions").value == []
+    assert granularity(at) == "week"
+    engine = create_db_engine(seeded_sqlite_url)
+    assert inspect(engine).has_table("contacts")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_filters_that_leave_no_rows_say_so(monkeypatch, seeded_sqlite_url, page):
+    at = open_page(monkeypatch, seeded_sqlite_url, page,
+                   {"from": "2019-01-01", "to": "2019-03-31"})
+    assert_clean(at, page)
+    assert at.info, "an empty range must show a friendly message"
+    assert all("No " in info.value for info in at.info)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_unreachable_database_gives_one_masked_banner_with_retry(monkeypatch, page):
+    at = open_page(monkeypatch, "postgresql+psycopg://reader:s3cret@127.0.0.1:1/sp", page, {})
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "reader:***@127.0.0.1:1/sp" in at.error[0].value
+    assert "s3cret" not in at.error[0].value
+    assert any(button.label == "Retry now" for button in at.button)
+
+
+def test_new_rows_show_on_the_next_run(monkeypatch, seeded_sqlite_url, tmp_path):
+    """The caches are keyed by the data version: an insert is not hidden by the TTL."""
+    path = tmp_path / "live.db"
+    shutil.copy(seeded_sqlite_url.removeprefix("sqlite:///"), path)
+    url = f"sqlite:///{path}"
+    at = open_page(monkeypatch, url, "overview", SUMMER)
+    before = int(tiles(at)["Survey responses"].replace(",", ""))
+    engine = create_db_engine(url)
+    with engine.begin() as connection:
+        first = connection.scalar(select(func.max(Contact.id))) + 1
+        ids = {model: connection.scalar(select(model.id).limit(1))
+               for model in (Channel, Region, ServiceType)}
+        moment = dt.datetime(2022, 7, 31, 12, 0)
+        connection.execute(insert(Contact), [
+            {"id": first + n, "external_id": f"live-{n}", "started_at": moment,
+             "channel_id": ids[Channel], "region_id": ids[Region],
+             "service_type_id": ids[ServiceType], "served_by": "bot", "operator_id": None,
+             "wait_s": 0, "handle_s": 60, "subscriber_key": "live"} for n in range(7)])
+        connection.execute(insert(NpsSurvey), [
+            {"contact_id": first + n, "sent_at": moment, "answered": True, "score": 10,
+             "answered_at": moment} for n in range(7)])
+    time.sleep(1.1)  # the data version is probed at most once a second
+    at.run()
+    assert int(tiles(at)["Survey responses"].replace(",", "")) == before + 7
