@@ -11,6 +11,7 @@ import streamlit as st
 
 from ui import state
 from ui.filters import global_filters, share_links
+from ui.view_state import DASHBOARD_PARAMS
 
 st.set_page_config(page_title="ServicePulse", page_icon=":material/signal_cellular_alt:",
                    layout="wide")
@@ -40,8 +41,17 @@ navigation = st.navigation(
     }
 )
 
-# The simulator has its own inputs; the dashboards share the sidebar filters.
-if navigation.url_path != "simulator":
+# The simulator has its own inputs in the URL; the dashboards share the sidebar filters. Each
+# drops the other's parameters: they are not wrong, they belong to another page.
+previous_page, page = st.session_state.get("_page"), navigation.url_path
+st.session_state["_page"] = page
+if page == "simulator":
+    for name in DASHBOARD_PARAMS:
+        if name in st.query_params:
+            del st.query_params[name]
+else:
+    if previous_page == "simulator":
+        st.query_params.clear()  # the dashboards' view is restored from the session
     share_links(global_filters())
     with st.sidebar:
         st.toggle("Live refresh", value=True, key="live_refresh",

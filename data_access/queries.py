@@ -335,14 +335,17 @@ def _case_conditions(filters: Filters, column: ColumnElement) -> list[ColumnElem
             *_dimension_filters(filters, Case.channel_id, Case.region_id)]
 
 
-def _case_dimension(by: CaseDimension) -> tuple[ColumnElement, list]:
+def _case_dimension(by: CaseDimension | None) -> tuple[list[ColumnElement], list]:
+    """(select columns, joins) for an optional case breakdown; none for the overall trend."""
+    if by is None:
+        return [], []
     if by == "category":
-        return Case.category.label(by), []
+        return [Case.category.label(by)], []
     if by == "channel":
-        return Channel.code.label(by), [(Channel, Channel.id == Case.channel_id)]
+        return [Channel.code.label(by)], [(Channel, Channel.id == Case.channel_id)]
     if by == "region":
-        return Region.code.label(by), [(Region, Region.id == Case.region_id)]
-    raise ValueError(f"by must be one of ('category', 'channel', 'region'), not {by!r}")
+        return [Region.code.label(by)], [(Region, Region.id == Case.region_id)]
+    raise ValueError(f"by must be one of ('category', 'channel', 'region', None), not {by!r}")
 
 
 def _case_rows(columns: list, joins: list, conditions: list) -> Select:
@@ -353,27 +356,33 @@ def _case_rows(columns: list, joins: list, conditions: list) -> Select:
 
 
 def cases_by_period(connection: Connection, filters: Filters, granularity: Granularity = "month",
-                    by: CaseDimension = "category") -> pl.DataFrame:
-    """Received, closed, resolution-time median/p90 (hours, nearest rank) and open backlog."""
+                    by: CaseDimension | None = "category") -> pl.DataFrame:
+    """Received, closed, resolution-time median/p90 (hours, nearest rank) and open backlog.
+
+    Columns: kind, [by,] period, received, answered, closed, open_backlog,
+    median_resolution_h, p90_resolution_h; rows sorted by period, kind[, by]. Percentiles are
+    over answered cases received in the period. `by=None` gives the overall trend per kind.
+    """
     dialect = connection.dialect.name
     dimension, joins = _case_dimension(by)
+    dims = [by] if by else []
     received_period = period_start(Case.received_at, granularity, dialect)
     closed_period = period_start(Case.resolved_at, granularity, dialect)
 
     received_rows = _case_rows(
-        [received_period.label("period"), Case.kind.label("kind"), dimension,
+        [received_period.label("period"), Case.kind.label("kind"), *dimension,
          Case.status.label("status"),
          hours_between(Case.received_at, Case.resolved_at, dialect).label("hours")],
         joins, _case_conditions(filters, Case.received_at),
     ).subquery()
-    keys = [received_rows.c.period, received_rows.c.kind, received_rows.c[by]]
+    keys = [received_rows.c[name] for name in ("period", "kind", *dims)]
     answered = received_rows.c.status == "answered"
     ranked = select(
         *keys, received_rows.c.hours,
         func.row_number().over(partition_by=keys, order_by=received_rows.c.hours).label("rank"),
         func.count().over(partition_by=keys).label("n"),
     ).where(answered).subquery()
-    ranked_keys = [ranked.c.period, ranked.c.kind, ranked.c[by]]
+    ranked_keys = [ranked.c[name] for name in ("period", "kind", *dims)]
     percentiles = select(
         *ranked_keys,
         func.max(case((ranked.c.rank == (ranked.c.n * 50 + 99) // 100, ranked.c.hours))).label(
@@ -384,35 +393,54 @@ def cases_by_period(connection: Connection, filters: Filters, granularity: Granu
     received = select(*keys, func.count().label("received"),
                       _count_if(answered).label("answered")).group_by(*keys)
 
-    closed_rows = _case_rows([closed_period.label("period"), Case.kind.label("kind"), dimension],
+    closed_rows = _case_rows([closed_period.label("period"), Case.kind.label("kind"), *dimension],
                              joins, _case_conditions(filters, Case.resolved_at)).subquery()
-    closed_keys = [closed_rows.c.period, closed_rows.c.kind, closed_rows.c[by]]
+    closed_keys = [closed_rows.c[name] for name in ("period", "kind", *dims)]
     closed = select(*closed_keys, func.count().label("closed")).group_by(*closed_keys)
 
     opening_rows = _case_rows(
-        [Case.kind.label("kind"), dimension],
+        [Case.kind.label("kind"), *dimension],
         joins,
         [Case.received_at < filters.start_at,
          or_(Case.resolved_at.is_(None), Case.resolved_at >= filters.start_at),
          *_dimension_filters(filters, Case.channel_id, Case.region_id)],
     ).subquery()
-    opening_keys = [opening_rows.c.kind, opening_rows.c[by]]
+    opening_keys = [opening_rows.c[name] for name in ("kind", *dims)]
     opening = select(*opening_keys, func.count().label("opening")).group_by(*opening_keys)
 
-    key_schema = {"period": pl.Date, "kind": pl.String, by: pl.String}
+    group_schema = {"kind": pl.String} | {name: pl.String for name in dims}
+    key_schema = {"period": pl.Date} | group_schema
     received_frame = _frame(connection, received,
                             key_schema | {"received": pl.Int64, "answered": pl.Int64})
     percentile_frame = _frame(connection, percentiles, key_schema | {
         "median_resolution_h": pl.Float64, "p90_resolution_h": pl.Float64})
     closed_frame = _frame(connection, closed, key_schema | {"closed": pl.Int64})
-    opening_frame = _frame(connection, opening,
-                           {"kind": pl.String, by: pl.String, "opening": pl.Int64})
+    opening_frame = _frame(connection, opening, group_schema | {"opening": pl.Int64})
     return (
-        with_backlog(received_frame, closed_frame, opening_frame, ["kind", by])
-        .join(percentile_frame, on=["period", "kind", by], how="left")
+        with_backlog(received_frame, closed_frame, opening_frame, list(group_schema))
+        .join(percentile_frame, on=list(key_schema), how="left")
         .with_columns(pl.col("answered").fill_null(0))
-        .sort(["period", "kind", by])
+        .sort(list(key_schema))
     )
+
+
+def cases_received(connection: Connection, filters: Filters, granularity: Granularity = "month",
+                   by: CaseDimension | None = None) -> pl.DataFrame:
+    """Cases received per period and kind (and `by`): the cheap count behind trend lines.
+
+    Columns: period, kind, [by,] received. Only periods with cases appear.
+    """
+    dimension, joins = _case_dimension(by)
+    names = ("period", "kind", *([by] if by else []))
+    rows = _case_rows(
+        [period_start(Case.received_at, granularity, connection.dialect.name).label("period"),
+         Case.kind.label("kind"), *dimension],
+        joins, _case_conditions(filters, Case.received_at),
+    ).subquery()
+    keys = [rows.c[name] for name in names]
+    statement = select(*keys, func.count().label("received")).group_by(*keys).order_by(*keys)
+    schema = {"period": pl.Date} | {name: pl.String for name in names[1:]}
+    return _frame(connection, statement, schema | {"received": pl.Int64})
 
 
 def case_counts(connection: Connection, filters: Filters) -> dict[str, int]:

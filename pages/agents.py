@@ -3,6 +3,7 @@
 import streamlit as st
 
 from data_access.metrics import rating_summary
+from data_access.operations import operator_names
 from ui import layout, operations_charts, state
 from ui.filters import url_choice, url_number
 from ui.frame import run_inside_frame
@@ -43,7 +44,8 @@ def figures() -> None:
         coverage = state.front_line_coverage(view.filters)
         layout.show_chart(
             lambda: operations_charts.rated_share_vs_target(
-                coverage, f"Front-line operators rated per month, {view.label}", target),
+                coverage, target=target,
+                title=f"Front-line operators rated per month, {view.label}"),
             coverage, "rated_share", view,
             caption=f"Target: more than {target:.0%} of the active front-line operators rated "
                     "every month (ratings feed their pay). A month cut by the range counts "
@@ -71,12 +73,10 @@ state.live(figures)
 st.subheader("Operators")
 state.live(operators)
 st.subheader("One operator's monthly trend")
-choices = state.operator_table(view.filters, min_ratings)["operator"].to_list()
-names = dict(zip(choices, state.operator_table(view.filters, min_ratings)["name"].to_list(),
-                 strict=True))
-if choices:
-    chosen = url_choice("Operator", choices, "operator", choices[0],
-                        format_func=lambda code: f"{names.get(code, code)} ({code})")
+names = operator_names(state.operator_table(view.filters, min_ratings))
+if names:
+    chosen = url_choice("Operator", list(names), "operator", next(iter(names)),
+                        format_func=lambda code: f"{names[code]} ({code})")
 
     def operator_trend() -> None:
         trend = state.operator_trend(view.filters, chosen)

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from data_access.demo import DemoConfig, generate_demo
 from data_access.engine import create_db_engine
+from data_access.schema import Channel, Contact, NpsSurvey, Region, ServiceType
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -130,3 +131,21 @@ def chromium() -> str:
     if not shutil.which(CHROMIUM):
         missing(f"Chromium is not installed at {CHROMIUM}")
     return CHROMIUM
+
+
+def insert_answered_contacts(url: str, count: int, moment: dt.datetime) -> None:
+    """New bot-served contacts with answered surveys (score 10), as a live feed writes them."""
+    engine = create_db_engine(url)
+    with engine.begin() as connection:
+        first = connection.scalar(select(func.max(Contact.id))) + 1
+        ids = {model: connection.scalar(select(model.id).limit(1))
+               for model in (Channel, Region, ServiceType)}
+        connection.execute(insert(Contact), [
+            {"id": first + n, "external_id": f"live-{first + n}", "started_at": moment,
+             "channel_id": ids[Channel], "region_id": ids[Region],
+             "service_type_id": ids[ServiceType], "served_by": "bot", "operator_id": None,
+             "wait_s": 0, "handle_s": 60, "subscriber_key": "live"} for n in range(count)])
+        connection.execute(insert(NpsSurvey), [
+            {"contact_id": first + n, "sent_at": moment, "answered": True, "score": 10,
+             "answered_at": moment} for n in range(count)])
+    engine.dispose()

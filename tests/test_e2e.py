@@ -1,13 +1,17 @@
 """End to end: the real app in a real browser (Debian's Chromium driven by Playwright).
 
 One Streamlit server runs for the module, on a SQLite file whose demo story ends today (the
-overview shows the last 30 days). The deep-link test must be the first page the fresh server
-serves, because that is when a top-level pages/ folder puts Streamlit in legacy multipage mode.
+default view is the last 30 days), refreshing every few seconds. The deep-link tests must be a
+fresh server's first request, because that is when a top-level pages/ folder puts Streamlit in
+legacy multipage mode: the first test runs before any other page, and a later one restarts the
+server.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,9 +27,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from data_access.config import local_now, local_today
 from data_access.demo import DemoConfig, generate_demo
 from data_access.engine import create_db_engine
-from tests.conftest import missing
+from tests.conftest import insert_answered_contacts, missing
 
 try:
     import playwright.sync_api as playwright_api
@@ -35,9 +40,9 @@ except ImportError:  # pragma: no cover - only without requirements-dev.txt
 pytestmark = pytest.mark.browser
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The README's picture is refreshed only on request, so that test runs leave the tree clean.
-README_SCREENSHOT = REPO_ROOT / "docs" / "overview.png"
-UPDATE_README_SCREENSHOT = os.environ.get("SERVICEPULSE_UPDATE_SCREENSHOT") == "1"
+# The README shows this picture; every run refreshes it.
+README_SCREENSHOT = REPO_ROOT / "docs" / "screenshots" / "overview.png"
+REFRESH_S = 3
 E2E_SCALE = 0.02
 STARTUP_TIMEOUT_S = 60.0
 RENDER_TIMEOUT_MS = 60_000
@@ -54,17 +59,52 @@ def free_port() -> int:
 
 @dataclass
 class AppServer:
-    process: subprocess.Popen
-    port: int
-    stderr_path: Path
-    pages_opened: int = field(default=0)
+    """`streamlit run app.py` on a free port; restartable to test a fresh server again."""
+
+    database_url: str
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    stderr_path: Path | None = None
+    pages_opened: int = 0
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def stderr(self) -> str:
+        if self.stderr_path is None:
+            return ""
         return self.stderr_path.read_text(errors="replace")[-6000:]
+
+    def start(self) -> None:
+        env = {**os.environ, "DATABASE_URL": self.database_url,
+               "SERVICEPULSE_REFRESH_S": str(REFRESH_S)}
+        with tempfile.NamedTemporaryFile("wb", prefix="streamlit-e2e-", suffix=".err",
+                                         delete=False) as stderr_file:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", "app.py",
+                 "--server.port", str(self.port), "--server.headless", "true"],
+                cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr_file,
+                start_new_session=True,
+            )
+        self.stderr_path = Path(stderr_file.name)
+        self.pages_opened = 0
+        wait_until_healthy(self)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        if self.stderr_path is not None:
+            self.stderr_path.unlink(missing_ok=True)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
 
 
 def wait_until_healthy(server: AppServer) -> None:
@@ -87,7 +127,7 @@ def wait_until_healthy(server: AppServer) -> None:
 
 @pytest.fixture(scope="module")
 def today_sqlite_url(tmp_path_factory) -> str:
-    """A demo story that ends today, so the overview's last 30 days hold data."""
+    """A demo story that ends today, so the default view (last 30 days) holds data."""
     path = tmp_path_factory.mktemp("e2e") / "today.db"
     url = f"sqlite:///{path}"
     engine = create_db_engine(url)
@@ -98,29 +138,12 @@ def today_sqlite_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def app_server(today_sqlite_url) -> Iterator[AppServer]:
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": today_sqlite_url}
-    with tempfile.NamedTemporaryFile("wb", prefix="streamlit-e2e-", suffix=".err",
-                                     delete=False) as stderr_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py",
-             "--server.port", str(port), "--server.headless", "true"],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr_file,
-            start_new_session=True,
-        )
-    server = AppServer(process, port, Path(stderr_file.name))
+    server = AppServer(today_sqlite_url)
     try:
-        wait_until_healthy(server)
+        server.start()
         yield server
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        server.stderr_path.unlink(missing_ok=True)
+        server.stop()
 
 
 @pytest.fixture
@@ -157,19 +180,32 @@ def open_page(browser, server: AppServer, path: str, viewport=(1400, 1000)):
     return context, page, problems
 
 
-def wait_for_overview(page, server: AppServer) -> None:
-    """Wait until the overview has rendered and the script run has finished."""
+def wait_for_page(page, server: AppServer, heading: str, metric: str | None) -> None:
+    """Wait until the page's heading (and a KPI tile) rendered and the script run finished."""
     expect = playwright_api.expect
     try:
-        expect(page.get_by_role("heading", name="ServicePulse overview")).to_be_visible(
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
-        expect(page.get_by_test_id("stMetric").filter(has_text="NPS").first).to_be_visible(
-            timeout=RENDER_TIMEOUT_MS)
+        if metric:
+            expect(tile(page, metric)).to_be_visible(timeout=RENDER_TIMEOUT_MS)
         # The status widget ("Running...") disappears once the script run has finished.
         expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=RENDER_TIMEOUT_MS)
     except AssertionError as error:
         raise AssertionError(f"{error}\n--- page text ---\n{page.inner_text('body')[:3000]}"
                              f"\n--- server stderr ---\n{server.stderr()}") from error
+
+
+def tile(page, label: str):
+    return page.get_by_test_id("stMetric").filter(
+        has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)).first
+
+
+def tile_value(page, label: str) -> str:
+    return tile(page, label).get_by_test_id("stMetricValue").inner_text()
+
+
+NAVIGATION = ("Leadership", "Overview", "Customer", "NPS", "Complaints & appeals",
+              "Operations", "Channels", "Agent performance", "Planning", "Staffing simulator")
 
 
 def frame_problems(page, problems: Problems) -> list[str]:
@@ -182,7 +218,7 @@ def frame_problems(page, problems: Problems) -> list[str]:
         found.append("no sidebar navigation (stSidebarNav) is visible")
     else:
         text = nav.inner_text()
-        for expected in ("Leadership", "Overview", "Planning", "Staffing simulator"):
+        for expected in NAVIGATION:
             if expected not in text:
                 found.append(f"sidebar navigation lacks {expected!r}: {text!r}")
     if page.get_by_test_id("stException").count():
@@ -202,21 +238,52 @@ def report(found: list[str], page, server: AppServer) -> str:
             + f"\n--- url ---\n{page.url}\n--- server stderr ---\n{server.stderr()}")
 
 
+def filter_state(page) -> dict[str, str]:
+    """What the sidebar shows: the date range, the selected granularity and the chips."""
+    sidebar = page.get_by_test_id("stSidebar")
+    days = sidebar.get_by_test_id("stDateInput").locator("input[type=date]")
+    state = {"dates": " – ".join(days.nth(index).input_value() for index in range(2))}
+    for label in ("Regions", "Channels", "Service types"):
+        box = sidebar.get_by_test_id("stMultiSelect").filter(has_text=label)
+        state[label] = ", ".join(box.locator("[data-tag] [title]").all_inner_texts())
+    state["granularity"] = sidebar.get_by_test_id("stButtonGroup").locator(
+        "[role=radio][aria-checked=true]").inner_text()
+    return state
+
+
+def deep_link_first(browser, server: AppServer, path: str, heading: str, metric: str,
+                    expected_state: dict[str, str]) -> str:
+    """Open `path` as the server's first request; return the KPI value shown."""
+    assert server.pages_opened == 0, (
+        "this check needs a fresh server; it must run before any other page is opened")
+    context, page, problems = open_page(browser, server, path)
+    try:
+        wait_for_page(page, server, heading, metric)
+        found = frame_problems(page, problems)
+        wanted_path = urlsplit(path).path.rstrip("/")
+        if urlsplit(page.url).path.rstrip("/") != wanted_path:
+            found.append(f"the deep link did not stay on {wanted_path}: {page.url}")
+        state = filter_state(page)
+        for key, value in expected_state.items():
+            if value not in state[key]:
+                found.append(f"filter {key!r} shows {state[key]!r}, expected {value!r}")
+        assert not found, report(found, page, server)
+        return tile_value(page, metric)
+    finally:
+        context.close()
+
+
 def test_first_request_deep_link_renders_inside_frame(app_server, browser):
     """The fresh server's very first page is a deep link: it must still get the frame.
 
-    A top-level pages/ folder starts Streamlit in legacy multipage mode; without ui.frame's
-    guard this request would run pages/simulator.py alone, without app.py's navigation.
+    Without ui.frame's guard this request would run pages/simulator.py alone, without
+    app.py's navigation.
     """
-    assert app_server.pages_opened == 0, (
-        "this test needs a fresh server; it must run before any other page is opened")
+    assert app_server.pages_opened == 0
     context, page, problems = open_page(browser, app_server, "/simulator")
     try:
-        expect = playwright_api.expect
-        expect(page.get_by_role("heading", name="Staffing simulator")).to_be_visible(
-            timeout=RENDER_TIMEOUT_MS)
-        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=RENDER_TIMEOUT_MS)
-        expect(page.get_by_text("Simulation: baseline vs scenario")).to_be_visible(
+        wait_for_page(page, app_server, "Staffing simulator", None)
+        playwright_api.expect(page.get_by_text("Simulation: baseline vs scenario")).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
         found = frame_problems(page, problems)
         if urlsplit(page.url).path.rstrip("/") != "/simulator":
@@ -226,13 +293,91 @@ def test_first_request_deep_link_renders_inside_frame(app_server, browser):
         context.close()
 
 
+PAGE_TEXT = {
+    "/": ("ServicePulse overview", "NPS", "Contacts online and offline"),
+    "/nps": ("NPS", "Promoters", "Latest low-score comments"),
+    "/complaints": ("Complaints & appeals", "Appeals", "e-Otinish appeals"),
+    "/channels": ("Channels", "Online share", "Wait for an operator by channel"),
+    "/agents": ("Agent performance", "Mean rating", "Operators"),
+}
+
+
+@pytest.mark.parametrize("path", PAGE_TEXT)
+def test_each_page_shows_its_figures(app_server, browser, path):
+    heading, metric, text = PAGE_TEXT[path]
+    context, page, problems = open_page(browser, app_server, path)
+    try:
+        wait_for_page(page, app_server, heading, metric)
+        playwright_api.expect(page.get_by_text(text).first).to_be_visible(
+            timeout=RENDER_TIMEOUT_MS)
+        found = frame_problems(page, problems)
+        value = tile_value(page, metric)
+        if not any(character.isdigit() for character in value):
+            found.append(f"KPI {metric!r} shows {value!r}")
+        assert not found, report(found, page, app_server)
+    finally:
+        context.close()
+
+
+def test_copied_link_reproduces_the_view_in_a_new_browser(app_server, browser):
+    context, page, problems = open_page(browser, app_server, "/nps")
+    expect = playwright_api.expect
+    try:
+        wait_for_page(page, app_server, "NPS", "NPS")
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_test_id("stButtonGroup").get_by_role("radio", name="Day").click()
+        expect(page).to_have_url(re.compile(r"grain=day"), timeout=RENDER_TIMEOUT_MS)
+        regions = sidebar.get_by_test_id("stMultiSelect").filter(has_text="Regions")
+        regions.locator("input").fill("Astana")
+        regions.locator("input").press("Enter")
+        page.keyboard.press("Escape")
+        expect(page).to_have_url(re.compile(r"region=astana"), timeout=RENDER_TIMEOUT_MS)
+        wait_for_page(page, app_server, "NPS", "NPS")
+        link = page.url
+        original_state, original_kpi = filter_state(page), tile_value(page, "NPS")
+        sidebar.get_by_test_id("stExpander").filter(has_text="Copy link").click()
+        expect(sidebar.get_by_test_id("stCode").first).to_be_visible(timeout=NAV_TIMEOUT_MS)
+        shown_links = sidebar.get_by_test_id("stCode").all_inner_texts()
+        assert not frame_problems(page, problems), report(frame_problems(page, problems),
+                                                          page, app_server)
+    finally:
+        context.close()
+    assert original_state["Regions"] == "Astana"
+    assert original_state["granularity"] == "Day"
+    assert any("region=astana" in text and "grain=day" in text for text in shown_links), (
+        shown_links)
+    other, page, problems = open_page(browser, app_server, urlsplit(link).path + "?"
+                                      + urlsplit(link).query)
+    try:
+        wait_for_page(page, app_server, "NPS", "NPS")
+        assert filter_state(page) == original_state
+        assert tile_value(page, "NPS") == original_kpi
+        assert not frame_problems(page, problems)
+    finally:
+        other.close()
+
+
+def test_new_rows_appear_without_a_reload(app_server, browser, today_sqlite_url):
+    context, page, problems = open_page(browser, app_server, "/")
+    try:
+        wait_for_page(page, app_server, "ServicePulse overview", "Survey responses")
+        before = int(tile_value(page, "Survey responses").replace(",", ""))
+        insert_answered_contacts(today_sqlite_url, 25, local_now().replace(microsecond=0))
+        playwright_api.expect(
+            tile(page, "Survey responses").get_by_test_id("stMetricValue")
+        ).to_have_text(f"{before + 25:,}", timeout=(3 * REFRESH_S + 5) * 1000)
+        assert not frame_problems(page, problems)
+    finally:
+        context.close()
+
+
 def test_root_shows_overview_and_saves_screenshot(app_server, browser, tmp_path):
     context, page, problems = open_page(browser, app_server, "/")
     try:
-        wait_for_overview(page, app_server)
+        wait_for_page(page, app_server, "ServicePulse overview", "NPS")
         charts = page.get_by_test_id("stVegaLiteChart")
-        playwright_api.expect(charts).to_have_count(2, timeout=RENDER_TIMEOUT_MS)
-        for index in range(2):
+        playwright_api.expect(charts).to_have_count(3, timeout=RENDER_TIMEOUT_MS)
+        for index in range(3):
             playwright_api.expect(
                 charts.nth(index).locator("canvas, svg").first
             ).to_be_visible(timeout=RENDER_TIMEOUT_MS)
@@ -245,5 +390,17 @@ def test_root_shows_overview_and_saves_screenshot(app_server, browser, tmp_path)
         context.close()
     size = screenshot.stat().st_size
     assert size > 20_000, f"{screenshot} is only {size} bytes"
-    if UPDATE_README_SCREENSHOT:
-        README_SCREENSHOT.write_bytes(screenshot.read_bytes())
+    README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    README_SCREENSHOT.write_bytes(screenshot.read_bytes())
+
+
+def test_restarted_server_serves_a_filtered_deep_link_first(app_server, browser):
+    """After a restart, the first request is the NPS page with a region and a date range."""
+    app_server.restart()
+    end = local_today()
+    start = end - dt.timedelta(days=13)
+    path = f"/nps?from={start}&to={end}&grain=day&region=almaty_city"
+    value = deep_link_first(browser, app_server, path, "NPS", "NPS",
+                            {"dates": f"{start} – {end}", "Regions": "Almaty",
+                             "granularity": "Day"})
+    assert "±" in value

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, insert, inspect, select
+from sqlalchemy import inspect
 from streamlit.testing.v1 import AppTest
 
 from data_access.engine import create_db_engine
-from data_access.schema import Channel, Contact, NpsSurvey, Region, ServiceType
+from tests.conftest import insert_answered_contacts
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = {"overview": None, "nps": "pages/nps.py", "complaints": "pages/complaints.py",
@@ -156,20 +156,7 @@ def test_new_rows_show_on_the_next_run(monkeypatch, seeded_sqlite_url, tmp_path)
     url = f"sqlite:///{path}"
     at = open_page(monkeypatch, url, "overview", SUMMER)
     before = int(tiles(at)["Survey responses"].replace(",", ""))
-    engine = create_db_engine(url)
-    with engine.begin() as connection:
-        first = connection.scalar(select(func.max(Contact.id))) + 1
-        ids = {model: connection.scalar(select(model.id).limit(1))
-               for model in (Channel, Region, ServiceType)}
-        moment = dt.datetime(2022, 7, 31, 12, 0)
-        connection.execute(insert(Contact), [
-            {"id": first + n, "external_id": f"live-{n}", "started_at": moment,
-             "channel_id": ids[Channel], "region_id": ids[Region],
-             "service_type_id": ids[ServiceType], "served_by": "bot", "operator_id": None,
-             "wait_s": 0, "handle_s": 60, "subscriber_key": "live"} for n in range(7)])
-        connection.execute(insert(NpsSurvey), [
-            {"contact_id": first + n, "sent_at": moment, "answered": True, "score": 10,
-             "answered_at": moment} for n in range(7)])
+    insert_answered_contacts(url, 7, dt.datetime(2022, 7, 31, 12, 0))
     time.sleep(1.1)  # the data version is probed at most once a second
     at.run()
     assert int(tiles(at)["Survey responses"].replace(",", "")) == before + 7

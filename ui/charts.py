@@ -42,7 +42,9 @@ def nps_trend(frame: pl.DataFrame, target: float, title: str) -> alt.LayerChart:
 def online_offline_mix(frame: pl.DataFrame, title: str) -> alt.Chart:
     """Contacts per period stacked online/offline (from `online_offline_totals`)."""
     return alt.Chart(frame).mark_bar().encode(
-        x=alt.X("period:T", title=None),
+        # Discrete periods: a band per period, so bars are wide whatever the granularity.
+        x=alt.X("yearmonthdate(period):O", title=None,
+                axis=alt.Axis(format="%Y-%m-%d", labelAngle=-45)),
         y=alt.Y("contacts:Q", stack="zero", title="Contacts"),
         color=alt.Color("mode:N", scale=color_scale(ONLINE_COLORS), title=None),
         tooltip=[alt.Tooltip("period:T", title="Period from"), alt.Tooltip("mode:N", title="Mode"),

@@ -39,6 +39,7 @@ GLOBAL_PARAMS: tuple[str, ...] = ("range", "from", "to", "grain", *LIST_PARAMS)
 # Parameters that belong to one page (validated by that page's widget) and Streamlit's own.
 PAGE_PARAMS: tuple[str, ...] = ("split", "case_by", "operator", "min_ratings")
 STREAMLIT_PARAMS: tuple[str, ...] = ("embed", "embed_options")
+DASHBOARD_PARAMS: tuple[str, ...] = (*GLOBAL_PARAMS, *PAGE_PARAMS)
 MAX_SHOWN_VALUE = 40
 
 

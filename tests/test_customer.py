@@ -1,0 +1,570 @@
+"""NPS and complaints/appeals data (both backends) and their chart builders (hand-made frames)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator
+from dataclasses import replace
+
+import polars as pl
+import pytest
+from sqlalchemy import delete, func, insert, or_, select
+
+from data_access import customer, queries
+from data_access.queries import Filters
+from data_access.schema import (
+    CASE_STAGES,
+    CLOSED_STAGES,
+    Case,
+    CaseEvent,
+    Channel,
+    Contact,
+    NpsSurvey,
+    Region,
+)
+from ui import customer_charts as charts
+from ui.palette import (
+    CASE_KIND_COLORS,
+    CHANNEL_COLORS,
+    NPS_CLASS_COLORS,
+    STAGE_COLORS,
+    TARGET_COLOR,
+)
+
+STORY = Filters(dt.date(2021, 1, 1), dt.date(2022, 7, 31))
+H1_2021 = Filters(dt.date(2021, 1, 1), dt.date(2021, 6, 30))
+H1_2022 = Filters(dt.date(2022, 1, 1), dt.date(2022, 6, 30))
+STORY_END = dt.datetime(2022, 8, 1)
+HOSTILE = "'; DROP TABLE contacts;--"
+FUNNEL_FLOW = ("received", "assigned", "under_review", "answer_prepared")
+
+
+def _with(filters: Filters, **changes) -> Filters:
+    return replace(filters, **changes)
+
+
+def _stage_counts(funnel: pl.DataFrame) -> dict[str, int]:
+    return dict(zip(funnel["stage"], funnel["cases"], strict=True))
+
+
+# --- NPS data ----------------------------------------------------------------------------------
+
+def test_detractor_reasons_reconcile_with_nps_total(seeded_engine):
+    with seeded_engine.connect() as connection:
+        reasons = customer.detractor_reasons(connection, H1_2022)
+        total = queries.nps_total(connection, H1_2022).row(0, named=True)
+    assert reasons.columns == ["reason", "detractors", "share", "cumulative_share"]
+    assert reasons["detractors"].sum() == total["detractors"] > 0
+    assert reasons["share"].sum() == pytest.approx(1.0)
+    assert reasons["cumulative_share"].to_list()[-1] == pytest.approx(1.0)
+    assert reasons["detractors"].to_list() == sorted(reasons["detractors"], reverse=True)
+    assert reasons["cumulative_share"].diff().drop_nulls().min() > 0
+    assert reasons["reason"].null_count() == 0
+    assert reasons["reason"].n_unique() == reasons.height
+    # Long waits are the story's biggest single reason.
+    assert reasons["reason"][0] == "long_wait"
+
+
+def test_with_pareto_shares_on_a_hand_made_frame():
+    frame = pl.DataFrame({"reason": ["b", "a", "c", "d"], "detractors": [10, 30, 10, 50]})
+    pareto = customer.with_pareto_shares(frame, "reason", "detractors")
+    assert pareto["reason"].to_list() == ["d", "a", "b", "c"]  # ties by name
+    assert pareto["share"].to_list() == pytest.approx([0.5, 0.3, 0.1, 0.1])
+    assert pareto["cumulative_share"].to_list() == pytest.approx([0.5, 0.8, 0.9, 1.0])
+
+
+def test_region_filter_reduces_counts(seeded_engine):
+    almaty = _with(H1_2022, regions=("almaty_city",))
+    with seeded_engine.connect() as connection:
+        all_detractors = customer.detractor_reasons(connection, H1_2022)["detractors"].sum()
+        almaty_detractors = customer.detractor_reasons(connection, almaty)["detractors"].sum()
+        all_cases = customer.case_breakdown(connection, H1_2022, "region")
+        almaty_cases = customer.case_breakdown(connection, almaty, "region")
+        all_trend = customer.case_trend_with_yoy(connection, H1_2022)
+        almaty_trend = customer.case_trend_with_yoy(connection, almaty)
+    assert 0 < almaty_detractors < all_detractors
+    assert set(almaty_cases["region"]) == {"almaty_city"}
+    assert almaty_cases["share_of_kind"].to_list() == [1.0] * almaty_cases.height
+    assert 0 < almaty_cases["received"].sum() < all_cases["received"].sum()
+    assert 0 < almaty_trend["received_year_before"].sum() < all_trend["received_year_before"].sum()
+
+
+def test_low_score_comments_are_newest_detractors_with_a_limit(seeded_engine):
+    with seeded_engine.connect() as connection:
+        comments = customer.low_score_comments(connection, H1_2022, limit=7)
+        more = customer.low_score_comments(connection, H1_2022, limit=40)
+        newest = connection.scalar(
+            select(func.max(NpsSurvey.answered_at))
+            .join(Contact, Contact.id == NpsSurvey.contact_id)
+            .where(NpsSurvey.score <= 6, NpsSurvey.suggestion.is_not(None),
+                   Contact.started_at >= H1_2022.start_at,
+                   Contact.started_at < H1_2022.end_before))
+    assert comments.columns == ["answered_at", "score", "reason", "suggestion", "channel",
+                                "region", "service_type"]
+    assert comments.height == 7 and more.height == 40
+    assert more.head(7).equals(comments)
+    assert (more["score"] <= 6).all()
+    assert more["suggestion"].null_count() == 0
+    assert more["answered_at"].to_list() == sorted(more["answered_at"], reverse=True)
+    assert comments["answered_at"][0] == newest
+    assert set(more["channel"]) <= set(CHANNEL_COLORS)
+
+
+def test_limits_must_be_non_negative_integers(seeded_engine):
+    with seeded_engine.connect() as connection:
+        assert customer.low_score_comments(connection, H1_2022, limit=0).is_empty()
+        with pytest.raises(ValueError, match="limit"):
+            customer.low_score_comments(connection, H1_2022, limit=-1)
+        with pytest.raises(ValueError, match="limit"):
+            customer.open_e_otinish_appeals(connection, STORY, STORY_END, limit="5")
+
+
+def test_hostile_region_is_bound_not_executed(seeded_engine):
+    hostile = _with(STORY, regions=(HOSTILE,))
+    with seeded_engine.connect() as connection:
+        assert customer.detractor_reasons(connection, hostile).is_empty()
+        assert customer.low_score_comments(connection, hostile).is_empty()
+        assert customer.case_trend_with_yoy(connection, hostile, "month").is_empty()
+        assert customer.case_breakdown(connection, hostile, "category").is_empty()
+        assert customer.e_otinish_funnel(connection, hostile)["cases"].sum() == 0
+        assert customer.open_e_otinish_appeals(connection, hostile, STORY_END).is_empty()
+        assert queries.cases_by_period(connection, hostile, "month", by=None).is_empty()
+        assert connection.scalar(select(func.count()).select_from(Contact)) > 0
+
+
+# --- Case trend with the year before ----------------------------------------------------------
+
+def test_yoy_from_the_query_matches_the_published_h1_drop(seeded_engine):
+    with seeded_engine.connect() as connection:
+        trend = customer.case_trend_with_yoy(connection, H1_2022, "month")
+        now = queries.case_counts(connection, H1_2022)
+        before = queries.case_counts(connection, H1_2021)
+    assert trend.columns == ["period", "kind", "received", "received_year_before", "yoy_change"]
+    assert trend.height == 12  # 6 months × 2 kinds
+    totals = trend.group_by("kind").agg(pl.col("received", "received_year_before").sum())
+    by_kind = {row["kind"]: row for row in totals.iter_rows(named=True)}
+    assert by_kind["appeal"]["received"] == now["appeals"]
+    assert by_kind["appeal"]["received_year_before"] == before["appeals"]
+    assert by_kind["complaint"]["received_year_before"] == before["complaints"]
+    # Published: Jan-Jun 2022 vs 2021 is -68% appeals (e-Otinish on top) and -26% complaints.
+    assert 0.27 < now["appeals"] / before["appeals"] < 0.40
+    assert 0.60 < now["complaints"] / before["complaints"] < 0.90
+    expected = trend["received"] / trend["received_year_before"] - 1
+    assert trend["yoy_change"].to_list() == pytest.approx(expected.to_list())
+    assert (trend.filter(pl.col("kind") == "appeal")["yoy_change"] < 0).all()
+
+
+def test_weekly_yoy_compares_with_the_window_52_weeks_earlier(seeded_engine):
+    earlier = customer.year_before_filters(H1_2022, "week")
+    assert earlier.start == H1_2022.start - dt.timedelta(days=364)
+    assert earlier.start.weekday() == H1_2022.start.weekday()
+    with seeded_engine.connect() as connection:
+        trend = customer.case_trend_with_yoy(connection, H1_2022, "week")
+        before = queries.case_counts(connection, earlier)
+    assert all(period.weekday() == 0 for period in trend["period"])
+    assert trend["received_year_before"].sum() == before["complaints"] + before["appeals"]
+
+
+def test_year_before_filters_keep_whole_months():
+    leap = Filters(dt.date(2024, 2, 1), dt.date(2024, 2, 29), regions=("x",))
+    assert customer.year_before_filters(leap, "month") == Filters(
+        dt.date(2023, 2, 1), dt.date(2023, 2, 28), regions=("x",))
+    after_leap = Filters(dt.date(2025, 2, 10), dt.date(2025, 2, 28))
+    assert customer.year_before_filters(after_leap, "month").end == dt.date(2024, 2, 29)
+    assert customer.year_before_filters(after_leap, "day").start == dt.date(2024, 2, 12)
+    with pytest.raises(ValueError, match="granularity"):
+        customer.year_before_filters(leap, "year")
+
+
+def test_with_year_before_joins_on_the_shifted_period():
+    current = pl.DataFrame({
+        "period": [dt.date(2022, 1, 1), dt.date(2022, 1, 1), dt.date(2022, 2, 1),
+                   dt.date(2022, 3, 1)],
+        "kind": ["appeal", "complaint", "appeal", "appeal"],
+        "received": [30, 6, 20, 12],
+    })
+    earlier = pl.DataFrame({
+        "period": [dt.date(2021, 1, 1), dt.date(2021, 1, 1), dt.date(2021, 2, 1)],
+        "kind": ["appeal", "complaint", "complaint"],
+        "received": [60, 4, 5],
+    })
+    joined = customer.with_year_before(current, earlier, "month")
+    rows = {(row["period"], row["kind"]): row for row in joined.iter_rows(named=True)}
+    assert joined.height == 6  # 3 periods × 2 kinds
+    jan_appeal = rows[(dt.date(2022, 1, 1), "appeal")]
+    assert (jan_appeal["received_year_before"], jan_appeal["yoy_change"]) == (60, -0.5)
+    assert rows[(dt.date(2022, 1, 1), "complaint")]["yoy_change"] == pytest.approx(0.5)
+    # February 2021 had complaints but no appeals: 0 a year before, no ratio.
+    feb_appeal = rows[(dt.date(2022, 2, 1), "appeal")]
+    assert (feb_appeal["received_year_before"], feb_appeal["yoy_change"]) == (0, None)
+    feb_complaint = rows[(dt.date(2022, 2, 1), "complaint")]
+    assert (feb_complaint["received"], feb_complaint["yoy_change"]) == (0, -1.0)
+    # March 2021 had no cases at all (before the data): unknown, not zero.
+    assert rows[(dt.date(2022, 3, 1), "appeal")]["received_year_before"] is None
+    assert rows[(dt.date(2022, 3, 1), "appeal")]["yoy_change"] is None
+
+    weekly = customer.with_year_before(
+        current.head(1).with_columns(period=pl.lit(dt.date(2022, 6, 27))),
+        earlier.head(1).with_columns(period=pl.lit(dt.date(2021, 6, 28))), "week")
+    assert weekly.row(0, named=True)["received_year_before"] == 60
+
+
+# --- Overall case trend (cases_by_period with by=None) ----------------------------------------
+
+def test_overall_cases_by_period_matches_the_breakdowns(seeded_engine):
+    with seeded_engine.connect() as connection:
+        overall = queries.cases_by_period(connection, H1_2022, "month", by=None)
+        by_channel = queries.cases_by_period(connection, H1_2022, "month", by="channel")
+        counts = queries.case_counts(connection, H1_2022)
+        march_hours = [
+            (row.resolved_at - row.received_at).total_seconds() / 3600
+            for row in connection.execute(select(Case.received_at, Case.resolved_at).where(
+                Case.kind == "complaint", Case.status == "answered",
+                Case.received_at >= dt.datetime(2022, 3, 1),
+                Case.received_at < dt.datetime(2022, 4, 1)))
+        ]
+        end = H1_2022.end_before
+        open_at_end = connection.scalar(select(func.count()).select_from(Case).where(
+            Case.received_at < end, or_(Case.resolved_at.is_(None), Case.resolved_at >= end)))
+    assert set(overall.columns) == {"period", "kind", "received", "answered", "closed",
+                                    "open_backlog", "median_resolution_h", "p90_resolution_h"}
+    assert overall.height == 12
+    assert overall["received"].sum() == counts["complaints"] + counts["appeals"]
+    summed = by_channel.group_by("period", "kind").agg(
+        pl.col("received", "closed", "open_backlog").sum())
+    joined = overall.join(summed, on=["period", "kind"], suffix="_channels")
+    assert joined.height == overall.height
+    for column in ("received", "closed", "open_backlog"):
+        assert (joined[column] == joined[f"{column}_channels"]).all(), column
+    june = overall.filter(pl.col("period") == dt.date(2022, 6, 1))
+    assert june["open_backlog"].sum() == open_at_end
+    march = overall.filter((pl.col("period") == dt.date(2022, 3, 1))
+                           & (pl.col("kind") == "complaint")).row(0, named=True)
+    ordered = sorted(march_hours)
+    assert march["median_resolution_h"] == pytest.approx(
+        ordered[math.ceil(0.5 * len(ordered)) - 1], abs=1e-3)
+    assert march["p90_resolution_h"] == pytest.approx(
+        ordered[math.ceil(0.9 * len(ordered)) - 1], abs=1e-3)
+
+
+def test_case_breakdown_totals_and_shares(seeded_engine):
+    with seeded_engine.connect() as connection:
+        counts = queries.case_counts(connection, H1_2022)
+        frames = {by: customer.case_breakdown(connection, H1_2022, by)
+                  for by in ("category", "channel", "region")}
+        with pytest.raises(ValueError, match="by must be"):
+            customer.case_breakdown(connection, H1_2022, None)
+    for by, frame in frames.items():
+        assert frame.columns == ["kind", by, "received", "share_of_kind"]
+        assert frame["received"].sum() == counts["complaints"] + counts["appeals"]
+        shares = frame.group_by("kind").agg(pl.col("share_of_kind").sum())
+        assert shares["share_of_kind"].to_list() == pytest.approx([1.0, 1.0])
+        for kind in ("appeal", "complaint"):
+            received = frame.filter(pl.col("kind") == kind)["received"].to_list()
+            assert received == sorted(received, reverse=True)
+    assert frames["channel"].filter(pl.col("channel") == "e_otinish")["received"].sum() == (
+        counts["e_otinish_appeals"])
+
+
+# --- e-Otinish ---------------------------------------------------------------------------------
+
+def test_e_otinish_funnel_narrows_and_reconciles(seeded_engine):
+    with seeded_engine.connect() as connection:
+        funnel = customer.e_otinish_funnel(connection, STORY)
+        counts = queries.case_counts(connection, STORY)
+        still_open = customer.open_e_otinish_appeals(connection, STORY, STORY_END)
+        # The channel filter does not hide the one channel this funnel is about.
+        office_only = customer.e_otinish_funnel(connection, _with(STORY, channels=("office",)))
+    assert funnel["stage"].to_list() == list(CASE_STAGES)
+    cases = _stage_counts(funnel)
+    assert cases["received"] == counts["e_otinish_appeals"] > 0
+    flow = [cases[stage] for stage in FUNNEL_FLOW]
+    assert flow == sorted(flow, reverse=True)
+    assert funnel["share"][0] == 1.0
+    assert funnel["share"].to_list() == pytest.approx(
+        [count / cases["received"] for count in funnel["cases"]])
+    assert cases["received"] - cases["answered"] - cases["withdrawn"] == still_open.height
+    assert office_only.equals(funnel)
+
+
+def test_funnel_shares_fill_missing_stages():
+    reached = pl.DataFrame({"stage": ["answered", "assigned"], "cases": [3, 8]})
+    funnel = customer.funnel_shares(reached, 10)
+    assert funnel["stage"].to_list() == list(CASE_STAGES)
+    assert funnel["cases"].to_list() == [10, 8, 0, 0, 3, 0]
+    assert funnel["share"].to_list() == pytest.approx([1.0, 0.8, 0, 0, 0.3, 0])
+    assert customer.funnel_shares(reached.head(0), 0)["share"].null_count() == len(CASE_STAGES)
+
+
+def test_open_e_otinish_appeals_from_the_story(seeded_engine):
+    with seeded_engine.connect() as connection:
+        frame = customer.open_e_otinish_appeals(connection, STORY, STORY_END)
+    assert frame.columns == ["external_id", "received_at", "category", "region", "stage",
+                             "stage_since", "age_days"]
+    assert frame.height > 0
+    assert not set(frame["stage"]) & set(CLOSED_STAGES)
+    assert (frame["age_days"] > 0).all()
+    assert frame["received_at"].to_list() == sorted(frame["received_at"])
+    assert (frame["stage_since"] >= frame["received_at"]).all()
+
+
+@pytest.fixture
+def planted_appeals(seeded_engine) -> Iterator[tuple]:
+    """Three open and one answered e-Otinish appeal in one region, rolled back afterwards."""
+    with seeded_engine.connect() as connection:
+        transaction = connection.begin()
+        e_otinish = connection.scalar(select(Channel.id).where(Channel.code == "e_otinish"))
+        region = connection.scalar(select(Region.id).where(Region.code == "almaty_city"))
+        planted = [("TEST-B", dt.datetime(2022, 3, 2, 6), "assigned"),
+                   ("TEST-A", dt.datetime(2022, 3, 1, 18), "answer_prepared"),
+                   ("TEST-C", dt.datetime(2022, 4, 1, 12), "received"),
+                   ("TEST-D", dt.datetime(2022, 2, 1), "answered")]
+        for external_id, received_at, status in planted:
+            case_id = connection.execute(insert(Case).values(
+                external_id=external_id, kind="appeal", channel_id=e_otinish,
+                category="Billing question", region_id=region, received_at=received_at,
+                status=status,
+                resolved_at=received_at + dt.timedelta(days=3) if status in CLOSED_STAGES
+                else None)).inserted_primary_key[0]
+            for step, stage in enumerate(CASE_STAGES[:CASE_STAGES.index(status) + 1]):
+                connection.execute(insert(CaseEvent).values(
+                    case_id=case_id, stage=stage, at=received_at + dt.timedelta(days=step)))
+        try:
+            yield connection, planted
+        finally:
+            transaction.rollback()
+
+
+def test_open_e_otinish_appeals_oldest_first_with_stage_and_age(planted_appeals):
+    connection, _ = planted_appeals
+    almaty_h1 = _with(H1_2022, regions=("almaty_city",))
+    as_of = dt.datetime(2022, 4, 3, 12)
+    frame = customer.open_e_otinish_appeals(connection, almaty_h1, as_of)
+    planted = frame.filter(pl.col("external_id").str.starts_with("TEST-"))
+    assert planted["external_id"].to_list() == ["TEST-A", "TEST-B", "TEST-C"]  # D is closed
+    first = planted.row(0, named=True)
+    assert first["stage"] == "answer_prepared"
+    assert first["stage_since"] == dt.datetime(2022, 3, 4, 18)  # its third step
+    assert first["age_days"] == pytest.approx(32.75)
+    assert planted["age_days"].to_list() == pytest.approx([32.75, 32.25, 2.0])
+    assert set(frame["region"]) == {"almaty_city"}
+    assert frame["received_at"].to_list() == sorted(frame["received_at"])
+    # The range start does not hide old open appeals; its end does hide later ones.
+    march = customer.open_e_otinish_appeals(
+        connection, _with(almaty_h1, start=dt.date(2022, 3, 20), end=dt.date(2022, 3, 31)), as_of)
+    assert march.filter(pl.col("external_id").str.starts_with("TEST-"))[
+        "external_id"].to_list() == ["TEST-A", "TEST-B"]
+    limited = customer.open_e_otinish_appeals(connection, almaty_h1, as_of, limit=2)
+    assert limited.equals(frame.head(2))
+    # Elsewhere nothing planted shows.
+    other = customer.open_e_otinish_appeals(connection, _with(H1_2022, regions=("abai",)), as_of)
+    assert not other["external_id"].str.starts_with("TEST-").any()
+
+
+def test_planted_appeals_move_the_funnel(planted_appeals):
+    connection, planted = planted_appeals
+    march = Filters(dt.date(2022, 3, 1), dt.date(2022, 3, 31), regions=("almaty_city",))
+    before = connection.scalar(select(func.count()).select_from(Case).where(
+        Case.external_id.like("TEST-%")))
+    cases = _stage_counts(customer.e_otinish_funnel(connection, march))
+    assert before == len(planted)
+    connection.execute(delete(CaseEvent).where(CaseEvent.case_id.in_(
+        select(Case.id).where(Case.external_id == "TEST-A"))))
+    connection.execute(delete(Case).where(Case.external_id == "TEST-A"))
+    after = _stage_counts(customer.e_otinish_funnel(connection, march))
+    assert cases["received"] - after["received"] == 1
+    assert cases["answer_prepared"] - after["answer_prepared"] == 1
+    assert cases["assigned"] - after["assigned"] == 1
+
+
+# --- Chart builders ------------------------------------------------------------------------------
+
+def _units(spec: dict) -> list[dict]:
+    """Every single-mark spec inside a (layered) chart."""
+    if "mark" in spec:
+        return [spec]
+    return [unit for child in spec.get("layer", []) for unit in _units(child)]
+
+
+def _spec(chart, title: str) -> dict:
+    spec = chart.to_dict()
+    assert spec["title"] == title
+    units = _units(spec)
+    assert units
+    for unit in units:
+        assert unit["encoding"].get("tooltip"), unit["mark"]
+    return spec
+
+
+def _data(spec: dict) -> list[dict]:
+    return [row for rows in spec["datasets"].values() for row in rows]
+
+
+def _channel(units: list[dict], channel: str, field: str) -> dict:
+    found = [unit["encoding"][channel] for unit in units
+             if unit["encoding"].get(channel, {}).get("field") == field]
+    assert found, (channel, field)
+    return found[0]
+
+
+NPS_FRAME = pl.DataFrame({
+    "period": [dt.date(2022, 1, 1)] * 2 + [dt.date(2022, 2, 1)] * 2,
+    "channel": ["office", "whatsapp"] * 2,
+    "surveys_sent": [100, 50, 80, 40], "responses": [40, 20, 30, 10],
+    "promoters": [20, 12, 15, 6], "passives": [10, 4, 10, 2], "detractors": [10, 4, 5, 2],
+    "answer_rate": [0.4, 0.4, 0.375, 0.25], "nps": [25.0, 40.0, 33.3, 40.0],
+    "nps_moe": [12.0, 15.0, 14.0, 20.0],
+})
+
+
+def test_nps_split_trend_by_channel_and_region():
+    spec = _spec(charts.nps_split_trend(NPS_FRAME, "channel", 40.0, "NPS by channel"),
+                 "NPS by channel")
+    units = _units(spec)
+    color = _channel(units, "color", "channel")
+    assert color["scale"] == {"domain": ["office", "whatsapp"],
+                              "range": [CHANNEL_COLORS["office"], CHANNEL_COLORS["whatsapp"]]}
+    rule = next(unit for unit in units if unit["mark"]["type"] == "rule")
+    assert rule["mark"]["color"] == TARGET_COLOR and rule["mark"]["strokeDash"]
+    assert {"target": 40.0} in _data(spec)
+
+    regions = NPS_FRAME.rename({"channel": "region"})
+    spec = _spec(charts.nps_split_trend(regions, "region", None, "By region"), "By region")
+    assert len(_units(spec)) == 1  # no target, no rule
+    assert _channel(_units(spec), "color", "region")["scale"] == {"scheme": "tableau20"}
+    with pytest.raises(ValueError, match="service_type"):
+        charts.nps_split_trend(NPS_FRAME, "service_type", 40.0, "x")
+
+
+def test_nps_class_long_sums_splits_per_period():
+    long = charts.nps_class_long(NPS_FRAME)
+    january = long.filter(pl.col("period") == dt.date(2022, 1, 1))
+    assert january["score_class"].to_list() == list(NPS_CLASS_COLORS)
+    assert january["respondents"].to_list() == [32, 14, 14]
+    assert january["share"].to_list() == pytest.approx([32 / 60, 14 / 60, 14 / 60])
+    assert long.group_by("period").agg(pl.col("share").sum())["share"].to_list() == (
+        pytest.approx([1.0, 1.0]))
+
+
+def test_nps_class_shares_is_a_100_percent_stack():
+    spec = _spec(charts.nps_class_shares(NPS_FRAME, "Answer mix"), "Answer mix")
+    encoding = spec["encoding"]
+    assert encoding["y"]["stack"] == "normalize"
+    assert encoding["y"]["axis"]["format"] == "%"
+    assert encoding["color"]["scale"]["domain"] == list(NPS_CLASS_COLORS)
+    assert encoding["color"]["scale"]["range"] == list(NPS_CLASS_COLORS.values())
+    assert {"field": "share", "format": ".1%", "title": "Share",
+            "type": "quantitative"} in encoding["tooltip"]
+
+
+def test_detractor_pareto_sorts_bars_and_puts_cumulative_share_on_a_percent_axis():
+    frame = customer.with_pareto_shares(
+        pl.DataFrame({"reason": ["price", "long_wait", "other"], "detractors": [20, 50, 30]}),
+        "reason", "detractors")
+    spec = _spec(charts.detractor_pareto(frame.reverse(), "Why detractors"), "Why detractors")
+    units = _units(spec)
+    bars = next(unit for unit in units if unit["mark"]["type"] == "bar")
+    assert bars["encoding"]["x"]["sort"] == ["long_wait", "other", "price"]
+    line = _channel(units, "y", "cumulative_share")
+    assert line["axis"]["format"] == "%" and line["scale"]["domain"] == [0, 1]
+    assert spec["resolve"] == {"scale": {"y": "independent"}}
+
+
+def test_nps_by_wait_keeps_bucket_order_and_draws_error_bars():
+    frame = pl.DataFrame({"wait_bucket": ["0-30 s", "30-60 s", "1-2 min", "20+ min"],
+                          "nps": [60.0, 50.0, 40.0, 5.0], "nps_moe": [3.0, 4.0, 5.0, 9.0],
+                          "responses": [900, 500, 300, 60]})
+    spec = _spec(charts.nps_by_wait(frame, "Waiting costs NPS"), "Waiting costs NPS")
+    units = _units(spec)
+    marks = {unit["mark"]["type"] for unit in units}
+    assert marks == {"errorbar", "point"}
+    assert all(unit["encoding"]["x"]["sort"] == frame["wait_bucket"].to_list() for unit in units)
+    errorbar = next(unit for unit in units if unit["mark"]["type"] == "errorbar")
+    assert errorbar["encoding"]["y"]["field"] == "low"
+    assert errorbar["encoding"]["y2"]["field"] == "high"
+    assert all({"calculate": "datum.nps - datum.nps_moe", "as": "low"} in unit["transform"]
+               for unit in units)
+
+
+def test_answer_rate_trend_uses_a_percent_axis():
+    spec = _spec(charts.answer_rate_trend(NPS_FRAME.filter(pl.col("channel") == "office"),
+                                          "Answer rate"), "Answer rate")
+    assert spec["encoding"]["y"]["field"] == "answer_rate"
+    assert spec["encoding"]["y"]["axis"]["format"] == "%"
+
+
+YOY_FRAME = pl.DataFrame({
+    "period": [dt.date(2022, 1, 1), dt.date(2022, 1, 1), dt.date(2022, 2, 1)],
+    "kind": ["appeal", "complaint", "appeal"],
+    "received": [30, 6, 20], "received_year_before": [60, None, 40],
+    "yoy_change": [-0.5, None, -0.5],
+}, schema_overrides={"received_year_before": pl.Int64, "yoy_change": pl.Float64})
+
+
+def test_case_counts_yoy_dashes_the_year_before():
+    spec = _spec(charts.case_counts_yoy(YOY_FRAME, "Cases vs a year earlier"),
+                 "Cases vs a year earlier")
+    units = _units(spec)
+    dash = _channel(units, "strokeDash", "series")
+    assert dash["scale"]["domain"] == ["received", "a year earlier"]
+    assert dash["scale"]["range"][1] != [1, 0]  # the second series is dashed
+    assert _channel(units, "color", "kind")["scale"]["domain"] == list(CASE_KIND_COLORS)
+    tooltip = units[0]["encoding"]["tooltip"]
+    assert {"field": "yoy_change", "format": "+.1%", "title": "Change on a year earlier",
+            "type": "quantitative"} in tooltip
+    rows = _data(spec)
+    assert len(rows) == 2 * YOY_FRAME.height
+    assert any((row["series"], row["kind"], row["cases"]) == ("a year earlier", "appeal", 60)
+               for row in rows)
+
+
+def test_case_breakdown_chart_bars_by_dimension():
+    frame = pl.DataFrame({"kind": ["appeal", "appeal", "complaint"],
+                          "region": ["almaty_city", "abai", "almaty_city"],
+                          "received": [30, 10, 5], "share_of_kind": [0.75, 0.25, 1.0]})
+    spec = _spec(charts.case_breakdown(frame, "region", "Cases by region"), "Cases by region")
+    encoding = spec["encoding"]
+    assert spec["mark"]["type"] == "bar"
+    assert encoding["y"]["field"] == "region" and encoding["y"]["sort"] == "-x"
+    assert encoding["x"]["field"] == "received"
+    assert encoding["color"]["scale"]["range"] == list(CASE_KIND_COLORS.values())
+    assert {"field": "share_of_kind", "format": ".1%", "title": "Share of its kind",
+            "type": "quantitative"} in encoding["tooltip"]
+    with pytest.raises(ValueError, match="category"):
+        charts.case_breakdown(frame, "category", "x")
+
+
+CASES_FRAME = pl.DataFrame({
+    "kind": ["appeal", "complaint"], "period": [dt.date(2022, 1, 1)] * 2,
+    "received": [80, 15], "answered": [70, 14], "closed": [90, 14], "open_backlog": [5, 2],
+    "median_resolution_h": [60.5, 48.0], "p90_resolution_h": [150.0, 170.0],
+})
+
+
+def test_resolution_and_backlog_trends():
+    spec = _spec(charts.resolution_trend(CASES_FRAME, "Hours to answer"), "Hours to answer")
+    units = _units(spec)
+    assert _channel(units, "strokeDash", "series")["scale"]["domain"] == ["median", "p90"]
+    assert units[0]["encoding"]["y"]["field"] == "hours"
+    rows = _data(spec)
+    assert {(row["kind"], row["series"], row["hours"]) for row in rows} == {
+        ("appeal", "median", 60.5), ("appeal", "p90", 150.0),
+        ("complaint", "median", 48.0), ("complaint", "p90", 170.0)}
+
+    spec = _spec(charts.backlog_trend(CASES_FRAME, "Open backlog"), "Open backlog")
+    assert spec["encoding"]["y"]["field"] == "open_backlog"
+    assert spec["encoding"]["color"]["scale"]["domain"] == list(CASE_KIND_COLORS)
+
+
+def test_stage_funnel_keeps_the_case_flow_order():
+    frame = customer.funnel_shares(
+        pl.DataFrame({"stage": ["withdrawn", "assigned", "answered"], "cases": [1, 9, 6]}), 10)
+    spec = _spec(charts.stage_funnel(frame.reverse(), "e-Otinish funnel"), "e-Otinish funnel")
+    units = _units(spec)
+    assert {unit["mark"]["type"] for unit in units} == {"bar", "text"}
+    assert all(unit["encoding"]["y"]["sort"] == list(CASE_STAGES) for unit in units)
+    bars = next(unit for unit in units if unit["mark"]["type"] == "bar")
+    assert bars["encoding"]["color"]["scale"]["domain"] == list(STAGE_COLORS)
+    text = next(unit for unit in units if unit["mark"]["type"] == "text")
+    assert text["encoding"]["text"] == {"field": "share", "format": ".0%", "type": "quantitative"}

@@ -1,0 +1,434 @@
+"""Channels and agent-performance data (both backends) and their chart builders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import polars as pl
+import pytest
+from sqlalchemy import func, select
+
+from data_access import operations, queries
+from data_access.queries import Filters
+from data_access.reference import CHANNELS, REGIONS
+from data_access.schema import Channel, Contact
+from ui import operations_charts as charts
+from ui.palette import CHANNEL_COLORS, RATING_COLORS, SERVED_BY_COLORS, TARGET_COLOR
+
+JULY = Filters(dt.date(2022, 7, 1), dt.date(2022, 7, 31))
+H1_2022 = Filters(dt.date(2022, 1, 1), dt.date(2022, 6, 30))
+WEEK = Filters(dt.date(2022, 7, 4), dt.date(2022, 7, 10))  # Monday .. Sunday
+HOSTILE = "'; DROP TABLE contacts;--"
+ALWAYS_OPEN = {channel.code for channel in CHANNELS if channel.is_24x7}
+
+
+def _nearest_rank(values: list[int], share: float) -> int:
+    ordered = sorted(values)
+    return ordered[math.ceil(share * len(ordered)) - 1]
+
+
+def _expand(distribution: pl.DataFrame) -> list[int]:
+    return [wait for wait, count in distribution.select("wait_s", "contacts").iter_rows()
+            for _ in range(count)]
+
+
+# --- waits -------------------------------------------------------------------------------------
+
+def test_wait_summary_percentiles_by_hand():
+    # 10 contacts: 10 s ×1, 20 s ×3, 30 s ×1, 100 s ×5. Median = 5th value (30 s), p90 = 9th
+    # (100 s), mean = (10 + 60 + 30 + 500) / 10 = 60 s. The other channel: one 7 s contact.
+    distribution = pl.DataFrame({"channel": ["office"] * 4 + ["telegram"],
+                                 "wait_s": [30, 10, 100, 20, 7], "contacts": [1, 1, 5, 3, 1]})
+    by_channel = operations.wait_summary(distribution, by_channel=True)
+    assert by_channel.columns == ["channel", "contacts", "mean_wait_s", "median_wait_s",
+                                  "p90_wait_s"]
+    assert by_channel.rows() == [("office", 10, 60.0, 30.0, 100.0),
+                                 ("telegram", 1, 7.0, 7.0, 7.0)]
+    # Overall from a by-channel distribution: the same wait second in two channels merges.
+    overall = operations.wait_summary(distribution).row(0, named=True)
+    assert overall == {"contacts": 11, "mean_wait_s": pytest.approx(607 / 11),
+                       "median_wait_s": 30.0, "p90_wait_s": 100.0}
+
+
+def test_wait_summary_matches_a_raw_oracle_and_handles_no_contacts():
+    distribution = pl.DataFrame({"wait_s": [0, 3, 4, 9, 15, 16, 40],
+                                 "contacts": [4, 1, 2, 7, 1, 3, 2]})
+    waits = _expand(distribution)
+    row = operations.wait_summary(distribution).row(0, named=True)
+    assert row["median_wait_s"] == _nearest_rank(waits, 0.5) == 9
+    assert row["p90_wait_s"] == _nearest_rank(waits, 0.9) == 16
+    assert row["mean_wait_s"] == pytest.approx(sum(waits) / len(waits))
+    empty = operations.wait_summary(distribution.clear()).row(0, named=True)
+    assert empty == {"contacts": 0, "mean_wait_s": None, "median_wait_s": None,
+                     "p90_wait_s": None}
+
+
+def test_wait_figures_agree_with_contacts_by_period(seeded_engine):
+    with seeded_engine.connect() as connection:
+        contacts = queries.contacts_by_period(connection, H1_2022)
+        by_channel = operations.wait_by_channel(connection, H1_2022)
+        overall = operations.wait_summary(operations.wait_distribution(connection, H1_2022))
+        median = operations.median_wait_s(connection, H1_2022)
+    served = contacts["served_by_operator"].sum()
+    assert by_channel["contacts"].sum() == overall["contacts"][0] == served
+    assert overall["mean_wait_s"][0] == pytest.approx(contacts["wait_sum_s"].sum() / served)
+    per_channel = contacts.group_by("channel").agg(pl.col("served_by_operator").sum())
+    assert dict(by_channel.select("channel", "contacts").iter_rows()) == {
+        channel: count for channel, count in per_channel.iter_rows() if count}
+    assert ((by_channel["median_wait_s"] >= 0)
+            & (by_channel["median_wait_s"] <= by_channel["p90_wait_s"])).all()
+    assert median == overall["median_wait_s"][0]
+    assert 0 < median < overall["p90_wait_s"][0]
+    # Offices queue longest (the story's premise).
+    assert by_channel.sort("median_wait_s")["channel"][-1] == "office"
+
+
+def test_wait_percentiles_match_raw_waits(seeded_engine):
+    telegram = Filters(JULY.start, JULY.end, channels=("telegram",))
+    with seeded_engine.connect() as connection:
+        row = operations.wait_by_channel(connection, telegram).row(0, named=True)
+        waits = connection.scalars(select(Contact.wait_s).join(Channel).where(
+            Channel.code == "telegram", Contact.served_by == "operator",
+            Contact.started_at >= JULY.start_at, Contact.started_at < JULY.end_before)).all()
+    assert row["channel"] == "telegram" and row["contacts"] == len(waits) > 50
+    assert row["median_wait_s"] == _nearest_rank(waits, 0.5)
+    assert row["p90_wait_s"] == _nearest_rank(waits, 0.9)
+
+
+def test_median_wait_of_an_empty_range_is_none(seeded_engine):
+    with seeded_engine.connect() as connection:
+        assert operations.median_wait_s(
+            connection, Filters(dt.date(2030, 1, 1), dt.date(2030, 1, 31))) is None
+        assert operations.wait_by_channel(
+            connection, Filters(JULY.start, JULY.end, channels=(HOSTILE,))).is_empty()
+
+
+# --- hour × weekday ----------------------------------------------------------------------------
+
+def test_weekday_days_counts_each_weekday_in_the_range():
+    july = operations.weekday_days(dt.date(2022, 7, 1), dt.date(2022, 7, 31))  # starts on Fri
+    assert july["days"].to_list() == [4, 4, 4, 4, 5, 5, 5]
+    assert operations.weekday_days(WEEK.start, WEEK.end)["days"].to_list() == [1] * 7
+    assert operations.weekday_days(WEEK.start, WEEK.start)["days"].to_list() == [1] + [0] * 6
+
+
+def test_hour_weekday_grid_turns_sunday_first_into_monday_first():
+    counts = pl.DataFrame({"dow": [0, 1], "hour": [23, 0], "contacts": [6, 4]})  # Sun, Mon
+    grid = operations.hour_weekday_grid(counts, dt.date(2022, 7, 1), dt.date(2022, 7, 31))
+    assert grid.height == 168
+    assert grid.columns == ["weekday", "weekday_name", "hour", "contacts", "days",
+                            "mean_contacts"]
+    sunday = grid.filter((pl.col("weekday") == 6) & (pl.col("hour") == 23)).row(0, named=True)
+    monday = grid.filter((pl.col("weekday") == 0) & (pl.col("hour") == 0)).row(0, named=True)
+    assert (sunday["weekday_name"], sunday["contacts"], sunday["mean_contacts"]) == (
+        "Sun", 6, 6 / 5)
+    assert (monday["weekday_name"], monday["contacts"], monday["mean_contacts"]) == (
+        "Mon", 4, 4 / 4)
+    assert grid["contacts"].sum() == 10
+
+
+def test_hour_weekday_heatmap_counts_the_24x7_channels(seeded_engine):
+    with seeded_engine.connect() as connection:
+        grid = operations.contacts_by_hour_weekday(connection, H1_2022)
+        every_channel = operations.contacts_by_hour_weekday(connection, H1_2022, only_24x7=False)
+        contacts = queries.contacts_by_period(connection, H1_2022)
+    assert grid.height == every_channel.height == 168
+    assert grid.select("weekday", "hour").unique().height == 168
+    always_open = contacts.filter(pl.col("channel").is_in(ALWAYS_OPEN))["contacts"].sum()
+    assert grid["contacts"].sum() == always_open < contacts["contacts"].sum()
+    assert every_channel["contacts"].sum() == contacts["contacts"].sum()
+    assert (grid["mean_contacts"] * grid["days"]).round(6).to_list() == grid["contacts"].to_list()
+    assert (grid["days"] == 25).sum() + (grid["days"] == 26).sum() == 168  # 181 days
+
+
+def test_hour_weekday_matches_raw_timestamps(seeded_engine):
+    with seeded_engine.connect() as connection:
+        grid = operations.contacts_by_hour_weekday(connection, WEEK, only_24x7=False)
+        started = connection.scalars(select(Contact.started_at).where(
+            Contact.started_at >= WEEK.start_at, Contact.started_at < WEEK.end_before)).all()
+    expected: dict[tuple[int, int], int] = {}
+    for moment in started:
+        key = (moment.weekday(), moment.hour)
+        expected[key] = expected.get(key, 0) + 1
+    observed = {(weekday, hour): count for weekday, hour, count
+                in grid.select("weekday", "hour", "contacts").iter_rows() if count}
+    assert observed == expected
+    assert (grid["days"] == 1).all()
+
+
+# --- channel mix -------------------------------------------------------------------------------
+
+def test_served_by_share_and_channel_volume_by_hand():
+    contacts = pl.DataFrame({
+        "period": [dt.date(2022, 1, 1)] * 2 + [dt.date(2022, 2, 1)],
+        "channel": ["office", "whatsapp", "office"],
+        "contacts": [6, 4, 5], "served_by_operator": [6, 1, 5], "served_by_bot": [0, 2, 0],
+        "self_service": [0, 1, 0]})
+    shares = operations.served_by_share(contacts)
+    assert shares.rows() == [
+        (dt.date(2022, 1, 1), "operator", 7, 0.7), (dt.date(2022, 1, 1), "bot", 2, 0.2),
+        (dt.date(2022, 1, 1), "self_service", 1, 0.1),
+        (dt.date(2022, 2, 1), "operator", 5, 1.0), (dt.date(2022, 2, 1), "bot", 0, 0.0),
+        (dt.date(2022, 2, 1), "self_service", 0, 0.0)]
+    volume = operations.channel_volume(contacts)
+    assert volume.rows() == [(dt.date(2022, 1, 1), "office", 6, 0.6),
+                             (dt.date(2022, 1, 1), "whatsapp", 4, 0.4),
+                             (dt.date(2022, 2, 1), "office", 5, 1.0)]
+    assert operations.channel_volume(volume).equals(volume)
+
+
+def test_served_by_shares_sum_to_one_per_period(seeded_engine):
+    with seeded_engine.connect() as connection:
+        contacts = queries.contacts_by_period(connection, H1_2022, "week")
+    shares = operations.served_by_share(contacts)
+    per_period = shares.group_by("period").agg(pl.col("share").sum(), pl.col("contacts").sum(),
+                                               pl.len())
+    assert per_period.height == contacts["period"].n_unique() == 27  # partial weeks at both ends
+    assert per_period["share"].is_between(1 - 1e-9, 1 + 1e-9).all()
+    assert (per_period["len"] == 3).all()
+    assert shares["contacts"].sum() == contacts["contacts"].sum()
+    assert set(shares.filter(pl.col("contacts") > 0)["served_by"]) == {
+        "operator", "bot", "self_service"}
+
+
+# --- ratings -----------------------------------------------------------------------------------
+
+def test_rating_distribution_sums_to_the_ratings_count(seeded_engine):
+    almaty = Filters(H1_2022.start, H1_2022.end, regions=("almaty_city",))
+    with seeded_engine.connect() as connection:
+        distribution = operations.rating_distribution(connection, H1_2022)
+        ratings = queries.ratings_by_period(connection, H1_2022)["ratings"].sum()
+        in_almaty = operations.rating_distribution(connection, almaty)
+        nothing = operations.rating_distribution(
+            connection, Filters(H1_2022.start, H1_2022.end, channels=(HOSTILE,)))
+    assert distribution["score"].to_list() == [1, 2, 3, 4, 5]
+    assert distribution["ratings"].sum() == ratings > 1000
+    assert distribution["share"].sum() == pytest.approx(1)
+    assert 0 < in_almaty["ratings"].sum() < ratings
+    assert nothing["ratings"].to_list() == [0] * 5
+    assert nothing["share"].is_null().all()
+
+
+def _monthly(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, orient="row", schema={
+        "period": pl.Date, "operator": pl.String, "name": pl.String, "team": pl.String,
+        "region": pl.String, "ratings": pl.Int64, "score_sum": pl.Int64})
+
+
+def test_operator_summary_by_hand():
+    may, june = dt.date(2022, 5, 1), dt.date(2022, 6, 1)
+    monthly = _monthly([
+        (may, "A", "Ann", "front_line", "astana", 10, 40), (june, "A", "Ann", "front_line",
+                                                               "astana", 10, 45),
+        (june, "B", "Bek", "digital", "astana", 20, 88),  # no May: no trend
+        (may, "C", "Cem", "front_line", "abai", 4, 12), (june, "C", "Cem", "front_line",
+                                                         "abai", 1, 5),
+        (june, "D", "Dana", "front_line", "abai", 20, 88),  # ties with B
+    ])
+    table = operations.operator_summary(monthly, dt.date(2022, 6, 20), min_ratings=20)
+    assert table.columns == ["operator", "name", "team", "region", "ratings", "mean_score",
+                             "trend", "monthly_means", "rank", "ranked"]
+    rows = {row["operator"]: row for row in table.iter_rows(named=True)}
+    assert rows["A"]["mean_score"] == pytest.approx(4.25)
+    assert rows["A"]["trend"] == pytest.approx(0.5)
+    assert rows["A"]["monthly_means"] == [4.0, 4.5]
+    assert rows["B"]["trend"] is None
+    assert rows["C"]["trend"] == pytest.approx(5 - 3)
+    assert [(row["operator"], row["rank"], row["ranked"]) for row in table.iter_rows(named=True)
+            ] == [("B", 1, True), ("D", 1, True), ("A", 2, True), ("C", None, False)]
+    stricter = operations.operator_summary(monthly, dt.date(2022, 6, 30), min_ratings=21)
+    assert stricter["rank"].is_null().all() and not stricter["ranked"].any()
+
+
+def test_operator_table_ranks_only_operators_with_enough_ratings(seeded_engine):
+    with seeded_engine.connect() as connection:
+        table = operations.operator_table(connection, H1_2022, min_ratings=20)
+        ratings = queries.ratings_by_period(connection, H1_2022)
+    assert table["operator"].n_unique() == table.height == ratings["operator"].n_unique()
+    assert table["ratings"].sum() == ratings["ratings"].sum()
+    assert (table["ranked"] == (table["ratings"] >= 20)).all()
+    assert table.filter(~pl.col("ranked"))["rank"].is_null().all()
+    ranked = table.filter(pl.col("ranked"))
+    assert ranked.height > 10
+    assert ranked["rank"].to_list() == sorted(ranked["rank"].to_list())
+    assert ranked["rank"][0] == 1 and set(ranked["rank"]) == set(range(1, ranked["rank"].max()
+                                                                       + 1))
+    assert table["mean_score"].is_between(1, 5).all()
+    assert table["region"].null_count() == 0
+    assert set(table["region"]) <= {region.code for region in REGIONS}
+    assert (table["monthly_means"].list.len() <= 6).all()
+
+    higher = int(table["ratings"].median()) + 1
+    with seeded_engine.connect() as connection:
+        stricter = operations.operator_table(connection, H1_2022, min_ratings=higher)
+    assert 0 < stricter["ranked"].sum() < ranked.height
+    assert (stricter["ranked"] == (stricter["ratings"] >= higher)).all()
+
+
+def test_operator_trend_matches_the_table_row(seeded_engine):
+    with seeded_engine.connect() as connection:
+        row = operations.operator_table(connection, H1_2022, min_ratings=20).row(0, named=True)
+        trend = operations.operator_trend(connection, H1_2022, row["operator"])
+    assert trend.columns == ["period", "ratings", "mean_score", "score_1", "score_2",
+                             "score_3", "score_4", "score_5"]
+    assert trend["ratings"].sum() == row["ratings"]
+    assert (trend["mean_score"] * trend["ratings"]).sum() / trend["ratings"].sum() == (
+        pytest.approx(row["mean_score"]))
+    assert trend["mean_score"].to_list() == pytest.approx(row["monthly_means"])
+    score_counts = trend.select(pl.sum_horizontal(pl.col("^score_\\d$")))
+    assert score_counts.to_series().to_list() == trend["ratings"].to_list()
+    weighted = sum(trend[f"score_{score}"] * score for score in range(1, 6)) / trend["ratings"]
+    assert weighted.to_list() == pytest.approx(trend["mean_score"].to_list())
+    means = dict(trend.select("period", "mean_score").iter_rows())
+    june, may = means.get(dt.date(2022, 6, 1)), means.get(dt.date(2022, 5, 1))
+    if june is None or may is None:
+        assert row["trend"] is None
+    else:
+        assert row["trend"] == pytest.approx(june - may)
+
+
+@pytest.mark.parametrize("operator", ["OP-NOBODY", HOSTILE])
+def test_unknown_or_hostile_operator_gives_an_empty_trend(seeded_engine, operator):
+    with seeded_engine.connect() as connection:
+        before = connection.scalar(select(func.count()).select_from(Contact))
+        trend = operations.operator_trend(connection, H1_2022, operator)
+        after = connection.scalar(select(func.count()).select_from(Contact))
+    assert trend.is_empty()
+    assert "mean_score" in trend.columns
+    assert before == after > 0  # the contacts table is still there, untouched
+
+
+# --- charts ------------------------------------------------------------------------------------
+
+def _units(spec: dict) -> list[dict]:
+    """Every single-mark view inside a (possibly layered) chart spec."""
+    if "mark" in spec:
+        return [spec]
+    return [unit for layer in spec.get("layer", []) for unit in _units(layer)]
+
+
+def _checked(chart, title: str) -> list[dict]:
+    """The chart's units, after the checks every builder must pass: title and tooltips."""
+    spec = chart.to_dict()
+    assert spec["title"] == title
+    units = _units(spec)
+    assert units
+    for unit in units:
+        assert unit["encoding"]["tooltip"], unit["mark"]
+    return units
+
+
+def _y_axis_format(unit: dict) -> str | None:
+    return unit["encoding"]["y"].get("axis", {}).get("format")
+
+
+def _contacts_frame() -> pl.DataFrame:
+    rows = [(dt.date(2022, 1, 1), "office", False, 60, 60, 0, 0, 6000),
+            (dt.date(2022, 1, 1), "whatsapp", True, 40, 20, 15, 5, 900),
+            (dt.date(2022, 2, 1), "office", False, 50, 50, 0, 0, 5000),
+            (dt.date(2022, 2, 1), "whatsapp", True, 50, 25, 20, 5, 1000)]
+    frame = pl.DataFrame(rows, orient="row", schema={
+        "period": pl.Date, "channel": pl.String, "is_online": pl.Boolean, "contacts": pl.Int64,
+        "served_by_operator": pl.Int64, "served_by_bot": pl.Int64, "self_service": pl.Int64,
+        "wait_sum_s": pl.Int64})
+    from data_access.metrics import with_online_share
+
+    return with_online_share(frame)
+
+
+def test_online_share_and_channel_volume_charts():
+    contacts = _contacts_frame()
+    (online,) = _checked(charts.online_share_trend(contacts, "Online share"), "Online share")
+    assert online["encoding"]["y"]["field"] == "online_share"
+    assert _y_axis_format(online) == "%"
+    assert len(charts.online_share_trend(contacts, "t").data) == 2  # one row per period
+
+    (volume,) = _checked(charts.channel_volume(operations.channel_volume(contacts), "Mix"),
+                         "Mix")
+    color = volume["encoding"]["color"]
+    assert color["field"] == "channel"
+    assert color["scale"]["domain"] == ["office", "whatsapp"]  # palette order, present only
+    assert color["scale"]["range"] == [CHANNEL_COLORS["office"], CHANNEL_COLORS["whatsapp"]]
+    assert {tip["field"] for tip in volume["encoding"]["tooltip"]} >= {"contacts", "share"}
+
+
+def test_heatmap_chart_orders_weekdays_monday_first():
+    grid = operations.hour_weekday_grid(pl.DataFrame({"dow": [0], "hour": [5], "contacts": [3]}),
+                                        WEEK.start, WEEK.end)
+    (heatmap,) = _checked(charts.hour_weekday_heatmap(grid, "Busy hours"), "Busy hours")
+    encoding = heatmap["encoding"]
+    assert heatmap["mark"]["type"] == "rect"
+    assert encoding["x"]["field"] == "hour" and encoding["y"]["field"] == "weekday_name"
+    assert encoding["y"]["sort"] == {"field": "weekday", "op": "min"}
+    assert encoding["opacity"]["field"] == "mean_contacts"
+
+
+def test_wait_chart_uses_channel_colours_and_minutes():
+    summary = pl.DataFrame({"channel": ["office", "telegram"], "contacts": [100, 50],
+                            "mean_wait_s": [600.0, 120.0], "median_wait_s": [300.0, 90.0],
+                            "p90_wait_s": [1500.0, 400.0]})
+    spread, points = _checked(charts.wait_by_channel(summary, "Waits"), "Waits")
+    assert spread["encoding"]["x"]["field"] == "median_wait_min"
+    assert spread["encoding"]["x2"]["field"] == "p90_wait_min"
+    assert spread["encoding"]["y"]["sort"] == ["office", "telegram"]  # longest p90 first
+    assert points["encoding"]["shape"]["field"] == "statistic"
+    for unit in (spread, points):
+        assert unit["encoding"]["color"]["scale"]["range"] == [CHANNEL_COLORS["office"],
+                                                               CHANNEL_COLORS["telegram"]]
+
+
+def test_served_by_chart_stacks_to_one_hundred_percent():
+    shares = operations.served_by_share(_contacts_frame())
+    chart = charts.served_by_share(shares, "Who served")
+    (unit,) = _checked(chart, "Who served")
+    assert _y_axis_format(unit) == "%"
+    assert unit["encoding"]["color"]["scale"]["range"] == list(SERVED_BY_COLORS.values())
+    data = chart.data
+    highest = data.group_by("period").agg(pl.col("high").max())
+    assert highest["high"].to_list() == pytest.approx([1.0, 1.0])
+    # Bars span their month: January's runs to February 1st.
+    assert data.filter(pl.col("period") == dt.date(2022, 1, 1))["period_end"].to_list()[0] == (
+        dt.date(2022, 2, 1))
+    weekly = shares.with_columns(  # the same rows as weeks starting Jan 3 and Jan 10
+        period=pl.col("period").replace_strict({dt.date(2022, 1, 1): dt.date(2022, 1, 3),
+                                                dt.date(2022, 2, 1): dt.date(2022, 1, 10)}))
+    spans = charts.served_by_share(weekly, "Weekly").data.select("period", "period_end")
+    assert {(end - start).days for start, end in spans.iter_rows()} == {7}
+
+
+def test_rating_distribution_chart():
+    frame = pl.DataFrame({"score": [1, 2, 3, 4, 5], "ratings": [1, 1, 2, 4, 2],
+                          "share": [0.1, 0.1, 0.2, 0.4, 0.2]})
+    bars, labels = _checked(charts.rating_distribution(frame, "Scores"), "Scores")
+    assert bars["encoding"]["color"]["scale"] == {"domain": list(RATING_COLORS),
+                                                  "range": list(RATING_COLORS.values())}
+    assert labels["encoding"]["text"] == {"field": "share", "format": ".0%",
+                                          "type": "quantitative"}
+
+
+def test_rated_share_chart_marks_partial_months_and_the_target():
+    coverage = pl.DataFrame({
+        "period": [dt.date(2022, 5, 1), dt.date(2022, 6, 1)], "active_operators": [40, 40],
+        "rated_operators": [36, 20], "rated_share": [0.9, 0.5], "partial_month": [False, True]})
+    line, points, rule = _checked(charts.rated_share_vs_target(coverage, 0.8, "Rated"), "Rated")
+    assert _y_axis_format(line) == _y_axis_format(points) == "%"
+    assert points["encoding"]["shape"]["field"] == "month"
+    assert rule["mark"] == {"type": "rule", "color": TARGET_COLOR, "strokeDash": [6, 4]}
+    chart = charts.rated_share_vs_target(coverage, 0.8, "Rated")
+    assert chart.layer[2].data["target"].to_list() == [0.8]
+    assert chart.layer[1].data["month"].to_list() == ["Whole month", "Partial month"]
+
+
+def test_operator_trend_chart():
+    trend = pl.DataFrame({"period": [dt.date(2022, 5, 1), dt.date(2022, 6, 1)],
+                          "ratings": [4, 2], "mean_score": [4.25, 3.0], "score_1": [0, 0],
+                          "score_2": [0, 1], "score_3": [1, 0], "score_4": [1, 0],
+                          "score_5": [2, 1]})
+    chart = charts.operator_trend(trend, "OP1")
+    bars, line = _checked(chart, "OP1")
+    assert line["encoding"]["y"]["scale"]["domain"] == [1, 5]
+    assert bars["encoding"]["color"]["scale"]["range"] == list(RATING_COLORS.values())
+    stacked = chart.layer[0].data
+    assert stacked.group_by("period").agg(pl.col("high").max()).sort("period")[
+        "high"].to_list() == [4, 2]
