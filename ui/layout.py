@@ -103,7 +103,8 @@ class Tile:
         gap = self.value - self.target
         met = gap <= 0 if self.lower_is_better else gap >= 0
         verdict = "on target" if met else "off target"
-        shown = f"{gap * 100:+.1f} pp" if self.percent else f"{gap:+.{self.digits}f}"
+        shown = (f"{gap * 100:+.1f} pp" if self.percent
+                 else f"{gap:+,.{self.digits}f}{self.unit}")
         return f"Target {self.formatted(self.target)}: {shown}, {verdict}"
 
 
