@@ -7,14 +7,19 @@ written to the URL after every run: a copied link reproduces the page and the vi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui import state
 from ui.filters import global_filters, share_links
 from ui.view_state import DASHBOARD_PARAMS
 
-st.set_page_config(page_title="ServicePulse", page_icon=":material/signal_cellular_alt:",
-                   layout="wide")
+FAVICON = Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png"
+
+# A local icon: a material icon as favicon is fetched from a font CDN, which a closed network
+# refuses (and the browser logs an error on every page).
+st.set_page_config(page_title="ServicePulse", page_icon=str(FAVICON), layout="wide")
 
 navigation = st.navigation(
     {

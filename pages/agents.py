@@ -50,9 +50,11 @@ def figures() -> None:
             caption=f"Target: more than {target:.0%} of the active front-line operators rated "
                     "every month (ratings feed their pay). A month cut by the range counts "
                     "only its days inside it.")
+    operators()
 
 
 def operators() -> None:
+    st.subheader("Operators")
     table = state.operator_table(view.filters, min_ratings)
     layout.show_table(
         table, "operators", view, height=420,
@@ -67,24 +69,17 @@ def operators() -> None:
         },
         caption=f"Operators with fewer than {min_ratings} ratings are listed but not ranked: "
                 "a mean of a handful of ratings swings on one answer, and ratings feed pay.")
+    st.subheader("One operator's monthly trend")
+    names = operator_names(table)
+    if not names:
+        return
+    chosen = url_choice("Operator", list(names), "operator", next(iter(names)),
+                        format_func=lambda code: f"{names[code]} ({code})")
+    trend = state.operator_trend(view.filters, chosen)
+    layout.show_chart(
+        lambda: operations_charts.operator_trend(
+            trend, f"Monthly mean rating of {names[chosen]}, {view.label}"),
+        trend, "operator_trend", view)
 
 
 state.live(figures)
-st.subheader("Operators")
-state.live(operators)
-st.subheader("One operator's monthly trend")
-names = operator_names(state.operator_table(view.filters, min_ratings))
-if names:
-    chosen = url_choice("Operator", list(names), "operator", next(iter(names)),
-                        format_func=lambda code: f"{names[code]} ({code})")
-
-    def operator_trend() -> None:
-        trend = state.operator_trend(view.filters, chosen)
-        layout.show_chart(
-            lambda: operations_charts.operator_trend(
-                trend, f"Monthly mean rating of {names.get(chosen, chosen)}, {view.label}"),
-            trend, "operator_trend", view)
-
-    state.live(operator_trend)
-else:
-    st.info(layout.NO_ROWS, icon=":material/filter_alt_off:")

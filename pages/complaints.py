@@ -57,9 +57,14 @@ def figures() -> None:
             lambda: customer_charts.backlog_trend(
                 cases, f"Open cases at the end of each {view.granularity}, {view.label}"),
             cases, "open_backlog", view)
+    breakdown()
+    e_otinish()
 
 
 def breakdown() -> None:
+    st.subheader("Where cases come from")
+    by = url_choice("Break down by", list(BREAKDOWNS), "case_by", "category",
+                    format_func=BREAKDOWNS.get, widget="segmented_control")
     frame = state.case_breakdown(view.filters, by)
     layout.show_chart(
         lambda: customer_charts.case_breakdown(
@@ -89,8 +94,3 @@ def e_otinish() -> None:
 
 
 state.live(figures)
-st.subheader("Where cases come from")
-by = url_choice("Break down by", list(BREAKDOWNS), "case_by", "category",
-                format_func=BREAKDOWNS.get, widget="segmented_control")
-state.live(breakdown)
-state.live(e_otinish)

@@ -133,8 +133,9 @@ def chromium() -> str:
     return CHROMIUM
 
 
-def insert_answered_contacts(url: str, count: int, moment: dt.datetime) -> None:
-    """New bot-served contacts with answered surveys (score 10), as a live feed writes them."""
+def insert_answered_contacts(url: str, count: int, moment: dt.datetime, score: int = 10,
+                             reason: str | None = None, suggestion: str | None = None) -> None:
+    """New bot-served contacts with answered surveys, as a live feed writes them."""
     engine = create_db_engine(url)
     with engine.begin() as connection:
         first = connection.scalar(select(func.max(Contact.id))) + 1
@@ -146,6 +147,7 @@ def insert_answered_contacts(url: str, count: int, moment: dt.datetime) -> None:
              "service_type_id": ids[ServiceType], "served_by": "bot", "operator_id": None,
              "wait_s": 0, "handle_s": 60, "subscriber_key": "live"} for n in range(count)])
         connection.execute(insert(NpsSurvey), [
-            {"contact_id": first + n, "sent_at": moment, "answered": True, "score": 10,
-             "answered_at": moment} for n in range(count)])
+            {"contact_id": first + n, "sent_at": moment, "answered": True, "score": score,
+             "reason": reason, "suggestion": suggestion, "answered_at": moment}
+            for n in range(count)])
     engine.dispose()

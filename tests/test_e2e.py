@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -162,13 +163,25 @@ def browser(chromium, app_server):
 class Problems:
     page_errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
 
 
-def open_page(browser, server: AppServer, path: str, viewport=(1400, 1000)):
+def streamlit_probe(message) -> bool:
+    """Streamlit's frontend first asks for /<page>/_stcore/... on a deep link (a 404), then
+    finds the app's root: its own probe, not a problem of the page."""
+    url = (message.location or {}).get("url", "")
+    return "404" in message.text and re.search(r"/_stcore/(host-config|health)$", url) is not None
+
+
+@contextmanager
+def visit(browser, server: AppServer, path: str, viewport=(1400, 1000)):
+    """A page in a new browser context (its own cookies and session), watched for problems."""
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = context.new_page()
     problems = Problems()
     page.on("pageerror", lambda error: problems.page_errors.append(str(error)))
+    page.on("console", lambda message: problems.console_errors.append(message.text)
+            if message.type == "error" and not streamlit_probe(message) else None)
 
     def on_dialog(dialog) -> None:
         problems.dialogs.append(f"{dialog.type}: {dialog.message}")
@@ -177,7 +190,10 @@ def open_page(browser, server: AppServer, path: str, viewport=(1400, 1000)):
     page.on("dialog", on_dialog)
     server.pages_opened += 1
     page.goto(f"{server.base_url}{path}", wait_until="domcontentloaded")
-    return context, page, problems
+    try:
+        yield page, problems
+    finally:
+        context.close()
 
 
 def wait_for_page(page, server: AppServer, heading: str, metric: str | None) -> None:
@@ -230,6 +246,8 @@ def frame_problems(page, problems: Problems) -> list[str]:
         found.append(f"JavaScript errors: {problems.page_errors}")
     if problems.dialogs:
         found.append(f"browser dialogs: {problems.dialogs}")
+    if problems.console_errors:
+        found.append(f"console errors: {problems.console_errors}")
     return found
 
 
@@ -256,8 +274,7 @@ def deep_link_first(browser, server: AppServer, path: str, heading: str, metric:
     """Open `path` as the server's first request; return the KPI value shown."""
     assert server.pages_opened == 0, (
         "this check needs a fresh server; it must run before any other page is opened")
-    context, page, problems = open_page(browser, server, path)
-    try:
+    with visit(browser, server, path) as (page, problems):
         wait_for_page(page, server, heading, metric)
         found = frame_problems(page, problems)
         wanted_path = urlsplit(path).path.rstrip("/")
@@ -269,8 +286,6 @@ def deep_link_first(browser, server: AppServer, path: str, heading: str, metric:
                 found.append(f"filter {key!r} shows {state[key]!r}, expected {value!r}")
         assert not found, report(found, page, server)
         return tile_value(page, metric)
-    finally:
-        context.close()
 
 
 def test_first_request_deep_link_renders_inside_frame(app_server, browser):
@@ -280,8 +295,7 @@ def test_first_request_deep_link_renders_inside_frame(app_server, browser):
     app.py's navigation.
     """
     assert app_server.pages_opened == 0
-    context, page, problems = open_page(browser, app_server, "/simulator")
-    try:
+    with visit(browser, app_server, "/simulator") as (page, problems):
         wait_for_page(page, app_server, "Staffing simulator", None)
         playwright_api.expect(page.get_by_text("Simulation: baseline vs scenario")).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
@@ -289,8 +303,6 @@ def test_first_request_deep_link_renders_inside_frame(app_server, browser):
         if urlsplit(page.url).path.rstrip("/") != "/simulator":
             found.append(f"the deep link did not stay on /simulator: {page.url}")
         assert not found, report(found, page, app_server)
-    finally:
-        context.close()
 
 
 PAGE_TEXT = {
@@ -305,8 +317,7 @@ PAGE_TEXT = {
 @pytest.mark.parametrize("path", PAGE_TEXT)
 def test_each_page_shows_its_figures(app_server, browser, path):
     heading, metric, text = PAGE_TEXT[path]
-    context, page, problems = open_page(browser, app_server, path)
-    try:
+    with visit(browser, app_server, path) as (page, problems):
         wait_for_page(page, app_server, heading, metric)
         playwright_api.expect(page.get_by_text(text).first).to_be_visible(
             timeout=RENDER_TIMEOUT_MS)
@@ -315,14 +326,11 @@ def test_each_page_shows_its_figures(app_server, browser, path):
         if not any(character.isdigit() for character in value):
             found.append(f"KPI {metric!r} shows {value!r}")
         assert not found, report(found, page, app_server)
-    finally:
-        context.close()
 
 
 def test_copied_link_reproduces_the_view_in_a_new_browser(app_server, browser):
-    context, page, problems = open_page(browser, app_server, "/nps")
     expect = playwright_api.expect
-    try:
+    with visit(browser, app_server, "/nps") as (page, problems):
         wait_for_page(page, app_server, "NPS", "NPS")
         sidebar = page.get_by_test_id("stSidebar")
         sidebar.get_by_test_id("stButtonGroup").get_by_role("radio", name="Day").click()
@@ -340,26 +348,20 @@ def test_copied_link_reproduces_the_view_in_a_new_browser(app_server, browser):
         shown_links = sidebar.get_by_test_id("stCode").all_inner_texts()
         assert not frame_problems(page, problems), report(frame_problems(page, problems),
                                                           page, app_server)
-    finally:
-        context.close()
     assert original_state["Regions"] == "Astana"
     assert original_state["granularity"] == "Day"
     assert any("region=astana" in text and "grain=day" in text for text in shown_links), (
         shown_links)
-    other, page, problems = open_page(browser, app_server, urlsplit(link).path + "?"
-                                      + urlsplit(link).query)
-    try:
+    copied = f"{urlsplit(link).path}?{urlsplit(link).query}"
+    with visit(browser, app_server, copied) as (page, problems):
         wait_for_page(page, app_server, "NPS", "NPS")
         assert filter_state(page) == original_state
         assert tile_value(page, "NPS") == original_kpi
         assert not frame_problems(page, problems)
-    finally:
-        other.close()
 
 
 def test_new_rows_appear_without_a_reload(app_server, browser, today_sqlite_url):
-    context, page, problems = open_page(browser, app_server, "/")
-    try:
+    with visit(browser, app_server, "/") as (page, problems):
         wait_for_page(page, app_server, "ServicePulse overview", "Survey responses")
         before = int(tile_value(page, "Survey responses").replace(",", ""))
         insert_answered_contacts(today_sqlite_url, 25, local_now().replace(microsecond=0))
@@ -367,13 +369,10 @@ def test_new_rows_appear_without_a_reload(app_server, browser, today_sqlite_url)
             tile(page, "Survey responses").get_by_test_id("stMetricValue")
         ).to_have_text(f"{before + 25:,}", timeout=(3 * REFRESH_S + 5) * 1000)
         assert not frame_problems(page, problems)
-    finally:
-        context.close()
 
 
 def test_root_shows_overview_and_saves_screenshot(app_server, browser, tmp_path):
-    context, page, problems = open_page(browser, app_server, "/")
-    try:
+    with visit(browser, app_server, "/") as (page, problems):
         wait_for_page(page, app_server, "ServicePulse overview", "NPS")
         charts = page.get_by_test_id("stVegaLiteChart")
         playwright_api.expect(charts).to_have_count(3, timeout=RENDER_TIMEOUT_MS)
@@ -386,12 +385,46 @@ def test_root_shows_overview_and_saves_screenshot(app_server, browser, tmp_path)
         page.screenshot(path=str(screenshot), full_page=True)
         found = frame_problems(page, problems)
         assert not found, report(found, page, app_server)
-    finally:
-        context.close()
     size = screenshot.stat().st_size
     assert size > 20_000, f"{screenshot} is only {size} bytes"
     README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     README_SCREENSHOT.write_bytes(screenshot.read_bytes())
+
+
+XSS = '<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2;alert(2)</script>'
+
+
+def test_hostile_text_from_the_database_shows_as_text(app_server, browser, today_sqlite_url):
+    """A comment crafted as markup is displayed literally; no script runs, no dialog opens."""
+    insert_answered_contacts(today_sqlite_url, 1, local_now().replace(microsecond=0), score=0,
+                             reason="problem_not_solved", suggestion=XSS)
+    with visit(browser, app_server, "/nps") as (page, problems):
+        wait_for_page(page, app_server, "NPS", "NPS")
+        comments = page.get_by_test_id("stDataFrame").last  # the newest comments, at the end
+        comments.scroll_into_view_if_needed()  # the grid draws its cells when visible
+        # The grid paints on a canvas and mirrors its cells in an accessible table.
+        cell = comments.locator("td").filter(has_text="window.__xss=1").first
+        playwright_api.expect(cell).to_have_text(XSS, timeout=(3 * REFRESH_S + 5) * 1000)
+        page.wait_for_timeout(1000)  # time for any injected handler to fire
+        assert page.evaluate("window.__xss") is None
+        assert page.locator("img[src=x]").count() == 0
+        found = frame_problems(page, problems)
+        assert not found, report(found, page, app_server)
+
+
+def test_hostile_link_warns_and_runs_no_script(app_server, browser):
+    path = ("/complaints?region=%3Cscript%3Ealert(1)%3C/script%3E&from=99999-01-01"
+            "&grain=%27%3B%20DROP%20TABLE%20contacts%3B--&case_by=%3Cimg%20src%3Dx%20"
+            "onerror%3Dalert(2)%3E")
+    with visit(browser, app_server, path) as (page, problems):
+        wait_for_page(page, app_server, "Complaints & appeals", "Complaints")
+        warnings = " ".join(page.get_by_test_id("stAlertContentWarning").all_inner_texts())
+        for name in ("region", "from", "grain", "case_by"):
+            assert f"'{name}'" in warnings, (name, warnings)
+        assert "<script>alert(1)</script>" in warnings  # echoed as text
+        assert page.evaluate("window.__xss") is None
+        found = frame_problems(page, problems)
+        assert not found, report(found, page, app_server)
 
 
 def test_restarted_server_serves_a_filtered_deep_link_first(app_server, browser):

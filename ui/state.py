@@ -110,11 +110,17 @@ def ensure_database() -> Engine | None:
     return engine
 
 
-def unavailable_banner(message: str) -> None:
-    """One error banner with a retry button; it also retries by itself every refresh."""
+def unavailable_banner(message: str, retry_by_itself: bool = True) -> None:
+    """One error banner with a retry button; at start-up it also retries every refresh.
+
+    Inside a page's live part the part itself re-runs on the interval, so only the button is
+    added there.
+    """
     st.error(f"{message} Retrying every {REFRESH_SECONDS:g} s.", icon=":material/cloud_off:")
     if st.button("Retry now", icon=":material/refresh:", key="retry_database"):
         st.rerun(scope="app")
+    if not retry_by_itself:
+        return
 
     @st.fragment(run_every=REFRESH_SECONDS)
     def retry_when_back() -> None:
@@ -134,19 +140,26 @@ def database_error(error: Exception) -> None:
     """A query failed mid-page (e.g. the server went away): one masked banner, no traceback."""
     url = database_url()
     reason = scrub(str(getattr(error, "orig", None) or error).strip().splitlines()[0], url)
-    unavailable_banner(f"The database {mask_url(url)} did not answer: {reason}.")
+    unavailable_banner(f"The database {mask_url(url)} did not answer: {reason}.",
+                       retry_by_itself=False)
 
 
 def guarded(render: Callable[[], None]) -> None:
-    """Run a page's data part; a database failure becomes the banner instead of a traceback."""
+    """Run a page's data part; a database failure replaces it with the banner, no traceback."""
+    slot = st.empty()
     try:
-        render()
+        with slot.container():
+            render()
     except (SQLAlchemyError, DatabaseUnavailable) as error:
+        slot.empty()
         database_error(error)
 
 
 def live(render: Callable[[], None]) -> None:
-    """Re-run a page's data part on the refresh interval, unless paused in the sidebar."""
+    """Re-run a page's data part on the refresh interval, unless paused in the sidebar.
+
+    A page has one live part, so that an outage shows one banner however much the page shows.
+    """
     interval = REFRESH_SECONDS if st.session_state.get("live_refresh", True) else None
     st.fragment(run_every=interval)(lambda: guarded(render))()
 
