@@ -27,11 +27,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from data_access.config import local_now, local_today
 from data_access.demo import DemoConfig, generate_demo
 from data_access.engine import create_db_engine
 from tests.conftest import insert_answered_contacts, missing
+from tests.tcp_proxy import TcpProxy
 
 try:
     import playwright.sync_api as playwright_api
@@ -437,3 +439,34 @@ def test_restarted_server_serves_a_filtered_deep_link_first(app_server, browser)
                             {"dates": f"{start} – {end}", "Regions": "Almaty",
                              "granularity": "Day"})
     assert "±" in value
+
+
+@pytest.mark.postgres
+def test_database_outage_shows_one_banner_then_recovers(browser, seeded_postgres_url):
+    """Real PostgreSQL behind a proxy: cut it, the page shows one masked banner and keeps
+    retrying; restore it, the figures come back without a reload or a restart."""
+    target = make_url(seeded_postgres_url)
+    proxy = TcpProxy(target.host or "127.0.0.1", target.port or 5432)
+    proxy.start()
+    server = AppServer(target.set(host="127.0.0.1", port=proxy.port).render_as_string(False))
+    tick_ms = (3 * REFRESH_S + 5) * 1000
+    try:
+        server.start()
+        path = "/complaints?from=2022-06-01&to=2022-07-31"
+        with visit(browser, server, path) as (page, problems):
+            wait_for_page(page, server, "Complaints & appeals", "Complaints")
+            proxy.stop()
+            banner = page.get_by_test_id("stAlertContentError").filter(has_text="database")
+            playwright_api.expect(banner).to_have_count(1, timeout=tick_ms)
+            text = banner.inner_text()
+            assert f"{target.username}:***@127.0.0.1:{proxy.port}" in text, text
+            assert f":{target.password}@" not in text
+            assert page.get_by_test_id("stException").count() == 0
+            proxy.start()
+            playwright_api.expect(banner).to_have_count(0, timeout=tick_ms)
+            playwright_api.expect(tile(page, "Complaints")).to_be_visible(timeout=tick_ms)
+            assert page.get_by_test_id("stException").count() == 0
+            assert not problems.page_errors and not problems.dialogs
+    finally:
+        proxy.stop()
+        server.stop()
