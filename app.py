@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import state
+from ui import auth, state
 from ui.filters import global_filters, share_links
 from ui.view_state import DASHBOARD_PARAMS
 
@@ -20,31 +20,31 @@ FAVICON = Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png"
 # A local icon: a material icon as favicon is fetched from a font CDN, which a closed network
 # refuses (and the browser logs an error on every page).
 st.set_page_config(page_title="ServicePulse", page_icon=str(FAVICON), layout="wide")
-
-navigation = st.navigation(
-    {
-        "Leadership": [
-            st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:",
-                    default=True),
-        ],
-        "Customer": [
-            st.Page("pages/nps.py", title="NPS", icon=":material/sentiment_satisfied:",
-                    url_path="nps"),
-            st.Page("pages/complaints.py", title="Complaints & appeals",
-                    icon=":material/report:", url_path="complaints"),
-        ],
-        "Operations": [
-            st.Page("pages/channels.py", title="Channels", icon=":material/hub:",
-                    url_path="channels"),
-            st.Page("pages/agents.py", title="Agent performance", icon=":material/star_rate:",
-                    url_path="agents"),
-        ],
-        "Planning": [
-            st.Page("pages/simulator.py", title="Staffing simulator", icon=":material/calculate:",
-                    url_path="simulator"),
-        ],
-    }
-)
+PAGES = {
+    "Leadership": [
+        st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:",
+                default=True),
+    ],
+    "Customer": [
+        st.Page("pages/nps.py", title="NPS", icon=":material/sentiment_satisfied:",
+                url_path="nps"),
+        st.Page("pages/complaints.py", title="Complaints & appeals",
+                icon=":material/report:", url_path="complaints"),
+    ],
+    "Operations": [
+        st.Page("pages/channels.py", title="Channels", icon=":material/hub:",
+                url_path="channels"),
+        st.Page("pages/agents.py", title="Agent performance", icon=":material/star_rate:",
+                url_path="agents"),
+    ],
+    "Planning": [
+        st.Page("pages/simulator.py", title="Staffing simulator", icon=":material/calculate:",
+                url_path="simulator"),
+    ],
+}
+if not auth.gate(PAGES):
+    st.stop()
+navigation = st.navigation(PAGES)
 
 # The simulator has its own inputs in the URL; the dashboards share the sidebar filters. Each
 # drops the other's parameters: they are not wrong, they belong to another page.

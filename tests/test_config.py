@@ -71,3 +71,15 @@ def test_malformed_secrets_give_one_line(tmp_path):
 def test_unwritable_sqlite_path_is_one_line():
     with pytest.raises(DatabaseUnavailable, match="Cannot open database sqlite:////proc/nope"):
         create_db_engine("sqlite:////proc/nope/x.db")
+
+
+def test_users_never_see_error_details_or_developer_menus():
+    """Tracebacks stay in the server log; the toolbar has no Deploy or developer items."""
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit"
+                            / "config.toml").read_text())
+    assert config["client"]["showErrorDetails"] == "none"
+    assert config["client"]["toolbarMode"] == "viewer"
+    assert config["browser"]["gatherUsageStats"] is False
