@@ -27,11 +27,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
 from data_access.config import local_now, local_today
 from data_access.demo import DemoConfig, generate_demo
 from data_access.engine import create_db_engine
+from data_access.reference import CHANNEL_BY_CODE
+from data_access.schema import Case, CaseEvent
 from tests.conftest import insert_answered_contacts, missing
 from tests.tcp_proxy import TcpProxy
 
@@ -396,16 +399,37 @@ def test_root_shows_overview_and_saves_screenshot(app_server, browser, tmp_path)
 XSS = '<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2;alert(2)</script>'
 
 
-def test_hostile_text_from_the_database_shows_as_text(app_server, browser, today_sqlite_url):
-    """A comment crafted as markup is displayed literally; no script runs, no dialog opens."""
-    insert_answered_contacts(today_sqlite_url, 1, local_now().replace(microsecond=0), score=0,
-                             reason="problem_not_solved", suggestion=XSS)
-    with visit(browser, app_server, "/nps") as (page, problems):
-        wait_for_page(page, app_server, "NPS", "NPS")
-        comments = page.get_by_test_id("stDataFrame").last  # the newest comments, at the end
-        comments.scroll_into_view_if_needed()  # the grid draws its cells when visible
+def insert_open_e_otinish_appeal(url: str, category: str) -> None:
+    engine = create_db_engine(url)
+    received = local_now().replace(microsecond=0) - dt.timedelta(days=1)
+    with engine.begin() as connection:
+        case_id = connection.execute(insert(Case).values(
+            external_id="e2e-hostile-appeal", kind="appeal", channel_id=CHANNEL_BY_CODE[
+                "e_otinish"].id, category=category, region_id=1, received_at=received,
+            status="received").returning(Case.id)).scalar_one()
+        connection.execute(insert(CaseEvent).values(case_id=case_id, stage="received",
+                                                     at=received))
+    engine.dispose()
+
+
+@pytest.mark.parametrize("path, insert_hostile", [
+    ("/nps", lambda url: insert_answered_contacts(
+        url, 1, local_now().replace(microsecond=0), score=0, reason="problem_not_solved",
+        suggestion=XSS)),
+    ("/complaints", lambda url: insert_open_e_otinish_appeal(url, XSS)),
+])
+def test_hostile_text_from_the_database_shows_as_text(app_server, browser, today_sqlite_url,
+                                                      path, insert_hostile):
+    """A comment or category crafted as markup is displayed literally; no script runs, no
+    dialog opens."""
+    insert_hostile(today_sqlite_url)
+    heading = PAGE_TEXT[path][0]
+    with visit(browser, app_server, path) as (page, problems):
+        wait_for_page(page, app_server, heading, PAGE_TEXT[path][1])
+        table = page.get_by_test_id("stDataFrame").last  # the detail list ends the page
+        table.scroll_into_view_if_needed()  # the grid draws its cells when visible
         # The grid paints on a canvas and mirrors its cells in an accessible table.
-        cell = comments.locator("td").filter(has_text="window.__xss=1").first
+        cell = table.locator("td").filter(has_text="window.__xss=1").first
         playwright_api.expect(cell).to_have_text(XSS, timeout=(3 * REFRESH_S + 5) * 1000)
         page.wait_for_timeout(1000)  # time for any injected handler to fire
         assert page.evaluate("window.__xss") is None
