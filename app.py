@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Imported whole before any page runs. Sessions run this script in parallel threads, and Altair
+# and Streamlit look pandas and pyarrow up in sys.modules: on a fresh server a second session
+# could see them half-imported by the first ("partially initialized module 'pandas'").
+import pandas  # noqa: F401
+import pyarrow  # noqa: F401
 import streamlit as st
 
 from ui import auth, state
 from ui.filters import global_filters, share_links
+from ui.frame import frame_running
 from ui.view_state import DASHBOARD_PARAMS
 
 FAVICON = Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png"
@@ -65,4 +71,5 @@ else:
         if state.REFRESH_WARNING:
             st.warning(state.REFRESH_WARNING)
 st.session_state["engine_ready"] = state.ensure_database() is not None
-navigation.run()
+with frame_running():
+    navigation.run()

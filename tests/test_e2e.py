@@ -21,7 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -179,7 +179,8 @@ def streamlit_probe(message) -> bool:
 
 
 @contextmanager
-def visit(browser, server: AppServer, path: str, viewport=(1400, 1000)):
+def visit(browser, server: AppServer, path: str, viewport=(1400, 1000),
+          wait_until: str = "domcontentloaded"):
     """A page in a new browser context (its own cookies and session), watched for problems."""
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = context.new_page()
@@ -194,7 +195,7 @@ def visit(browser, server: AppServer, path: str, viewport=(1400, 1000)):
 
     page.on("dialog", on_dialog)
     server.pages_opened += 1
-    page.goto(f"{server.base_url}{path}", wait_until="domcontentloaded")
+    page.goto(f"{server.base_url}{path}", wait_until=wait_until)
     try:
         yield page, problems
     finally:
@@ -274,23 +275,19 @@ def filter_state(page) -> dict[str, str]:
     return state
 
 
-def deep_link_first(browser, server: AppServer, path: str, heading: str, metric: str,
-                    expected_state: dict[str, str]) -> str:
-    """Open `path` as the server's first request; return the KPI value shown."""
-    assert server.pages_opened == 0, (
-        "this check needs a fresh server; it must run before any other page is opened")
-    with visit(browser, server, path) as (page, problems):
-        wait_for_page(page, server, heading, metric)
-        found = frame_problems(page, problems)
-        wanted_path = urlsplit(path).path.rstrip("/")
-        if urlsplit(page.url).path.rstrip("/") != wanted_path:
-            found.append(f"the deep link did not stay on {wanted_path}: {page.url}")
-        state = filter_state(page)
-        for key, value in expected_state.items():
-            if value not in state[key]:
-                found.append(f"filter {key!r} shows {state[key]!r}, expected {value!r}")
-        assert not found, report(found, page, server)
-        return tile_value(page, metric)
+def deep_link_problems(page, problems: Problems, server: AppServer, path: str, heading: str,
+                       metric: str, expected_state: dict[str, str]) -> list[str]:
+    """What is wrong with a deep link's page: frame, path and filter state."""
+    wait_for_page(page, server, heading, metric)
+    found = frame_problems(page, problems)
+    wanted_path = urlsplit(path).path.rstrip("/")
+    if urlsplit(page.url).path.rstrip("/") != wanted_path:
+        found.append(f"the deep link did not stay on {wanted_path}: {page.url}")
+    state = filter_state(page)
+    for key, value in expected_state.items():
+        if value not in state[key]:
+            found.append(f"filter {key!r} shows {state[key]!r}, expected {value!r}")
+    return found
 
 
 def test_first_request_deep_link_renders_inside_frame(app_server, browser):
@@ -453,16 +450,30 @@ def test_hostile_link_warns_and_runs_no_script(app_server, browser):
         assert not found, report(found, page, app_server)
 
 
-def test_restarted_server_serves_a_filtered_deep_link_first(app_server, browser):
-    """After a restart, the first request is the NPS page with a region and a date range."""
+def test_restarted_server_serves_filtered_deep_links_first(app_server, browser):
+    """After a restart, the first requests arrive together: the overview and a deep link to
+    the NPS page with a region and a date range. The NPS session starts in legacy mode, and the
+    overview's session leaves that mode while the NPS page is still importing: the page must
+    still get the frame, the filters and its KPI."""
     app_server.restart()
+    assert app_server.pages_opened == 0
     end = local_today()
     start = end - dt.timedelta(days=13)
-    path = f"/nps?from={start}&to={end}&grain=day&region=almaty_city"
-    value = deep_link_first(browser, app_server, path, "NPS", "NPS",
-                            {"dates": f"{start} – {end}", "Regions": "Almaty",
-                             "granularity": "Day"})
-    assert "±" in value
+    nps = f"/nps?from={start}&to={end}&grain=day&region=almaty_city"
+    with ExitStack() as stack:
+        # "commit": the second request leaves before the first page has even loaded.
+        root, root_problems = stack.enter_context(
+            visit(browser, app_server, "/", wait_until="commit"))
+        page, problems = stack.enter_context(visit(browser, app_server, nps,
+                                                   wait_until="commit"))
+        found = deep_link_problems(page, problems, app_server, nps, "NPS", "NPS",
+                                   {"dates": f"{start} – {end}", "Regions": "Almaty",
+                                    "granularity": "Day"})
+        assert not found, report(found, page, app_server)
+        assert "±" in tile_value(page, "NPS")
+        found = deep_link_problems(root, root_problems, app_server, "/",
+                                   "ServicePulse overview", "NPS", {"granularity": "Week"})
+        assert not found, report(found, root, app_server)
 
 
 @pytest.mark.postgres

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -176,9 +177,20 @@ def _seed_with_progress(engine: Engine) -> None:
     st.toast(f"Demo data loaded: {summary.contacts:,} contacts in {summary.seconds:.0f} s.")
 
 
-@st.cache_data(ttl=1, max_entries=8, show_spinner=False)
-def _data_version(url: str) -> tuple[int, ...]:
-    """Probed at most once a second, however many queries a page runs."""
+def refresh_window() -> int:
+    """The number of the current refresh interval on the wall clock."""
+    return int(time.time() // REFRESH_SECONDS)
+
+
+@st.cache_data(ttl=REFRESH_SECONDS, max_entries=8, show_spinner=False)
+def _data_version(url: str, window: int) -> tuple[int, ...]:
+    """Probed once per refresh interval and shared by every session.
+
+    A live feed changes the data every second; a version per second would give every
+    viewer's tick its own cache entry, so each tick would recompute every query. One version
+    per interval lets all viewers share one computation; a row shows at the latest on the
+    first tick after the interval it arrived in ends.
+    """
     with get_engine(url).connect() as connection:
         return freshness.data_version(connection)
 
@@ -199,7 +211,7 @@ def _cached(function: Callable[P, R]) -> Callable[P, R]:
 
     def call(*args, **kwargs):
         url = database_url()
-        return cached(url, _data_version(url), *args, **kwargs)
+        return cached(url, _data_version(url, refresh_window()), *args, **kwargs)
 
     return call
 
