@@ -31,21 +31,57 @@ def bulk_insert(connection: Connection, table: Table, frame: pl.DataFrame) -> in
     """Append `frame` (columns named as in `table`) inside the caller's transaction."""
     if frame.is_empty():
         return 0
-    columns = list(frame.columns)
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        cursor = connection.connection.driver_connection.cursor()
-        column_list = ", ".join(columns)
-        csv = frame.write_csv(include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f",
-                              date_format="%Y-%m-%d", null_value="")
-        with cursor.copy(f"COPY {table.name} ({column_list}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(csv)
-        cursor.close()
+    if connection.dialect.name == "postgresql":
+        _copy(connection, table.name, frame)
     else:
-        placeholders = ", ".join("?" for _ in columns)
-        statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
-        connection.exec_driver_sql(statement, _sqlite_ready(frame).rows())
+        connection.exec_driver_sql(_sqlite_insert(table, frame), _sqlite_ready(frame).rows())
     return frame.height
+
+
+def insert_new_rows(connection: Connection, table: Table, frame: pl.DataFrame) -> int:
+    """Append the rows whose unique keys are not stored yet; returns how many were inserted.
+
+    A conflict on any unique key skips the row instead of failing the batch, so an import that is
+    re-run (after a crash, say) stores every row once, and the count tells new rows from skipped.
+    PostgreSQL COPYs into a temporary table first, since COPY itself cannot skip conflicts.
+    """
+    if frame.is_empty():
+        return 0
+    columns = ", ".join(frame.columns)
+    if connection.dialect.name == "postgresql":
+        stage = f"new_{table.name}"
+        connection.exec_driver_sql(
+            f"CREATE TEMP TABLE {stage} AS SELECT {columns} FROM {table.name} WITH NO DATA")
+        _copy(connection, stage, frame)
+        result = connection.exec_driver_sql(
+            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {stage} "
+            "ON CONFLICT DO NOTHING")
+        connection.exec_driver_sql(f"DROP TABLE {stage}")
+        return result.rowcount
+    cursor = connection.connection.driver_connection.cursor()
+    # sqlite3 sums the changes of an executemany: conflicting rows add nothing. Rows are
+    # streamed from the frame rather than listed first.
+    cursor.executemany(_sqlite_insert(table, frame) + " ON CONFLICT DO NOTHING",
+                       _sqlite_ready(frame).iter_rows())
+    inserted = cursor.rowcount
+    cursor.close()
+    return inserted
+
+
+def _sqlite_insert(table: Table, frame: pl.DataFrame) -> str:
+    placeholders = ", ".join("?" for _ in frame.columns)
+    return f"INSERT INTO {table.name} ({', '.join(frame.columns)}) VALUES ({placeholders})"
+
+
+def _copy(connection: Connection, table_name: str, frame: pl.DataFrame) -> None:
+    """COPY a frame into a PostgreSQL table inside the caller's transaction."""
+    cursor = connection.connection.driver_connection.cursor()
+    csv = frame.write_csv(include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f",
+                          date_format="%Y-%m-%d", null_value="")
+    with cursor.copy(f"COPY {table_name} ({', '.join(frame.columns)}) FROM STDIN (FORMAT csv)"
+                     ) as copy:
+        copy.write(csv)
+    cursor.close()
 
 
 def advance_sequences(connection: Connection, tables: list[Table]) -> None:

@@ -6,6 +6,7 @@ Errors are one line on stderr and a non-zero exit code; never a traceback for ba
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from data_access.demo import DEFAULT_SEED, DemoConfig, DemoError, generate_demo
 from data_access.engine import DatabaseUnavailable, connect_checked, require_schema
 from data_access.queries import Filters, kpis
 from data_access.schema import Base
+
+COMMAND_MODULES = ("data_access.feed", "data_access.importer")
 
 
 class CliError(Exception):
@@ -49,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
 
     init = commands.add_parser("init", help="create the schema and reference data only")
     init.add_argument("--db", help="database URL")
+    # Commands with their own module add their sub-parser and handler (set_defaults(handler=)).
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
     return parser
 
 
@@ -109,7 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"demo": _run_demo, "kpis": _run_kpis, "init": _run_init}
     try:
-        handlers[args.command](args)
+        handler = getattr(args, "handler", None) or handlers[args.command]
+        code = handler(args)
+        if isinstance(code, int):
+            return code
     except (CliError, DemoError, DatabaseUnavailable, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -408,6 +408,13 @@ def _channel_group(code: str) -> str:
     return {"office": "office", "whatsapp": "chat", "telegram": "chat"}.get(code, "web")
 
 
+def _hourly_profile(code: str) -> np.ndarray:
+    """Relative volume by hour of a weekday: offices keep opening hours, chats run late."""
+    if code == "office":
+        return HOURLY_OFFICE
+    return HOURLY_CHAT if _channel_group(code) == "chat" else HOURLY_SELF_SERVICE
+
+
 def _contact_skeleton(plan: _Plan, in_month: np.ndarray, rng: np.random.Generator
                       ) -> dict[str, np.ndarray]:
     """Start times and channels for every contact of the month, before who served them."""
@@ -425,8 +432,7 @@ def _contact_skeleton(plan: _Plan, in_month: np.ndarray, rng: np.random.Generato
             hours[~saturday] = _hours(rng, HOURLY_OFFICE, int((~saturday).sum()))
             hours[saturday] = _hours(rng, HOURLY_OFFICE_SATURDAY, int(saturday.sum()))
         else:
-            profile = HOURLY_CHAT if _channel_group(code) == "chat" else HOURLY_SELF_SERVICE
-            hours[:] = _hours(rng, profile, day_index.size)
+            hours[:] = _hours(rng, _hourly_profile(code), day_index.size)
         parts["day"].append(day_index)
         parts["hour"].append(hours)
         parts["channel"].append(np.full(day_index.size, CHANNEL_BY_CODE[code].id))
@@ -481,8 +487,7 @@ def _waits(skeleton: dict[str, np.ndarray], served: np.ndarray, rng: np.random.G
     for code, mean in BASE_WAIT_S.items():
         mask = channel == CHANNEL_BY_CODE[code].id
         base[mask] = mean
-        profile = HOURLY_OFFICE if code == "office" else (
-            HOURLY_CHAT if _channel_group(code) == "chat" else HOURLY_SELF_SERVICE)
+        profile = _hourly_profile(code)
         congestion[mask] = 0.4 + 0.8 * profile[hours[mask]] / profile.max()
     weekday_factor = np.asarray(WEEKDAY_WEIGHTS_ONLINE)[skeleton["weekday"]] / np.mean(
         WEEKDAY_WEIGHTS_ONLINE)
@@ -537,27 +542,43 @@ def _assign_operators(
     return assigned
 
 
-def _surveys(contact_ids: np.ndarray, skeleton: dict[str, np.ndarray], served: np.ndarray,
-             wait: np.ndarray, handle: np.ndarray, cutoff: np.datetime64,
-             rng: np.random.Generator) -> pl.DataFrame:
-    channel = skeleton["channel"]
-    sent = skeleton["started"] + (wait + handle).astype("timedelta64[s]")
+def _answer_rates(channel: np.ndarray) -> np.ndarray:
+    """The chance that a contact's survey is answered, by its channel id."""
     answer_rate = np.zeros(channel.size)
     for code, rate in ANSWER_RATE.items():
         answer_rate[channel == CHANNEL_BY_CODE[code].id] = rate
-    answered_at = sent + _lognormal(rng, 50 * 60, 1.2, channel.size).astype("timedelta64[s]")
-    answered = (rng.random(channel.size) < answer_rate) & (answered_at < cutoff)
+    return answer_rate
 
+
+def _survey_penalty(wait: np.ndarray, served: np.ndarray) -> np.ndarray:
+    """What a wait and a non-human server take off the latent score (the story's NPS lever)."""
     penalty = WAIT_EFFECT * np.log1p(wait / 60.0)
     for who, extra in SERVED_BY_PENALTY.items():
         penalty[served == who] += extra
-    level = np.zeros(channel.size)
-    for month_index in np.unique(skeleton["month_index"]):
-        in_month = skeleton["month_index"] == month_index
-        level[in_month] = solve_month_level(penalty[in_month & answered],
-                                            MONTHS[month_index].nps_target)
+    return penalty
+
+
+def _surveys(contact_ids: np.ndarray, skeleton: dict[str, np.ndarray], served: np.ndarray,
+             wait: np.ndarray, handle: np.ndarray, cutoff: np.datetime64,
+             rng: np.random.Generator, level: float | None = None) -> pl.DataFrame:
+    """Survey rows; `level` fixes the latent mean (a live feed's few contacts cannot solve it)."""
+    channel = skeleton["channel"]
+    sent = skeleton["started"] + (wait + handle).astype("timedelta64[s]")
+    answer_rate = _answer_rates(channel)
+    answered_at = sent + _lognormal(rng, 50 * 60, 1.2, channel.size).astype("timedelta64[s]")
+    answered = (rng.random(channel.size) < answer_rate) & (answered_at < cutoff)
+
+    penalty = _survey_penalty(wait, served)
+    levels = np.zeros(channel.size)
+    if level is not None:
+        levels[:] = level
+    else:
+        for month_index in np.unique(skeleton["month_index"]):
+            in_month = skeleton["month_index"] == month_index
+            levels[in_month] = solve_month_level(penalty[in_month & answered],
+                                                 MONTHS[month_index].nps_target)
     uniform = rng.random(channel.size).clip(1e-12, 1 - 1e-12)
-    latent = level - penalty + np.log(uniform / (1 - uniform))
+    latent = levels - penalty + np.log(uniform / (1 - uniform))
     detractor, promoter = latent < 0, latent > PROMOTER_GAP
     score = np.where(
         detractor, rng.choice(7, size=channel.size, p=DETRACTOR_SCORES),
@@ -598,6 +619,13 @@ def _us(values: np.ndarray) -> np.ndarray:
 
 def _prefixed_ids(prefix: str, ids: pl.Expr) -> pl.Expr:
     return pl.format(prefix + "{}", ids.cast(pl.String).str.zfill(10))
+
+
+def _operator_skill(operator_ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each operator's mean rating, indexed by operator id (index 0: no operator)."""
+    skill = np.zeros(int(operator_ids.max()) + 1)
+    skill[operator_ids] = rng.normal(4.35, 0.25, operator_ids.size)
+    return skill
 
 
 def _ratings(contact_ids: np.ndarray, operator: np.ndarray, rated_service: np.ndarray,
@@ -672,9 +700,7 @@ def build_month(
     )
     surveys = _surveys(contact_ids, skeleton, served, wait, handle, cutoff,
                        streams.rng("surveys", key))
-    skill = np.zeros(int(operators["id"].max()) + 1)
-    skill[operators["id"].to_numpy()] = streams.rng("operators", 1).normal(
-        4.35, 0.25, operators.height)
+    skill = _operator_skill(operators["id"].to_numpy(), streams.rng("operators", 1))
     end_times = skeleton["started"] + (wait + handle).astype("timedelta64[s]")
     ratings = _ratings(contact_ids, operator, rated_service, end_times, wait, skill, cutoff,
                        streams.rng("ratings", key))

@@ -1,0 +1,1115 @@
+"""`python -m data_access import`: load real contacts, surveys, cases, case events or ratings.
+
+Nothing is lost and nothing is stored twice. Every data row of the file is inserted, skipped
+because its id is already stored, or written with its row number and the reason to
+`F.rejects.csv` beside the file. Rows are read as text in chunks and checked with Polars
+expressions, so one bad value rejects one row and memory stays bounded; each chunk is one
+committed batch, and a run that was killed midway is completed by running it again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import csv
+import io
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TextIO, TypeVar
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import Connection, Engine, Table, text
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+
+from data_access.argtypes import MAX_DAY, MIN_DAY
+from data_access.bulk import insert_new_rows
+from data_access.config import LOCAL_TZ, mask_url, resolve_database_url, scrub
+from data_access.engine import (
+    DatabaseUnavailable,
+    check_connection,
+    create_db_engine,
+    require_schema,
+)
+from data_access.reference import CHANNELS, REGIONS, SERVICE_TYPES, seed_reference
+from data_access.schema import (
+    CASE_KINDS,
+    CASE_STAGES,
+    CLOSED_STAGES,
+    SERVED_BY,
+    AgentRating,
+    Case,
+    CaseEvent,
+    Contact,
+    NpsSurvey,
+    Operator,
+)
+
+BATCH_ROWS = 50_000
+RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # waits before the retries of a failed batch
+EXIT_FILE = 2  # the file cannot be read at all (or the command line is wrong)
+EXIT_DATABASE = 3  # the database is unreachable or refused the work
+INT_MAX = 2**31 - 1  # INTEGER columns (wait_s, handle_s)
+ID_LENGTH = 64
+SQLITE_CACHE_KB = 64 * 1024  # inserting into the indexes of millions of rows needs more than 2 MB
+ROW = " row"  # internal names start with a space: header names are stripped, so never clash
+REJECT_COLUMNS = ("row", "field", "value", "problem")
+TIMESTAMP_HELP = ("YYYY-MM-DD HH:MM[:SS[.ffffff]] in local time (Asia/Almaty), or ISO 8601 with "
+                  "an offset such as 2022-07-01T10:00:00+05:00 or ...Z")
+_TIMESTAMP = (r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(?:[.,]\d{1,9})?)?"
+              r"\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?$")
+_TRUE, _FALSE = ("true", "t", "yes", "y", "1"), ("false", "f", "no", "n", "0")
+T = TypeVar("T")
+
+
+class ImportFileError(Exception):
+    """The file cannot be read at all: one line naming the file and the problem (exit 2)."""
+
+
+class ImportDatabaseError(Exception):
+    """The database stayed unreachable or refused the work: one line (exit 3)."""
+
+
+# --- Checks per kind, as Polars expressions -------------------------------------------------
+
+def _value(target: str) -> str:
+    """Name of the typed value parsed from an input column."""
+    return " " + target
+
+
+def _text(name: str) -> str:
+    """Name of an input column's value with blanks stripped, null when empty."""
+    return " text " + name
+
+
+def _text_expr(name: str) -> pl.Expr:
+    return pl.col(_text(name))
+
+
+def _given(name: str) -> pl.Expr:
+    """True where the input column holds a non-blank value (never null)."""
+    return _text_expr(name).is_not_null()
+
+
+@dataclass(frozen=True)
+class _Rule:
+    field: str  # the input column the problem is reported on
+    problem: pl.Expr  # the problem as text; null where the value is fine
+
+
+class _Checks:
+    """Typed values and the rules that reject a row, for the input columns of one kind."""
+
+    def __init__(self) -> None:
+        self.columns: list[str] = []  # input columns in documented order
+        self.optional: set[str] = set()  # columns that may be left out of the header
+        self.texts: dict[str, pl.Expr] = {}  # computed first: the values are read from them
+        self.timestamps: list[str] = []
+        self.values: dict[str, pl.Expr] = {}
+        self.rules: list[_Rule] = []
+
+    def parse(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The typed values of a chunk of text rows, null where a value is missing or bad."""
+        frame = frame.with_columns(**self.texts)
+        for name in self.timestamps:
+            frame = _with_timestamp(frame, name)
+        return frame.with_columns(**self.values)
+
+    def rule(self, name: str, condition: pl.Expr, problem: str | pl.Expr) -> None:
+        message = pl.lit(problem) if isinstance(problem, str) else problem
+        self.rules.append(_Rule(name, pl.when(condition).then(message)))
+
+    def _column(self, name: str, required: bool, in_header: bool) -> None:
+        self.columns.append(name)
+        stripped = pl.col(name).str.strip_chars()
+        self.texts[_text(name)] = pl.when(stripped != "").then(stripped)
+        if not in_header:
+            self.optional.add(name)
+        if required:
+            self.rule(name, ~_given(name), "required")
+
+    def text(self, name: str, *, target: str | None = None, required: bool = True,
+             max_length: int | None = ID_LENGTH, in_header: bool = True) -> None:
+        self._column(name, required, in_header)
+        self.values[_value(target or name)] = _text_expr(name)
+        if max_length is not None:
+            self.rule(name, _text_expr(name).str.len_chars() > max_length,
+                      f"longer than {max_length} characters")
+
+    def integer(self, name: str, low: int, high: int, *, required: bool = True) -> None:
+        self._column(name, required, True)
+        self.values[_value(name)] = _text_expr(name).cast(pl.Int64, strict=False)
+        number = pl.col(_value(name))
+        self.rule(name, _given(name) & number.is_null(), "not a whole number")
+        self.rule(name, (number < low) | (number > high), f"must be between {low} and {high}")
+
+    def choice(self, name: str, codes: dict[str, object], what: str, *,
+               target: str | None = None, required: bool = True, list_codes: bool = True) -> None:
+        """A code from a fixed list (case-insensitive), stored as itself or as a reference id."""
+        self._column(name, required, True)
+        dtype = pl.Int64 if isinstance(next(iter(codes.values())), int) else pl.String
+        value = _text_expr(name).str.to_lowercase().replace_strict(
+            codes, default=None, return_dtype=dtype)
+        self.values[_value(target or name)] = value
+        known = f" (known: {', '.join(codes)})" if list_codes else " (see the README)"
+        self.rule(name, _given(name) & pl.col(_value(target or name)).is_null(),
+                  f"unknown {what}{known}")
+
+    def boolean(self, name: str) -> None:
+        self._column(name, True, True)
+        lowered = _text_expr(name).str.to_lowercase()
+        value = (pl.when(lowered.is_in(_TRUE)).then(True)
+                 .when(lowered.is_in(_FALSE)).then(False))
+        self.values[_value(name)] = value
+        self.rule(name, _given(name) & pl.col(_value(name)).is_null(), "not true or false")
+
+    def timestamp(self, name: str, *, required: bool = True, in_header: bool = True) -> None:
+        self._column(name, required, in_header)
+        self.timestamps.append(name)
+        value = pl.col(_value(name))
+        self.rule(name, _given(name) & value.is_null(), f"not a timestamp: use {TIMESTAMP_HELP}")
+        low = pl.lit(MIN_DAY).cast(pl.Datetime("us"))
+        high = pl.lit(MAX_DAY).cast(pl.Datetime("us")) + pl.duration(days=1)
+        self.rule(name, (value < low) | (value >= high), f"outside {MIN_DAY}..{MAX_DAY}")
+
+    def empty_unless(self, name: str, condition: pl.Expr, when: str) -> None:
+        """The column must be filled where `condition` holds and empty where it does not."""
+        self.rule(name, condition & ~_given(name), f"required when {when}")
+        self.rule(name, ~condition & _given(name), f"must be empty unless {when}")
+
+    def not_before(self, name: str, earlier: str) -> None:
+        self.rule(name, pl.col(_value(name)) < pl.col(_value(earlier)), f"before {earlier}")
+
+
+def _with_timestamp(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Parse the common `YYYY-MM-DD HH:MM:SS` at full speed, then only the other rows with
+    the general (slower) expression."""
+    text = _text_expr(name)
+    frame = frame.with_columns(text.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False,
+                                                    time_unit="us").alias(_value(name)))
+    rest = frame.filter(pl.col(_value(name)).is_null() & text.is_not_null())
+    if rest.is_empty():
+        return frame
+    return frame.update(rest.select(ROW, _timestamp_expr(name).alias(_value(name))), on=ROW)
+
+
+def _timestamp_expr(name: str) -> pl.Expr:
+    """Naive local time as is; a time with an offset converted to naive Asia/Almaty time."""
+    parts = _text_expr(name).str.extract_groups(_TIMESTAMP)
+    day, minutes, seconds, zone = (parts.struct.field(str(group)) for group in range(1, 5))
+    naive = pl.concat_str(
+        [day, pl.lit(" "), minutes, seconds.fill_null(":00").str.replace(",", ".", literal=True)]
+    ).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
+    digits = zone.str.replace(":", "", literal=True)
+    zone_hours = digits.str.slice(1, 2).cast(pl.Int64, strict=False)
+    zone_minutes = pl.when(digits.str.len_chars() > 3).then(
+        digits.str.slice(3, 2).cast(pl.Int64, strict=False)).otherwise(0)
+    sign = pl.when(zone.str.starts_with("-")).then(-1).otherwise(1)
+    offset = (pl.when(zone.str.to_uppercase() == "Z").then(0)
+              .otherwise(sign * (zone_hours * 60 + zone_minutes)))
+    valid_zone = (zone.str.to_uppercase() == "Z") | ((zone_hours <= 14) & (zone_minutes < 60))
+    local = ((naive - pl.duration(minutes=offset)).dt.replace_time_zone("UTC")
+             .dt.convert_time_zone(LOCAL_TZ.key).dt.replace_time_zone(None))
+    return pl.when(zone.is_null()).then(naive).when(valid_zone).then(local)
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """An input column that names a row of another table by its external id."""
+
+    column: str  # input column, e.g. operator_external_id
+    table: Table
+    target: str  # the id it resolves to, e.g. operator_id
+    what: str  # how the problem names the missing row
+
+    @property
+    def key(self) -> str:
+        return _value(self.column)
+
+
+@dataclass(frozen=True)
+class _AlsoUnique:
+    """A second unique key (one rating per contact): a clash is rejected, never skipped.
+
+    The messages take the earlier row's number (in the file) or the stored row's external_id.
+    """
+
+    column: str  # input column reported on
+    target: str  # the table column that is unique
+    in_file: str
+    stored: str
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What one `--kind` reads, how it is checked and where it is stored."""
+
+    name: str
+    table: Table
+    checks: _Checks
+    key: tuple[str, ...]  # input columns that identify a row (in the file and in the table)
+    stored: dict[str, str]  # table column -> typed value
+    references: tuple[_Reference, ...] = ()
+    also_unique: tuple[_AlsoUnique, ...] = ()
+
+    @property
+    def columns(self) -> list[str]:
+        return self.checks.columns
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [name for name in self.columns if name not in self.checks.optional]
+
+
+def _codes(rows: tuple) -> dict[str, int]:
+    return {row.code: row.id for row in rows}
+
+
+def _contacts() -> Kind:
+    checks = _Checks()
+    checks.text("external_id")
+    checks.timestamp("started_at")
+    checks.choice("channel", _codes(CHANNELS), "channel code", target="channel_id")
+    no_contacts = [channel.id for channel in CHANNELS if not channel.takes_contacts]
+    checks.rule("channel", pl.col(_value("channel_id")).is_in(no_contacts),
+                "this channel takes no contacts (cases only)")
+    checks.choice("region", _codes(REGIONS), "region code", target="region_id", list_codes=False)
+    checks.choice("service_type", _codes(SERVICE_TYPES), "service type code",
+                  target="service_type_id")
+    checks.choice("served_by", {value: value for value in SERVED_BY}, "served_by")
+    checks.text("operator_external_id", required=False)
+    checks.empty_unless("operator_external_id", pl.col(_value("served_by")) == "operator",
+                        "served_by is operator")
+    checks.integer("wait_s", 0, INT_MAX)
+    checks.integer("handle_s", 0, INT_MAX)
+    checks.text("subscriber_key")
+    return Kind(
+        "contacts", Contact.__table__, checks, key=("external_id",),
+        references=(_Reference("operator_external_id", Operator.__table__, "operator_id",
+                               "no operator with this external_id"),),
+        stored={"external_id": "external_id", "started_at": "started_at",
+                "channel_id": "channel_id", "region_id": "region_id",
+                "service_type_id": "service_type_id", "served_by": "served_by",
+                "operator_id": "operator_id", "wait_s": "wait_s", "handle_s": "handle_s",
+                "subscriber_key": "subscriber_key"})
+
+
+def _surveys() -> Kind:
+    checks = _Checks()
+    checks.text("contact_external_id")
+    checks.timestamp("sent_at")
+    checks.boolean("answered")
+    answered = pl.col(_value("answered"))
+    checks.integer("score", 0, 10, required=False)
+    checks.empty_unless("score", answered, "answered is true")
+    checks.text("reason", required=False, in_header=False)
+    checks.rule("reason", ~answered & _given("reason"), "must be empty unless answered is true")
+    checks.text("suggestion", required=False, max_length=None, in_header=False)
+    checks.rule("suggestion", ~answered & _given("suggestion"),
+                "must be empty unless answered is true")
+    checks.timestamp("answered_at", required=False, in_header=False)
+    checks.empty_unless("answered_at", answered, "answered is true")
+    checks.not_before("answered_at", "sent_at")
+    return Kind(
+        "surveys", NpsSurvey.__table__, checks, key=("contact_external_id",),
+        references=(_Reference("contact_external_id", Contact.__table__, "contact_id",
+                               "no contact with this external_id (import contacts first)"),),
+        stored={"contact_id": "contact_id", "sent_at": "sent_at", "answered": "answered",
+                "score": "score", "reason": "reason", "suggestion": "suggestion",
+                "answered_at": "answered_at"})
+
+
+def _cases() -> Kind:
+    checks = _Checks()
+    checks.text("external_id")
+    checks.choice("kind", {value: value for value in CASE_KINDS}, "kind")
+    checks.choice("channel", _codes(CHANNELS), "channel code", target="channel_id")
+    no_cases = [channel.id for channel in CHANNELS if not channel.takes_cases]
+    checks.rule("channel", pl.col(_value("channel_id")).is_in(no_cases),
+                "this channel takes no cases")
+    checks.text("category", max_length=128)
+    checks.choice("region", _codes(REGIONS), "region code", target="region_id", list_codes=False)
+    checks.timestamp("received_at")
+    checks.choice("status", {value: value for value in CASE_STAGES}, "status")
+    checks.timestamp("resolved_at", required=False)
+    checks.empty_unless("resolved_at", pl.col(_value("status")).is_in(CLOSED_STAGES),
+                        f"status is {' or '.join(CLOSED_STAGES)}")
+    checks.not_before("resolved_at", "received_at")
+    return Kind(
+        "cases", Case.__table__, checks, key=("external_id",),
+        stored={"external_id": "external_id", "kind": "kind", "channel_id": "channel_id",
+                "category": "category", "region_id": "region_id",
+                "received_at": "received_at", "status": "status",
+                "resolved_at": "resolved_at"})
+
+
+def _case_events() -> Kind:
+    checks = _Checks()
+    checks.text("case_external_id")
+    checks.choice("stage", {value: value for value in CASE_STAGES}, "stage")
+    checks.timestamp("at")
+    return Kind(
+        "case_events", CaseEvent.__table__, checks, key=("case_external_id", "stage"),
+        references=(_Reference("case_external_id", Case.__table__, "case_id",
+                               "no case with this external_id (import cases first)"),),
+        stored={"case_id": "case_id", "stage": "stage", "at": "at"})
+
+
+def _ratings() -> Kind:
+    checks = _Checks()
+    checks.text("external_id")
+    checks.text("contact_external_id")
+    checks.text("operator_external_id")
+    checks.integer("score", 1, 5)
+    checks.timestamp("rated_at")
+    return Kind(
+        "ratings", AgentRating.__table__, checks, key=("external_id",),
+        references=(
+            _Reference("contact_external_id", Contact.__table__, "contact_id",
+                       "no contact with this external_id (import contacts first)"),
+            _Reference("operator_external_id", Operator.__table__, "operator_id",
+                       "no operator with this external_id")),
+        also_unique=(_AlsoUnique(
+            "contact_external_id", "contact_id",
+            in_file="contact already rated in row {}; one rating per contact",
+            stored="contact already rated: rating {} is stored for it; one rating per contact"),),
+        stored={"external_id": "external_id", "operator_id": "operator_id",
+                "contact_id": "contact_id", "score": "score", "rated_at": "rated_at"})
+
+
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (
+    _contacts(), _surveys(), _cases(), _case_events(), _ratings())}
+
+
+# --- Reading: CSV (UTF-8) or Parquet, as text, in chunks -------------------------------------
+
+@dataclass
+class _Chunk:
+    frame: pl.DataFrame  # ROW plus every input column, as text
+    malformed: list[tuple[int, list[str]]] = field(default_factory=list)  # wrong field count
+
+
+def _header(names: list[str], path: Path) -> list[str]:
+    columns = [name.strip() or f"column_{number}" for number, name in enumerate(names, start=1)]
+    repeated = sorted({name for name in columns if columns.count(name) > 1})
+    if repeated:
+        raise ImportFileError(f"{path}: column {', '.join(repeated)} appears more than once "
+                              "in the header")
+    return columns
+
+
+def _check_utf8(path: Path) -> None:
+    """Refuse a UTF-16 or Latin-1 file before a single row is stored, naming the line."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with path.open("rb") as handle:
+        first = True
+        while block := handle.read(1 << 20):
+            if first and block.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                raise ImportFileError(f"{path} is UTF-16 encoded (byte-order mark); "
+                                      "save it as UTF-8")
+            if first and b"\x00" in block[:4096]:
+                raise ImportFileError(f"{path} has NUL bytes near its start, so it is probably "
+                                      "UTF-16 encoded; save it as UTF-8")
+            first = False
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as error:
+                bad = error.object[error.start]
+                line += error.object.count(b"\n", 0, error.start)
+                raise ImportFileError(
+                    f"{path} is not UTF-8: byte 0x{bad:02X} on line {line} is invalid (Latin-1 "
+                    "or Windows-1251, perhaps); save it as UTF-8") from None
+            line += block.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise ImportFileError(f"{path} is not UTF-8: it ends inside a character on line "
+                                  f"{line}; save it as UTF-8") from None
+
+
+def _unquoted(field_text: str) -> str | None:
+    """A header name without the quotes around it; None if it needs a CSV parser."""
+    if '"' not in field_text:
+        return field_text
+    simple = len(field_text) >= 2 and field_text[0] == field_text[-1] == '"'
+    return field_text[1:-1] if simple and '"' not in field_text[1:-1] else None
+
+
+class _CsvSource:
+    """Rows of a UTF-8 CSV file (a BOM is fine); blank lines are not rows.
+
+    Plain blocks (every quote around a whole field without quotes, commas or line breaks:
+    most machine-written files) are split by Polars, about six times faster than the csv
+    module; from the first block that needs more on, the csv module reads the rest, so quoted
+    commas and line breaks are read as by any CSV reader.
+    """
+
+    BLOCK_BYTES = 1 << 22
+
+    def __init__(self, path: Path) -> None:
+        _check_utf8(path)
+        self.path = path
+        self._binary = path.open("rb")
+        self._text: TextIO | None = None
+        self._reader: Iterator[list[str]] | None = None
+        first = self._binary.readline().removeprefix(codecs.BOM_UTF8).decode("utf-8")
+        names: list[str] | None = [_unquoted(name) for name in  # type: ignore[misc]
+                                   first.removesuffix("\n").removesuffix("\r").split(",")]
+        if not first.strip() or None in names or "\r" in first.rstrip("\r\n"):
+            names = self._read_header_with_csv_module()
+        if names is None:
+            raise ImportFileError(f"{path} is empty: no header row")
+        self.columns = _header(names, path)
+
+    def _switch_to_csv_module(self, offset: int) -> Iterator[list[str]]:
+        self._binary.seek(offset)
+        self._text = io.TextIOWrapper(self._binary, encoding="utf-8-sig" if offset == 0
+                                      else "utf-8", newline="")
+        self._reader = csv.reader(self._text)
+        return self._reader
+
+    def _read_header_with_csv_module(self) -> list[str] | None:
+        reader = self._switch_to_csv_module(0)
+        try:
+            return next((fields for fields in reader if fields), None)
+        except csv.Error as error:
+            raise ImportFileError(f"{self.path}: the header cannot be read as CSV: {error}"
+                                  ) from None
+
+    def chunks(self, size: int) -> Iterator[_Chunk]:
+        number = 0
+        pending = pl.DataFrame()  # plain lines, split, not handed out yet
+        while self._reader is None:
+            offset = self._binary.tell()
+            block = self._binary.read(self.BLOCK_BYTES)
+            if block and not block.endswith(b"\n"):
+                block += self._binary.readline()
+            lines = self._plain_lines(block) if block else None
+            if block and lines is None:
+                self._switch_to_csv_module(offset)
+                break
+            if lines is not None:
+                pending = pl.concat([pending, lines])
+            while pending.height >= size or (not block and pending.height):
+                yield self._chunk(pending.head(size), number)
+                number += min(size, pending.height)
+                pending = pending.slice(size)
+            if not block:
+                return
+        if pending.height:
+            yield self._chunk(pending, number)
+            number += pending.height
+        yield from self._parsed_chunks(size, number)
+
+    def _plain_lines(self, block: bytes) -> pl.DataFrame | None:
+        """The block's non-blank lines split at the commas, or None if it needs a CSV parser:
+        a bare carriage return, or a quote that is not around a whole simple field."""
+        if block.count(b"\r") != block.count(b"\r\n"):
+            return None
+        width = len(self.columns)
+        text = pl.Series([block.decode("utf-8")]).str.split("\n").explode()
+        text = text.str.strip_suffix("\r")
+        frame = pl.DataFrame({" line": text.filter(text.str.len_bytes() > 0)}).with_columns(
+            pl.col(" line").str.count_matches(",", literal=True).eq(width - 1).alias(" fits"))
+        frame = frame.with_columns(pl.col(" line").str.split_exact(",", width - 1)
+                                   .struct.rename_fields(self.columns).struct.unnest())
+        if b'"' not in block:
+            return frame
+        quoted = [pl.col(name).str.starts_with('"') for name in self.columns]
+        unclear = (~pl.col(" fits") & pl.col(" line").str.contains('"', literal=True)) | (
+            pl.col(" fits") & pl.any_horizontal(
+                pl.col(name).str.contains('"', literal=True)
+                & ~pl.col(name).str.contains(r'^"[^"]*"$') for name in self.columns))
+        if frame.select(unclear.any()).item():
+            return None
+        return frame.with_columns(
+            pl.when(is_quoted).then(pl.col(name).str.slice(1, pl.col(name).str.len_chars() - 2))
+            .otherwise(pl.col(name)).alias(name)
+            for name, is_quoted in zip(self.columns, quoted, strict=True))
+
+    def _chunk(self, lines: pl.DataFrame, number: int) -> _Chunk:
+        """Rows numbered on from `number`; a line with the wrong field count is malformed."""
+        lines = lines.with_columns(pl.int_range(number + 1, number + 1 + lines.height,
+                                                dtype=pl.Int64).alias(ROW))
+        malformed = lines.filter(~pl.col(" fits"))
+        return _Chunk(lines.filter(" fits").select(*self.columns, ROW),
+                      [(row, line.split(",")) for line, row in
+                       zip(malformed[" line"], malformed[ROW], strict=True)])
+
+    def _parsed_chunks(self, size: int, number: int) -> Iterator[_Chunk]:
+        assert self._reader is not None
+        width = len(self.columns)
+        schema = dict.fromkeys(self.columns, pl.String)
+        while True:
+            records: list[list[str]] = []
+            rows: list[int] = []
+            chunk = _Chunk(pl.DataFrame())
+            broken = None
+            try:
+                for fields in self._reader:
+                    if not fields:
+                        continue
+                    number += 1
+                    if len(fields) == width:
+                        records.append(fields)
+                        rows.append(number)
+                    else:
+                        chunk.malformed.append((number, fields))
+                    if len(rows) + len(chunk.malformed) >= size:
+                        break
+            except csv.Error as error:  # the rows read before it still count
+                broken = ImportFileError(f"{self.path}: row {number + 1} cannot be read as CSV "
+                                         f"({error}); an unclosed quote, perhaps")
+            if rows or chunk.malformed:
+                chunk.frame = pl.DataFrame(records, schema=schema, orient="row").with_columns(
+                    pl.Series(ROW, rows, dtype=pl.Int64))
+                yield chunk
+            if broken is not None:
+                raise broken
+            if not rows and not chunk.malformed:
+                return
+
+    def close(self) -> None:
+        (self._text or self._binary).close()
+
+
+class _ParquetSource:
+    """Rows of a Parquet file; every column is turned into text and checked like CSV."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._file = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as error:
+            raise ImportFileError(
+                f"{path} is not a readable Parquet file: {_first_line(error)}") from None
+        self.columns = _header(list(self._file.schema_arrow.names), path)
+
+    def chunks(self, size: int) -> Iterator[_Chunk]:
+        number = 0
+        try:
+            for batch in self._file.iter_batches(batch_size=size):
+                frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)
+                frame = frame.rename(dict(zip(frame.columns, self.columns, strict=True)))
+                frame = frame.select(_as_text(name, dtype) for name, dtype in frame.schema.items())
+                rows = pl.int_range(number + 1, number + 1 + frame.height, eager=True)
+                number += frame.height
+                yield _Chunk(frame.with_columns(rows.alias(ROW)))
+        except (pa.ArrowException, OSError, pl.exceptions.PolarsError) as error:
+            raise ImportFileError(f"{self.path}: rows from {number + 1} on cannot be read: "
+                                  f"{_first_line(error)}") from None
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    column = pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is not None:  # an instant: shown in local time like any other
+            column = column.dt.convert_time_zone(LOCAL_TZ.key).dt.replace_time_zone(None)
+        return pl.when(column.dt.microsecond() == 0).then(
+            column.dt.strftime("%Y-%m-%d %H:%M:%S")).otherwise(
+            column.dt.strftime("%Y-%m-%d %H:%M:%S%.6f"))
+    if dtype.is_float():  # 5.0 from a pandas column with gaps is the whole number 5
+        whole = column.is_finite() & (column == column.round(0))
+        return pl.when(whole).then(column.cast(pl.Int64, strict=False).cast(pl.String)
+                                   ).otherwise(column.cast(pl.String))
+    if dtype.is_nested() or dtype == pl.Binary or dtype == pl.Object:
+        return column.map_elements(str, return_dtype=pl.String)
+    return column.cast(pl.String)
+
+
+def _open_source(path: Path) -> _CsvSource | _ParquetSource:
+    if not path.exists():
+        raise ImportFileError(f"{path} does not exist")
+    if not path.is_file():
+        raise ImportFileError(f"{path} is not a file")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _CsvSource(path)
+    if suffix in (".parquet", ".pq"):
+        return _ParquetSource(path)
+    raise ImportFileError(f"{path}: unsupported file type {suffix or '(none)'!r}; "
+                          "use .csv (UTF-8) or .parquet")
+
+
+def rejects_path(path: Path) -> Path:
+    """Where the rejects of `path` go: `contacts.csv` -> `contacts.rejects.csv` beside it."""
+    return path.with_name(path.stem + ".rejects.csv")
+
+
+class _RejectsFile:
+    """row, field, value, problem and then the row as it was read; one line per problem."""
+
+    def __init__(self, path: Path, columns: list[str]) -> None:
+        self.path = path
+        self.lines = 0
+        # An unknown input column named like a rejects column keeps its values, renamed.
+        self.columns = {name: f"{name} (input)" if name in REJECT_COLUMNS else name
+                        for name in columns}
+        try:
+            self._handle: TextIO = path.open("w", encoding="utf-8", newline="")
+        except OSError as error:
+            raise ImportFileError(f"cannot write the rejects file {path}: "
+                                  f"{error.strerror or error}") from None
+        csv.writer(self._handle, lineterminator="\n").writerow(
+            [*REJECT_COLUMNS, *self.columns.values()])
+
+    def write(self, problems: pl.DataFrame, rows: pl.DataFrame) -> None:
+        if problems.is_empty():
+            return
+        lines = problems.join(rows, left_on="row", right_on=ROW, how="left",
+                              maintain_order="left").rename(self.columns)
+        # Blank cells as blank, not as "": the file reads like the input.
+        blank = [pl.when(pl.col(name) != "").then(pl.col(name)).alias(name)
+                 for name in ("value", *self.columns.values())]
+        lines.select(*REJECT_COLUMNS, *self.columns.values()).with_columns(blank).write_csv(
+            self._handle, include_header=False)
+        self._handle.flush()
+        self.lines += problems.height
+
+    def close(self) -> Path | None:
+        """The file, or None (and no file) when nothing was rejected."""
+        self._handle.close()
+        if self.lines:
+            return self.path
+        self.path.unlink(missing_ok=True)
+        return None
+
+
+# --- In-file duplicates ------------------------------------------------------------------------
+
+class _ClaimedKeys:
+    """Keys already taken by an earlier row of the file, with that row's number.
+
+    Kept as Polars frames of (hash, key, row), about 30 bytes a row: 5M rows stay near 150 MB,
+    and a chunk is matched by a hash join, then the keys themselves are compared (exact).
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[pl.DataFrame] = []
+
+    def first_rows(self, rows: pl.Series, keys: pl.Series) -> pl.Series:
+        """Per row, the row that took its key first (null for the first); claims the new keys."""
+        frame = pl.DataFrame({"row": rows, "key": keys}).with_columns(hash=pl.col("key").hash())
+        frame = frame.with_columns(first=pl.col("row").min().over("key"))
+        if self._parts:
+            earlier = (frame.select("row", "key", "hash")
+                       .join(pl.concat(self._parts, rechunk=False), on="hash", suffix="_seen")
+                       .filter(pl.col("key") == pl.col("key_seen"))
+                       .select("row", earlier="row_seen"))
+            frame = frame.join(earlier, on="row", how="left", maintain_order="left").with_columns(
+                first=pl.coalesce("earlier", "first"))
+        first = pl.when(pl.col("first") != pl.col("row")).then(pl.col("first"))
+        frame = frame.with_columns(first=first)
+        self._parts.append(frame.filter(pl.col("first").is_null())
+                           .select("hash", "key", pl.col("row").cast(pl.UInt32)))
+        return frame["first"]
+
+
+# --- The import --------------------------------------------------------------------------------
+
+@dataclass
+class ImportSummary:
+    """What happened to every row: read == inserted + duplicates_skipped + rejected."""
+
+    kind: str
+    file: str
+    read: int = 0
+    inserted: int = 0
+    duplicates_skipped: int = 0  # already in the database (an earlier import or run)
+    rejected: int = 0  # written to the rejects file, duplicates_in_file included
+    duplicates_in_file: int = 0  # repeats of an earlier row of the same file
+    rejects_file: str | None = None
+    ignored_columns: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+Warn = Callable[[str], None]
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _problems(frame: pl.DataFrame, field_name: str | pl.Expr, value: pl.Expr,
+              problem: pl.Expr) -> pl.DataFrame:
+    name = pl.lit(field_name) if isinstance(field_name, str) else field_name
+    return frame.select(
+        pl.col(ROW).alias("row"), name.alias("field"), value.fill_null("").alias("value"),
+        problem.alias("problem")).filter(pl.col("problem").is_not_null())
+
+
+def _key_expr(columns: tuple[str, ...]) -> pl.Expr:
+    """One text per row from the key columns; NUL separates parts (checked values hold none)."""
+    return pl.concat_str([pl.col(_value(name)).cast(pl.String) for name in columns],
+                         separator="\x00")
+
+
+class _Importer:
+    def __init__(self, kind: Kind, engine: Engine, url: str, warn: Warn,
+                 summary: ImportSummary) -> None:
+        self.kind = kind
+        self.engine = engine
+        self.url = url
+        self.warn = warn
+        self.summary = summary
+        self.claimed = [_ClaimedKeys() for _ in (kind.key, *kind.also_unique)]
+        # PostgreSQL cannot store NUL in text; CSV files with NULs near the start are refused.
+        nul = [_Rule(name, pl.when(pl.col(name).str.contains("\x00", literal=True))
+                     .then(pl.lit("contains a NUL character"))) for name in kind.columns]
+        missing = [_Rule(reference.column, pl.when(
+            pl.col(reference.key).is_not_null() & pl.col(_value(reference.target)).is_null()
+        ).then(pl.lit(reference.what))) for reference in kind.references]
+        self.rules = [*nul, *kind.checks.rules, *missing]
+
+    # Database work, each piece retried on connection errors.
+    def retry(self, action: Callable[[], T], what: str) -> T:
+        for attempt, delay in enumerate((*RETRY_DELAYS_S, None), start=1):
+            try:
+                return action()
+            except (OperationalError, InterfaceError, DatabaseUnavailable) as error:
+                message = scrub(_first_line(error), self.url)
+                if delay is None:
+                    raise ImportDatabaseError(
+                        f"database unavailable while {what} after {len(RETRY_DELAYS_S)} "
+                        f"retries ({message}); the {self.summary.read:,} rows before were "
+                        f"done ({self.summary.inserted:,} inserted); run the same command "
+                        "again to finish") from None
+                self.warn(f"database error while {what}: {message}; retry {attempt}/"
+                          f"{len(RETRY_DELAYS_S)} in {delay:g} s")
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _lookup(self, connection: Connection, table: Table, column: str, keys: list,
+                returned: str) -> list[tuple]:
+        """(key, returned) of the rows whose `column` is one of `keys`, in one statement."""
+        if not keys:
+            return []
+        query = f"SELECT {column}, {returned} FROM {table.name} WHERE {column} "
+        if connection.dialect.name == "postgresql":
+            statement, parameter = query + "= ANY(:keys)", keys
+        else:  # one JSON parameter: SQLite caps the number of bound variables
+            statement, parameter = query + "IN (SELECT value FROM json_each(:keys))", \
+                json.dumps(keys)
+        return [tuple(row) for row in connection.execute(text(statement), {"keys": parameter})]
+
+    def _resolve(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Join the ids of the referenced rows (null where there is none)."""
+        with self.engine.connect() as connection:
+            for reference in self.kind.references:
+                keys = frame[reference.key].drop_nulls().unique().to_list()
+                found = self._lookup(connection, reference.table, "external_id", keys, "id")
+                ids = pl.DataFrame(found, schema={reference.key: pl.String,
+                                                  _value(reference.target): pl.Int64},
+                                   orient="row")
+                frame = frame.join(ids, on=reference.key, how="left", maintain_order="left")
+        return frame
+
+    def _stored_clashes(self, frame: pl.DataFrame, unique: _AlsoUnique) -> pl.DataFrame:
+        """New rows whose second unique key is stored under another external_id.
+
+        A row whose own external_id is stored is a duplicate (skipped), not a clash.
+        """
+        table, own = self.kind.table, _value("external_id")
+        with self.engine.connect() as connection:
+            holders = self._lookup(connection, table, unique.target,
+                                   frame[_value(unique.target)].unique().to_list(),
+                                   "external_id")
+            known = self._lookup(connection, table, "external_id", frame[own].to_list(),
+                                 "external_id")
+        stored = pl.DataFrame(holders, orient="row",
+                              schema={_value(unique.target): pl.Int64, " holder": pl.String})
+        clash = (frame.join(stored, on=_value(unique.target), how="left", maintain_order="left")
+                 .filter(pl.col(" holder").is_not_null() & (pl.col(" holder") != pl.col(own))
+                         & ~pl.col(own).is_in([key for key, _ in known])))
+        return _problems(clash, unique.column, pl.col(unique.column),
+                         pl.format(unique.stored, pl.col(" holder")))
+
+    def _insert(self, frame: pl.DataFrame, first_row: int) -> tuple[int, pl.DataFrame]:
+        """Store the rows; rows the database refuses (split off by halving) come back."""
+        values = frame.select(pl.col(_value(source)).alias(column)
+                              for column, source in self.kind.stored.items())
+
+        def store() -> int:
+            with self.engine.begin() as connection:
+                if connection.dialect.name == "sqlite":  # index pages of big tables stay cached
+                    connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
+                return insert_new_rows(connection, self.kind.table, values)
+
+        last = frame[ROW].max() if frame.height else first_row
+        try:
+            return self.retry(store, f"storing rows {first_row:,}..{last:,}"), _no_problems()
+        except (IntegrityError, DataError) as error:
+            if frame.height == 1:
+                problem = f"refused by the database: {scrub(_first_line(error), self.url)}"
+                return 0, _problems(frame, "(row)", pl.lit(""), pl.lit(problem))
+            half = frame.height // 2
+            done, refused = self._insert(frame.slice(0, half), first_row)
+            more, refused_more = self._insert(frame.slice(half), first_row)
+            return done + more, pl.concat([refused, refused_more])
+
+    def check(self, chunk: _Chunk, reject_columns: list[str]) -> _Checked:
+        """Everything but the insert: values, references, in-file repeats, stored clashes."""
+        frame, kind = chunk.frame, self.kind
+        first_row = chunk.frame[ROW].min() if frame.height else chunk.malformed[0][0]
+        last_row = max([*frame[ROW].to_list()[-1:], *(row for row, _ in chunk.malformed)])
+        what = f"looking up rows {first_row:,}..{last_row:,}"
+        parsed = kind.checks.parse(frame)
+        if kind.references:
+            parsed = self.retry(lambda: self._resolve(parsed), what)
+        # All rules in one pass; the per-rule problem lines only for the (few) flagged rows.
+        names = [f" rule {number}" for number in range(len(self.rules))]
+        flagged = parsed.with_columns(
+            rule.problem.alias(name) for rule, name in zip(self.rules, names, strict=True)
+        ).filter(pl.any_horizontal(pl.col(name).is_not_null() for name in names))
+        problems = [_problems(flagged, rule.field, pl.col(rule.field), pl.col(name))
+                    for rule, name in zip(self.rules, names, strict=True)]
+        good = parsed.join(pl.concat(problems).select(pl.col("row").alias(ROW)).unique(),
+                           on=ROW, how="anti", maintain_order="left")
+
+        # In-file repeats: the first valid row with a key keeps it; later ones are rejected.
+        keys = [kind.key, *((unique.target,) for unique in kind.also_unique)]
+        labels = [kind.key, *((unique.column,) for unique in kind.also_unique)]
+        messages = ["repeats row {} (same " + ", ".join(kind.key) + "); only the first is "
+                    "imported", *(unique.in_file for unique in kind.also_unique)]
+        repeats = 0
+        for claimed, key, label, message in zip(self.claimed, keys, labels, messages,
+                                                strict=True):
+            first = claimed.first_rows(good[ROW], good.select(_key_expr(key)).to_series())
+            repeat = good.with_columns(first.alias(" first"))
+            value = pl.concat_str([pl.col(name) for name in label], separator=",")
+            problems.append(_problems(repeat, ",".join(label), value, pl.when(
+                pl.col(" first").is_not_null()).then(pl.format(message, pl.col(" first")))))
+            repeats = repeats or problems[-1].height  # the identifying key's repeats
+            good = repeat.filter(pl.col(" first").is_null()).drop(" first")
+        for unique in kind.also_unique:
+            if good.height:
+                clash = self.retry(lambda good=good, unique=unique:
+                                   self._stored_clashes(good, unique), what)
+                good = good.join(clash.select(pl.col("row").alias(ROW)), on=ROW, how="anti",
+                                 maintain_order="left")
+                problems.append(clash)
+        malformed_rows, malformed = _malformed(chunk, reject_columns)
+        return _Checked(
+            good.sort(ROW), first_row, pl.concat([*problems, malformed]),
+            pl.concat([frame.select(ROW, *reject_columns), malformed_rows]),
+            read=frame.height + len(chunk.malformed), repeats=repeats)
+
+    def store(self, checked: _Checked, rejects: _RejectsFile) -> None:
+        """Insert the good rows, write the rejects and count: one committed batch."""
+        inserted, refused = self._insert(checked.good, checked.first_row)
+        problems = pl.concat([checked.problems, refused]).sort("row", maintain_order=True)
+        rejects.write(problems, checked.rows)
+        summary = self.summary
+        summary.read += checked.read
+        summary.inserted += inserted
+        summary.rejected += problems["row"].n_unique()
+        summary.duplicates_in_file += checked.repeats
+        summary.duplicates_skipped += checked.good.height - inserted - refused.height
+
+
+@dataclass
+class _Checked:
+    """A checked chunk, ready for its batch."""
+
+    good: pl.DataFrame  # rows to insert, in file order
+    first_row: int
+    problems: pl.DataFrame  # row, field, value, problem
+    rows: pl.DataFrame  # the rows as read, for the rejects file
+    read: int
+    repeats: int
+
+
+def _malformed(chunk: _Chunk, columns: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows whose field count differs from the header: (the row as read, its problem)."""
+    width = len(columns)
+    rows = pl.DataFrame(
+        [[number, *(fields + [""] * width)[:width]] for number, fields in chunk.malformed],
+        schema={ROW: pl.Int64, **dict.fromkeys(columns, pl.String)}, orient="row")
+    problems = pl.DataFrame(
+        [(number, "(row)", _csv_line(fields), f"has {len(fields)} fields, the header has {width}")
+         for number, fields in chunk.malformed],
+        schema={"row": pl.Int64, "field": pl.String, "value": pl.String, "problem": pl.String},
+        orient="row")
+    return rows, problems
+
+
+def _no_problems() -> pl.DataFrame:
+    return pl.DataFrame(schema={"row": pl.Int64, "field": pl.String, "value": pl.String,
+                                "problem": pl.String})
+
+
+def _csv_line(fields: list[str]) -> str:
+    return ",".join(f'"{value.replace(chr(34), chr(34) * 2)}"' if any(
+        mark in value for mark in ',"\n\r') else value for value in fields)
+
+
+def import_file(kind_name: str, path: Path, url: str | None = None,
+                batch_rows: int = BATCH_ROWS, warn: Warn | None = None) -> ImportSummary:
+    """Import one file; raises ImportFileError or ImportDatabaseError with one line."""
+    started = time.perf_counter()
+    warn = warn or (lambda message: print(message, file=sys.stderr))
+    kind = KINDS.get(kind_name)
+    if kind is None:
+        raise ImportFileError(f"unknown --kind {kind_name!r}; use one of: {', '.join(KINDS)}")
+    source = _open_source(path)
+    try:
+        missing = [name for name in kind.required_columns if name not in source.columns]
+        if missing:
+            raise ImportFileError(
+                f"{path}: missing required column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)} for --kind {kind.name} (the header has: "
+                f"{', '.join(source.columns)})")
+        summary = ImportSummary(kind.name, str(path))
+        summary.ignored_columns = [name for name in source.columns if name not in kind.columns]
+        if summary.ignored_columns:
+            warn(f"warning: ignoring column(s) {', '.join(summary.ignored_columns)}: not part "
+                 f"of --kind {kind.name} (they are kept in the rejects file)")
+        rejects = _RejectsFile(rejects_path(path), source.columns)
+        try:
+            _run(kind, source, url or resolve_database_url(), batch_rows, warn, summary, rejects)
+        finally:
+            written = rejects.close()
+            summary.rejects_file = str(written) if written else None
+    finally:
+        source.close()
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary
+
+
+def _run(kind: Kind, source: _CsvSource | _ParquetSource, url: str, batch_rows: int,
+         warn: Warn, summary: ImportSummary, rejects: _RejectsFile) -> None:
+    try:
+        engine = create_db_engine(url)
+    except DatabaseUnavailable as error:
+        raise ImportDatabaseError(str(error)) from None
+    importer = _Importer(kind, engine, url, warn, summary)
+    try:
+        importer.retry(lambda: check_connection(engine), f"connecting to {mask_url(url)}")
+        try:
+            require_schema(engine)
+        except DatabaseUnavailable as error:  # no tables: retrying will not help
+            raise ImportDatabaseError(str(error)) from None
+        importer.retry(lambda: _seed(engine), "checking the reference data")
+        # Optional columns left out of the file read as empty.
+        absent = [pl.lit(None, dtype=pl.String).alias(name) for name in kind.columns
+                  if name not in source.columns]
+        progress = sys.stderr.isatty()
+        # Chunk n+1 is read and checked while a writer thread stores batch n: the database
+        # works on the second core (as in the demo load). One batch in flight at most.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
+            pending: Future | None = None
+            try:
+                for chunk in source.chunks(batch_rows):
+                    if absent:
+                        chunk.frame = chunk.frame.with_columns(absent)
+                    checked = importer.check(chunk, list(rejects.columns))
+                    if pending is not None:
+                        pending.result()
+                        _progress(progress, summary)
+                    pending = writer.submit(importer.store, checked, rejects)
+            except ImportFileError as error:  # a broken file found midway: say what is done
+                if pending is not None:
+                    pending.result()
+                raise ImportFileError(f"{error}; the {summary.read:,} rows before it were "
+                                      f"processed ({summary.inserted:,} inserted)") from None
+            except ImportDatabaseError:  # the batch being stored failed first, if it did
+                if pending is not None:
+                    pending.result()
+                raise
+            if pending is not None:
+                pending.result()
+                _progress(progress, summary)
+        if progress:
+            sys.stderr.write("\n")
+    except SQLAlchemyError as error:
+        raise ImportDatabaseError(f"database error: {scrub(_first_line(error), url)}; "
+                                  f"{summary.inserted:,} new rows were stored") from None
+    finally:
+        engine.dispose()
+
+
+def _progress(show: bool, summary: ImportSummary) -> None:
+    if show:
+        sys.stderr.write(f"\r{summary.read:,} rows read, {summary.inserted:,} inserted")
+        sys.stderr.flush()
+
+
+def _seed(engine: Engine) -> None:
+    """Reference codes map to fixed ids; make sure those rows exist (as `init` does)."""
+    with engine.begin() as connection:
+        seed_reference(connection)
+
+
+# --- Command line ------------------------------------------------------------------------------
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--batch-rows: {value!r} is not a whole number"
+                                         ) from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"--batch-rows: {value} must be at least 1")
+    return number
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add `import` to the `python -m data_access` commands."""
+    parser = commands.add_parser(
+        "import", help="load contacts, surveys, cases, case events or ratings from a file",
+        description="Import a CSV (UTF-8) or Parquet file. Every row is inserted, skipped as "
+                    "already stored, or written to FILE.rejects.csv with the reason.")
+    parser.add_argument("--kind", required=True, metavar="KIND",
+                        help=f"what the file holds: {', '.join(KINDS)}")
+    parser.add_argument("--file", required=True, type=Path, metavar="FILE",
+                        help="a .csv (UTF-8) or .parquet file")
+    parser.add_argument("--db", help="database URL (default: DATABASE_URL, secrets, or SQLite)")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    parser.add_argument("--batch-rows", type=_positive_int, default=BATCH_ROWS,
+                        help=f"rows per committed batch (default {BATCH_ROWS:,})")
+    parser.set_defaults(handler=run_import)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Exit code: 0 when every row is accounted for (rejects included), 2 for a file that
+    cannot be read, 3 when the database stays unavailable."""
+    try:
+        summary = import_file(args.kind, args.file, args.db, args.batch_rows)
+    except ImportFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FILE
+    except ImportDatabaseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_DATABASE
+    if args.json:
+        print(json.dumps(asdict(summary)))
+    else:
+        print(_describe(summary))
+    return 0
+
+
+def _describe(summary: ImportSummary) -> str:
+    repeated = (f" ({summary.duplicates_in_file:,} repeated in the file)"
+                if summary.duplicates_in_file else "")
+    rejects = f"; see {summary.rejects_file}" if summary.rejects_file else ""
+    return (f"{summary.file}: {summary.read:,} rows read, {summary.inserted:,} inserted, "
+            f"{summary.duplicates_skipped:,} already stored (skipped), "
+            f"{summary.rejected:,} rejected{repeated}{rejects} ({summary.seconds:.1f} s).")

@@ -1,0 +1,540 @@
+"""`python -m data_access import`: every row stored once, skipped or rejected with its reason."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from data_access import importer
+from data_access.cli import main
+from data_access.config import LOCAL_TZ
+from data_access.demo import DemoConfig, generate_demo
+from data_access.engine import create_db_engine
+from data_access.reference import REGIONS
+from data_access.schema import AgentRating, Case, CaseEvent, Contact, NpsSurvey
+from tests.conftest import fresh_postgres_database
+from tests.tcp_proxy import TcpProxy
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "data_access" / "examples"
+ORDER = ("contacts", "surveys", "cases", "case_events", "ratings")
+CONTACT_HEADER = ("external_id,started_at,channel,region,service_type,served_by,"
+                  "operator_external_id,wait_s,handle_s,subscriber_key")
+TIMESTAMP_PROBLEM = f"not a timestamp: use {importer.TIMESTAMP_HELP}"
+
+
+@pytest.fixture
+def demo_url(empty_url) -> str:
+    """A one-month demo: reference data, operators OP00001.., contacts CT.. with surveys."""
+    engine = create_db_engine(empty_url)
+    generate_demo(engine, DemoConfig(dt.date(2022, 7, 1), dt.date(2022, 7, 31), scale=0.001))
+    engine.dispose()
+    return empty_url
+
+
+def write(path: Path, *lines: str) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def run_import(capsys, kind: str, path: Path, url: str, *extra: str) -> dict:
+    code = main(["import", "--kind", kind, "--file", str(path), "--db", url, "--json", *extra])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    assert summary["read"] == (summary["inserted"] + summary["duplicates_skipped"]
+                               + summary["rejected"])
+    return summary
+
+
+def rejects(path: Path) -> list[tuple]:
+    """(row, field, value, problem) of each line of the rejects file of `path`."""
+    with importer.rejects_path(path).open(encoding="utf-8", newline="") as handle:
+        return [(int(line["row"]), line["field"], line["value"], line["problem"])
+                for line in csv.DictReader(handle)]
+
+
+def counts(summary: dict) -> tuple[int, int, int, int, int]:
+    return (summary["read"], summary["inserted"], summary["duplicates_skipped"],
+            summary["rejected"], summary["duplicates_in_file"])
+
+
+def stored(url: str, column, *where) -> list:
+    engine = create_db_engine(url)
+    with engine.connect() as connection:
+        values = list(connection.execute(select(*column).where(*where)).all())
+    engine.dispose()
+    return values
+
+
+def local(iso: str) -> dt.datetime:
+    """An ISO instant in naive Almaty time, by zoneinfo (Almaty moved from UTC+6 to +5)."""
+    return dt.datetime.fromisoformat(iso).astimezone(LOCAL_TZ).replace(tzinfo=None)
+
+
+def import_examples(capsys, url: str, folder: Path, kinds: tuple[str, ...] = ORDER) -> None:
+    for kind in kinds:
+        copy = Path(shutil.copy(EXAMPLES / f"{kind}.csv", folder / f"{kind}.csv"))
+        summary = run_import(capsys, kind, copy, url)
+        assert (summary["rejected"], summary["inserted"]) == (0, summary["read"]), summary
+
+
+def test_contacts_mixed_file_and_idempotent_reimport(demo_url, tmp_path, capsys):
+    path = write(
+        tmp_path / "contacts.csv", CONTACT_HEADER + ",note",
+        "C-1,2022-07-01 09:00,office,almaty_city,connection,operator,OP00001,10,20,k1,first",
+        "C-2,2022-07-01T10:00:00+00:00,WhatsApp,ASTANA,consultation,bot,,0,5,k2,",
+        "C-3,2022-07-01T10:00:00Z,web_cabinet,karaganda,tariff_change,self_service,,0,9,k3,",
+        "C-4,2022-07-01 09:00,fax,mars,connection,bot,,-1,2.5,k4,",
+        "C-5,2022-07-01 09:00,office,almaty_city,connection,operator,,10,20,k5,",
+        "C-6,2022-07-01 09:00,office,almaty_city,connection,bot,OP00001,10,20,k6,",
+        "C-7,2022-07-01 09:00,office,almaty_city,connection,operator,OP99999,10,20,k7,",
+        "C-1,2022-07-02 09:00,office,almaty_city,connection,operator,OP00002,10,20,k1,again",
+        ",yesterday,office,almaty_city,connection,bot,,1,2,k9,",
+        "C-10,2022-07-01 09:00,office",
+        "C-11,2022-07-01 09:00,e_otinish,almaty_city,connection,bot,,1,2,k11,",
+        "C-11,2022-07-01 09:00,telegram,almaty_city,connection,bot,,1,2,k11,valid after all",
+        "C-13,2024-06-01T10:00:00+00:00,mobile_app,abai,transfer,operator,OP00002,5,6,k13,",
+        "C-13,2022-07-01 09:00,mobile_app,abai,transfer,bot,,5,6,k13,same chunk",
+    )
+    # Batches of 4 rows: the repeat of C-1 (row 8) is found in a later batch than row 1.
+    summary = run_import(capsys, "contacts", path, demo_url, "--batch-rows", "4")
+    assert counts(summary) == (14, 5, 0, 9, 2)
+    assert summary["ignored_columns"] == ["note"]
+    assert summary["rejects_file"] == str(tmp_path / "contacts.rejects.csv")
+    expected = [
+        (4, "channel", "fax", "unknown channel code (known: office, whatsapp, telegram, "
+                              "web_cabinet, mobile_app, e_otinish)"),
+        (4, "region", "mars", "unknown region code (see the README)"),
+        (4, "wait_s", "-1", "must be between 0 and 2147483647"),
+        (4, "handle_s", "2.5", "not a whole number"),
+        (5, "operator_external_id", "", "required when served_by is operator"),
+        (6, "operator_external_id", "OP00001", "must be empty unless served_by is operator"),
+        (7, "operator_external_id", "OP99999", "no operator with this external_id"),
+        (8, "external_id", "C-1", "repeats row 1 (same external_id); only the first is imported"),
+        (9, "external_id", "", "required"),
+        (9, "started_at", "yesterday", TIMESTAMP_PROBLEM),
+        (10, "(row)", "C-10,2022-07-01 09:00,office", "has 3 fields, the header has 11"),
+        (11, "channel", "e_otinish", "this channel takes no contacts (cases only)"),
+        (14, "external_id", "C-13",
+         "repeats row 13 (same external_id); only the first is imported"),
+    ]
+    assert rejects(path) == expected
+    with importer.rejects_path(path).open(encoding="utf-8", newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert lines[0] == [*importer.REJECT_COLUMNS, *CONTACT_HEADER.split(","), "note"]
+    assert lines[8][4:] == ["C-1", "2022-07-02 09:00", "office", "almaty_city", "connection",
+                            "operator", "OP00002", "10", "20", "k1", "again"]
+
+    rows = dict(stored(demo_url, (Contact.external_id, Contact.started_at),
+                       Contact.external_id.like("C-%")))
+    assert rows == {
+        "C-1": dt.datetime(2022, 7, 1, 9, 0),  # naive: local time, kept
+        "C-2": local("2022-07-01T10:00:00+00:00"),
+        "C-3": local("2022-07-01T10:00:00+00:00"),
+        "C-11": dt.datetime(2022, 7, 1, 9, 0),  # row 11 was invalid: row 12 takes the id
+        "C-13": local("2024-06-01T10:00:00+00:00"),
+    }
+    assert rows["C-2"] == dt.datetime(2022, 7, 1, 16, 0)  # Almaty was UTC+6 in 2022
+
+    again = run_import(capsys, "contacts", path, demo_url, "--batch-rows", "4")
+    assert counts(again) == (14, 0, 5, 9, 2)
+    assert rejects(path) == expected
+    assert len(stored(demo_url, (Contact.id,), Contact.external_id.like("C-%"))) == 5
+
+
+def test_surveys_mixed_file(demo_url, tmp_path, capsys):
+    import_examples(capsys, demo_url, tmp_path, ("contacts",))
+    path = write(  # no suggestion column: it is optional
+        tmp_path / "surveys.csv", "contact_external_id,sent_at,answered,score,reason,answered_at",
+        "EX-C-0001,2022-07-01 09:32,true,9,,2022-07-01 10:15",
+        "EX-C-0002,2022-07-01 10:08,true,,,",
+        "EX-C-0003,2022-07-01 11:32,false,5,long_wait,",
+        "EX-C-0004,2022-07-01 12:58,maybe,,,",
+        "EX-C-0005,2022-07-02 15:33,TRUE,11,,2022-07-02 16:00",
+        "NOPE-1,2022-07-01 09:00,false,,,",
+        "EX-C-0001,2022-07-01 09:40,false,,,",
+        "EX-C-0002,2022-07-01 10:08,yes,3,long_wait,2022-07-01 09:00",
+        "EX-C-0003,2022-07-01 11:32,0,,,",
+        "CT0000000001,2022-07-01 09:00,false,,,",
+    )
+    summary = run_import(capsys, "surveys", path, demo_url)
+    assert counts(summary) == (10, 2, 1, 7, 1)  # the demo contact has its survey already
+    assert rejects(path) == [
+        (2, "score", "", "required when answered is true"),
+        (2, "answered_at", "", "required when answered is true"),
+        (3, "score", "5", "must be empty unless answered is true"),
+        (3, "reason", "long_wait", "must be empty unless answered is true"),
+        (4, "answered", "maybe", "not true or false"),
+        (5, "score", "11", "must be between 0 and 10"),
+        (6, "contact_external_id", "NOPE-1",
+         "no contact with this external_id (import contacts first)"),
+        (7, "contact_external_id", "EX-C-0001",
+         "repeats row 1 (same contact_external_id); only the first is imported"),
+        (8, "answered_at", "2022-07-01 09:00", "before sent_at"),
+    ]
+    surveys = stored(demo_url, (Contact.external_id, NpsSurvey.answered, NpsSurvey.score),
+                     NpsSurvey.contact_id == Contact.id, Contact.external_id.like("EX-%"))
+    assert sorted(surveys) == [("EX-C-0001", True, 9), ("EX-C-0003", False, None)]
+
+
+def test_cases_and_case_events_mixed_files(demo_url, tmp_path, capsys):
+    cases = write(
+        tmp_path / "cases.csv",
+        "external_id,kind,channel,category,region,received_at,status,resolved_at",
+        "K-1,complaint,office,Long waiting time,astana,2022-07-01 09:00,answered,2022-07-03 10:00",
+        "K-2,appeal,e_otinish,No internet connection,abai,2022-07-01 09:00,received,",
+        "K-3,question,office,Billing,astana,2022-07-01 09:00,closed,2022-07-02 09:00",
+        "K-4,appeal,office,Billing,astana,2022-07-01 09:00,withdrawn,",
+        "K-5,appeal,office,Billing,astana,2022-07-01 09:00,assigned,2022-07-02 09:00",
+        "K-6,appeal,office,Billing,astana,2022-07-03 09:00,answered,2022-07-02 09:00",
+        f"K-7,appeal,office,{'x' * 129},astana,2022-07-01 09:00,received,",
+    )
+    summary = run_import(capsys, "cases", cases, demo_url)
+    assert counts(summary) == (7, 2, 0, 5, 0)
+    assert rejects(cases) == [
+        (3, "kind", "question", "unknown kind (known: complaint, appeal)"),
+        (3, "status", "closed", "unknown status (known: received, assigned, under_review, "
+                                "answer_prepared, answered, withdrawn)"),
+        (4, "resolved_at", "", "required when status is answered or withdrawn"),
+        (5, "resolved_at", "2022-07-02 09:00",
+         "must be empty unless status is answered or withdrawn"),
+        (6, "resolved_at", "2022-07-02 09:00", "before received_at"),
+        (7, "category", "x" * 129, "longer than 128 characters"),
+    ]
+    events = write(
+        tmp_path / "case_events.csv", "case_external_id,stage,at",
+        "K-1,received,2022-07-01 09:00",
+        "K-1,Answered,2022-07-03 10:00",
+        "K-1,received,2022-07-01 09:05",
+        "K-9,received,2022-07-01 09:00",
+        "K-2,done,2022-07-01 09:00",
+        "K-2,received,2022-07-01 09:00",
+    )
+    summary = run_import(capsys, "case_events", events, demo_url)
+    assert counts(summary) == (6, 3, 0, 3, 1)
+    assert rejects(events) == [
+        (3, "case_external_id,stage", "K-1,received",
+         "repeats row 1 (same case_external_id, stage); only the first is imported"),
+        (4, "case_external_id", "K-9", "no case with this external_id (import cases first)"),
+        (5, "stage", "done", "unknown stage (known: received, assigned, under_review, "
+                             "answer_prepared, answered, withdrawn)"),
+    ]
+    assert sorted(stored(demo_url, (Case.external_id, CaseEvent.stage),
+                         CaseEvent.case_id == Case.id, Case.external_id.like("K-%"))) == [
+        ("K-1", "answered"), ("K-1", "received"), ("K-2", "received")]
+    assert counts(run_import(capsys, "case_events", events, demo_url)) == (6, 0, 3, 3, 1)
+
+
+def test_ratings_mixed_file(demo_url, tmp_path, capsys):
+    import_examples(capsys, demo_url, tmp_path, ("contacts", "ratings"))  # EX-R-0001 rates C-0001
+    path = write(
+        tmp_path / "ratings.csv", "external_id,contact_external_id,operator_external_id,score,"
+                                  "rated_at",
+        "R-1,EX-C-0002,OP00001,5,2022-07-01 11:00",
+        "R-2,EX-C-0002,OP00002,4,2022-07-01 11:00",
+        "R-1,EX-C-0003,OP00001,5,2022-07-01 11:00",
+        "R-4,EX-C-0001,OP00001,2,2022-07-01 11:00",
+        "EX-R-0004,EX-C-0004,OP00002,4,2022-07-01 13:30",
+        "R-6,EX-C-0003,OP99999,0,2022-07-01 11:00",
+        "R-7,NOPE,OP00001,3,2022-07-01 25:00",
+    )
+    summary = run_import(capsys, "ratings", path, demo_url)
+    assert counts(summary) == (7, 1, 1, 5, 1)
+    assert rejects(path) == [
+        (2, "contact_external_id", "EX-C-0002",
+         "contact already rated in row 1; one rating per contact"),
+        (3, "external_id", "R-1", "repeats row 1 (same external_id); only the first is imported"),
+        (4, "contact_external_id", "EX-C-0001",
+         "contact already rated: rating EX-R-0001 is stored for it; one rating per contact"),
+        (6, "score", "0", "must be between 1 and 5"),
+        (6, "operator_external_id", "OP99999", "no operator with this external_id"),
+        (7, "rated_at", "2022-07-01 25:00", TIMESTAMP_PROBLEM),
+        (7, "contact_external_id", "NOPE",
+         "no contact with this external_id (import contacts first)"),
+    ]
+    assert stored(demo_url, (AgentRating.external_id, AgentRating.score),
+                  AgentRating.external_id.like("R-%")) == [("R-1", 5)]
+    first_rejects = rejects(path)
+    assert counts(run_import(capsys, "ratings", path, demo_url)) == (7, 0, 2, 5, 1)
+    assert rejects(path) == first_rejects  # the stored R-1 does not make row 2 a new clash
+
+
+def test_example_files_import_cleanly_in_order(demo_url, tmp_path, capsys):
+    import_examples(capsys, demo_url, tmp_path)
+    assert not list(tmp_path.glob("*.rejects.csv"))
+
+
+UNREADABLE = {
+    "missing file": (None, "contacts", "does not exist"),
+    "unknown kind": (CONTACT_HEADER, "visits", "unknown --kind 'visits'; use one of: contacts, "
+                                               "surveys, cases, case_events, ratings"),
+    "missing columns": ("external_id,started_at,channel,region,service_type,"
+                        "operator_external_id,handle_s,subscriber_key", "contacts",
+                        "missing required columns served_by, wait_s for --kind contacts"),
+    "empty file": ("", "contacts", "is empty: no header row"),
+    "UTF-16": ("utf-16", "contacts", "is UTF-16 encoded (byte-order mark); save it as UTF-8"),
+    "Latin-1": ("latin-1", "contacts", "is not UTF-8: byte 0xF6 on line 3 is invalid"),
+    "broken Parquet": ("parquet", "contacts", "is not a readable Parquet file"),
+    "spreadsheet": ("xlsx", "contacts", "unsupported file type '.xlsx'; use .csv (UTF-8) or "
+                                        ".parquet"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE))
+def test_unreadable_file_is_one_line_and_exit_2(case, tmp_path, capsys):
+    content, kind, message = UNREADABLE[case]
+    row = "C-1,2022-07-01 09:00,office,almaty_city,connection,bot,,0,1,Zhanaözen"
+    path = tmp_path / "contacts.csv"
+    if content in ("utf-16", "latin-1"):
+        path.write_text(f"{CONTACT_HEADER}\n{row.replace('ö', 'o')}\n{row}\n", encoding=content)
+    elif content == "parquet":
+        path = tmp_path / "contacts.parquet"
+        path.write_bytes(b"PAR1 this is not really parquet PAR1")
+    elif content == "xlsx":
+        path = tmp_path / "contacts.xlsx"
+        path.write_bytes(b"PK\x03\x04")
+    elif content is not None:
+        path.write_text(content, encoding="utf-8")
+    database = tmp_path / "untouched.db"
+    code = main(["import", "--kind", kind, "--file", str(path), "--db", f"sqlite:///{database}"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith("error: ")
+    assert message in captured.err
+    assert not database.exists()  # the database is not even opened
+    assert not list(tmp_path.glob("*.rejects.csv"))
+
+
+def test_parquet_instants_and_whole_floats(demo_url, tmp_path, capsys):
+    path = tmp_path / "contacts.parquet"
+    pl.DataFrame({
+        "external_id": ["P-1", "P-2", "P-3"],
+        "started_at": pl.Series([dt.datetime(2022, 7, 1, 10, 0)] * 3).dt.replace_time_zone("UTC"),
+        "channel": ["office", "whatsapp", "telegram"],
+        "region": ["astana"] * 3,
+        "service_type": ["connection"] * 3,
+        "served_by": ["operator", "bot", "bot"],
+        "operator_external_id": ["OP00003", None, None],
+        "wait_s": [60, 0, 0],
+        "handle_s": [300.0, None, 2.5],  # a float column with a gap, as pandas writes it
+        "subscriber_key": ["k1", "k2", "k3"],
+    }).write_parquet(path)
+    summary = run_import(capsys, "contacts", path, demo_url)
+    assert counts(summary) == (3, 1, 0, 2, 0)
+    assert rejects(path) == [(2, "handle_s", "", "required"),
+                             (3, "handle_s", "2.5", "not a whole number")]
+    assert stored(demo_url, (Contact.started_at, Contact.handle_s),
+                  Contact.external_id == "P-1") == [(local("2022-07-01T10:00:00+00:00"), 300)]
+
+    pl.DataFrame({"external_id": ["P-9"]}).write_parquet(path)
+    code = main(["import", "--kind", "contacts", "--file", str(path), "--db", demo_url])
+    assert code == 2
+    assert "missing required columns started_at, channel, region" in capsys.readouterr().err
+
+
+def test_database_outage_is_retried_then_reported_in_one_line(demo_url, tmp_path, capsys,
+                                                              monkeypatch):
+    path = write(tmp_path / "contacts.csv", CONTACT_HEADER, *(
+        f"O-{n},2022-07-01 09:00,office,astana,connection,bot,,0,1,k" for n in range(1, 7)))
+    real_insert = importer.insert_new_rows
+    calls = {"count": 0, "fail": {2, 3}}
+
+    def flaky_insert(connection, table, frame):
+        calls["count"] += 1
+        if calls["count"] in calls["fail"]:
+            raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+        return real_insert(connection, table, frame)
+
+    monkeypatch.setattr(importer, "RETRY_DELAYS_S", (0.0, 0.0, 0.0))
+    monkeypatch.setattr(importer, "insert_new_rows", flaky_insert)
+    command = ["import", "--kind", "contacts", "--file", str(path), "--db", demo_url,
+               "--batch-rows", "2"]
+    assert main([*command, "--json"]) == 0
+    captured = capsys.readouterr()
+    assert counts(json.loads(captured.out)) == (6, 6, 0, 0, 0)
+    assert calls["count"] == 5  # batch 2 failed twice, then went in
+    assert [line.split("; ")[1] for line in captured.err.splitlines()] == [
+        "retry 1/3 in 0 s", "retry 2/3 in 0 s"]
+    assert captured.err.startswith("database error while storing rows 3..4: server closed")
+
+    calls.update(count=0, fail=set(range(2, 10)))  # the server is gone after batch 1
+    path.write_text(path.read_text().replace("O-", "Q-"), encoding="utf-8")
+    code = main(command)
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert code == 3
+    assert [line.split(";")[1] for line in errors[:3]] == [
+        " retry 1/3 in 0 s", " retry 2/3 in 0 s", " retry 3/3 in 0 s"]
+    assert errors[3] == (
+        "error: database unavailable while storing rows 3..4 after 3 retries (server closed the "
+        "connection); the 2 rows before were done (2 inserted); run the same command again to "
+        "finish")
+    assert len(stored(demo_url, (Contact.id,), Contact.external_id.like("Q-%"))) == 2
+
+
+@pytest.mark.postgres
+def test_a_real_postgres_outage_is_waited_out(tmp_path, capsys, monkeypatch):
+    """The server goes away after batch 1 and comes back: every row is stored, once."""
+    url = make_url(fresh_postgres_database(f"sp_import_outage_{id(tmp_path)}"))
+    engine = create_db_engine(url.render_as_string(hide_password=False))
+    generate_demo(engine, DemoConfig(dt.date(2022, 7, 1), dt.date(2022, 7, 31), scale=0.001))
+    engine.dispose()
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy.start()
+    through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+    path = write(tmp_path / "contacts.csv", CONTACT_HEADER, *(
+        f"P-{n},2022-07-01 09:00,office,astana,connection,bot,,0,1,k" for n in range(1, 9)))
+    real_insert = importer.insert_new_rows
+    inserts = []
+
+    def cut_before_batch_2(connection, table, frame):
+        inserts.append(frame.height)
+        if len(inserts) == 2:  # batch 1 is committed; the server goes away for about a second
+            proxy.stop()
+            threading.Timer(1.0, proxy.start).start()
+        return real_insert(connection, table, frame)
+
+    monkeypatch.setattr(importer, "RETRY_DELAYS_S", (0.5, 0.5, 0.5, 0.5, 0.5))
+    monkeypatch.setattr(importer, "insert_new_rows", cut_before_batch_2)
+    code = main(["import", "--kind", "contacts", "--file", str(path), "--db", through_proxy,
+                 "--batch-rows", "2", "--json"])
+    captured = capsys.readouterr()
+    proxy.stop()
+    assert code == 0, captured.err
+    assert counts(json.loads(captured.out)) == (8, 8, 0, 0, 0)
+    assert "database error while storing rows 3..4" in captured.err
+    assert "retry 1/5 in 0.5 s" in captured.err
+    assert len(stored(url.render_as_string(False), (Contact.id,),
+                      Contact.external_id.like("P-%"))) == 8
+
+
+def big_contacts(path: Path, rows: int) -> int:
+    """Contact rows with every 1000th invalid and some repeated ids; returns the valid ones."""
+    number = pl.col("n")
+    repeat = number % 5000 == 2500
+    pl.DataFrame({"n": pl.int_range(0, rows, eager=True)}).select(
+        external_id=pl.format("K{}", pl.when(repeat).then(number - 1).otherwise(number)),
+        started_at=pl.lit("2022-07-01 09:00:00"), channel=pl.lit("office"),
+        region=pl.lit("astana"), service_type=pl.lit("consultation"), served_by=pl.lit("bot"),
+        operator_external_id=pl.lit(""),
+        wait_s=pl.when(number % 1000 == 999).then(pl.lit("-5")).otherwise(pl.lit("0")),
+        handle_s=pl.lit("60"), subscriber_key=pl.lit("k"),
+    ).write_csv(path)
+    return valid_among(rows)
+
+
+def valid_among(rows: int) -> int:
+    """Valid rows with distinct ids among the first `rows` rows of `big_contacts`."""
+    return rows - rows // 1000 - len(range(2500, rows, 5000))
+
+
+def test_killed_import_rerun_stores_every_valid_row_once(demo_url, tmp_path):
+    path = tmp_path / "big.csv"
+    valid = big_contacts(path, 300_000)
+    command = [sys.executable, "-m", "data_access", "import", "--kind", "contacts",
+               "--file", str(path), "--db", demo_url, "--json"]
+    engine = create_db_engine(demo_url)
+
+    def imported() -> int:
+        with engine.connect() as connection:
+            return connection.scalar(select(func.count()).where(Contact.external_id.like("K%")))
+
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while imported() == 0 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    at_kill = imported()
+    assert process.returncode == -signal.SIGKILL  # killed, not finished
+    # Whole committed batches only, and not all of them.
+    batches = range(importer.BATCH_ROWS, 300_000, importer.BATCH_ROWS)
+    assert at_kill in {valid_among(rows) for rows in batches}
+
+    rerun = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                           check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    summary = json.loads(rerun.stdout)
+    assert imported() == valid
+    assert summary["duplicates_skipped"] >= at_kill
+    assert summary["inserted"] + summary["duplicates_skipped"] == valid
+    assert (summary["rejected"], summary["duplicates_in_file"]) == (360, 60)
+    assert len(rejects(path)) == 360  # rewritten, not appended to
+    engine.dispose()
+
+
+def read_all(path: Path, batch_rows: int) -> tuple[pl.DataFrame, list]:
+    source = importer._CsvSource(path)
+    chunks = list(source.chunks(batch_rows))
+    source.close()
+    assert all(chunk.frame.height + len(chunk.malformed) <= batch_rows for chunk in chunks)
+    return (pl.concat([chunk.frame for chunk in chunks]),
+            [row for chunk in chunks for row in chunk.malformed])
+
+
+def test_plain_blocks_are_split_exactly_as_the_csv_module_reads_them(tmp_path, monkeypatch):
+    """The fast path (no quotes) and the csv module agree on rows, numbers and bad rows."""
+    lines = ['\ufeffa,"b",c']
+    for number in range(1, 400):
+        lines.append({0: "", 1: f"{number},x y ,", 2: f"{number}", 3: f"{number},1,2,3",
+                      4: f'"{number}","",""'}.get(number % 7, f"{number},é{number},z"))
+    lines[250] = '""'  # one empty field: a malformed row, not a blank line
+    plain = tmp_path / "plain.csv"
+    plain.write_bytes("\r\n".join(lines).encode("utf-8"))  # CRLF, no final line break
+    quoted = tmp_path / "quoted.csv"  # plain blocks first, then a quoted field with a comma
+    quoted.write_text("\n".join([*lines[:300], '300,"x, ""y""\nz",w', *lines[300:]]),
+                      encoding="utf-8")
+    monkeypatch.setattr(importer._CsvSource, "BLOCK_BYTES", 512)
+    for path in (plain, quoted):
+        fast = read_all(path, 37)
+        with monkeypatch.context() as patch:
+            patch.setattr(importer._CsvSource, "_plain_lines", lambda _self, _block: None)
+            slow = read_all(path, 37)
+        assert fast[0].equals(slow[0]) and fast[1] == slow[1]
+    frame, malformed = fast
+    assert frame.columns == ["a", "b", "c", importer.ROW]
+    assert frame.filter(pl.col("a") == "300").row(0) == ("300", 'x, "y"\nz', "w", 258)
+    assert malformed[:2] == [(2, ["2"]), (3, ["3", "1", "2", "3"])]
+    assert (215, [""]) in malformed  # the 250th line, after 35 blank ones
+    assert frame.filter(pl.col(importer.ROW) == 4).row(0) == ("4", "", "", 4)
+    assert frame.height + len(malformed) == 399 + 1 - len(range(7, 400, 7))  # blank: no row
+
+
+def test_a_csv_broken_midway_keeps_the_rows_before_it(demo_url, tmp_path, capsys):
+    good = "M-{},2022-07-01 09:00,office,astana,connection,bot,,0,1,k"
+    path = write(tmp_path / "contacts.csv", CONTACT_HEADER, good.format(1), good.format(2),
+                 good.format(3), 'M-4,"an unclosed quote' + "x" * 200_000, good.format(5))
+    code = main(["import", "--kind", "contacts", "--file", str(path), "--db", demo_url,
+                 "--batch-rows", "2"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err == (
+        f"error: {path}: row 4 cannot be read as CSV (field larger than field limit (131072)); "
+        "an unclosed quote, perhaps; the 3 rows before it were processed (3 inserted)\n")
+    assert len(stored(demo_url, (Contact.id,), Contact.external_id.like("M-%"))) == 3
+
+
+def test_readme_documents_every_column_of_every_kind():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Importing your data", 1)[1].split("\n## ", 1)[0]
+    assert all(f"`{region.code}`" in section for region in REGIONS)  # rejects point here
+    for kind in importer.KINDS.values():
+        assert f"| `{kind.name}` |" in section
+        for column in kind.columns:
+            assert f"`{column}`" in section, (kind.name, column)
