@@ -65,6 +65,7 @@ class Watch:
     path: str
     ticks: list[float] = field(default_factory=list)  # refresh requests sent, epoch ms
     errors: list[str] = field(default_factory=list)
+    first_render_s: float | None = None
 
 
 def free_port() -> int:
@@ -138,7 +139,15 @@ async def watch_page(browser, base: str, watch: Watch, seconds: float) -> list[f
     await page.goto(base + watch.path, wait_until="domcontentloaded")
     label = WATCHED[watch.path]
     tile = page.get_by_test_id("stMetric").filter(has_text=label).first
-    await tile.wait_for(timeout=120_000)
+    opened = time.monotonic()
+    try:
+        await tile.wait_for(timeout=120_000)
+    except Exception:  # a page that never renders is an error to report, not a crash
+        body = (await page.inner_text("body"))[-300:].replace("\n", " ")
+        watch.errors.append(f"no {label!r} tile after 120 s; page ends: {body}")
+        await context.close()
+        return []
+    watch.first_render_s = time.monotonic() - opened
     await page.evaluate(OBSERVER, label)
     settled = time.time() * 1000
     await asyncio.sleep(seconds)
@@ -224,6 +233,10 @@ def main() -> None:
         print("  first server traceback, last lines:", *first.splitlines()[:40][-6:],
               sep="\n    ")
     print(f"server peak RSS: {rss:.0f} MB")
+    renders = [watch.first_render_s for watch in watches if watch.first_render_s is not None]
+    if renders:
+        print(f"first render with all pages opening at once: median "
+              f"{statistics.median(renders):.1f} s, slowest {max(renders):.1f} s")
     if latencies:
         print(f"tick -> updated KPI: p50 {percentile(latencies, 0.5) / 1000:.2f} s, "
               f"p95 {percentile(latencies, 0.95) / 1000:.2f} s over {len(latencies)} ticks "

@@ -29,8 +29,10 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
 
 
 def download(frame: pl.DataFrame, name: str, view: ViewState) -> None:
+    """The CSV is made when clicked, not on every refresh tick of every viewer."""
     st.download_button(
-        "CSV", csv_bytes(frame), file_name=f"servicepulse_{name}_{view.start}_{view.end}.csv",
+        "CSV", lambda: csv_bytes(frame),
+        file_name=f"servicepulse_{name}_{view.start}_{view.end}.csv",
         mime="text/csv", key=f"download_{name}", icon=":material/download:",
         on_click="ignore", help="Download the data behind this view as CSV")
 
