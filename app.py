@@ -21,6 +21,8 @@ from ui.filters import global_filters, share_links
 from ui.frame import frame_running
 from ui.view_state import DASHBOARD_PARAMS
 
+KEPT_SIMULATOR_QUERY = "_kept_simulator_query"
+LIVE_REFRESH, KEPT_LIVE_REFRESH = "live_refresh", "_kept_live_refresh"
 FAVICON = Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png"
 
 # A local icon: a material icon as favicon is fetched from a font CDN, which a closed network
@@ -53,23 +55,38 @@ if not auth.gate(PAGES):
 navigation = st.navigation(PAGES)
 
 # The simulator has its own inputs in the URL; the dashboards share the sidebar filters. Each
-# drops the other's parameters: they are not wrong, they belong to another page.
+# drops the other's parameters: they are not wrong, they belong to another page. Each also gets
+# its own back when the user returns to it (the dashboards' view from the session).
 previous_page, page = st.session_state.get("_page"), navigation.url_path
 st.session_state["_page"] = page
+link_slot = None
 if page == "simulator":
     for name in DASHBOARD_PARAMS:
         if name in st.query_params:
             del st.query_params[name]
+    if previous_page != "simulator" and not st.query_params:
+        st.query_params.from_dict(st.session_state.get(KEPT_SIMULATOR_QUERY, {}))
+    st.session_state[KEPT_SIMULATOR_QUERY] = st.query_params.to_dict()
 else:
     if previous_page == "simulator":
         st.query_params.clear()  # the dashboards' view is restored from the session
-    share_links(global_filters())
+    view = global_filters()
+    link_slot = st.sidebar.empty()  # filled after the page has put its own choices in the URL
     with st.sidebar:
-        st.toggle("Live refresh", value=True, key="live_refresh",
-                  help=f"Re-run the figures every {state.REFRESH_SECONDS:g} s "
-                       "(SERVICEPULSE_REFRESH_S); pause to read a view that stays still.")
+        # A widget's state is dropped on a page that does not draw it (the simulator): keep
+        # the choice in the session and give it back.
+        st.session_state.setdefault(LIVE_REFRESH, st.session_state.get(KEPT_LIVE_REFRESH, True))
+        st.session_state[KEPT_LIVE_REFRESH] = st.toggle(
+            "Live refresh", key=LIVE_REFRESH,
+            help=f"Re-run the figures every {state.REFRESH_SECONDS:g} s "
+                 "(SERVICEPULSE_REFRESH_S); pause to read a view that stays still.")
         if state.REFRESH_WARNING:
             st.warning(state.REFRESH_WARNING)
 st.session_state["engine_ready"] = state.ensure_database() is not None
-with frame_running():
-    navigation.run()
+try:
+    with frame_running():
+        navigation.run()
+finally:
+    if link_slot is not None:
+        with link_slot.container():
+            share_links(view)

@@ -21,3 +21,24 @@ def month_starts(start: dt.date, end: dt.date) -> list[dt.date]:
         months.append(current)
         current = month_end(current) + dt.timedelta(days=1)
     return months
+
+
+def period_of(day: dt.date, granularity: str) -> dt.date:
+    """The first day of the day/week (Monday)/month that `day` falls in, as SQL groups it."""
+    if granularity == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if granularity == "month":
+        return first_of_month(day)
+    return day
+
+
+def period_starts(start: dt.date, end: dt.date, granularity: str) -> list[dt.date]:
+    """Every period overlapping start..end, also those without a single row."""
+    if granularity == "month":
+        return month_starts(start, end)
+    step = dt.timedelta(days=7 if granularity == "week" else 1)
+    periods, current = [], period_of(start, granularity)
+    while current <= end:
+        periods.append(current)
+        current += step
+    return periods

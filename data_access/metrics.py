@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import polars as pl
@@ -44,9 +45,13 @@ def with_online_share(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def with_backlog(received: pl.DataFrame, closed: pl.DataFrame, opening: pl.DataFrame,
-                 keys: list[str]) -> pl.DataFrame:
-    """Open backlog at each period's end: opening + cumulative received - cumulative closed."""
-    periods = pl.concat([received.select("period"), closed.select("period")]).unique()
+                 keys: list[str], periods: list[dt.date]) -> pl.DataFrame:
+    """Open backlog at each period's end: opening + cumulative received - cumulative closed.
+
+    Every period of the range gets a row, also one in which no case arrived or closed: cases
+    carried in are still open then, and the backlog at the range's end must say so.
+    """
+    periods = pl.DataFrame({"period": periods}, schema={"period": pl.Date})
     groups = pl.concat([received.select(keys), closed.select(keys), opening.select(keys)]).unique()
     grid = groups.join(periods, how="cross")
     return (

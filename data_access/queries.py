@@ -29,7 +29,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from data_access.dates import month_end, month_starts
+from data_access.dates import month_end, month_starts, period_starts
 from data_access.metrics import monthly_coverage, with_backlog, with_nps, with_online_share
 from data_access.schema import (
     AgentRating,
@@ -417,7 +417,8 @@ def cases_by_period(connection: Connection, filters: Filters, granularity: Granu
     closed_frame = _frame(connection, closed, key_schema | {"closed": pl.Int64})
     opening_frame = _frame(connection, opening, group_schema | {"opening": pl.Int64})
     return (
-        with_backlog(received_frame, closed_frame, opening_frame, list(group_schema))
+        with_backlog(received_frame, closed_frame, opening_frame, list(group_schema),
+                     period_starts(filters.start, filters.end, granularity))
         .join(percentile_frame, on=list(key_schema), how="left")
         .with_columns(pl.col("answered").fill_null(0))
         .sort(list(key_schema))

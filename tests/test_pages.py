@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
 from streamlit.testing.v1 import AppTest
 
+from data_access.config import local_today
 from data_access.engine import create_db_engine
 from tests.conftest import insert_answered_contacts
-from ui import state
+from ui import filters, simulator, state
+from ui.view_state import preset_range
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = {"overview": None, "nps": "pages/nps.py", "complaints": "pages/complaints.py",
@@ -111,7 +114,9 @@ def test_query_params_round_trip(monkeypatch, seeded_sqlite_url, page, own):
     assert ({name: as_list(at.query_params[name]) for name in params}
             == {name: as_list(value) for name, value in params.items()})
     links = [code.value for code in at.sidebar.code]
-    assert any("from=2022-03-01" in link and "region=almaty_city" in link for link in links)
+    assert len(links) == 1, links
+    assert "from=2022-03-01" in links[0] and "region=almaty_city" in links[0]
+    assert all(f"{name}={value}" in links[0] for name, value in own.items()), links
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -157,6 +162,73 @@ def test_new_rows_show_on_the_next_run(monkeypatch, seeded_sqlite_url, tmp_path)
     at = open_page(monkeypatch, url, "overview", SUMMER)
     before = int(tiles(at)["Survey responses"].replace(",", ""))
     insert_answered_contacts(url, 7, dt.datetime(2022, 7, 31, 12, 0))
-    state._data_version.clear()  # as when the refresh interval ends
+    time.sleep(1.1)  # the data version is read at most once a second
     at.run()
     assert int(tiles(at)["Survey responses"].replace(",", "")) == before + 7
+
+
+def test_copy_link_is_drawn_after_the_page_and_carries_its_choices(monkeypatch,
+                                                                   seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, "agents", {**SUMMER, "min_ratings": "7"})
+    at.number_input(key="url_min_ratings").set_value(9).run()
+    assert_clean(at, "agents")
+    links = [code.value for code in at.sidebar.code]
+    assert len(links) == 1, links  # custom dates: no rolling link
+    assert "min_ratings=9" in links[0] and "from=2022-06-01" in links[0]
+
+
+@pytest.mark.parametrize("raw", ["²", "9" * 5000, "٣", "1e3", " 7"])
+def test_odd_numbers_in_the_link_are_named_and_ignored(monkeypatch, seeded_sqlite_url, raw):
+    at = open_page(monkeypatch, seeded_sqlite_url, "agents", {**SUMMER, "min_ratings": raw})
+    assert_clean(at, "agents")
+    assert any("'min_ratings'" in warning.value for warning in at.warning)
+    assert at.number_input(key="url_min_ratings").value == state.min_ratings_default()
+
+
+def test_a_calendar_pick_over_a_preset_makes_the_range_custom(monkeypatch, seeded_sqlite_url):
+    """The first click of a new range must not be overwritten by the preset's dates."""
+    at = open_page(monkeypatch, seeded_sqlite_url, "overview", {"range": "year_to_date"})
+    assert at.selectbox(key="view_preset").value == "year_to_date"
+    at.date_input(key="view_dates").set_value((dt.date(2022, 6, 1),)).run()
+    assert not at.exception
+    assert at.selectbox(key="view_preset").value == "custom"
+    assert at.date_input(key="view_dates").value == (dt.date(2022, 6, 1),)
+    assert any("Pick the end date" in caption.value for caption in at.sidebar.caption)
+    at.date_input(key="view_dates").set_value((dt.date(2022, 6, 1), dt.date(2022, 7, 31))).run()
+    assert_clean(at, "overview")
+    assert (at.query_params["range"], at.query_params["from"], at.query_params["to"]) == (
+        "custom", "2022-06-01", "2022-07-31")
+
+
+def test_a_preset_moves_on_with_the_calendar(monkeypatch, seeded_sqlite_url):
+    today = local_today()
+    at = open_page(monkeypatch, seeded_sqlite_url, "overview", {"range": "last_30_days"})
+    assert at.date_input(key="view_dates").value == preset_range("last_30_days", today)
+    tomorrow = today + dt.timedelta(days=1)
+    for module in (filters, state):
+        monkeypatch.setattr(module, "local_today", lambda: tomorrow)
+    at.run()
+    assert at.date_input(key="view_dates").value == preset_range("last_30_days", tomorrow)
+    assert at.query_params["to"] == tomorrow.isoformat()
+    assert at.session_state["view"].end == tomorrow
+
+
+def test_live_refresh_and_simulator_inputs_survive_a_round_trip(monkeypatch, seeded_sqlite_url):
+    monkeypatch.setenv("SERVICEPULSE_DEMO_SCALE", "0.01")
+    at = open_page(monkeypatch, seeded_sqlite_url, "overview", SUMMER)
+    at.toggle(key="live_refresh").set_value(False).run()
+    at.switch_page("pages/simulator.py")
+    at.query_params["reps"] = "3"
+    at.query_params["wd"] = "2"
+    at.run()
+    assert not at.exception
+    assert "from" not in at.query_params
+    at.switch_page("pages/overview.py").run()
+    assert_clean(at, "overview")
+    assert at.toggle(key="live_refresh").value is False
+    assert at.query_params["from"] == "2022-06-01"  # the dashboards' view came back
+    assert "wd" not in at.query_params
+    at.switch_page("pages/simulator.py").run()
+    assert not at.exception
+    assert (at.query_params["reps"], at.query_params["wd"]) == ("3", "2")
+    assert at.selectbox(key=simulator.widget_key("wd")).value == 2

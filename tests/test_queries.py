@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from data_access import queries
-from data_access.metrics import nps_margin_of_error, with_nps
+from data_access.dates import period_starts
+from data_access.metrics import nps_margin_of_error, open_at_end, with_nps
 from data_access.queries import Filters
 from data_access.schema import Case
 
@@ -164,6 +165,24 @@ def test_backlog_equals_open_cases_at_range_end(seeded_engine):
             Case.received_at < end, or_(Case.resolved_at.is_(None), Case.resolved_at >= end)))
     last = frame.filter(pl.col("period") == dt.date(2022, 6, 1))
     assert last["open_backlog"].sum() == direct
+
+
+@pytest.mark.parametrize("granularity", ["day", "week", "month"])
+def test_backlog_carried_into_a_range_without_case_activity(seeded_engine, granularity):
+    """Months after the story's last case, the cases still open are the backlog at the end."""
+    from sqlalchemy import func
+
+    quiet = Filters(dt.date(2023, 3, 1), dt.date(2023, 3, 31))
+    with seeded_engine.connect() as connection:
+        frame = queries.cases_by_period(connection, quiet, granularity, by=None)
+        still_open = connection.scalar(select(func.count()).select_from(Case).where(
+            Case.kind == "appeal", Case.resolved_at.is_(None)))
+    assert still_open > 0
+    assert frame["received"].sum() == frame["closed"].sum() == 0
+    appeals = frame.filter(pl.col("kind") == "appeal")
+    assert appeals["period"].to_list() == period_starts(quiet.start, quiet.end, granularity)
+    assert (appeals["open_backlog"] == still_open).all()
+    assert open_at_end(frame, "appeal") == still_open
 
 
 def test_ratings_by_operator(seeded_engine):

@@ -9,11 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from data_access.alerts import nps_falling_alert, nps_target_alert, overview_alerts
+from data_access.dates import period_of, period_starts
 from ui.view_state import (
     DEFAULT_GRANULARITY,
     PRESETS,
     ViewState,
     parse_view,
+    preset_is_stale,
     preset_range,
     view_params,
 )
@@ -143,3 +145,25 @@ def test_alert_rules():
     assert [alert.level for alert in alerts] == ["error", "warning", "error"]
     assert "200 appeals are open" in alerts[2].message
     assert overview_alerts(45, 2, 40, rising_last, "month", 100, 150) == []
+
+
+@pytest.mark.parametrize("granularity, start, end, expected", [
+    ("day", dt.date(2026, 2, 27), dt.date(2026, 3, 2),
+     [dt.date(2026, 2, 27), dt.date(2026, 2, 28), dt.date(2026, 3, 1), dt.date(2026, 3, 2)]),
+    ("week", dt.date(2026, 11, 25), dt.date(2026, 12, 7),  # Wednesday .. Monday
+     [dt.date(2026, 11, 23), dt.date(2026, 11, 30), dt.date(2026, 12, 7)]),
+    ("month", dt.date(2025, 12, 31), dt.date(2026, 2, 1),
+     [dt.date(2025, 12, 1), dt.date(2026, 1, 1), dt.date(2026, 2, 1)]),
+])
+def test_every_period_of_a_range(granularity, start, end, expected):
+    assert period_starts(start, end, granularity) == expected
+    assert [period_of(day, granularity) for day in (start, end)] == [expected[0], expected[-1]]
+
+
+def test_a_preset_left_open_overnight_is_stale():
+    start, end = preset_range("last_30_days", TODAY)
+    yesterday = ViewState("last_30_days", start - dt.timedelta(days=1), end - dt.timedelta(days=1),
+                          "week")
+    assert preset_is_stale(yesterday, TODAY)
+    assert not preset_is_stale(ViewState("last_30_days", start, end, "week"), TODAY)
+    assert not preset_is_stale(ViewState("custom", start, end, "week"), TODAY + dt.timedelta(1))

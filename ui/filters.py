@@ -21,6 +21,7 @@ from data_access.queries import GRANULARITIES
 from ui.view_state import (
     GLOBAL_PARAMS,
     LIST_PARAMS,
+    PAGE_PARAMS,
     PRESETS,
     ViewState,
     parse_view,
@@ -34,6 +35,7 @@ _KEYS = {"preset": "view_preset", "dates": "view_dates", "grain": "view_grain",
 _SNAPSHOT = "_url_snapshot"
 _WARNINGS = "_url_warnings"
 _LAST_RANGE = "_view_last_range"
+_PRESET_DAY = "_view_preset_day"  # the day the preset's dates were last worked out for
 KEPT_VIEW = "view"
 _LIST_LABELS = {"region": "Regions", "channel": "Channels", "service": "Service types"}
 
@@ -61,6 +63,7 @@ def _seed_from_url(today: dt.date) -> None:
     st.session_state[_KEYS["channel"]] = list(view.channels)
     st.session_state[_KEYS["service"]] = list(view.service_types)
     st.session_state[_LAST_RANGE] = (view.start, view.end)
+    st.session_state[_PRESET_DAY] = today
     st.session_state[_WARNINGS] = warnings
 
 
@@ -68,18 +71,28 @@ def _clear_warnings() -> None:
     st.session_state[_WARNINGS] = []
 
 
-def _preset_changed() -> None:
-    _clear_warnings()
+def _apply_preset(today: dt.date) -> None:
+    """Set the calendar to the preset's dates for `today` (a preset follows the calendar)."""
     preset = st.session_state[_KEYS["preset"]]
     if preset != "custom":
-        st.session_state[_KEYS["dates"]] = preset_range(preset, local_today())
+        st.session_state[_KEYS["dates"]] = preset_range(preset, today)
+    st.session_state[_PRESET_DAY] = today
+
+
+def _preset_changed() -> None:
+    _clear_warnings()
+    _apply_preset(local_today())
 
 
 def _dates_changed() -> None:
+    """Any pick in the calendar makes the range custom, also the first click of a new range.
+
+    Otherwise the preset would put its own dates back over a half-picked range on the rerun.
+    """
     _clear_warnings()
-    dates = st.session_state[_KEYS["dates"]]
+    dates = tuple(st.session_state[_KEYS["dates"]] or ())
     preset = st.session_state[_KEYS["preset"]]
-    if len(dates) == 2 and preset != "custom" and preset_range(preset, local_today()) != dates:
+    if preset != "custom" and preset_range(preset, local_today()) != dates:
         st.session_state[_KEYS["preset"]] = "custom"
 
 
@@ -93,8 +106,8 @@ def global_filters() -> ViewState:
         st.header("Filters")
         preset = st.selectbox("Date range", list(PRESETS), format_func=PRESETS.get,
                               key=_KEYS["preset"], on_change=_preset_changed)
-        if preset != "custom":  # a preset follows the calendar: today moves on
-            st.session_state[_KEYS["dates"]] = preset_range(preset, today)
+        if st.session_state.get(_PRESET_DAY) != today:  # past midnight: today moved on
+            _apply_preset(today)
         dates = st.date_input("From – to", key=_KEYS["dates"], min_value=MIN_DAY,
                               max_value=MAX_DAY, on_change=_dates_changed, format="YYYY-MM-DD")
         if isinstance(dates, Sequence) and len(dates) == 2:
@@ -157,7 +170,10 @@ def url_number(label: str, param: str, default: int, low: int, high: int, **kwar
         requested = st.session_state.get(_SNAPSHOT, {}).get(param, [])
         if requested:
             raw = requested[0]
-            if raw.isdigit() and low <= int(raw) <= high:
+            # ASCII digits, and short: str.isdigit() accepts '²', and int() refuses both that
+            # and numbers of over 4,300 digits.
+            if (raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))
+                    and low <= int(raw) <= high):
                 value = int(raw)
             else:
                 st.warning(f"URL parameter '{param}': {shown(raw)} must be a whole number "
@@ -171,13 +187,20 @@ def url_number(label: str, param: str, default: int, low: int, high: int, **kwar
 
 
 def share_links(view: ViewState) -> None:
-    """The 'Copy link' control: the exact view, and a rolling bookmark for presets."""
+    """The 'Copy link' control (drawn where the caller is): the exact view, and a rolling bookmark.
+
+    Drawn after the page has run, so the links carry the page's own choices (the NPS split,
+    the chosen operator…) as well as the sidebar's view.
+    """
     base = st.context.url or ""
-    exact = f"{base}?{urlencode(view_params(view), doseq=True)}"
-    with st.sidebar.expander("Copy link", icon=":material/link:"):
-        st.caption("This exact view (page, dates, granularity and filters):")
+    own = {name: st.query_params.get_all(name) for name in PAGE_PARAMS
+           if name in st.query_params}
+    exact = f"{base}?{urlencode(view_params(view) | own, doseq=True)}"
+    with st.expander("Copy link", icon=":material/link:"):
+        st.caption("This exact view (page, dates, granularity, filters and the page's "
+                   "choices):")
         st.code(exact, language=None, wrap_lines=True)
         if view.preset != "custom":
-            rolling = f"{base}?{urlencode(view_params(view, rolling=True), doseq=True)}"
+            rolling = f"{base}?{urlencode(view_params(view, rolling=True) | own, doseq=True)}"
             st.caption(f"Rolling link: always the {PRESETS[view.preset].lower()}:")
             st.code(rolling, language=None, wrap_lines=True)

@@ -783,16 +783,18 @@ def write_url(edits: Mapping[str, Number]) -> None:
 def sync_widgets(edits: Mapping[str, Number], defaults: Mapping[str, Number]) -> None:
     """Show the URL's scenario in the forms whenever the URL (or the baseline) changed.
 
-    Between changes the widgets keep what the user typed, as forms normally do.
+    Between changes the widgets keep what the user typed, as forms normally do. Back from
+    another page, Streamlit has dropped the widgets' state: the URL's scenario is shown again.
     """
     st.session_state[DEFAULTS_KEY] = dict(defaults)
     signature = repr((sorted(to_query(edits).items()), sorted(defaults.items())))
-    if st.session_state.get(SIGNATURE_KEY) == signature:
+    inputs = [spec for spec in FIELDS if spec.group != "flag"]
+    if (st.session_state.get(SIGNATURE_KEY) == signature
+            and all(widget_key(spec.key) in st.session_state for spec in inputs)):
         return
-    for spec in FIELDS:
-        if spec.group != "flag":
-            st.session_state[widget_key(spec.key)] = normalise(
-                spec, edits.get(spec.key, defaults[spec.key]))
+    for spec in inputs:
+        st.session_state[widget_key(spec.key)] = normalise(
+            spec, edits.get(spec.key, defaults[spec.key]))
     st.session_state[SIGNATURE_KEY] = signature
 
 

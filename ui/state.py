@@ -15,9 +15,17 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_access import customer, freshness, operations, queries
-from data_access.config import ConfigError, mask_url, resolve_database_url, scrub
+from data_access.config import (
+    ConfigError,
+    local_today,
+    mask_url,
+    resolve_database_url,
+    scrub,
+)
 from data_access.demo import DemoConfig, DemoError, generate_demo, needs_demo
 from data_access.engine import DatabaseUnavailable, check_connection, create_db_engine
+from ui.filters import KEPT_VIEW
+from ui.view_state import preset_is_stale
 
 _SEED_LOCK = threading.Lock()
 _READY_URLS: set[str] = set()
@@ -160,9 +168,22 @@ def live(render: Callable[[], None]) -> None:
     """Re-run a page's data part on the refresh interval, unless paused in the sidebar.
 
     A page has one live part, so that an outage shows one banner however much the page shows.
+    Each run reads the data version once, so every figure of one tick comes from the same data.
+    A page left open on a preset moves on with the calendar: past midnight the whole app
+    re-runs, which gives the preset its new dates.
     """
     interval = REFRESH_SECONDS if st.session_state.get("live_refresh", True) else None
-    st.fragment(run_every=interval)(lambda: guarded(render))()
+
+    def tick() -> None:
+        view, today = st.session_state.get(KEPT_VIEW), local_today()
+        # Once per day at most: a clock that disagrees with the filters must not loop.
+        if (view is not None and preset_is_stale(view, today)
+                and st.session_state.get("_rerun_for_day") != today):
+            st.session_state["_rerun_for_day"] = today
+            st.rerun(scope="app")
+        guarded(lambda: _with_one_data_version(render))
+
+    st.fragment(run_every=interval)(tick)()
 
 
 def _seed_with_progress(engine: Engine) -> None:
@@ -177,22 +198,35 @@ def _seed_with_progress(engine: Engine) -> None:
     st.toast(f"Demo data loaded: {summary.contacts:,} contacts in {summary.seconds:.0f} s.")
 
 
-def refresh_window() -> int:
-    """The number of the current refresh interval on the wall clock."""
-    return int(time.time() // REFRESH_SECONDS)
+_PINNED = threading.local()  # the data version of the script run in this thread, if pinned
 
 
 @st.cache_data(ttl=REFRESH_SECONDS, max_entries=8, show_spinner=False)
-def _data_version(url: str, window: int) -> tuple[int, ...]:
-    """Probed once per refresh interval and shared by every session.
+def _data_version(url: str, second: int) -> tuple[int, ...]:
+    """Probed at most once a second, and shared by every session.
 
-    A live feed changes the data every second; a version per second would give every
-    viewer's tick its own cache entry, so each tick would recompute every query. One version
-    per interval lets all viewers share one computation; a row shows at the latest on the
-    first tick after the interval it arrived in ends.
+    Viewers whose ticks fall in the same second share one computation of each query; a row
+    committed before a tick starts shows on that tick.
     """
     with get_engine(url).connect() as connection:
         return freshness.data_version(connection)
+
+
+def _current_data_version(url: str) -> tuple[int, ...]:
+    pinned = getattr(_PINNED, "version", None)
+    if pinned is not None and pinned[0] == url:
+        return pinned[1]
+    return _data_version(url, int(time.time()))
+
+
+def _with_one_data_version(render: Callable[[], None]) -> None:
+    """Run `render` with one data version for all its queries (none straddles two)."""
+    url = database_url()
+    _PINNED.version = (url, _data_version(url, int(time.time())))
+    try:
+        render()
+    finally:
+        _PINNED.version = None
 
 
 def _cached(function: Callable[P, R]) -> Callable[P, R]:
@@ -211,7 +245,7 @@ def _cached(function: Callable[P, R]) -> Callable[P, R]:
 
     def call(*args, **kwargs):
         url = database_url()
-        return cached(url, _data_version(url, refresh_window()), *args, **kwargs)
+        return cached(url, _current_data_version(url), *args, **kwargs)
 
     return call
 

@@ -85,6 +85,11 @@ def preset_range(preset: str, today: dt.date) -> tuple[dt.date, dt.date]:
     return today - dt.timedelta(days=29), today
 
 
+def preset_is_stale(view: ViewState, today: dt.date) -> bool:
+    """A preset view whose dates were worked out on an earlier day (a page left open overnight)."""
+    return view.preset != "custom" and preset_range(view.preset, today) != (view.start, view.end)
+
+
 def default_view(today: dt.date) -> ViewState:
     start, end = preset_range(DEFAULT_PRESET, today)
     return ViewState(DEFAULT_PRESET, start, end, DEFAULT_GRANULARITY)
