@@ -343,6 +343,9 @@ def test_copied_link_reproduces_the_view_in_a_new_browser(app_server, browser):
         page.keyboard.press("Escape")
         expect(page).to_have_url(re.compile(r"region=astana"), timeout=RENDER_TIMEOUT_MS)
         wait_for_page(page, app_server, "NPS", "NPS")
+        page.get_by_test_id("stMain").get_by_role("radio", name="Region").click()
+        expect(page).to_have_url(re.compile(r"split=region"), timeout=RENDER_TIMEOUT_MS)
+        wait_for_page(page, app_server, "NPS", "NPS")
         link = page.url
         original_state, original_kpi = filter_state(page), tile_value(page, "NPS")
         sidebar.get_by_test_id("stExpander").filter(has_text="Copy link").click()
@@ -352,14 +355,46 @@ def test_copied_link_reproduces_the_view_in_a_new_browser(app_server, browser):
                                                           page, app_server)
     assert original_state["Regions"] == "Astana"
     assert original_state["granularity"] == "Day"
-    assert any("region=astana" in text and "grain=day" in text for text in shown_links), (
-        shown_links)
+    assert any("region=astana" in text and "grain=day" in text and "split=region" in text
+               for text in shown_links), shown_links
     copied = f"{urlsplit(link).path}?{urlsplit(link).query}"
     with visit(browser, app_server, copied) as (page, problems):
         wait_for_page(page, app_server, "NPS", "NPS")
         assert filter_state(page) == original_state
         assert tile_value(page, "NPS") == original_kpi
         assert not frame_problems(page, problems)
+
+
+def test_a_visit_to_the_simulator_keeps_both_views(app_server, browser):
+    """Dashboards -> simulator -> dashboards -> simulator: each page gets its own state back."""
+    expect = playwright_api.expect
+    start = local_today() - dt.timedelta(days=9)
+    with visit(browser, app_server, f"/?from={start}&to={local_today()}&grain=day") as (
+            page, problems):
+        wait_for_page(page, app_server, "ServicePulse overview", "NPS")
+        sidebar = page.get_by_test_id("stSidebar")
+        live = sidebar.get_by_role("switch", name="Live refresh")
+        sidebar.get_by_text("Live refresh", exact=True).click()
+        expect(live).not_to_be_checked(timeout=NAV_TIMEOUT_MS)
+        navigation = page.get_by_test_id("stSidebarNav")
+        navigation.get_by_role("link", name="Staffing simulator").click()
+        wait_for_page(page, app_server, "Staffing simulator", None)
+        page.get_by_role("button", name="30% of chats to a bot that resolves 60%").click()
+        expect(page).to_have_url(re.compile(r"auto=0\.3"), timeout=RENDER_TIMEOUT_MS)
+        wait_for_page(page, app_server, "Staffing simulator", None)
+        assert "from=" not in page.url
+        navigation.get_by_role("link", name="Overview").click()
+        wait_for_page(page, app_server, "ServicePulse overview", "NPS")
+        expect(page).to_have_url(re.compile(rf"from={start}"), timeout=RENDER_TIMEOUT_MS)
+        assert "auto=" not in page.url
+        assert filter_state(page)["granularity"] == "Day"
+        expect(live).not_to_be_checked(timeout=NAV_TIMEOUT_MS)
+        navigation.get_by_role("link", name="Staffing simulator").click()
+        wait_for_page(page, app_server, "Staffing simulator", None)
+        expect(page).to_have_url(re.compile(r"auto=0\.3.*cont=0\.6|cont=0\.6.*auto=0\.3"),
+                                 timeout=RENDER_TIMEOUT_MS)
+        found = frame_problems(page, problems)
+        assert not found, report(found, page, app_server)
 
 
 def test_new_rows_appear_without_a_reload(app_server, browser, today_sqlite_url):
