@@ -17,7 +17,7 @@ import pyarrow  # noqa: F401
 import streamlit as st
 
 from ui import auth, state
-from ui.filters import global_filters, share_links
+from ui.filters import FULL_RUN_NEEDED, global_filters, share_links
 from ui.frame import frame_running
 from ui.view_state import DASHBOARD_PARAMS
 
@@ -57,6 +57,7 @@ navigation = st.navigation(PAGES)
 # The simulator has its own inputs in the URL; the dashboards share the sidebar filters. Each
 # drops the other's parameters: they are not wrong, they belong to another page. Each also gets
 # its own back when the user returns to it (the dashboards' view from the session).
+st.session_state.pop(FULL_RUN_NEEDED, None)  # this is one
 previous_page, page = st.session_state.get("_page"), navigation.url_path
 st.session_state["_page"] = page
 link_slot = None

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from sqlalchemy import insert
@@ -365,6 +365,22 @@ def test_copied_link_reproduces_the_view_in_a_new_browser(app_server, browser):
         assert not frame_problems(page, problems)
 
 
+def test_copy_link_follows_a_choice_made_in_the_live_part(app_server, browser):
+    """The breakdown selector sits in the live part, whose reruns skip the sidebar."""
+    expect = playwright_api.expect
+    with visit(browser, app_server, "/complaints") as (page, problems):
+        wait_for_page(page, app_server, "Complaints & appeals", "Complaints")
+        page.get_by_test_id("stMain").get_by_role("radio", name="Region").click()
+        expect(page).to_have_url(re.compile(r"case_by=region"), timeout=RENDER_TIMEOUT_MS)
+        wait_for_page(page, app_server, "Complaints & appeals", "Complaints")
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_test_id("stExpander").filter(has_text="Copy link").click()
+        expect(sidebar.get_by_test_id("stCode").first).to_contain_text(
+            "case_by=region", timeout=RENDER_TIMEOUT_MS)
+        found = frame_problems(page, problems)
+        assert not found, report(found, page, app_server)
+
+
 def test_a_visit_to_the_simulator_keeps_both_views(app_server, browser):
     """Dashboards -> simulator -> dashboards -> simulator: each page gets its own state back."""
     expect = playwright_api.expect
@@ -483,6 +499,27 @@ def test_hostile_link_warns_and_runs_no_script(app_server, browser):
         assert page.evaluate("window.__xss") is None
         found = frame_problems(page, problems)
         assert not found, report(found, page, app_server)
+
+
+def test_markdown_in_a_link_shows_as_text(app_server, browser):
+    """Warnings are Markdown: a link's values must not become a link, an image or styling."""
+    fetched: list[str] = []
+    path = ("/?region=" + quote("[Sign in again](https://evil.example/)")
+            + "&channel=" + quote(f"![x]({app_server.base_url}/pixel.png)")
+            + "&service=" + quote(":red[**URGENT** reset]"))
+    with visit(browser, app_server, path) as (page, problems):
+        page.on("request", lambda request: fetched.append(request.url)
+                if "pixel" in request.url or "evil" in request.url else None)
+        wait_for_page(page, app_server, "ServicePulse overview", "NPS")
+        alerts = page.get_by_test_id("stAlertContentWarning")
+        text = " ".join(alerts.all_inner_texts())
+        assert "[Sign in again](https://evil.example/)" in text, text
+        assert f"![x]({app_server.base_url}/pixel.png)" in text, text
+        assert ":red[**URGENT** reset]" in text, text
+        assert alerts.locator("a, img, strong, span[style*=color]").count() == 0
+        found = frame_problems(page, problems)
+        assert not found, report(found, page, app_server)
+    assert not fetched, fetched
 
 
 def test_restarted_server_serves_filtered_deep_links_first(app_server, browser):

@@ -12,11 +12,15 @@ from data_access.alerts import nps_falling_alert, nps_target_alert, overview_ale
 from data_access.dates import period_of, period_starts
 from ui.view_state import (
     DEFAULT_GRANULARITY,
+    MAX_PERIODS,
     PRESETS,
     ViewState,
+    fit_periods,
     parse_view,
+    period_count,
     preset_is_stale,
     preset_range,
+    shown,
     view_params,
 )
 
@@ -167,3 +171,37 @@ def test_a_preset_left_open_overnight_is_stale():
     assert preset_is_stale(yesterday, TODAY)
     assert not preset_is_stale(ViewState("last_30_days", start, end, "week"), TODAY)
     assert not preset_is_stale(ViewState("custom", start, end, "week"), TODAY + dt.timedelta(1))
+
+
+@pytest.mark.parametrize("value", ["[Sign in](https://evil.example/)", "![x](http://h/p.png)",
+                                   ":red[**URGENT**]", "a``b`", "`", "$x$ <b>"])
+def test_echoed_values_are_code_spans_the_value_cannot_close(value):
+    text = shown(value)
+    fence = text.split(" ", 1)[0]
+    assert set(fence) == {"`"} and text.endswith(" " + fence)
+    inner = text[len(fence) + 1:-len(fence) - 1]
+    assert inner == repr(value)
+    assert fence not in inner
+
+
+def test_extreme_ranges_stay_drawable():
+    whole = ViewState("custom", dt.date(1900, 1, 1), dt.date(2999, 12, 31), "day")
+    fitted, warnings = fit_periods(whole)
+    assert (fitted.granularity, fitted.end) == ("month", whole.end)
+    assert period_count(fitted.start, fitted.end, "month") == MAX_PERIODS
+    assert len(warnings) == 1 and "'from'" in warnings[0] and "401,767 days" in warnings[0]
+    decades = ViewState("custom", dt.date(2000, 1, 1), dt.date(2026, 11, 25), "day")
+    fitted, warnings = fit_periods(decades)
+    assert (fitted.start, fitted.granularity) == (decades.start, "month")
+    assert "'grain'" in warnings[0]
+    two_years = ViewState("custom", dt.date(2024, 11, 26), dt.date(2026, 11, 25), "day")
+    assert fit_periods(two_years) == (two_years, [])
+    view, warnings = parse_view({"from": ["1900-01-01"], "to": ["2999-12-31"],
+                                 "grain": ["day"]}, TODAY)
+    assert view.granularity == "month" and any("'from'" in w for w in warnings)
+
+
+@pytest.mark.parametrize("granularity", ["day", "week", "month"])
+def test_period_count_matches_the_periods(granularity):
+    start, end = dt.date(2025, 12, 30), dt.date(2026, 11, 25)
+    assert period_count(start, end, granularity) == len(period_starts(start, end, granularity))

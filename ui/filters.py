@@ -19,11 +19,13 @@ from data_access.argtypes import MAX_DAY, MIN_DAY
 from data_access.config import local_today
 from data_access.queries import GRANULARITIES
 from ui.view_state import (
+    DEFAULT_GRANULARITY,
     GLOBAL_PARAMS,
     LIST_PARAMS,
     PAGE_PARAMS,
     PRESETS,
     ViewState,
+    fit_periods,
     parse_view,
     preset_range,
     shown,
@@ -37,6 +39,7 @@ _WARNINGS = "_url_warnings"
 _LAST_RANGE = "_view_last_range"
 _PRESET_DAY = "_view_preset_day"  # the day the preset's dates were last worked out for
 KEPT_VIEW = "view"
+FULL_RUN_NEEDED = "_full_run_needed"
 _LIST_LABELS = {"region": "Regions", "channel": "Channels", "service": "Service types"}
 
 
@@ -79,9 +82,30 @@ def _apply_preset(today: dt.date) -> None:
     st.session_state[_PRESET_DAY] = today
 
 
+def _fit_widgets() -> None:
+    """Coarsen (or shorten) a picked range that would be too many points to chart."""
+    dates = tuple(st.session_state[_KEYS["dates"]] or ())
+    if len(dates) != 2:
+        return
+    picked = ViewState(st.session_state[_KEYS["preset"]], dates[0], dates[1],
+                       st.session_state[_KEYS["grain"]] or DEFAULT_GRANULARITY)
+    fitted, warnings = fit_periods(picked)
+    if warnings:
+        st.session_state[_KEYS["preset"]] = fitted.preset
+        st.session_state[_KEYS["dates"]] = (fitted.start, fitted.end)
+        st.session_state[_KEYS["grain"]] = fitted.granularity
+        st.session_state[_WARNINGS] = warnings
+
+
 def _preset_changed() -> None:
     _clear_warnings()
     _apply_preset(local_today())
+    _fit_widgets()
+
+
+def _grain_changed() -> None:
+    _clear_warnings()
+    _fit_widgets()
 
 
 def _dates_changed() -> None:
@@ -94,6 +118,7 @@ def _dates_changed() -> None:
     preset = st.session_state[_KEYS["preset"]]
     if preset != "custom" and preset_range(preset, local_today()) != dates:
         st.session_state[_KEYS["preset"]] = "custom"
+    _fit_widgets()
 
 
 def global_filters() -> ViewState:
@@ -116,14 +141,14 @@ def global_filters() -> ViewState:
             st.caption("Pick the end date; until then the previous range is shown.")
         start, end = st.session_state[_LAST_RANGE]
         granularity = st.segmented_control("Granularity", GRANULARITIES, key=_KEYS["grain"],
-                                           on_change=_clear_warnings,
+                                           on_change=_grain_changed, required=True,
                                            format_func=str.capitalize)
         chosen = {}
         for name, names in LIST_PARAMS.items():
             chosen[name] = st.multiselect(
                 _LIST_LABELS[name], list(names), format_func=names.get, key=_KEYS[name],
                 placeholder="All", on_change=_clear_warnings)
-    view = ViewState(preset, start, end, granularity or "week",
+    view = ViewState(preset, start, end, granularity or DEFAULT_GRANULARITY,
                      regions=tuple(chosen["region"]), channels=tuple(chosen["channel"]),
                      service_types=tuple(chosen["service"]))
     for warning in st.session_state.get(_WARNINGS, []):
@@ -131,6 +156,14 @@ def global_filters() -> ViewState:
     st.query_params.from_dict(view_params(view))
     st.session_state[KEPT_VIEW] = view
     return view
+
+
+def _page_choice_changed() -> None:
+    """A choice made inside a page's live part re-runs only that part; ask for a whole run.
+
+    The whole run redraws *Copy link* (drawn after the page) with the new choice in it.
+    """
+    st.session_state[FULL_RUN_NEEDED] = True
 
 
 def url_choice(label: str, options: Sequence[Any], param: str, default: Any,
@@ -153,10 +186,13 @@ def url_choice(label: str, options: Sequence[Any], param: str, default: Any,
                 st.warning(f"URL parameter '{param}': {shown(requested[0])} is not one of "
                            f"{', '.join(text_options)}; ignored.", icon=":material/link_off:")
         st.session_state[key] = value
-    draw = st.selectbox if widget == "selectbox" else st.segmented_control
-    value = draw(label, list(options), format_func=format_func, key=key, **widget_kwargs)
-    if value is None:  # a segmented control can be unselected: fall back to the default
-        value = default
+    if widget == "selectbox":
+        value = st.selectbox(label, list(options), format_func=format_func, key=key,
+                             on_change=_page_choice_changed, **widget_kwargs)
+    else:
+        value = st.segmented_control(label, list(options), format_func=format_func, key=key,
+                                     required=True, on_change=_page_choice_changed,
+                                     **widget_kwargs)
     st.session_state[kept] = value
     st.query_params[param] = str(value)
     return value
@@ -180,7 +216,7 @@ def url_number(label: str, param: str, default: int, low: int, high: int, **kwar
                            f"within {low}..{high}; ignored.", icon=":material/link_off:")
         st.session_state[key] = value
     value = int(st.number_input(label, min_value=low, max_value=high, step=1, key=key,
-                                **kwargs))
+                                on_change=_page_choice_changed, **kwargs))
     st.session_state[kept] = value
     st.query_params[param] = str(value)
     return value

@@ -24,7 +24,7 @@ from data_access.config import (
 )
 from data_access.demo import DemoConfig, DemoError, generate_demo, needs_demo
 from data_access.engine import DatabaseUnavailable, check_connection, create_db_engine
-from ui.filters import KEPT_VIEW
+from ui.filters import FULL_RUN_NEEDED, KEPT_VIEW
 from ui.view_state import preset_is_stale
 
 _SEED_LOCK = threading.Lock()
@@ -169,12 +169,15 @@ def live(render: Callable[[], None]) -> None:
 
     A page has one live part, so that an outage shows one banner however much the page shows.
     Each run reads the data version once, so every figure of one tick comes from the same data.
+    A page choice made inside the part (ui.filters) asks for a whole run, for *Copy link*.
     A page left open on a preset moves on with the calendar: past midnight the whole app
     re-runs, which gives the preset its new dates.
     """
     interval = REFRESH_SECONDS if st.session_state.get("live_refresh", True) else None
 
     def tick() -> None:
+        if st.session_state.pop(FULL_RUN_NEEDED, False):
+            st.rerun(scope="app")
         view, today = st.session_state.get(KEPT_VIEW), local_today()
         # Once per day at most: a clock that disagrees with the filters must not loop.
         if (view is not None and preset_is_stale(view, today)

@@ -9,10 +9,12 @@ and the rest of the link still applies.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from data_access.argtypes import MAX_DAY, MIN_DAY
+from data_access.dates import period_of
 from data_access.queries import GRANULARITIES, Filters
 from data_access.reference import CHANNELS, REGIONS, SERVICE_TYPES
 
@@ -41,6 +43,7 @@ PAGE_PARAMS: tuple[str, ...] = ("split", "case_by", "operator", "min_ratings")
 STREAMLIT_PARAMS: tuple[str, ...] = ("embed", "embed_options")
 DASHBOARD_PARAMS: tuple[str, ...] = (*GLOBAL_PARAMS, *PAGE_PARAMS)
 MAX_SHOWN_VALUE = 40
+MAX_PERIODS = 800  # points per chart series: two years per day, 15 per week, 66 per month
 
 
 @dataclass(frozen=True)
@@ -96,9 +99,17 @@ def default_view(today: dt.date) -> ViewState:
 
 
 def shown(value: str) -> str:
-    """A user-supplied value, quoted and cut short, safe to echo inside a warning."""
+    """A user-supplied value, quoted and cut short, as a Markdown code span for a warning.
+
+    Streamlit renders warnings as Markdown: as plain text, a link could carry a clickable
+    `[Sign in again](https://…)`, an image that the browser fetches, or `:red[…]` styling, and a
+    bare URL would still be turned into a link. Inside a code span nothing is interpreted; the
+    fence is longer than any run of backticks in the value, so the value cannot close it.
+    """
     text = value if len(value) <= MAX_SHOWN_VALUE else value[:MAX_SHOWN_VALUE] + "…"
-    return repr(text)
+    literal = repr(text)
+    fence = "`" * (max(map(len, re.findall("`+", literal)), default=0) + 1)
+    return f"{fence} {literal} {fence}"
 
 
 def parse_day(name: str, value: str) -> tuple[dt.date | None, str | None]:
@@ -185,14 +196,46 @@ def parse_view(params: Mapping[str, Sequence[str]], today: dt.date
         warnings.append(f"URL parameter 'grain': {shown(granularity)} is not one of "
                         f"{', '.join(GRANULARITIES)}; ignored.")
         granularity = None
-    view = ViewState(
+    view, too_long = fit_periods(ViewState(
         preset, start, end, granularity or DEFAULT_GRANULARITY,
         regions=_codes("region", params.get("region", ()), LIST_PARAMS["region"], warnings),
         channels=_codes("channel", params.get("channel", ()), LIST_PARAMS["channel"], warnings),
         service_types=_codes("service", params.get("service", ()), LIST_PARAMS["service"],
                              warnings),
-    )
-    return view, warnings
+    ))
+    return view, warnings + too_long
+
+
+def period_count(start: dt.date, end: dt.date, granularity: str) -> int:
+    """How many day/week/month periods the inclusive range touches."""
+    if granularity == "day":
+        return (end - start).days + 1
+    if granularity == "week":
+        return (period_of(end, "week") - period_of(start, "week")).days // 7 + 1
+    return (end.year - start.year) * 12 + end.month - start.month + 1
+
+
+def fit_periods(view: ViewState) -> tuple[ViewState, list[str]]:
+    """A view whose charts stay drawable: at most MAX_PERIODS points per series.
+
+    Valid but extreme dates (1900..2999 per day) would otherwise send hundreds of megabytes of
+    chart data on every refresh. The granularity coarsens first; past MAX_PERIODS months the
+    range keeps its end and starts later. Each change comes with a warning naming the field.
+    """
+    count = period_count(view.start, view.end, view.granularity)
+    if count <= MAX_PERIODS:
+        return view, []
+    too_many = (f"{view.start} – {view.end} has {count:,} {view.granularity}s, more than "
+                f"{MAX_PERIODS} per chart")
+    coarser = GRANULARITIES[GRANULARITIES.index(view.granularity) + 1:]
+    for granularity in coarser:
+        if period_count(view.start, view.end, granularity) <= MAX_PERIODS:
+            return replace(view, granularity=granularity), [
+                f"Granularity ('grain'): {too_many}; shown per {granularity}."]
+    months = view.end.year * 12 + view.end.month - MAX_PERIODS
+    start = dt.date(months // 12, months % 12 + 1, 1)
+    return replace(view, preset="custom", start=start, granularity="month"), [
+        f"Date range ('from'): {too_many}; shown per month from {start}."]
 
 
 def view_params(view: ViewState, rolling: bool = False) -> dict[str, list[str]]:
