@@ -43,8 +43,11 @@ def nps_falling_alert(periods: pl.DataFrame, granularity: str,
         return None
     path = " → ".join(f"{score:.1f}" for score in scores)
     last = recent["period"][-1]
+    # A period still running (or cut by the range) may rest on few answers: say how many.
+    answers = ("; " + " → ".join(f"{count:,}" for count in recent["responses"].to_list())
+               + " responses" if "responses" in recent.columns else "")
     return Alert("warning", f"NPS has fallen for {falling} {granularity}s in a row "
-                            f"({path}, up to the {granularity} of {last}).")
+                            f"({path}{answers}, up to the {granularity} of {last}).")
 
 
 def appeals_backlog_alert(open_appeals: int | None, limit: int) -> Alert | None:

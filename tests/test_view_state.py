@@ -142,6 +142,8 @@ def test_alert_rules():
     import polars as pl
     falling = pl.DataFrame({"period": [1, 2, 3, 4], "nps": [50.0, 48.0, 45.0, 41.0]})
     assert "fallen for 2 weeks" in nps_falling_alert(falling, "week").message
+    counted = falling.with_columns(responses=pl.Series([500, 900, 1200, 40]))
+    assert "900 → 1,200 → 40 responses" in nps_falling_alert(counted, "week").message
     rising_last = pl.DataFrame({"period": [1, 2, 3], "nps": [50.0, 45.0, 46.0]})
     assert nps_falling_alert(rising_last, "week") is None
     assert nps_falling_alert(falling.head(2), "week") is None
