@@ -71,7 +71,7 @@ if page == "simulator":
 else:
     if previous_page == "simulator":
         st.query_params.clear()  # the dashboards' view is restored from the session
-    view = global_filters()
+    view = global_filters(page)
     link_slot = st.sidebar.empty()  # filled after the page has put its own choices in the URL
     with st.sidebar:
         # A widget's state is dropped on a page that does not draw it (the simulator): keep

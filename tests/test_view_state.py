@@ -207,3 +207,14 @@ def test_extreme_ranges_stay_drawable():
 def test_period_count_matches_the_periods(granularity):
     start, end = dt.date(2025, 12, 30), dt.date(2026, 11, 25)
     assert period_count(start, end, granularity) == len(period_starts(start, end, granularity))
+
+
+def test_another_pages_parameter_is_named_on_a_first_link():
+    params = {"split": ["region"], "min_ratings": ["5"]}
+    _, on_overview = parse_view(params, TODAY, page="")
+    assert any("'split'" in w and "/nps" in w for w in on_overview), on_overview
+    assert any("'min_ratings'" in w and "/agents" in w for w in on_overview), on_overview
+    _, on_agents = parse_view(params, TODAY, page="agents")
+    assert [w for w in on_agents if "'split'" in w] and not [
+        w for w in on_agents if "'min_ratings'" in w]
+    assert parse_view(params, TODAY)[1] == []  # no page given: nothing to compare with

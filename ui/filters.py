@@ -47,7 +47,7 @@ def _url_snapshot() -> dict[str, list[str]]:
     return {name: st.query_params.get_all(name) for name in st.query_params}
 
 
-def _seed_from_url(today: dt.date) -> None:
+def _seed_from_url(today: dt.date, page: str | None) -> None:
     """The URL decides the widgets' first values in a session.
 
     Coming back from a page without these filters (the simulator), the URL holds none of them:
@@ -58,7 +58,7 @@ def _seed_from_url(today: dt.date) -> None:
     if kept is not None and not any(name in snapshot for name in GLOBAL_PARAMS):
         view, warnings = kept, []
     else:
-        view, warnings = parse_view(snapshot, today)
+        view, warnings = parse_view(snapshot, today, page)
     st.session_state[_KEYS["preset"]] = view.preset
     st.session_state[_KEYS["dates"]] = (view.start, view.end)
     st.session_state[_KEYS["grain"]] = view.granularity
@@ -121,12 +121,15 @@ def _dates_changed() -> None:
     _fit_widgets()
 
 
-def global_filters() -> ViewState:
-    """Draw the sidebar filters and return the view they describe; the URL follows them."""
+def global_filters(page: str | None = None) -> ViewState:
+    """Draw the sidebar filters and return the view they describe; the URL follows them.
+
+    `page` (its URL path) lets a first link name parameters that belong to another page.
+    """
     today = local_today()
     st.session_state[_SNAPSHOT] = _url_snapshot()
     if _KEYS["preset"] not in st.session_state:
-        _seed_from_url(today)
+        _seed_from_url(today, page)
     with st.sidebar:
         st.header("Filters")
         preset = st.selectbox("Date range", list(PRESETS), format_func=PRESETS.get,

@@ -39,7 +39,9 @@ LIST_PARAMS: dict[str, dict[str, str]] = {
 }
 GLOBAL_PARAMS: tuple[str, ...] = ("range", "from", "to", "grain", *LIST_PARAMS)
 # Parameters that belong to one page (validated by that page's widget) and Streamlit's own.
-PAGE_PARAMS: tuple[str, ...] = ("split", "case_by", "operator", "min_ratings")
+PARAMS_OF_PAGE: dict[str, tuple[str, ...]] = {
+    "nps": ("split",), "complaints": ("case_by",), "agents": ("operator", "min_ratings")}
+PAGE_PARAMS: tuple[str, ...] = tuple(name for names in PARAMS_OF_PAGE.values() for name in names)
 STREAMLIT_PARAMS: tuple[str, ...] = ("embed", "embed_options")
 DASHBOARD_PARAMS: tuple[str, ...] = (*GLOBAL_PARAMS, *PAGE_PARAMS)
 MAX_SHOWN_VALUE = 40
@@ -146,7 +148,7 @@ def _single(name: str, values: Sequence[str], warnings: list[str]) -> str | None
     return values[0]
 
 
-def parse_view(params: Mapping[str, Sequence[str]], today: dt.date
+def parse_view(params: Mapping[str, Sequence[str]], today: dt.date, page: str | None = None
                ) -> tuple[ViewState, list[str]]:
     """The view a URL asks for, plus one warning per ignored parameter value.
 
@@ -158,6 +160,11 @@ def parse_view(params: Mapping[str, Sequence[str]], today: dt.date
     for name in params:
         if name not in (*GLOBAL_PARAMS, *PAGE_PARAMS, *STREAMLIT_PARAMS):
             warnings.append(f"URL parameter {shown(name)} is not known; ignored.")
+        elif page is not None and name in PAGE_PARAMS and name not in PARAMS_OF_PAGE.get(page,
+                                                                                          ()):
+            owner = next(owner for owner, names in PARAMS_OF_PAGE.items() if name in names)
+            warnings.append(f"URL parameter '{name}' belongs to the /{owner} page, not this "
+                            "one; ignored.")
 
     preset = _single("range", params.get("range", ()), warnings)
     if preset is not None and preset not in PRESETS:
