@@ -13,6 +13,7 @@ from dataclasses import replace
 import polars as pl
 from sqlalchemy import ColumnElement, Connection, and_, func, select
 
+from data_access.config import local_now
 from data_access.dates import month_end
 from data_access.queries import (
     CaseDimension,
@@ -211,11 +212,13 @@ def case_breakdown(connection: Connection, filters: Filters, by: CaseDimension
 # --- Cases: e-Otinish ------------------------------------------------------------------------
 
 def _e_otinish_appeals(filters: Filters) -> list[ColumnElement]:
-    """Appeals that came through e-Otinish; of the dimension filters only region applies."""
+    """Appeals that came through e-Otinish, under the same channel and region filters as
+    `queries.case_counts` (its e-Otinish tile): a channel filter without e_otinish leaves
+    none. Cases have no service type, so that filter applies to neither.
+    """
     e_otinish = select(Channel.id).where(Channel.code == E_OTINISH).scalar_subquery()
-    regions_only = Filters(filters.start, filters.end, regions=filters.regions)
     return [Case.kind == "appeal", Case.channel_id == e_otinish,
-            *_dimension_filters(regions_only, Case.channel_id, Case.region_id)]
+            *_dimension_filters(filters, Case.channel_id, Case.region_id)]
 
 
 def e_otinish_funnel(connection: Connection, filters: Filters) -> pl.DataFrame:
@@ -223,7 +226,8 @@ def e_otinish_funnel(connection: Connection, filters: Filters) -> pl.DataFrame:
 
     Columns: stage (every one of schema.CASE_STAGES, in that order), cases (appeals with an
     event of that stage; "received" is every appeal received), share (of those received,
-    null when none were). The channel filter does not apply: this is one channel's funnel.
+    null when none were). Channel and region filters apply as on the e-Otinish tile, so the
+    "received" count is the tile's count.
     """
     received_in_range = [Case.received_at >= filters.start_at,
                          Case.received_at < filters.end_before, *_e_otinish_appeals(filters)]
@@ -253,14 +257,20 @@ def funnel_shares(reached: pl.DataFrame, received: int) -> pl.DataFrame:
     )
 
 
+def minute_now() -> dt.datetime:
+    """Local time to the minute: the open list's ages (and its cache key) move once a minute."""
+    return local_now().replace(second=0, microsecond=0)
+
+
 def open_e_otinish_appeals(connection: Connection, filters: Filters, as_of: dt.datetime,
                            limit: int = 200) -> pl.DataFrame:
     """e-Otinish appeals open now (status not closed), received up to filters.end, oldest first.
 
     Columns: external_id, received_at, category, region (code), stage (the current status),
     stage_since (when that stage's event happened; null if it has none), age_days (from
-    received_at to `as_of`, fractional). At most `limit` rows; the region filter applies,
-    the start of the range does not (an old open appeal is exactly what this list is for).
+    received_at to `as_of`, fractional). At most `limit` rows; channel and region filters
+    apply as in `e_otinish_funnel`, the start of the range does not (an old open appeal is
+    exactly what this list is for).
     """
     statement = (
         select(Case.external_id.label("external_id"), Case.received_at.label("received_at"),

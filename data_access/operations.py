@@ -9,6 +9,7 @@ that they can be checked on hand-made frames.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import polars as pl
 from sqlalchemy import ColumnElement, Connection, Select, func, select
@@ -195,6 +196,11 @@ def channel_volume(frame: pl.DataFrame) -> pl.DataFrame:
         .with_columns(share=pl.col("contacts") / pl.col("contacts").sum().over("period"))
         .sort("period", "channel")
     )
+
+
+def contacts_served(figures: Mapping[str, float | int | None]) -> int:
+    """All contacts served, online and offline, from a `queries.kpis` dict: the volume tile."""
+    return int(figures["contacts_online"] or 0) + int(figures["contacts_offline"] or 0)
 
 
 # --- Agent ratings -----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ def figures() -> None:
         layout.Tile("Mean rating", mean, mean_before, digits=2, help="On the 1–5 scale."),
         layout.Tile("Front line rated (lowest month)", now["operators_rated_share"],
                     before["operators_rated_share"], digits=1, percent=True, target=target,
+                    beat_target=True,
                     help="The lowest monthly share of active front-line operators rated."),
     ], layout.compared_with(view))
     left, right = st.columns(2)
@@ -39,14 +40,14 @@ def figures() -> None:
         layout.show_chart(
             lambda: operations_charts.rating_distribution(
                 scores, f"Agent ratings by score (1–5), {view.label}"),
-            scores, "rating_distribution", view)
+            scores, "rating_distribution", view, counted="ratings")
     with right:
         coverage = state.front_line_coverage(view.filters)
         layout.show_chart(
             lambda: operations_charts.rated_share_vs_target(
                 coverage, target=target,
                 title=f"Front-line operators rated per month, {view.label}"),
-            coverage, "rated_share", view,
+            coverage, "rated_share", view, counted="rated_operators",
             caption=f"Target: more than {target:.0%} of the active front-line operators rated "
                     "every month (ratings feed their pay). A month cut by the range counts "
                     "only its days inside it.")

@@ -50,8 +50,10 @@ def figures() -> None:
         lambda: operations_charts.hour_weekday_heatmap(
             heatmap, f"Contacts per hour and weekday in the 24/7 channels (mean per day), "
                      f"{view.label}"),
-        heatmap, "hour_weekday", view,
-        caption="Local time. Offices keep opening hours and are left out.")
+        heatmap, "hour_weekday", view, counted="contacts",
+        caption="Local time. Offices keep opening hours and are left out.",
+        empty="No contacts in the 24/7 channels for these filters (offices keep opening "
+              "hours and are left out of this chart).")
     left, right = st.columns(2)
     with left:
         waits = state.wait_by_channel(view.filters)

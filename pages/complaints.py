@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from data_access.config import local_now
+from data_access.customer import minute_now
 from data_access.metrics import open_at_end
 from ui import customer_charts, layout, state
 from ui.filters import url_choice
@@ -50,7 +50,7 @@ def figures() -> None:
             lambda: customer_charts.resolution_trend(
                 cases, f"Resolution time (median and 90th percentile) of cases received per "
                        f"{view.granularity}, {view.label}"),
-            cases, "resolution_time", view,
+            cases, "resolution_time", view, counted="received",
             caption="Hours from receipt to the answer, for answered cases (nearest rank).")
     with right:
         layout.show_chart(
@@ -78,10 +78,9 @@ def e_otinish() -> None:
     layout.show_chart(
         lambda: customer_charts.stage_funnel(
             funnel, f"Stages reached by e-Otinish appeals received {view.label}"),
-        funnel, "e_otinish_funnel", view,
+        funnel, "e_otinish_funnel", view, counted="cases",
         empty="No e-Otinish appeals for these filters.")
-    now = local_now().replace(second=0, microsecond=0)
-    open_appeals = state.open_e_otinish_appeals(view.filters, now, 200)
+    open_appeals = state.open_e_otinish_appeals(view.filters, minute_now(), 200)
     layout.show_table(
         open_appeals, "e_otinish_open", view,
         column_config={"age_days": st.column_config.NumberColumn("Age (days)", format="%.1f"),

@@ -24,9 +24,7 @@ def figures() -> None:
     layout.freshness_stamp()
     now, before = state.kpis(view.filters), state.kpis(view.previous)
     layout.kpi_tiles([
-        layout.Tile("NPS", now["nps"], before["nps"], digits=1, target=target,
-                    text=f"{now['nps']:.1f} ± {now['nps_moe']:.1f}" if now["nps"] is not None
-                    else None, help="Net Promoter Score with its 95% margin of error."),
+        layout.nps_tile(now, before, target),
         layout.Tile("Promoters", now["promoters"], before["promoters"], help="Scores 9–10."),
         layout.Tile("Detractors", now["detractors"], before["detractors"],
                     lower_is_better=True, help="Scores 0–6."),

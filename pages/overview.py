@@ -4,6 +4,7 @@ import streamlit as st
 
 from data_access.alerts import overview_alerts
 from data_access.metrics import online_offline_totals, open_at_end
+from data_access.operations import contacts_served
 from ui import charts, customer_charts, layout, state
 from ui.frame import run_inside_frame
 
@@ -30,17 +31,13 @@ def figures() -> None:
                                  open_at_end(cases, "appeal"), backlog_limit):
         (st.error if alert.level == "error" else st.warning)(alert.message,
                                                              icon=":material/warning:")
-    served = now["contacts_online"] + now["contacts_offline"]
-    served_before = before["contacts_online"] + before["contacts_offline"]
-    nps_text = (f"{now['nps']:.1f} ± {now['nps_moe']:.1f}" if now["nps"] is not None else None)
     layout.kpi_tiles([
-        layout.Tile("NPS", now["nps"], before["nps"], text=nps_text, digits=1, target=target,
-                    help="Net Promoter Score with its 95% margin of error."),
+        layout.nps_tile(now, before, target),
         layout.Tile("Survey responses", now["responses"], before["responses"],
                     help=f"{now['surveys_sent']:,} surveys sent (one after every contact)."),
         layout.Tile("Answer rate", now["answer_rate"], before["answer_rate"], digits=1,
                     percent=True, help="Share of surveys answered."),
-        layout.Tile("Contacts served", served, served_before,
+        layout.Tile("Contacts served", contacts_served(now), contacts_served(before),
                     help="Contacts in offices and online channels, by operators and bots."),
     ], compared_with)
     layout.kpi_tiles([

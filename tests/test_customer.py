@@ -274,8 +274,10 @@ def test_e_otinish_funnel_narrows_and_reconciles(seeded_engine):
         funnel = customer.e_otinish_funnel(connection, STORY)
         counts = queries.case_counts(connection, STORY)
         still_open = customer.open_e_otinish_appeals(connection, STORY, STORY_END)
-        # The channel filter does not hide the one channel this funnel is about.
+        # The channel filter applies as on the tile: without e_otinish there are no appeals.
         office_only = customer.e_otinish_funnel(connection, _with(STORY, channels=("office",)))
+        with_office = customer.e_otinish_funnel(
+            connection, _with(STORY, channels=("office", "e_otinish")))
     assert funnel["stage"].to_list() == list(CASE_STAGES)
     cases = _stage_counts(funnel)
     assert cases["received"] == counts["e_otinish_appeals"] > 0
@@ -285,7 +287,41 @@ def test_e_otinish_funnel_narrows_and_reconciles(seeded_engine):
     assert funnel["share"].to_list() == pytest.approx(
         [count / cases["received"] for count in funnel["cases"]])
     assert cases["received"] - cases["answered"] - cases["withdrawn"] == still_open.height
-    assert office_only.equals(funnel)
+    assert office_only["cases"].sum() == 0
+    assert office_only["stage"].to_list() == list(CASE_STAGES)
+    assert with_office.equals(funnel)
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"channels": ("telegram",)}, {"channels": ("e_otinish", "office")},
+    {"channels": ("e_otinish",), "regions": ("almaty_city", "astana")},
+    {"regions": ("abai",)}, {"service_types": ("connection",)},
+], ids=["all", "telegram", "e_otinish+office", "e_otinish+regions", "abai", "service_type"])
+def test_e_otinish_section_follows_the_tiles_filters(seeded_engine, changes):
+    """The tile, the funnel and the open list count the same appeals under any filter.
+
+    The range starts before e-Otinish did, so every open appeal in the list was received in
+    it: open = received - answered - withdrawn.
+    """
+    filters = _with(STORY, **changes)
+    with seeded_engine.connect() as connection:
+        tile = queries.case_counts(connection, filters)["e_otinish_appeals"]
+        cases = _stage_counts(customer.e_otinish_funnel(connection, filters))
+        still_open = customer.open_e_otinish_appeals(connection, filters, STORY_END)
+        everything = customer.e_otinish_funnel(connection, STORY)
+    assert cases["received"] == tile
+    assert still_open.height == cases["received"] - cases["answered"] - cases["withdrawn"]
+    assert still_open.height < 200  # the list's limit did not cut it
+    if changes.get("regions"):
+        assert set(still_open["region"]) <= set(changes["regions"])
+    if "e_otinish" in changes.get("channels", ("e_otinish",)):
+        # Cases have no service type: that filter leaves the e-Otinish figures alone.
+        if not changes.get("regions"):
+            assert cases == _stage_counts(everything)
+        assert tile <= _stage_counts(everything)["received"]
+    else:
+        assert tile == 0 and still_open.is_empty()
+        assert set(cases.values()) == {0}
 
 
 def test_funnel_shares_fill_missing_stages():

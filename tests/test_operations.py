@@ -14,6 +14,7 @@ from data_access.queries import Filters
 from data_access.reference import CHANNELS, REGIONS
 from data_access.schema import Channel, Contact
 from ui import operations_charts as charts
+from ui.layout import nothing_to_show
 from ui.palette import CHANNEL_COLORS, RATING_COLORS, SERVED_BY_COLORS, TARGET_COLOR
 
 JULY = Filters(dt.date(2022, 7, 1), dt.date(2022, 7, 31))
@@ -432,3 +433,30 @@ def test_operator_trend_chart():
     stacked = chart.layer[0].data
     assert stacked.group_by("period").agg(pl.col("high").max()).sort("period")[
         "high"].to_list() == [4, 2]
+
+
+# --- Fixed grids with nothing in them, and the overview's volume ------------------------------
+
+def test_fixed_grids_of_an_empty_filter_count_nothing_to_show(seeded_engine):
+    """The grids keep every cell whatever the filters; the pages test the count's total."""
+    offices = Filters(H1_2022.start, H1_2022.end, channels=("office",))
+    before_data = Filters(dt.date(2019, 1, 1), dt.date(2019, 3, 31))
+    with seeded_engine.connect() as connection:
+        office_hours = operations.contacts_by_hour_weekday(connection, offices)
+        open_hours = operations.contacts_by_hour_weekday(connection, H1_2022)
+        no_ratings = operations.rating_distribution(connection, before_data)
+        ratings = operations.rating_distribution(connection, H1_2022)
+    assert office_hours.height == 168 and no_ratings.height == 5
+    assert nothing_to_show(office_hours, "contacts") and nothing_to_show(no_ratings, "ratings")
+    assert not nothing_to_show(office_hours)  # rows alone do not tell
+    assert not nothing_to_show(open_hours, "contacts")
+    assert not nothing_to_show(ratings, "ratings")
+    assert nothing_to_show(ratings.clear(), "ratings")
+
+
+def test_contacts_served_adds_online_and_offline(seeded_engine):
+    with seeded_engine.connect() as connection:
+        figures = queries.kpis(connection, H1_2022)
+        contacts = queries.contacts_by_period(connection, H1_2022)
+    assert operations.contacts_served(figures) == contacts["contacts"].sum() > 0
+    assert operations.contacts_served({"contacts_online": 0, "contacts_offline": None}) == 0

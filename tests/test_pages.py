@@ -6,10 +6,13 @@ The demo story covers 2021-01..2022-07, so every test opens a link with explicit
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import time
 from pathlib import Path
 
+import polars as pl
+import pyarrow as pa
 import pytest
 from sqlalchemy import inspect
 from streamlit.testing.v1 import AppTest
@@ -18,6 +21,7 @@ from data_access.config import local_today
 from data_access.engine import create_db_engine
 from tests.conftest import insert_answered_contacts
 from ui import filters, simulator, state
+from ui.layout import Tile
 from ui.view_state import preset_range
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -232,3 +236,112 @@ def test_live_refresh_and_simulator_inputs_survive_a_round_trip(monkeypatch, see
     assert not at.exception
     assert (at.query_params["reps"], at.query_params["wd"]) == ("3", "2")
     assert at.selectbox(key=simulator.widget_key("wd")).value == 2
+
+
+def test_a_link_over_centuries_is_charted_per_month_with_a_warning(monkeypatch,
+                                                                   seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, "complaints",
+                   {"from": "1900-01-01", "to": "2999-12-31", "grain": "day"})
+    assert_clean(at, "complaints")
+    assert any("'from'" in warning.value and "per chart" in warning.value
+               for warning in at.warning)
+    assert granularity(at) == "month"
+    assert at.query_params["grain"] == "month" and at.query_params["to"] == "2999-12-31"
+
+
+def test_a_finer_granularity_than_charts_can_carry_is_coarsened(monkeypatch, seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, "overview",
+                   {"from": "2019-01-01", "to": "2022-07-31", "grain": "month"})
+    next(group for group in at.get("button_group") if group.key == "view_grain").set_value(
+        "day").run()
+    assert_clean(at, "overview")
+    assert granularity(at) == "week"
+    assert any("'grain'" in warning.value for warning in at.warning)
+
+
+# --- Empty states of fixed grids, the e-Otinish section, the rated-share target -------------
+
+EMPTY_RANGE = {"from": "2019-01-01", "to": "2019-03-31"}  # before the story starts
+E_OTINISH_YEARS = {"from": "2022-02-01", "to": "2022-07-31"}  # every e-Otinish appeal
+
+
+def drawn_charts(at: AppTest) -> dict[str, list[pl.DataFrame]]:
+    """Each drawn Altair chart by title, with the data it was given (one frame per dataset)."""
+    drawn = {}
+    for chart in at.get("vega_lite_chart"):
+        title = json.loads(chart.proto.spec).get("title")
+        drawn[title if isinstance(title, str) else str(title)] = [
+            pl.from_arrow(pa.ipc.open_stream(dataset.data.data).read_all())
+            for dataset in chart.proto.datasets]
+    return drawn
+
+
+def infos(at: AppTest) -> list[str]:
+    return [info.value for info in at.info]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_an_empty_range_draws_no_chart_or_table_of_zeros(monkeypatch, seeded_sqlite_url, page):
+    """Fixed grids (scores 1-5, funnel stages, weekday x hour) have rows even with no data."""
+    at = open_page(monkeypatch, seeded_sqlite_url, page, EMPTY_RANGE)
+    assert_clean(at, page)
+    assert not drawn_charts(at), list(drawn_charts(at))
+    assert not at.dataframe, [table.value.shape for table in at.dataframe]
+    assert not at.get("download_button")  # nothing drawn, nothing to download
+    assert infos(at) and all(text.startswith("No ") for text in infos(at)), infos(at)
+
+
+def test_offices_only_leave_the_24x7_heatmap_with_a_message(monkeypatch, seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, "channels", {**SUMMER, "channel": "office"})
+    assert_clean(at, "channels")
+    charts = drawn_charts(at)
+    assert not [title for title in charts if title.startswith("Contacts per hour and weekday")]
+    assert any(title.startswith("Contacts per channel") for title in charts), list(charts)
+    assert [text for text in infos(at) if "24/7" in text and text.startswith("No ")], infos(at)
+
+
+@pytest.mark.parametrize("channel", ["telegram", "e_otinish"])
+def test_the_e_otinish_section_follows_the_tiles_filters(monkeypatch, seeded_url, channel):
+    """Tile, funnel and open list count the same appeals, on both backends."""
+    at = open_page(monkeypatch, seeded_url, "complaints",
+                   {**E_OTINISH_YEARS, "grain": "month", "channel": channel})
+    assert_clean(at, "complaints")
+    tile = int(tiles(at)["e-Otinish appeals"].replace(",", ""))
+    funnels = [frames for title, frames in drawn_charts(at).items()
+               if title.startswith("Stages reached by e-Otinish appeals")]
+    if channel == "telegram":
+        assert tile == 0
+        assert not funnels
+        assert "No e-Otinish appeals for these filters." in infos(at)
+        assert "No open e-Otinish appeals for these filters." in infos(at)
+        assert not at.dataframe
+        return
+    assert len(funnels) == 1
+    stages = dict(zip(funnels[0][0]["stage"], funnels[0][0]["cases"], strict=True))
+    assert stages["received"] == tile > 0
+    # The range holds every e-Otinish appeal, so the open list is what is neither closed.
+    still_open = at.dataframe[0].value.shape[0] if at.dataframe else 0
+    assert still_open == stages["received"] - stages["answered"] - stages["withdrawn"]
+
+
+def test_the_rated_share_target_must_be_beaten():
+    """Domain: "more than 85%" of front-line operators rated; exactly 85% falls short."""
+    def note(value: float) -> str | None:
+        return Tile("Rated", value, digits=1, percent=True, target=0.85,
+                    beat_target=True).target_note
+
+    assert note(0.85) == "Target more than 85.0%: +0.0 pp, off target"
+    assert note(0.8512) == "Target more than 85.0%: +0.1 pp, on target"
+    assert note(0.80) == "Target more than 85.0%: -5.0 pp, off target"
+    reached = Tile("NPS", 40.0, digits=1, target=40)  # other targets are met when reached
+    assert reached.target_note == "Target 40.0: +0.0, on target"
+    under = Tile("Open", 150, lower_is_better=True, target=150, beat_target=True)
+    assert under.target_note == "Target less than 150: +0, off target"
+
+
+def test_the_agents_tile_and_caption_state_one_rule(monkeypatch, seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, "agents", SUMMER)
+    assert_clean(at, "agents")
+    captions = [caption.value for caption in at.caption]
+    assert [text for text in captions if text.startswith("Target more than 85.0%: ")], captions
+    assert [text for text in captions if text.startswith("Target: more than 85% ")], captions

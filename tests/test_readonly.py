@@ -1,4 +1,5 @@
-"""Least privilege: every dashboard renders for a SELECT-only PostgreSQL role, and it cannot write.
+"""Least privilege: every page, the simulator too, renders for a SELECT-only PostgreSQL role,
+and the role cannot write.
 
 The role is the one the README documents for the dashboard; this test creates it on the seeded
 database, uses it, and drops it.
@@ -18,6 +19,8 @@ from data_access.engine import create_db_engine
 from data_access.schema import Case
 from tests.conftest import _admin_execute
 from tests.test_pages import FIRST_TILE, PAGES, SUMMER, assert_clean, open_page, tiles
+from tests.test_sim_page import KPI_TILES
+from tests.test_sim_page import open_page as open_simulator
 
 pytestmark = pytest.mark.postgres
 READER = f"sp_reader_{os.getpid()}"
@@ -56,6 +59,17 @@ def test_every_page_renders_for_a_select_only_role(monkeypatch, reader_url, page
     at = open_page(monkeypatch, reader_url, page, SUMMER)
     assert_clean(at, page)
     assert tiles(at)[FIRST_TILE[page]] not in ("—", "0")
+
+
+def test_the_simulator_renders_for_a_select_only_role(monkeypatch, reader_url):
+    """The simulator learns its baseline from the database with reads only (3 replications)."""
+    at = open_simulator(monkeypatch, reader_url)
+    assert at.title[0].value == "Staffing simulator"
+    assert not at.error and not at.warning, [e.value for e in (*at.error, *at.warning)]
+    assert [m.label for m in at.metric] == KPI_TILES
+    # Learned from the database (the story ends 2022-07-31), not the example fallback.
+    assert not [i for i in at.info if "baseline_monday.toml" in i.value]
+    assert any("2022-07-31" in caption.value for caption in at.caption)
 
 
 def test_the_select_only_role_cannot_write(reader_url):

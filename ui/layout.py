@@ -37,10 +37,24 @@ def download(frame: pl.DataFrame, name: str, view: ViewState) -> None:
         on_click="ignore", help="Download the data behind this view as CSV")
 
 
+def nothing_to_show(data: pl.DataFrame, counted: str | None = None) -> bool:
+    """No rows, or a fixed grid (every score, stage or hour, zeros filled) counting nothing.
+
+    `counted` names the grid's count column: its rows exist whatever the filters, so only a
+    total of 0 tells that the filters left nothing to draw.
+    """
+    return data.is_empty() or (counted is not None and not data[counted].sum())
+
+
 def show_chart(build: Callable[[], alt.TopLevelMixin], data: pl.DataFrame, name: str,
-               view: ViewState, caption: str | None = None, empty: str = NO_ROWS) -> None:
-    """A chart with its data as CSV, or a friendly message when the filters leave no rows."""
-    if data.is_empty():
+               view: ViewState, caption: str | None = None, empty: str = NO_ROWS,
+               counted: str | None = None) -> None:
+    """A chart with its data as CSV, or a friendly message when the filters leave nothing.
+
+    Pass `counted` for a fixed grid (see `nothing_to_show`), so an empty filter does not draw
+    a chart of zeros.
+    """
+    if nothing_to_show(data, counted):
         st.info(empty, icon=":material/filter_alt_off:")
         return
     st.altair_chart(build(), width="stretch")
@@ -53,9 +67,13 @@ def show_chart(build: Callable[[], alt.TopLevelMixin], data: pl.DataFrame, name:
 
 def show_table(frame: pl.DataFrame, name: str, view: ViewState,
                column_config: Mapping[str, Any] | None = None, caption: str | None = None,
-               empty: str = NO_ROWS, height: int | str = "auto") -> None:
-    """A table (st.dataframe draws cells as text: imported free text cannot inject markup)."""
-    if frame.is_empty():
+               empty: str = NO_ROWS, height: int | str = "auto",
+               counted: str | None = None) -> None:
+    """A table (st.dataframe draws cells as text: imported free text cannot inject markup).
+
+    `counted` as for `show_chart`: a fixed grid counting nothing shows the message instead.
+    """
+    if nothing_to_show(frame, counted):
         st.info(empty, icon=":material/filter_alt_off:")
         return
     st.dataframe(frame, hide_index=True, column_config=column_config, width="stretch",
@@ -81,6 +99,8 @@ class Tile:
     target: float | None = None
     help: str | None = None
     unit: str = ""
+    # The target must be beaten, not just reached ("more than 85% rated"): equal is off target.
+    beat_target: bool = False
 
     def formatted(self, number: float | int | None) -> str:
         if number is None:
@@ -103,11 +123,28 @@ class Tile:
         if self.target is None or self.value is None:
             return None
         gap = self.value - self.target
-        met = gap <= 0 if self.lower_is_better else gap >= 0
+        if self.beat_target:
+            met = gap < 0 if self.lower_is_better else gap > 0
+            rule = "less than " if self.lower_is_better else "more than "
+        else:
+            met = gap <= 0 if self.lower_is_better else gap >= 0
+            rule = ""
         verdict = "on target" if met else "off target"
         shown = (f"{gap * 100:+.1f} pp" if self.percent
                  else f"{gap:+,.{self.digits}f}{self.unit}")
-        return f"Target {self.formatted(self.target)}: {shown}, {verdict}"
+        return f"Target {rule}{self.formatted(self.target)}: {shown}, {verdict}"
+
+
+def nps_tile(now: Mapping[str, Any], before: Mapping[str, Any], target: float) -> Tile:
+    """The NPS tile of the overview and the NPS page: the score shown with its 95% margin.
+
+    `now` and `before` are `queries.kpis` dicts; the margin says how far a small sample
+    can swing.
+    """
+    text = (f"{now['nps']:.1f} ± {now['nps_moe']:.1f}"
+            if now["nps"] is not None and now["nps_moe"] is not None else None)
+    return Tile("NPS", now["nps"], before["nps"], text=text, digits=1, target=target,
+                help="Net Promoter Score with its 95% margin of error.")
 
 
 def kpi_tiles(tiles: list[Tile], compared_with: str) -> None:
