@@ -96,6 +96,8 @@ NEVER = np.datetime64("9999-12-31T00:00:00", "us")
 OPEN_STAGES = tuple(stage for stage in CASE_FLOW if stage not in CLOSED_STAGES)
 WITHDRAWABLE_STEPS = 3  # the demo withdraws after received, assigned or under review
 CANDIDATE_CASES = 500  # stage changes pick among the oldest open cases
+# A rating is stamped strictly after its contact, even when the clock has not moved on.
+RATING_AFTER = dt.timedelta(microseconds=1)
 _MONDAY = dt.datetime(2024, 1, 1)
 _REGION_IDS = np.array([region.id for region in REGIONS])
 _REGION_P = np.array([REGION_WEIGHTS[region.code] for region in REGIONS])
@@ -495,7 +497,8 @@ class LiveFeed:
         self.summary = FeedSummary(self.run_id)
         self.url = self.engine.url.render_as_string(hide_password=False)
         self._counter = itertools.count(1)
-        self._pending: list[dict] = []
+        self._pending: list[dict] = []  # ratings of the last tick's contacts, due next tick
+        self._pending_since: dt.datetime | None = None  # when those contacts ended
         self._delay = FIRST_RETRY_S
         self.last_outage: str | None = None  # why the database last failed, scrubbed
         if self.sleep is None:
@@ -512,6 +515,7 @@ class LiveFeed:
             model = self._set_up()
             if model is not None:
                 self._loop(model)
+                self._write_pending_ratings()
         except SQLAlchemyError as error:
             raise FeedError(f"database error: {scrub(_reason(error), self.url)}") from None
         finally:
@@ -578,7 +582,28 @@ class LiveFeed:
                                                      self.next_id)
         counts.contacts = int(contacts)
         self._pending = pending  # ratings arrive a tick after their contact, never with it
+        self._pending_since = now
         self.summary.add(counts)
+
+    def _write_pending_ratings(self) -> None:
+        """On a clean stop, write the ratings the next tick would have written: the last
+        tick's contacts keep theirs, and the summary counts them."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        now = self.now()
+        if self._pending_since is not None:
+            now = max(now, self._pending_since + RATING_AFTER)
+        try:
+            with self.engine.begin() as connection:
+                written = _write_ratings(connection, pending, now, self.next_id)
+        except SQLAlchemyError as error:
+            if not (is_outage(error) or isinstance(error, IntegrityError)):
+                raise
+            self.log(f"{len(pending)} ratings of the last tick not written: "
+                     f"{scrub(_reason(error), self.url)}")
+            return
+        self.summary.ratings += written  # counted once committed
 
     def _wait_out(self, error: BaseException) -> float:
         """Say why and when the next try is: 0.5 s, doubling up to 10 s. Returns the delay."""

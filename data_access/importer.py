@@ -13,8 +13,11 @@ import argparse
 import codecs
 import csv
 import io
+import itertools
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -61,6 +64,7 @@ BATCH_ROWS = 50_000
 RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # waits before the retries of a failed batch
 EXIT_FILE = 2  # the file cannot be read at all (or the command line is wrong)
 EXIT_DATABASE = 3  # the database is unreachable or refused the work
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a process stopped by SIGINT
 INT_MAX = 2**31 - 1  # INTEGER columns (wait_s, handle_s)
 ID_LENGTH = 64
 SQLITE_CACHE_KB = 64 * 1024  # inserting into the indexes of millions of rows needs more than 2 MB
@@ -80,6 +84,14 @@ class ImportFileError(Exception):
 
 class ImportDatabaseError(Exception):
     """The database stayed unreachable or refused the work: one line (exit 3)."""
+
+
+class ImportInterrupted(Exception):
+    """Ctrl-C: the committed batches stay, counted in `summary`; re-running finishes (exit 130)."""
+
+    def __init__(self, summary: ImportSummary) -> None:
+        super().__init__("interrupted")
+        self.summary = summary
 
 
 # --- Checks per kind, as Polars expressions -------------------------------------------------
@@ -399,6 +411,12 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
 class _Chunk:
     frame: pl.DataFrame  # ROW plus every input column, as text
     malformed: list[tuple[int, list[str]]] = field(default_factory=list)  # wrong field count
+    unreadable: list[tuple[int, str, str]] = field(default_factory=list)  # (row, line, problem)
+
+    @property
+    def bad_rows(self) -> list[int]:
+        """Numbers of the rows that are not in `frame`."""
+        return [*(row for row, _ in self.malformed), *(row for row, _, _ in self.unreadable)]
 
 
 def _header(names: list[str], path: Path) -> list[str]:
@@ -448,6 +466,88 @@ def _unquoted(field_text: str) -> str | None:
     return field_text[1:-1] if simple and '"' not in field_text[1:-1] else None
 
 
+# A record: (line, fields, None); a line that cannot be read: (line, its text, the problem).
+_Record = tuple[int, list[str], None] | tuple[int, str, str]
+
+
+class _CsvRecords:
+    """The records of a CSV text file, parsed strictly, so that a stray quote costs one line.
+
+    The csv module reads an opening quote that is never closed properly on to the end of the
+    file (or to its 128 KB field limit), so a single bad line would swallow every row after
+    it. Here a record that breaks strict parsing, or that spans lines and then has the wrong
+    number of fields, is cut back to its first line: that line is returned as unreadable and
+    the lines after it are read again, as rows of their own. A quoted value may still span
+    lines (RFC 4180) when its record has the header's number of fields.
+    """
+
+    def __init__(self, stream: TextIO, lines_before: int = 0, width: int | None = None) -> None:
+        self._stream = stream
+        self._lines_before = lines_before
+        self.width = width  # the header's field count, once known
+
+    def __iter__(self) -> Iterator[_Record]:
+        line = self._lines_before  # lines of the file read so far
+        again: list[str] = []  # lines to read again after a cut, then the rest of the file
+        while True:
+            # The reader takes lines from `ahead`; `behind` keeps them until the record is
+            # known to be good, so a cut can give them back. Both stay in C for plain rows.
+            ahead, behind = itertools.tee(itertools.chain(again, self._stream))
+            reader = csv.reader(ahead, strict=True)
+            done = 0  # lines of this reader's input that whole records took
+            while True:
+                error = None
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as problem:
+                    error, fields = str(problem), []
+                taken = reader.line_num - done
+                if error is None and (taken == 1 or self.width in (None, len(fields))):
+                    if taken == 1:  # let the record's lines go
+                        next(behind)
+                    else:
+                        next(itertools.islice(behind, taken - 1, None))
+                    done += taken
+                    line += taken
+                    if fields:  # not a blank line
+                        yield line - taken + 1, fields, None
+                    continue
+                lines = list(itertools.islice(behind, taken))
+                yield line + 1, lines[0].removesuffix("\n").removesuffix("\r"), \
+                    self._problem(error, line + 1, line + taken, len(fields))
+                line += 1
+                again = lines[1:] + again[done + taken:]
+                break
+
+    def _problem(self, error: str | None, first: int, last: int, fields: int) -> str:
+        """Why the record starting on line `first` and ending on `last` cannot be read."""
+        if error is not None and error.startswith("field larger than field limit"):
+            error = (f"a value is longer than {csv.field_size_limit():,} characters "
+                     "(an unclosed quote, perhaps)")
+        if first == last:
+            if error == "unexpected end of data":
+                error = "the quote opened on this line is never closed"
+            return f"{error}; a quote inside a value must be doubled and the whole value quoted"
+        if error == "unexpected end of data":
+            how = "the file ends inside it"
+        elif error is None:
+            how = f"gives {fields} fields, the header has {self.width}"
+        else:
+            how = f"breaks there ({error})"
+        return (f"the quote opened on this line runs on to line {last} and {how}; only this "
+                "line is rejected, reading goes on with the next line")
+
+
+def _fields_as_far_as_they_go(text: str) -> list[str]:
+    """A broken line's values for the rejects file, read leniently."""
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:  # a value over the field limit
+        return text.split(",")
+
+
 class _CsvSource:
     """Rows of a UTF-8 CSV file (a BOM is fine); blank lines are not rows.
 
@@ -464,7 +564,8 @@ class _CsvSource:
         self.path = path
         self._binary = path.open("rb")
         self._text: TextIO | None = None
-        self._reader: Iterator[list[str]] | None = None
+        self._parser: _CsvRecords | None = None
+        self._records: Iterator[_Record] | None = None
         first = self._binary.readline().removeprefix(codecs.BOM_UTF8).decode("utf-8")
         names: list[str] | None = [_unquoted(name) for name in  # type: ignore[misc]
                                    first.removesuffix("\n").removesuffix("\r").split(",")]
@@ -473,34 +574,43 @@ class _CsvSource:
         if names is None:
             raise ImportFileError(f"{path} is empty: no header row")
         self.columns = _header(names, path)
+        if self._parser is not None:
+            self._parser.width = len(self.columns)
 
-    def _switch_to_csv_module(self, offset: int) -> Iterator[list[str]]:
+    def _switch_to_csv_module(self, offset: int, lines_before: int,
+                              width: int | None) -> Iterator[_Record]:
         self._binary.seek(offset)
         self._text = io.TextIOWrapper(self._binary, encoding="utf-8-sig" if offset == 0
                                       else "utf-8", newline="")
-        self._reader = csv.reader(self._text)
-        return self._reader
+        self._parser = _CsvRecords(self._text, lines_before, width)
+        self._records = iter(self._parser)
+        return self._records
 
     def _read_header_with_csv_module(self) -> list[str] | None:
-        reader = self._switch_to_csv_module(0)
-        try:
-            return next((fields for fields in reader if fields), None)
-        except csv.Error as error:
-            raise ImportFileError(f"{self.path}: the header cannot be read as CSV: {error}"
-                                  ) from None
+        record = next(self._switch_to_csv_module(0, 0, None), None)
+        if record is None:
+            return None
+        line, fields, problem = record
+        if problem is not None:
+            raise ImportFileError(f"{self.path}: the header (line {line}) cannot be read as "
+                                  f"CSV: {problem.split('; ')[0]}")
+        assert isinstance(fields, list)
+        return fields
 
     def chunks(self, size: int) -> Iterator[_Chunk]:
         number = 0
+        lines_before = 1  # the header's
         pending = pl.DataFrame()  # plain lines, split, not handed out yet
-        while self._reader is None:
+        while self._records is None:
             offset = self._binary.tell()
             block = self._binary.read(self.BLOCK_BYTES)
             if block and not block.endswith(b"\n"):
                 block += self._binary.readline()
             lines = self._plain_lines(block) if block else None
             if block and lines is None:
-                self._switch_to_csv_module(offset)
+                self._switch_to_csv_module(offset, lines_before, len(self.columns))
                 break
+            lines_before += block.count(b"\n")
             if lines is not None:
                 pending = pl.concat([pending, lines])
             while pending.height >= size or (not block and pending.height):
@@ -550,37 +660,31 @@ class _CsvSource:
                        zip(malformed[" line"], malformed[ROW], strict=True)])
 
     def _parsed_chunks(self, size: int, number: int) -> Iterator[_Chunk]:
-        assert self._reader is not None
+        assert self._records is not None
         width = len(self.columns)
         schema = dict.fromkeys(self.columns, pl.String)
         while True:
             records: list[list[str]] = []
             rows: list[int] = []
             chunk = _Chunk(pl.DataFrame())
-            broken = None
-            try:
-                for fields in self._reader:
-                    if not fields:
-                        continue
-                    number += 1
-                    if len(fields) == width:
-                        records.append(fields)
-                        rows.append(number)
-                    else:
-                        chunk.malformed.append((number, fields))
-                    if len(rows) + len(chunk.malformed) >= size:
-                        break
-            except csv.Error as error:  # the rows read before it still count
-                broken = ImportFileError(f"{self.path}: row {number + 1} cannot be read as CSV "
-                                         f"({error}); an unclosed quote, perhaps")
-            if rows or chunk.malformed:
-                chunk.frame = pl.DataFrame(records, schema=schema, orient="row").with_columns(
-                    pl.Series(ROW, rows, dtype=pl.Int64))
-                yield chunk
-            if broken is not None:
-                raise broken
-            if not rows and not chunk.malformed:
+            for line, fields, problem in self._records:
+                number += 1
+                if problem is not None:
+                    assert isinstance(fields, str)
+                    chunk.unreadable.append((number, fields, f"line {line} (row {number}) "
+                                             f"cannot be read as CSV: {problem}"))
+                elif len(fields) == width:
+                    records.append(fields)
+                    rows.append(number)
+                else:
+                    chunk.malformed.append((number, fields))
+                if len(rows) + len(chunk.malformed) + len(chunk.unreadable) >= size:
+                    break
+            if not rows and not chunk.bad_rows:
                 return
+            chunk.frame = pl.DataFrame(records, schema=schema, orient="row").with_columns(
+                pl.Series(ROW, rows, dtype=pl.Int64))
+            yield chunk
 
     def close(self) -> None:
         (self._text or self._binary).close()
@@ -770,6 +874,7 @@ class _Importer:
         self.url = url
         self.warn = warn
         self.summary = summary
+        self.stopping = threading.Event()  # Ctrl-C: no more retries, the run is ending
         self.claimed = [_ClaimedKeys() for _ in (kind.key, *kind.also_unique)]
         # PostgreSQL cannot store NUL in text; CSV files with NULs near the start are refused.
         nul = [_Rule(name, pl.when(pl.col(name).str.contains("\x00", literal=True))
@@ -786,7 +891,7 @@ class _Importer:
                 return action()
             except (OperationalError, InterfaceError, DatabaseUnavailable) as error:
                 message = scrub(_first_line(error), self.url)
-                if delay is None:
+                if delay is None or self.stopping.is_set():
                     raise ImportDatabaseError(
                         f"database unavailable while {what} after {len(RETRY_DELAYS_S)} "
                         f"retries ({message}); the {self.summary.read:,} rows before were "
@@ -794,7 +899,7 @@ class _Importer:
                         "again to finish") from None
                 self.warn(f"database error while {what}: {message}; retry {attempt}/"
                           f"{len(RETRY_DELAYS_S)} in {delay:g} s")
-                time.sleep(delay)
+                self.stopping.wait(delay)  # cut short by Ctrl-C
         raise AssertionError("unreachable")
 
     def _lookup(self, connection: Connection, table: Table, column: str, keys: list,
@@ -868,8 +973,8 @@ class _Importer:
     def check(self, chunk: _Chunk, reject_columns: list[str]) -> _Checked:
         """Everything but the insert: values, references, in-file repeats, stored clashes."""
         frame, kind = chunk.frame, self.kind
-        first_row = chunk.frame[ROW].min() if frame.height else chunk.malformed[0][0]
-        last_row = max([*frame[ROW].to_list()[-1:], *(row for row, _ in chunk.malformed)])
+        first_row = min([*frame[ROW].to_list()[:1], *chunk.bad_rows])
+        last_row = max([*frame[ROW].to_list()[-1:], *chunk.bad_rows])
         what = f"looking up rows {first_row:,}..{last_row:,}"
         parsed = kind.checks.parse(frame)
         if kind.references:
@@ -910,7 +1015,7 @@ class _Importer:
         return _Checked(
             good.sort(ROW), first_row, pl.concat([*problems, malformed]),
             pl.concat([frame.select(ROW, *reject_columns), malformed_rows]),
-            read=frame.height + len(chunk.malformed), repeats=repeats)
+            read=frame.height + len(chunk.bad_rows), repeats=repeats)
 
     def store(self, checked: _Checked, rejects: _RejectsFile) -> None:
         """Insert the good rows, write the rejects and count: one committed batch."""
@@ -938,14 +1043,19 @@ class _Checked:
 
 
 def _malformed(chunk: _Chunk, columns: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Rows whose field count differs from the header: (the row as read, its problem)."""
+    """Rows whose field count differs from the header, and lines that are not CSV:
+    (the row as read, its problem)."""
     width = len(columns)
+    bad = [*((number, fields, _csv_line(fields),
+              f"has {len(fields)} fields, the header has {width}")
+             for number, fields in chunk.malformed),
+           *((number, _fields_as_far_as_they_go(text), text, problem)
+             for number, text, problem in chunk.unreadable)]
     rows = pl.DataFrame(
-        [[number, *(fields + [""] * width)[:width]] for number, fields in chunk.malformed],
+        [[number, *(fields + [""] * width)[:width]] for number, fields, _, _ in bad],
         schema={ROW: pl.Int64, **dict.fromkeys(columns, pl.String)}, orient="row")
     problems = pl.DataFrame(
-        [(number, "(row)", _csv_line(fields), f"has {len(fields)} fields, the header has {width}")
-         for number, fields in chunk.malformed],
+        [(number, "(row)", value, problem) for number, _, value, problem in bad],
         schema={"row": pl.Int64, "field": pl.String, "value": pl.String, "problem": pl.String},
         orient="row")
     return rows, problems
@@ -978,20 +1088,29 @@ def import_file(kind_name: str, path: Path, url: str | None = None,
                 f"{', '.join(missing)} for --kind {kind.name} (the header has: "
                 f"{', '.join(source.columns)})")
         summary = ImportSummary(kind.name, str(path))
-        summary.ignored_columns = [name for name in source.columns if name not in kind.columns]
-        if summary.ignored_columns:
-            warn(f"warning: ignoring column(s) {', '.join(summary.ignored_columns)}: not part "
-                 f"of --kind {kind.name} (they are kept in the rejects file)")
-        rejects = _RejectsFile(rejects_path(path), source.columns)
         try:
-            _run(kind, source, url or resolve_database_url(), batch_rows, warn, summary, rejects)
-        finally:
-            written = rejects.close()
-            summary.rejects_file = str(written) if written else None
+            _import(kind, source, path, url, batch_rows, warn, summary)
+        except KeyboardInterrupt:  # what the summary counts is committed, and only that
+            summary.seconds = round(time.perf_counter() - started, 3)
+            raise ImportInterrupted(summary) from None
     finally:
         source.close()
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _import(kind: Kind, source: _CsvSource | _ParquetSource, path: Path, url: str | None,
+            batch_rows: int, warn: Warn, summary: ImportSummary) -> None:
+    summary.ignored_columns = [name for name in source.columns if name not in kind.columns]
+    if summary.ignored_columns:
+        warn(f"warning: ignoring column(s) {', '.join(summary.ignored_columns)}: not part "
+             f"of --kind {kind.name} (they are kept in the rejects file)")
+    rejects = _RejectsFile(rejects_path(path), source.columns)
+    try:
+        _run(kind, source, url or resolve_database_url(), batch_rows, warn, summary, rejects)
+    finally:
+        written = rejects.close()
+        summary.rejects_file = str(written) if written else None
 
 
 def _run(kind: Kind, source: _CsvSource | _ParquetSource, url: str, batch_rows: int,
@@ -1034,6 +1153,10 @@ def _run(kind: Kind, source: _CsvSource | _ParquetSource, url: str, batch_rows: 
                 if pending is not None:
                     pending.result()
                 raise
+            except KeyboardInterrupt:
+                importer.stopping.set()
+                _settle(pending)
+                raise
             if pending is not None:
                 pending.result()
                 _progress(progress, summary)
@@ -1044,6 +1167,18 @@ def _run(kind: Kind, source: _CsvSource | _ParquetSource, url: str, batch_rows: 
                                   f"{summary.inserted:,} new rows were stored") from None
     finally:
         engine.dispose()
+
+
+def _settle(pending: Future | None) -> None:
+    """After Ctrl-C, let the batch being stored commit or roll back as one transaction, so
+    the summary counts exactly what is stored; its errors no longer matter (a re-run redoes
+    that batch), nor do further Ctrl-Cs while it ends."""
+    while pending is not None:
+        try:
+            pending.exception()  # waits; the batch's own error is returned, not raised
+            return
+        except KeyboardInterrupt:
+            continue
 
 
 def _progress(show: bool, summary: ImportSummary) -> None:
@@ -1090,7 +1225,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run_import(args: argparse.Namespace) -> int:
     """Exit code: 0 when every row is accounted for (rejects included), 2 for a file that
-    cannot be read, 3 when the database stays unavailable."""
+    cannot be read, 3 when the database stays unavailable, 130 on Ctrl-C."""
+    _python_handles_ctrl_c()
     try:
         summary = import_file(args.kind, args.file, args.db, args.batch_rows)
     except ImportFileError as error:
@@ -1099,11 +1235,39 @@ def run_import(args: argparse.Namespace) -> int:
     except ImportDatabaseError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_DATABASE
+    except ImportInterrupted as stop:
+        _say_interrupted(stop.summary, args.json)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:  # before the first row was read: nothing is stored
+        _say_interrupted(ImportSummary(args.kind, str(args.file)), args.json)
+        return EXIT_INTERRUPTED
     if args.json:
         print(json.dumps(asdict(summary)))
     else:
         print(_describe(summary))
     return 0
+
+
+def _python_handles_ctrl_c() -> None:
+    """Put Python's own SIGINT handler back in place of the one Polars installs.
+
+    Polars turns Ctrl-C into a KeyboardInterrupt inside whichever thread is in a Polars call,
+    the writer thread included, which could then lose the count of a batch it had just
+    committed. Python's handler raises it in the main thread only, between two statements.
+    """
+    handler = signal.getsignal(signal.SIGINT)
+    if handler is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, handler)
+
+
+def _say_interrupted(summary: ImportSummary, as_json: bool) -> None:
+    """One line (or one JSON object) for Ctrl-C: what is stored, and how to finish."""
+    if as_json:
+        print(json.dumps({**asdict(summary), "interrupted": True}), flush=True)
+        return
+    print(f"{summary.file}: interrupted after {summary.read:,} rows read, {summary.inserted:,} "
+          "inserted; run the same command again to finish (already stored rows are skipped)",
+          flush=True)
 
 
 def _describe(summary: ImportSummary) -> str:

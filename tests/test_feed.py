@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, aliased
 
+from data_access import feed as feed_module
 from data_access.cli import main
 from data_access.config import local_now, local_today, mask_url
 from data_access.demo import CASE_FLOW, DemoConfig, generate_demo
@@ -104,6 +106,8 @@ def test_ticks_write_every_event_type_stamped_now_within_the_rules(feed_engine):
     summary = LiveFeed(feed_engine, rate=50, duration=20, seed=11, clock=clock.clock,
                        sleep=clock.sleep, now=clock.now, log=pytest.fail).run()
     ticks = {clock.base + dt.timedelta(seconds=n) for n in range(1, 21)}
+    # The last tick's ratings are written as the run stops, just after their contacts.
+    stop = clock.base + dt.timedelta(seconds=20, microseconds=1)
 
     assert summary.ticks == 20 and summary.seconds == 20
     assert min(summary.contacts, summary.cases, summary.stage_changes, summary.ratings) > 0
@@ -133,7 +137,7 @@ def test_ticks_write_every_event_type_stamped_now_within_the_rules(feed_engine):
                 .join(rated, AgentRating.contact_id == rated.id)
                 .join(NpsSurvey, NpsSurvey.contact_id == rated.id)
                 .where(AgentRating.external_id.like("feed-%"))):
-            assert rating.rated_at in ticks and rating.rated_at > survey.sent_at
+            assert rating.rated_at in ticks | {stop} and rating.rated_at > survey.sent_at
             assert contact.served_by == "operator" and rating.operator_id == contact.operator_id
             assert contact.service_type_id in RATED_SERVICES and 1 <= rating.score <= 5
 
@@ -151,6 +155,38 @@ def test_ticks_write_every_event_type_stamped_now_within_the_rules(feed_engine):
                                         if case.status in CLOSED_STAGES else None)
             if case.external_id.startswith("feed-"):
                 assert case.received_at in ticks and history["received"] == case.received_at
+
+
+@pytest.mark.parametrize("how", ["duration", "stop"])
+def test_ratings_waiting_for_the_next_tick_are_written_when_the_feed_stops(feed_engine,
+                                                                          monkeypatch, how):
+    """Every rating drawn is written and counted, those of the last tick included."""
+    drawn: list[int] = []
+
+    def counted(*args, **kwargs):
+        ratings = real_ratings(*args, **kwargs)
+        drawn.append(ratings.height)
+        return ratings
+
+    real_ratings = feed_module._ratings
+    monkeypatch.setattr(feed_module, "_ratings", counted)
+    clock = FakeTime(local_now() + dt.timedelta(seconds=1))
+    feed = LiveFeed(feed_engine, rate=200, duration=4 if how == "duration" else None, seed=7,
+                    clock=clock.clock, sleep=clock.sleep, now=clock.now, log=pytest.fail)
+    if how == "stop":  # as Ctrl-C or SIGTERM would, while the feed sleeps after tick 3
+        clock.on_sleep = lambda: setattr(feed.stop, "requested", len(drawn) >= 3)
+    summary = feed.run()
+    assert summary.ticks == len(drawn) >= 3
+    assert drawn[-1] > 0  # the ratings of the last tick: those a stop used to lose
+    assert summary.ratings == sum(drawn) == feed_rows(feed_engine, summary.run_id)["ratings"]
+    run = f"feed-{summary.run_id}-%"
+    with feed_engine.connect() as connection:
+        last_rating = connection.scalar(select(func.max(AgentRating.rated_at))
+                                        .where(AgentRating.external_id.like(run)))
+        last_tick = connection.scalar(select(func.max(NpsSurvey.sent_at)).join(Contact)
+                                      .where(Contact.external_id.like(run)))
+    # Stamped as the feed stops, strictly after their contacts even if the clock stood still.
+    assert last_rating == max(clock.now(), last_tick + dt.timedelta(microseconds=1))
 
 
 def test_same_seed_and_clock_write_the_same_events(tmp_path):
@@ -243,17 +279,25 @@ def test_a_conflicting_tick_is_skipped_whole_and_the_feed_goes_on(feed_engine):
 
 
 def test_feed_command_runs_for_its_duration(feed_url):
-    result = run_cli("feed", "--duration", "2", "--rate", "20", "--db", feed_url)
+    result = run_cli("feed", "--duration", "2", "--rate", "200", "--db", feed_url)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     found = SUMMARY.search(result.stdout)
     assert found, result.stdout
     engine = create_db_engine(feed_url)
     rows = feed_rows(engine, found["run"])
+    with engine.connect() as connection:  # some 200 contacts a tick: a few dozen rated
+        last_tick = connection.scalar(select(func.max(NpsSurvey.sent_at)).join(Contact).where(
+            Contact.external_id.like(f"feed-{found['run']}-%")))
+        rated_in_last_tick = connection.scalar(
+            select(func.count()).select_from(AgentRating).join(NpsSurvey, NpsSurvey.contact_id
+                                                               == AgentRating.contact_id)
+            .where(NpsSurvey.sent_at == last_tick))
     engine.dispose()
     assert rows["contacts"] == int(found["contacts"]) > 0
     assert rows["surveys"] == rows["contacts"] and rows["cases"] == int(found["cases"])
-    assert rows["ratings"] == int(found["ratings"])
+    assert rows["ratings"] == int(found["ratings"]) > 0
+    assert rated_in_last_tick > 0  # written as the run ended, not lost
 
 
 def test_ctrl_c_stops_after_a_whole_tick(feed_url):
@@ -283,20 +327,42 @@ def test_ctrl_c_stops_after_a_whole_tick(feed_url):
     engine.dispose()
     assert rows["contacts"] == int(found["contacts"]) > 0
     assert rows["surveys"] == rows["contacts"]  # no contact without its survey
+    assert rows["ratings"] == int(found["ratings"])
 
 
 def test_unreachable_database_retries_then_exits_with_one_line():
-    result = run_cli("feed", "--duration", "2.5", "--db",
-                     "postgresql+psycopg://reader:s3cret@127.0.0.1:1/sp")
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert "Traceback" not in result.stderr and "s3cret" not in result.stderr
+    """Backoff is judged by the order of the retry lines, not by how fast they come: the feed
+    is stopped (as by Ctrl-C) once three have come, however busy the machine is."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "data_access", "feed", "--duration", "60", "--db",
+         "postgresql+psycopg://reader:s3cret@127.0.0.1:1/sp"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(120, process.kill)  # a hung feed fails the test, never hangs it
+    watchdog.start()
+    lines: list[str] = []
+    try:
+        for line in process.stderr:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("database unreachable") and sum(
+                    seen.startswith("database unreachable") for seen in lines) == 3:
+                process.send_signal(signal.SIGINT)  # once: a second one would interrupt
+        stdout = process.stdout.read()
+        process.wait()
+    finally:
+        watchdog.cancel()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 1, lines
+    assert not any("Traceback" in line or "s3cret" in line for line in lines)
     retries = [line for line in lines if line.startswith("database unreachable")]
-    assert [line.rsplit("retrying in ", 1)[1] for line in retries] == ["0.5 s", "1 s"]
-    assert all("(postgresql+psycopg://reader:***@127.0.0.1:1/sp)" in line for line in retries)
+    delays = [line.rsplit("retrying in ", 1)[1] for line in retries]
+    assert delays == ["0.5 s", "1 s", "2 s"], lines  # doubling from 0.5 s; stopped after 3
+    assert all(line.startswith("database unreachable (postgresql+psycopg://reader:***@"
+                               "127.0.0.1:1/sp): ") for line in retries)
     assert lines[-1].startswith("error: database postgresql+psycopg://reader:***@127.0.0.1:1/sp "
                                 "was unreachable for the whole run")
-    assert result.stdout == ""
+    assert stdout == ""
 
 
 @pytest.mark.parametrize(("args", "message"), [

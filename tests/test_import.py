@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -479,13 +480,80 @@ def test_killed_import_rerun_stores_every_valid_row_once(demo_url, tmp_path):
     engine.dispose()
 
 
-def read_all(path: Path, batch_rows: int) -> tuple[pl.DataFrame, list]:
+INTERRUPTED = re.compile(r"^(?P<file>\S+): interrupted after (?P<read>[\d,]+) rows read, "
+                         r"(?P<inserted>[\d,]+) inserted; run the same command again to finish "
+                         r"\(already stored rows are skipped\)\n$")
+
+
+def test_ctrl_c_stops_with_one_line_and_exit_130_and_a_rerun_finishes(demo_url, tmp_path):
+    path = tmp_path / "big.csv"
+    valid = big_contacts(path, 200_000)
+    command = [sys.executable, "-m", "data_access", "import", "--kind", "contacts",
+               "--file", str(path), "--db", demo_url, "--batch-rows", "2000"]
+    engine = create_db_engine(demo_url)
+
+    def imported() -> int:
+        with engine.connect() as connection:
+            return connection.scalar(select(func.count()).where(Contact.external_id.like("K%")))
+
+    def interrupted(*extra: str, after: int) -> tuple[int, str, str]:
+        """Run the import and send SIGINT once more than `after` rows are stored."""
+        process = subprocess.Popen([*command, *extra], cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while imported() <= after and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        return process.returncode, stdout, stderr
+
+    code, stdout, stderr = interrupted("--json", after=0)
+    assert code == 130, stderr
+    assert "Traceback" not in stderr
+    summary = json.loads(stdout)
+    first = imported()
+    assert summary["interrupted"] is True
+    assert summary["read"] == (summary["inserted"] + summary["duplicates_skipped"]
+                               + summary["rejected"])
+    assert 0 < summary["read"] < 200_000 and summary["read"] % 2000 == 0  # whole batches
+    assert summary["inserted"] == first  # what it says is stored, is stored
+    assert len(rejects(path)) == summary["rejected"]  # the rejects of those batches, whole
+
+    code, stdout, stderr = interrupted(after=first)  # once more, with the text summary
+    assert code == 130, stderr
+    assert "Traceback" not in stderr
+    line = INTERRUPTED.match(stdout)
+    assert line, stdout
+    second = imported()
+    assert line["file"] == str(path) and int(line["inserted"].replace(",", "")) == second - first
+    assert first < second < valid
+
+    rerun = subprocess.run([*command, "--json"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    summary = json.loads(rerun.stdout)
+    assert "interrupted" not in summary
+    assert imported() == valid  # every valid row, each once (external_id is unique)
+    assert (summary["inserted"], summary["duplicates_skipped"]) == (valid - second, second)
+    assert (summary["rejected"], summary["duplicates_in_file"]) == (240, 40)
+    engine.dispose()
+
+
+def read_all(path: Path, batch_rows: int) -> tuple[pl.DataFrame, list, list]:
+    """(good rows, rows with the wrong field count, lines that are not CSV) of a file."""
     source = importer._CsvSource(path)
     chunks = list(source.chunks(batch_rows))
     source.close()
-    assert all(chunk.frame.height + len(chunk.malformed) <= batch_rows for chunk in chunks)
+    assert all(chunk.frame.height + len(chunk.malformed) + len(chunk.unreadable) <= batch_rows
+               for chunk in chunks)
     return (pl.concat([chunk.frame for chunk in chunks]),
-            [row for chunk in chunks for row in chunk.malformed])
+            [row for chunk in chunks for row in chunk.malformed],
+            [row for chunk in chunks for row in chunk.unreadable])
 
 
 def test_plain_blocks_are_split_exactly_as_the_csv_module_reads_them(tmp_path, monkeypatch):
@@ -506,8 +574,8 @@ def test_plain_blocks_are_split_exactly_as_the_csv_module_reads_them(tmp_path, m
         with monkeypatch.context() as patch:
             patch.setattr(importer._CsvSource, "_plain_lines", lambda _self, _block: None)
             slow = read_all(path, 37)
-        assert fast[0].equals(slow[0]) and fast[1] == slow[1]
-    frame, malformed = fast
+        assert fast[0].equals(slow[0]) and fast[1] == slow[1] and fast[2] == slow[2] == []
+    frame, malformed, _ = fast
     assert frame.columns == ["a", "b", "c", importer.ROW]
     assert frame.filter(pl.col("a") == "300").row(0) == ("300", 'x, "y"\nz', "w", 258)
     assert malformed[:2] == [(2, ["2"]), (3, ["3", "1", "2", "3"])]
@@ -516,18 +584,80 @@ def test_plain_blocks_are_split_exactly_as_the_csv_module_reads_them(tmp_path, m
     assert frame.height + len(malformed) == 399 + 1 - len(range(7, 400, 7))  # blank: no row
 
 
-def test_a_csv_broken_midway_keeps_the_rows_before_it(demo_url, tmp_path, capsys):
+UNREADABLE_TAIL = "only this line is rejected, reading goes on with the next line"
+QUOTING_HINT = "a quote inside a value must be doubled and the whole value quoted"
+
+
+def test_a_stray_quote_rejects_one_line_and_every_valid_row_after_it_is_stored(
+        demo_url, tmp_path, capsys):
+    """Strict CSV: a quote that is never closed properly costs its own line, nothing more."""
+    row = "S-{},2022-07-01 09:00,office,astana,connection,bot,,0,1,{}"
+    path = write(
+        tmp_path / "contacts.csv", CONTACT_HEADER,  # line 1
+        row.format(1, "k1"),  # line 2, row 1
+        row.format(2, "k2"),  # line 3, row 2
+        'x1,"abc,def',  # line 4, row 3: a stray quote in the middle of the file
+        row.format(4, "k4"),  # line 5, row 4
+        row.format(5, "k5"),  # line 6, row 5
+        row.format(6, '"k,6"'),  # line 7, row 6: a quoted comma, where row 3's quote breaks
+        "",  # line 8: a blank line is not a row
+        row.format(7, '"k7\nsecond line"'),  # lines 9-10, row 7: a value with a line break
+        'S-8,"2022-07-01 09:00"x,office,astana,connection,bot,,0,1,k8',  # line 11, row 8
+        row.format(9, "k9"),  # line 12, row 9
+        row.format(10, '"k10'),  # line 13, row 10: never closed, at the end of the file
+    )
+    # Batches of 3 rows: row 3's quote runs on across a batch boundary.
+    summary = run_import(capsys, "contacts", path, demo_url, "--batch-rows", "3")
+    assert counts(summary) == (10, 7, 0, 3, 0)
+    assert rejects(path) == [
+        (3, "(row)", 'x1,"abc,def',
+         "line 4 (row 3) cannot be read as CSV: the quote opened on this line runs on to "
+         "line 7 and breaks there (',' expected after '\"'); " + UNREADABLE_TAIL),
+        (8, "(row)", 'S-8,"2022-07-01 09:00"x,office,astana,connection,bot,,0,1,k8',
+         "line 11 (row 8) cannot be read as CSV: ',' expected after '\"'; " + QUOTING_HINT),
+        (10, "(row)", row.format(10, '"k10'),
+         "line 13 (row 10) cannot be read as CSV: the quote opened on this line is never "
+         "closed; " + QUOTING_HINT),
+    ]
+    with importer.rejects_path(path).open(encoding="utf-8", newline="") as handle:
+        lines = list(csv.reader(handle))
+    assert lines[1][4:6] == ["x1", "abc,def"]  # the line's values, as far as they go
+    keys = dict(stored(demo_url, (Contact.external_id, Contact.subscriber_key),
+                       Contact.external_id.like("S-%")))
+    assert keys == {"S-1": "k1", "S-2": "k2", "S-4": "k4", "S-5": "k5", "S-6": "k,6",
+                    "S-7": "k7\nsecond line", "S-9": "k9"}
+    assert counts(run_import(capsys, "contacts", path, demo_url)) == (10, 0, 7, 3, 0)
+
+
+def test_a_quote_closed_lines_later_with_the_wrong_field_count_costs_its_first_line(tmp_path):
+    """An open quote closed by a later line's stray quote parses, but as a row that spans
+    lines and has the wrong field count: only its first line is cut off and rejected."""
+    path = write(tmp_path / "t.csv", "a,b,c", '1,"x,y', "2,p,q", '3,r",s,extra', "4,t,u")
+    frame, malformed, unreadable = read_all(path, 10)
+    assert frame.rows() == [("2", "p", "q", 2), ("4", "t", "u", 4)]
+    assert malformed == [(3, ["3", 'r"', "s", "extra"])]
+    assert unreadable == [(1, '1,"x,y', "line 2 (row 1) cannot be read as CSV: the quote "
+                           "opened on this line runs on to line 4 and gives 4 fields, the "
+                           "header has 3; " + UNREADABLE_TAIL)]
+
+
+def test_an_unclosed_quote_in_a_huge_field_costs_one_row_not_the_rest(demo_url, tmp_path,
+                                                                     capsys):
     good = "M-{},2022-07-01 09:00,office,astana,connection,bot,,0,1,k"
     path = write(tmp_path / "contacts.csv", CONTACT_HEADER, good.format(1), good.format(2),
-                 good.format(3), 'M-4,"an unclosed quote' + "x" * 200_000, good.format(5))
-    code = main(["import", "--kind", "contacts", "--file", str(path), "--db", demo_url,
-                 "--batch-rows", "2"])
-    captured = capsys.readouterr()
-    assert code == 2
-    assert captured.err == (
-        f"error: {path}: row 4 cannot be read as CSV (field larger than field limit (131072)); "
-        "an unclosed quote, perhaps; the 3 rows before it were processed (3 inserted)\n")
-    assert len(stored(demo_url, (Contact.id,), Contact.external_id.like("M-%"))) == 3
+                 good.format(3), 'M-4,"an unclosed quote' + "x" * 200_000,
+                 *(good.format(n) for n in range(5, 11)))
+    summary = run_import(capsys, "contacts", path, demo_url, "--batch-rows", "2")
+    assert counts(summary) == (10, 9, 0, 1, 0)
+    limit = csv.field_size_limit(1 << 20)  # the rejects file holds the whole line
+    try:
+        [(row, field, value, problem)] = rejects(path)
+    finally:
+        csv.field_size_limit(limit)
+    assert (row, field, value[:25]) == (4, "(row)", 'M-4,"an unclosed quotexxx')
+    assert problem == ("line 5 (row 4) cannot be read as CSV: a value is longer than 131,072 "
+                       "characters (an unclosed quote, perhaps); " + QUOTING_HINT)
+    assert len(stored(demo_url, (Contact.id,), Contact.external_id.like("M-%"))) == 9
 
 
 def test_readme_documents_every_column_of_every_kind():
