@@ -81,8 +81,9 @@ else:
             "Live refresh", key=LIVE_REFRESH,
             help=f"Re-run the figures every {state.REFRESH_SECONDS:g} s "
                  "(SERVICEPULSE_REFRESH_S); pause to read a view that stays still.")
-        if state.REFRESH_WARNING:
-            st.warning(state.REFRESH_WARNING)
+        for warning in (state.REFRESH_WARNING, state.VERSION_SHARE_WARNING):
+            if warning:
+                st.warning(warning)
 st.session_state["engine_ready"] = state.ensure_database() is not None
 try:
     with frame_running():

@@ -158,17 +158,27 @@ def test_unreachable_database_gives_one_masked_banner_with_retry(monkeypatch, pa
     assert any(button.label == "Retry now" for button in at.button)
 
 
-def test_new_rows_show_on_the_next_run(monkeypatch, seeded_sqlite_url, tmp_path):
-    """The caches are keyed by the data version: an insert is not hidden by the TTL."""
+@pytest.mark.parametrize("share_s", [1, 1_000_000])  # 11 days: no window ends mid-test
+def test_new_rows_show_on_the_next_run(monkeypatch, seeded_sqlite_url, tmp_path, share_s):
+    """The caches are keyed by the data version: an insert is not hidden by the TTL.
+
+    A longer SERVICEPULSE_VERSION_SHARE_S keeps one version for that long (shared by viewers).
+    """
+    monkeypatch.setattr(state, "VERSION_SHARE_SECONDS", share_s)
     path = tmp_path / "live.db"
     shutil.copy(seeded_sqlite_url.removeprefix("sqlite:///"), path)
     url = f"sqlite:///{path}"
     at = open_page(monkeypatch, url, "overview", SUMMER)
     before = int(tiles(at)["Survey responses"].replace(",", ""))
     insert_answered_contacts(url, 7, dt.datetime(2022, 7, 31, 12, 0))
-    time.sleep(1.1)  # the data version is read at most once a second
+    time.sleep(1.1)  # the default: the data version is read at most once a second
     at.run()
-    assert int(tiles(at)["Survey responses"].replace(",", "")) == before + 7
+    shown = int(tiles(at)["Survey responses"].replace(",", ""))
+    assert shown == (before + 7 if share_s == 1 else before)
+    if share_s > 1:
+        state._data_version.clear()  # as when the shared window ends
+        at.run()
+        assert int(tiles(at)["Survey responses"].replace(",", "")) == before + 7
 
 
 def test_copy_link_is_drawn_after_the_page_and_carries_its_choices(monkeypatch,

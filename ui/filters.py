@@ -196,6 +196,8 @@ def url_choice(label: str, options: Sequence[Any], param: str, default: Any,
         value = st.segmented_control(label, list(options), format_func=format_func, key=key,
                                      required=True, on_change=_page_choice_changed,
                                      **widget_kwargs)
+    if value is None:  # seen under load: a run whose widget state arrived empty
+        value = st.session_state.get(kept, default)
     st.session_state[kept] = value
     st.query_params[param] = str(value)
     return value

@@ -68,6 +68,11 @@ def _number_setting(name: str, default: float, low: float, high: float) -> float
 # How often the dashboards' data re-run, and the matching cache lifetime. Read once at start:
 # st.cache_data's ttl is fixed when the module is imported.
 REFRESH_SECONDS, REFRESH_WARNING = parse_setting("SERVICEPULSE_REFRESH_S", 30, 2, 3600)
+# How long one reading of the data version is shared by all viewers. 1 s: a row committed
+# before a tick shows on that tick, and every tick that sees new rows recomputes its queries.
+# Longer shares one computation among more viewers' ticks, and a row may wait one tick more.
+VERSION_SHARE_SECONDS, VERSION_SHARE_WARNING = parse_setting(
+    "SERVICEPULSE_VERSION_SHARE_S", 1, 1, 3600)
 
 
 def demo_scale() -> float:
@@ -205,27 +210,31 @@ _PINNED = threading.local()  # the data version of the script run in this thread
 
 
 @st.cache_data(ttl=REFRESH_SECONDS, max_entries=8, show_spinner=False)
-def _data_version(url: str, second: int) -> tuple[int, ...]:
-    """Probed at most once a second, and shared by every session.
+def _data_version(url: str, window: int) -> tuple[int, ...]:
+    """Probed once per VERSION_SHARE_SECONDS window, and shared by every session.
 
-    Viewers whose ticks fall in the same second share one computation of each query; a row
-    committed before a tick starts shows on that tick.
+    Viewers whose ticks fall in the same window share one computation of each query; with the
+    default 1 s window a row committed before a tick starts shows on that tick.
     """
     with get_engine(url).connect() as connection:
         return freshness.data_version(connection)
+
+
+def _version_window() -> int:
+    return int(time.time() // VERSION_SHARE_SECONDS)
 
 
 def _current_data_version(url: str) -> tuple[int, ...]:
     pinned = getattr(_PINNED, "version", None)
     if pinned is not None and pinned[0] == url:
         return pinned[1]
-    return _data_version(url, int(time.time()))
+    return _data_version(url, _version_window())
 
 
 def _with_one_data_version(render: Callable[[], None]) -> None:
     """Run `render` with one data version for all its queries (none straddles two)."""
     url = database_url()
-    _PINNED.version = (url, _data_version(url, int(time.time())))
+    _PINNED.version = (url, _data_version(url, _version_window()))
     try:
         render()
     finally:
