@@ -39,8 +39,18 @@ committed while watching can still be answered and shown. What is measured, and 
   every 0.1 s (a commit's time is the middle of the poll interval that first saw it, +-0.05 s);
   the tile counts every contact in the default view (last 30 days), so its value minus the
   newest id it includes is constant, measured from the database before the feed starts.
+- server CPU: user + system time of the streamlit process and its children (/proc/<pid>/stat
+  utime + stime, and cutime + cstime for children already reaped), read just before the pages
+  open and after the last one closes, as seconds and as a share of all cores over that wall
+  time; the whole machine's busy share (/proc/stat) over the same time is printed beside it.
+
+The measurement runs once per --version-share value (SERVICEPULSE_VERSION_SHARE_S: how long one
+reading of the data version is shared by all viewers), one after the other, each with a fresh
+server, a fresh copy of the same database and a freshly started feed with the same settings;
+each run prints its details, and a table at the end puts every figure side by side.
 
     python benchmarks/load.py [--pages 20] [--seconds 120] [--refresh 5] [--rate 20]
+                              [--version-share 1 5]
 """
 
 from __future__ import annotations
@@ -228,6 +238,20 @@ class Figures:
     disconnects: int = 0
 
 
+@dataclass
+class Result:
+    """One run, for the side-by-side table."""
+    share: float  # SERVICEPULSE_VERSION_SHARE_S
+    watches: list[Watch] = field(default_factory=list)
+    figures: Figures | None = None
+    elapsed: float = 0.0  # s, pages opening to the last one closing
+    rss: float = 0.0  # MB
+    cpu_s: float | None = None  # server process tree over `elapsed`
+    busy: float | None = None  # share of the whole machine's CPU time over `elapsed`
+    tracebacks: int = 0
+    failure: str | None = None
+
+
 class InsertClock(threading.Thread):
     """When each contact row became visible to readers: (epoch ms, newest contact id) on change."""
 
@@ -283,6 +307,28 @@ def peak_rss_mb(pid: int) -> float:
     return total
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children so far (reaped children too)."""
+    total = 0
+    for candidate in [pid, *children(pid)]:
+        try:  # the fields after "(comm)", which may itself hold spaces or parentheses
+            fields = Path(f"/proc/{candidate}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / CLOCK_TICKS
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU clock ticks of the whole machine since boot, from /proc/stat."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0]
+              .split()[1:9]]  # user nice system idle iowait irq softirq steal
+    return sum(values) - values[3] - values[4], sum(values)
+
+
 def children(pid: int) -> list[int]:
     try:
         found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -317,7 +363,7 @@ def wait_healthy(port: int, server: subprocess.Popen, timeout_s: float = 60) -> 
                     return
         except OSError:
             time.sleep(0.3)
-    raise SystemExit("the app did not become healthy")
+    raise RuntimeError("the app did not become healthy")
 
 
 def tile_offset(database: Path) -> tuple[int, int]:
@@ -564,16 +610,34 @@ def spread(values: list[float]) -> str:
             f" s, max {max(values) / 1000:.2f} s)")
 
 
-def report(args, watches: list[Watch], figures: Figures, clock: InsertClock, began: float,
-           elapsed: float, rss: float, server_log: str, feed_log: str) -> None:
+def tracebacks_of(log: str) -> list[str]:
+    """Every traceback in a log: from 'Traceback' to its first unindented line, the error."""
+    found, current = [], None
+    for line in log.splitlines():
+        if line.startswith("Traceback (most recent call last)"):
+            current = [line]
+        elif current is not None:
+            current.append(line)
+            if line and not line[0].isspace():
+                found.append("\n".join(current))
+                current = None
+    if current is not None:
+        found.append("\n".join(current))
+    return found
+
+
+def report(args, result: Result, clock: InsertClock, began: float, server_log: str,
+           feed_log: str) -> None:
+    watches, figures = result.watches, result.figures
     grace = grace_seconds(args.refresh)
-    print(f"{args.pages} pages × {args.seconds:g} s, refresh {args.refresh:g} s, feed "
-          f"{args.rate:g} events/s, scale {args.scale:g} (wall {elapsed:.0f} s; each page "
-          f"watched {args.seconds:g} s from its first render, then up to {grace:g} s grace)")
+    print(f"{args.pages} pages × {args.seconds:g} s, refresh {args.refresh:g} s, "
+          f"SERVICEPULSE_VERSION_SHARE_S {result.share:g} s, feed {args.rate:g} events/s, scale "
+          f"{args.scale:g} (wall {result.elapsed:.0f} s; each page watched {args.seconds:g} s "
+          f"from its first render, then up to {grace:g} s grace)")
 
     errors = sorted((at, watch.path, kind, text) for watch in watches
                     for at, kind, text in watch.errors)
-    tracebacks = server_log.count("Traceback")
+    tracebacks = result.tracebacks = server_log.count("Traceback")
     kinds: dict[str, int] = {}
     for _, _, kind, _ in errors:
         kinds[kind] = kinds.get(kind, 0) + 1
@@ -594,10 +658,24 @@ def report(args, watches: list[Watch], figures: Figures, clock: InsertClock, beg
           + (f", e.g. {ignored[0]!r}" if ignored else "") + "; websocket disconnects while "
           f"watching {figures.disconnects}; server tracebacks {tracebacks}")
     if tracebacks:
-        first_trace = server_log[server_log.index("Traceback"):]
-        print("  first server traceback, last lines:", *first_trace.splitlines()[:40][-6:],
+        traces = tracebacks_of(server_log)
+        endings: dict[str, int] = {}
+        for trace in traces:
+            ending = trace.splitlines()[-1]
+            endings[ending] = endings.get(ending, 0) + 1
+        print("  server tracebacks by their last line:", *(f"{count}× {ending[:200]}" for
+                                                          ending, count in endings.items()),
               sep="\n    ")
-    print(f"server peak RSS: {rss:.0f} MB")
+        lines = traces[0].splitlines() if traces else []
+        print("  the first in full" + (f" (its last 60 of {len(lines)} lines)"
+                                         if len(lines) > 60 else "") + ":",
+              *lines[-60:], sep="\n    ")
+    print(f"server peak RSS: {result.rss:.0f} MB")
+    if result.cpu_s is not None:
+        cores = os.cpu_count() or 1
+        print(f"server CPU from the pages opening to the last closing: {result.cpu_s:.0f} s "
+              f"= {share_of_cores(result):.0%} of {cores} cores over {result.elapsed:.0f} s "
+              f"(whole machine busy {result.busy:.0%})")
 
     renders = [watch.first_render_s for watch in watches if watch.first_render_s is not None]
     if renders:
@@ -644,32 +722,100 @@ def grace_seconds(refresh: float) -> float:
     return max(30.0, 6 * refresh)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=120)
-    parser.add_argument("--refresh", type=float, default=5)
-    parser.add_argument("--rate", type=float, default=20, help="feed events per second")
-    parser.add_argument("--scale", type=float, default=1.0)
-    args = parser.parse_args()
+def share_of_cores(result: Result) -> float:
+    return result.cpu_s / (result.elapsed * (os.cpu_count() or 1)) if result.elapsed else 0.0
 
-    def terminate(signum, _frame) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
 
-    signal.signal(signal.SIGTERM, terminate)
+def seconds(values: list[float], shares: tuple[float, ...] = (0.5, 0.95)) -> str:
+    """'p50 / p95' of millisecond values, in seconds."""
+    return " / ".join(f"{percentile(values, share) / 1000:.2f} s" for share in shares)
+
+
+def table(results: list[Result]) -> None:
+    """Every figure of every run, a column per SERVICEPULSE_VERSION_SHARE_S value (Markdown)."""
+    kinds = sorted({kind for result in results for watch in result.watches
+                    for _, kind, _ in watch.errors})
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(label: str, value) -> None:
+        cells = []
+        for result in results:
+            if result.failure is not None or result.figures is None:
+                cells.append("run failed")
+                continue
+            try:
+                cells.append(value(result, result.figures))
+            except (ValueError, IndexError, ZeroDivisionError, TypeError):  # nothing measured
+                cells.append("–")
+        rows.append((label, cells))
+
+    def errors(result: Result) -> list[str]:
+        return [kind for watch in result.watches for _, kind, _ in watch.errors]
+
+    def renders(result: Result) -> list[float]:
+        return [watch.first_render_s for watch in result.watches
+                if watch.first_render_s is not None]
+
+    row("errors seen in the browsers (target 0)", lambda r, f: str(len(errors(r))))
+    for kind in kinds:
+        row(f"… {kind}", lambda r, f, kind=kind: str(errors(r).count(kind)))
+    row("console errors about /_stcore/ requests (not counted)",
+        lambda r, f: str(sum(len(watch.ignored_console) for watch in r.watches)))
+    row("websocket disconnects while watching", lambda r, f: str(f.disconnects))
+    row("server tracebacks", lambda r, f: str(r.tracebacks))
+    row("server peak RSS", lambda r, f: f"{r.rss:.0f} MB")
+    row(f"server CPU, pages opening to last closing (share of {os.cpu_count()} cores)",
+        lambda r, f: f"{r.cpu_s:.0f} s of {r.elapsed:.0f} s ({share_of_cores(r):.0%})")
+    row("whole machine CPU busy, same time", lambda r, f: f"{r.busy:.0%}")
+    row("first render median / slowest",
+        lambda r, f: f"{statistics.median(renders(r)):.1f} s / {max(renders(r)):.1f} s")
+    row("pages rendered", lambda r, f: f"{len(renders(r))} of {len(r.watches)}")
+    row("ticks measured", lambda r, f: str(f.ticks))
+    row("tick -> rendered p50 / p95", lambda r, f: seconds(f.rendered))
+    row("… unanswered ticks", lambda r, f: str(f.unanswered))
+    row("tick -> run finished p50 / p95", lambda r, f: seconds(f.finished))
+    row("… unfinished ticks", lambda r, f: str(f.unfinished))
+    row("tick -> new KPI value p50 / p95", lambda r, f: seconds(f.new_value))
+    row("… ticks that brought one", lambda r, f: f"{len(f.new_value)} of {f.ticks}")
+    row("insert -> visible p50 / p95", lambda r, f: " / ".join(
+        f"{weighted_percentile(f.insert_lags, share) / 1000:.2f} s" for share in (0.5, 0.95)))
+    row("… rows measured (overview pages)", lambda r, f: (
+        f"{sum(rows for _, rows in f.insert_lags)} ({f.insert_pages} pages)"))
+    row("… rows not shown before the pages closed", lambda r, f: str(f.insert_unshown))
+
+    header = ["figure", *(f"share {result.share:g} s" for result in results)]
+    widths = [max(len(cells[index]) for cells in [header, *([label, *values]
+                                                            for label, values in rows)])
+              for index in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.ljust(width)
+                                 for cell, width in zip(cells, widths, strict=True)) + " |"
+
+    print(line(header))
+    print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    for label, values in rows:
+        print(line([label, *values]))
+    for result in results:
+        if result.failure is not None:
+            print(f"share {result.share:g} s: the run failed: {result.failure}")
+
+
+def measure_once(args, source: str, result: Result) -> None:
+    """One full measurement with SERVICEPULSE_VERSION_SHARE_S = result.share."""
     workdir = Path(tempfile.mkdtemp(prefix="servicepulse-load-"))
     database = workdir / "load.db"
     server = feed = None
     clock = InsertClock(database)
     finished = False
     try:
-        source = demo_database(args.scale).removeprefix("sqlite:///")
         shutil.copy(source, database)
         offset, _ = tile_offset(database)
         url = f"sqlite:///{database}"
         port = free_port()
         env = {**os.environ, "DATABASE_URL": url,
-               "SERVICEPULSE_REFRESH_S": f"{args.refresh:g}"}
+               "SERVICEPULSE_REFRESH_S": f"{args.refresh:g}",
+               "SERVICEPULSE_VERSION_SHARE_S": f"{result.share:g}"}
         server = start([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port",
                         str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
                        env, workdir / "server.log")
@@ -677,12 +823,18 @@ def main() -> None:
         clock.start()
         feed = start([sys.executable, "-m", "data_access", "feed", "--rate", f"{args.rate:g}",
                       "--db", url], env, workdir / "feed.log")
-        watches = [Watch(list(WATCHED)[index % len(WATCHED)]) for index in range(args.pages)]
+        result.watches = [Watch(list(WATCHED)[index % len(WATCHED)])
+                          for index in range(args.pages)]
+        cpu_before, machine_before = cpu_seconds(server.pid), machine_ticks()
         began, started = time.time() * 1000, time.monotonic()
-        asyncio.run(drive(f"http://127.0.0.1:{port}", watches, args.seconds,
+        asyncio.run(drive(f"http://127.0.0.1:{port}", result.watches, args.seconds,
                           grace_seconds(args.refresh), clock, offset))
-        elapsed = time.monotonic() - started
-        rss = peak_rss_mb(server.pid)
+        result.elapsed = time.monotonic() - started
+        result.cpu_s = cpu_seconds(server.pid) - cpu_before
+        busy, total = (after - before
+                       for after, before in zip(machine_ticks(), machine_before, strict=True))
+        result.busy = busy / total if total else 0.0
+        result.rss = peak_rss_mb(server.pid)
         finished = True
     finally:
         if feed is not None:
@@ -696,11 +848,55 @@ def main() -> None:
             leftover.unlink(missing_ok=True)
         if not finished:
             print(f"the run failed; logs kept in {workdir}", file=sys.stderr)
-    figures = measure(watches, clock, offset)
-    report(args, watches, figures, clock, began, elapsed, rss,
-           (workdir / "server.log").read_text(errors="replace"),
+    result.figures = measure(result.watches, clock, offset)
+    report(args, result, clock, began, (workdir / "server.log").read_text(errors="replace"),
            (workdir / "feed.log").read_text(errors="replace"))
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+def share_setting(text: str) -> float:
+    value = float(text)
+    if not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError("SERVICEPULSE_VERSION_SHARE_S is 1..3600 seconds")
+    return value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--refresh", type=float, default=5)
+    parser.add_argument("--rate", type=float, default=20, help="feed events per second")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--version-share", type=share_setting, nargs="+", default=[1.0, 5.0],
+                        metavar="S", help="SERVICEPULSE_VERSION_SHARE_S values, one run each "
+                        "(default: 1 5)")
+    args = parser.parse_args()
+
+    def terminate(signum, _frame) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, terminate)
+    source = demo_database(args.scale).removeprefix("sqlite:///")
+    results = []
+    for index, share in enumerate(args.version_share):
+        print(f"{chr(10) if index else ''}=== run {index + 1} of {len(args.version_share)}: "
+              f"SERVICEPULSE_VERSION_SHARE_S={share:g} ===", flush=True)
+        result = Result(share)
+        results.append(result)
+        try:
+            measure_once(args, source, result)
+        except Exception as error:  # reported in the table; Ctrl-C and SIGTERM end it all
+            result.failure = repr(error)[:300]
+            print(f"the run with SERVICEPULSE_VERSION_SHARE_S={share:g} failed: {error!r}",
+                  file=sys.stderr)
+        sys.stdout.flush()
+    print(f"\n=== side by side: {args.pages} pages × {args.seconds:g} s, refresh "
+          f"{args.refresh:g} s, feed {args.rate:g} events/s, scale {args.scale:g}; a column per "
+          "SERVICEPULSE_VERSION_SHARE_S ===")
+    table(results)
+    if any(result.failure is not None for result in results):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
