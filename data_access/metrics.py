@@ -115,3 +115,13 @@ def rating_summary(distribution: pl.DataFrame) -> tuple[int, float | None]:
     if not count:
         return 0, None
     return count, float((distribution["score"] * distribution["ratings"]).sum()) / count
+
+
+def period_has_data(kpis: dict) -> bool:
+    """Whether a `kpis` range holds any contact, survey or case at all.
+
+    A previous period that lies before the data starts has none: a delta against its zeros
+    (+578 complaints) would describe the data's history, not a change.
+    """
+    return any(kpis.get(name) for name in ("contacts_online", "contacts_offline",
+                                            "surveys_sent", "complaints", "appeals"))

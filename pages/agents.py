@@ -34,7 +34,7 @@ def figures() -> None:
                     before["operators_rated_share"], digits=1, percent=True, target=target,
                     beat_target=True,
                     help="The lowest monthly share of active front-line operators rated."),
-    ], layout.compared_with(view))
+    ], layout.compared_with(view), before)
     left, right = st.columns(2)
     with left:
         layout.show_chart(

@@ -30,7 +30,7 @@ def figures() -> None:
         layout.Tile("Median wait", state.median_wait_s(view.filters),
                     state.median_wait_s(view.previous), unit=" s", lower_is_better=True,
                     help="Median seconds waited by contacts served by an operator."),
-    ], layout.compared_with(view))
+    ], layout.compared_with(view), before)
     left, right = st.columns(2)
     with left:
         layout.show_chart(

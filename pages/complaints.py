@@ -36,7 +36,7 @@ def figures() -> None:
                     target=state.appeals_backlog_limit(),
                     help=f"Appeals open at the end of {view.end} (received earlier, not yet "
                          "answered or withdrawn); the target is the alert limit."),
-    ], layout.compared_with(view))
+    ], layout.compared_with(view), before)
     counts = state.case_trend_with_yoy(view.filters, view.granularity)
     layout.show_chart(
         lambda: customer_charts.case_counts_yoy(

@@ -31,7 +31,7 @@ def figures() -> None:
         layout.Tile("Answer rate", now["answer_rate"], before["answer_rate"], digits=1,
                     percent=True, help=f"{now['responses']:,} of {now['surveys_sent']:,} "
                                        "surveys answered."),
-    ], layout.compared_with(view))
+    ], layout.compared_with(view), before)
     periods = state.nps_by_period(view.filters, view.granularity)
     by_split = state.nps_by_period(view.filters, view.granularity, by=split)
     layout.show_chart(

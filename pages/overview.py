@@ -39,7 +39,7 @@ def figures() -> None:
                     percent=True, help="Share of surveys answered."),
         layout.Tile("Contacts served", contacts_served(now), contacts_served(before),
                     help="Contacts in offices and online channels, by operators and bots."),
-    ], compared_with)
+    ], compared_with, before)
     layout.kpi_tiles([
         layout.Tile("Online share", now["online_share"], before["online_share"], digits=1,
                     percent=True, help="Contacts in online channels over all contacts."),
@@ -50,7 +50,7 @@ def figures() -> None:
         layout.Tile("Median wait", state.median_wait_s(view.filters),
                     state.median_wait_s(view.previous), unit=" s", lower_is_better=True,
                     help="Median seconds waited by contacts served by an operator."),
-    ], compared_with)
+    ], compared_with, before, say_why=False)
 
     left, right = st.columns(2)
     with left:

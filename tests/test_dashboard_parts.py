@@ -8,7 +8,13 @@ import io
 import polars as pl
 import pytest
 
-from data_access.metrics import automated_share, online_offline_totals, open_at_end, rating_summary
+from data_access.metrics import (
+    automated_share,
+    online_offline_totals,
+    open_at_end,
+    period_has_data,
+    rating_summary,
+)
 from ui import charts
 from ui.layout import Tile, csv_bytes
 from ui.palette import ONLINE_COLORS, TARGET_COLOR
@@ -77,3 +83,11 @@ def test_page_summaries():
                           "open_backlog": [10, 12, 3, 4]})
     assert open_at_end(cases, "appeal") == 12
     assert open_at_end(cases.filter(pl.col("kind") == "complaint"), "appeal") is None
+
+
+def test_a_period_with_no_rows_has_no_data_to_compare_with():
+    empty = {"contacts_online": 0, "contacts_offline": 0, "surveys_sent": 0, "complaints": 0,
+             "appeals": 0, "nps": None}
+    assert not period_has_data(empty)
+    assert period_has_data({**empty, "appeals": 1})
+    assert period_has_data({**empty, "contacts_offline": 3})

@@ -355,3 +355,18 @@ def test_the_agents_tile_and_caption_state_one_rule(monkeypatch, seeded_sqlite_u
     captions = [caption.value for caption in at.caption]
     assert [text for text in captions if text.startswith("Target more than 85.0%: ")], captions
     assert [text for text in captions if text.startswith("Target: more than 85% ")], captions
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_deltas_against_a_period_before_the_data(monkeypatch, seeded_sqlite_url, page):
+    """The story starts in January 2021: December 2020 has nothing to compare with."""
+    at = open_page(monkeypatch, seeded_sqlite_url, page, {"from": "2021-01-01",
+                                                          "to": "2021-01-31"})
+    assert_clean(at, page)
+    assert tiles(at)[FIRST_TILE[page]] not in ("—", "0")
+    assert all(not metric.delta for metric in at.metric), [m.delta for m in at.metric]
+    notes = [c.value for c in at.caption if c.value.startswith("No deltas")]
+    assert notes == ["No deltas: the previous 31 days hold no data to compare with."]
+    at = open_page(monkeypatch, seeded_sqlite_url, page, SUMMER)
+    assert any(metric.delta for metric in at.metric)
+    assert not [c.value for c in at.caption if c.value.startswith("No deltas")]

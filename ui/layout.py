@@ -12,6 +12,7 @@ import polars as pl
 import streamlit as st
 
 from data_access.config import local_now
+from data_access.metrics import period_has_data
 from ui.view_state import ViewState
 
 NO_ROWS = "No data for these filters. Widen the date range or clear a filter in the sidebar."
@@ -147,16 +148,26 @@ def nps_tile(now: Mapping[str, Any], before: Mapping[str, Any], target: float) -
                 help="Net Promoter Score with its 95% margin of error.")
 
 
-def kpi_tiles(tiles: list[Tile], compared_with: str) -> None:
-    """A row of tiles; each delta is against the previous equal period, with the target below."""
+def kpi_tiles(tiles: list[Tile], compared_with: str, before: dict | None = None,
+              say_why: bool = True) -> None:
+    """A row of tiles; each delta is against the previous equal period, with the target below.
+
+    `before` is the previous period's `kpis`: when it holds no data at all (it lies before the
+    data starts), the tiles show no deltas and a caption says why (once per page: `say_why`).
+    """
+    comparable = before is None or period_has_data(before)
     for column, tile in zip(st.columns(len(tiles)), tiles, strict=True):
         with column.container(border=True):
-            st.metric(tile.label, tile.text or tile.formatted(tile.value), tile.delta,
+            st.metric(tile.label, tile.text or tile.formatted(tile.value),
+                      tile.delta if comparable else None,
                       delta_color="inverse" if tile.lower_is_better else "normal",
-                      help=tile.help, delta_description=compared_with)
+                      help=tile.help, delta_description=compared_with if comparable else None)
             note = tile.target_note
             if note:
                 st.caption(note)
+    if not comparable and say_why:
+        st.caption(f"No deltas: the {compared_with.removeprefix('vs ')} hold no data to "
+                   "compare with.")
 
 
 def compared_with(view: ViewState) -> str:
