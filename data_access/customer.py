@@ -124,8 +124,12 @@ def case_trend_with_yoy(connection: Connection, filters: Filters,
     like with like. Channel and region filters apply (cases have no service type).
     """
     current = cases_received(connection, filters, granularity)
-    earlier = cases_received(connection, year_before_filters(filters, granularity), granularity)
-    return with_year_before(current, earlier, granularity)
+    earlier_filters = year_before_filters(filters, granularity)
+    earlier = cases_received(connection, earlier_filters, granularity)
+    first_case = connection.scalar(select(func.min(Case.received_at)))  # an index lookup
+    return with_year_before(current, earlier, granularity,
+                            data_start=first_case.date() if first_case else None,
+                            earlier_from=earlier_filters.start)
 
 
 def year_before_filters(filters: Filters, granularity: Granularity) -> Filters:
@@ -146,23 +150,31 @@ def _month_year_before(day: dt.date) -> dt.date:
     return day.replace(year=day.year - 1)
 
 
-def with_year_before(current: pl.DataFrame, earlier: pl.DataFrame, granularity: Granularity
+def with_year_before(current: pl.DataFrame, earlier: pl.DataFrame, granularity: Granularity,
+                     data_start: dt.date | None = None, earlier_from: dt.date | None = None
                      ) -> pl.DataFrame:
     """Join year-earlier counts onto each (period, kind) of `current`.
 
     Both inputs have period, kind, received. Rows: every period of `current` × every kind seen
     in either input (a kind without cases that period counts 0). received_year_before is 0
-    when the earlier period had cases of another kind only, null when it had none at all
-    (most likely before the data starts); yoy_change = received / received_year_before - 1,
-    null when the earlier count is 0 or null.
+    when the earlier period had cases of another kind only, null when it had none at all;
+    yoy_change = received / received_year_before - 1, null when the earlier count is 0 or null.
+    The earlier count is also null when its period began before the data did (`data_start`,
+    the first case; the earlier window starts at `earlier_from`): three days of April against
+    a whole April would be a change of the data's history, not of the service.
     """
     if granularity == "month":
         moved = pl.col("period").dt.offset_by("1y")
+        moved_back = pl.col("period").dt.offset_by("-1y")
     elif granularity in ("week", "day"):
         moved = pl.col("period") + pl.duration(days=_DAYS_IN_52_WEEKS)
+        moved_back = pl.col("period") - pl.duration(days=_DAYS_IN_52_WEEKS)
     else:
         raise ValueError(f"granularity must be one of ('day', 'week', 'month'), "
                          f"not {granularity!r}")
+    earlier_first_day = (moved_back if earlier_from is None
+                         else pl.max_horizontal(moved_back, pl.lit(earlier_from)))
+    before_the_data = (earlier_first_day < pl.lit(data_start)) if data_start else pl.lit(False)
     shifted = earlier.select(moved.alias("period"), "kind",
                              pl.col("received").alias("received_year_before"))
     kinds = pl.concat([current.select("kind"), earlier.select("kind")]).unique()
@@ -175,7 +187,7 @@ def with_year_before(current: pl.DataFrame, earlier: pl.DataFrame, granularity: 
         .join(earlier_periods, on="period", how="left")
         .with_columns(
             pl.col("received").fill_null(0),
-            pl.when(pl.col("_had_cases")).then(before.fill_null(0)).alias(
+            pl.when(pl.col("_had_cases") & ~before_the_data).then(before.fill_null(0)).alias(
                 "received_year_before"),
         )
         .with_columns(

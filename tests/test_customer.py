@@ -209,6 +209,34 @@ def test_with_year_before_joins_on_the_shifted_period():
         earlier.head(1).with_columns(period=pl.lit(dt.date(2021, 6, 28))), "week")
     assert weekly.row(0, named=True)["received_year_before"] == 60
 
+    # The data began on 20 January 2021: January 2021 is a partial month, no comparison.
+    partial = customer.with_year_before(current, earlier, "month",
+                                        data_start=dt.date(2021, 1, 20),
+                                        earlier_from=dt.date(2021, 1, 1))
+    rows = {(row["period"], row["kind"]): row for row in partial.iter_rows(named=True)}
+    assert rows[(dt.date(2022, 1, 1), "appeal")]["received_year_before"] is None
+    assert rows[(dt.date(2022, 1, 1), "appeal")]["yoy_change"] is None
+    assert rows[(dt.date(2022, 2, 1), "complaint")]["yoy_change"] == -1.0  # February is whole
+    # A range starting on the 25th compares 25..31 with 25..31: covered when data began on the
+    # 20th.
+    late = customer.with_year_before(current, earlier, "month", data_start=dt.date(2021, 1, 20),
+                                     earlier_from=dt.date(2021, 1, 25))
+    assert late.filter(pl.col("kind") == "appeal")["yoy_change"][0] == -0.5
+
+
+def test_year_over_year_needs_a_whole_year_before(seeded_engine):
+    """The demo's first case is in January 2021: 2022 weeks compare from its second week on."""
+    from sqlalchemy import func
+
+    with seeded_engine.connect() as connection:
+        first_case = connection.scalar(select(func.min(Case.received_at))).date()
+        trend = customer.case_trend_with_yoy(
+            connection, Filters(dt.date(2021, 12, 1), dt.date(2022, 3, 31)), "week")
+    compared = trend.filter(pl.col("received_year_before").is_not_null())
+    assert compared.height and trend.filter(pl.col("received_year_before").is_null()).height
+    back = pl.col("period") - pl.duration(days=364)
+    assert (compared.select(back.alias("back"))["back"] >= first_case).all()
+
 
 # --- Overall case trend (cases_by_period with by=None) ----------------------------------------
 
