@@ -68,13 +68,19 @@ for warning in built.parsed.warnings:
 if not built.changed:
     st.caption("No edits yet: the scenario is the baseline. Change an input or pick a question.")
 
+view = planner.sim_view(baseline, edits)
+
 st.subheader("Instant preview (Erlang A)")
 preview = planner.preview(baseline.data, built.data)
 left, right = st.columns(2)
 with left:
-    st.altair_chart(charts.erlang_preview(preview), width="stretch")
+    st.altair_chart(charts.erlang_preview(preview, view.day, view.interval_minutes),
+                    width="stretch")
+    planner.download(preview, "erlang_preview", view)
 with right:
-    st.dataframe(planner.erlang_day_table(preview, scenario.interval_minutes), hide_index=True)
+    day_table = planner.erlang_day_table(preview, scenario.interval_minutes)
+    st.dataframe(day_table, hide_index=True)
+    planner.download(day_table, "erlang_day", view)
     st.caption("Analytic steady state per interval, each pool as one queue: a quick check "
                "while the simulation runs. SL and abandonment are weighted by the contacts "
                "that reach operators; 'Below target' counts intervals under the target (the "
@@ -90,26 +96,31 @@ for column, tile in zip(st.columns(5), planner.kpi_tiles(base_out, scen_out, sce
                         strict=False):
     column.metric(tile.label, tile.value, tile.delta, delta_color=tile.delta_color,
                   help=tile.help)
-st.dataframe(planner.kpi_table(base_out, scen_out, scenario.currency), hide_index=True,
-             height="content")
+kpis = planner.kpi_table(base_out, scen_out, scenario.currency)
+st.dataframe(kpis, hide_index=True, height="content")
+planner.download(kpis, "kpis", view)
 st.caption(f"{replications} simulated days each, seed {seed}; 95% intervals over the days.")
 with st.expander("Per channel (scenario)"):
-    st.dataframe(planner.channel_table(scen_out, scenario), hide_index=True)
+    by_channel = planner.channel_table(scen_out, scenario)
+    st.dataframe(by_channel, hide_index=True)
+    planner.download(by_channel, "channels", view)
 
 st.subheader("Service level and staffing per interval")
 intervals = planner.interval_frames(baseline.scenario, base_out, scenario, scen_out)
 for column, pool in zip(st.columns(len(scenario.pools)), planner.pool_names(scenario), strict=True):
     with column:
-        st.markdown(f"**Pool: {pool}**")
-        st.altair_chart(charts.staffing_service_level(intervals, pool), width="stretch")
+        st.altair_chart(charts.staffing_service_level(intervals, pool, view.day,
+                                                      view.interval_minutes), width="stretch")
+        planner.download(planner.pool_intervals(intervals, pool), f"intervals_{pool}", view)
 st.caption("Bars: scheduled operators in the scenario (grey marks: baseline). Lines: simulated "
            "service level per interval with the scenario's 95% band. Dashed red: target.")
-st.download_button("Download interval results (CSV)", planner.csv_bytes(intervals),
-                   file_name="simulator_intervals.csv", mime="text/csv", on_click="ignore")
+planner.download(intervals, "intervals", view, "Download interval results (CSV)",
+                 "Every pool's interval results, baseline and scenario, as CSV")
 
 st.subheader("Wait distribution")
-st.altair_chart(charts.wait_histogram(planner.wait_frames(base_out, scen_out), planner.WAIT_CAP_S),
-                width="stretch")
+waits = planner.wait_frames(base_out, scen_out)
+st.altair_chart(charts.wait_histogram(waits, planner.WAIT_CAP_S, view.day), width="stretch")
+planner.download(waits, "waits", view)
 st.caption(f"Answered contacts that waited, per day, by channel (scenario); grey line: "
            f"baseline total. Answered at once, not shown: {scen_out.answered_at_once:.0%} "
            f"(baseline {base_out.answered_at_once:.0%}).")
@@ -118,7 +129,9 @@ st.subheader("Predicted NPS — model estimate")
 if scen_out.nps is None:
     st.info(f"Predicted NPS is unavailable: {curve_note}.")
 else:
-    st.altair_chart(charts.nps_estimates(planner.nps_frame(base_out, scen_out)), width="stretch")
+    nps = planner.nps_frame(base_out, scen_out)
+    st.altair_chart(charts.nps_estimates(nps, view.day), width="stretch")
+    planner.download(nps, "predicted_nps", view)
     st.caption("A model estimate, not a measurement: " + curve_note + ". It assumes that "
                + " ".join(planner.NPS_ASSUMPTIONS))
 
@@ -149,16 +162,20 @@ else:
             st.success(planner.sweep_answer(best, target, scenario.currency))
         else:
             st.warning(planner.sweep_answer(best, target, scenario.currency))
-        for column, chart in zip(st.columns(3), charts.sweep_heatmaps(grid, best), strict=True):
+        heatmaps = charts.sweep_heatmaps(grid, best, planner.SWEEP_POOL, view.day,
+                                         scenario.currency)
+        for column, (metric, chart) in zip(st.columns(len(heatmaps)), heatmaps.items(),
+                                           strict=True):
             with column:
                 st.altair_chart(chart, width="stretch")
-        st.altair_chart(charts.cost_frontier(grid, target, scenario.currency, best),
-                        width="stretch")
+                planner.download(planner.sweep_metric(grid, metric), f"sweep_{metric}", view)
+        st.altair_chart(charts.cost_frontier(grid, target, scenario.currency, best,
+                                             planner.SWEEP_POOL, view.day), width="stretch")
         st.caption(f"Each mix: the digital pool's scheduled operators × factor in every "
                    f"interval, and that automation share on all its channels (bot containment "
                    f"as in the scenario); offices are left out. {axes.replications} simulated "
                    f"days per mix, seed {seed}. Orange: the cost frontier — no other mix is both "
                    f"cheaper and better. Outlined: the cheapest frontier mix reaching "
                    f"{target:.0%}.")
-        st.download_button("Download sweep grid (CSV)", planner.csv_bytes(grid),
-                           file_name="simulator_sweep.csv", mime="text/csv", on_click="ignore")
+        planner.download(grid, "sweep", view, "Download sweep grid (CSV)",
+                         "Every mix of the sweep (the cost frontier's data) as CSV")

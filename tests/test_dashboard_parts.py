@@ -91,3 +91,27 @@ def test_a_period_with_no_rows_has_no_data_to_compare_with():
     assert not period_has_data(empty)
     assert period_has_data({**empty, "appeals": 1})
     assert period_has_data({**empty, "contacts_offline": 3})
+
+
+def test_sweep_charts_title_the_day_and_tip_every_mark_with_units():
+    grid = pl.DataFrame({
+        "operator_factor": [0.8, 1.0, 0.8, 1.0], "automation_share": [0.0, 0.0, 0.3, 0.3],
+        "operator_hours": [40.0, 50.0, 40.0, 50.0], "service_level": [0.7, 0.85, 0.8, 0.9],
+        "asa_s": [40.0, 12.0, 20.0, 8.0], "cost": [100.0, 125.0, 110.0, 135.0],
+        "on_frontier": [True, True, True, True]})
+    best = grid.row(2, named=True)
+    specs = [chart.to_dict() for chart in [
+        *charts.sweep_heatmaps(grid, best, "digital", "Monday", "KZT").values(),
+        charts.cost_frontier(grid, 0.8, "KZT", best, "digital", "Monday")]]
+    for spec in specs:
+        title = spec["title"]
+        assert "Monday" in f"{title['text']} {title['subtitle']}" and "digital" in str(title)
+        for layer in marks(spec):
+            assert all(tip.get("title") for tip in layer["encoding"]["tooltip"]), layer
+    frontier = specs[-1]
+    rule = next(layer for layer in marks(frontier) if layer["mark"]["type"] == "rule")
+    assert frontier["datasets"][rule["data"]["name"]] == [{"sl_target": 0.8, "pools": "digital"}]
+    assert {"field": "sl_target", "format": ".0%", "type": "quantitative"}.items() <= \
+        rule["encoding"]["tooltip"][0].items()
+    assert "Cost per day (KZT)" in {tip["title"] for tip in marks(frontier)[0]["encoding"]
+                                    ["tooltip"]}

@@ -5,9 +5,12 @@ The page runs the real simulator through the process pool, with 3 replications t
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -19,6 +22,8 @@ PAGE = "pages/simulator.py"
 UNREACHABLE = "postgresql+psycopg://reader:s3cret@127.0.0.1:1/sp"
 KPI_TILES = ["Service level", "Average speed of answer", "Abandoned", "Cost per day",
              "Predicted NPS"]
+# The third planner question as a link: every chart of the page is drawn, the chosen mix too.
+CHEAPEST_MIX = {"sl": "0.8", "slt": "60", "wsl": "0.8", "wslt": "60", "sweep": "1"}
 
 
 def open_page(monkeypatch, url: str, **params: str) -> AppTest:
@@ -65,7 +70,8 @@ def test_page_renders_results_learned_from_the_database(monkeypatch, seeded_sqli
     assert table["Scenario"].tolist() == table["Baseline"].tolist()
     assert table.loc["Contacts offered", "Baseline"] != "—"
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["Download interval results (CSV)"]
+    assert "Download interval results (CSV)" in labels
+    assert "Download sweep grid (CSV)" not in labels  # no sweep until asked
 
 
 def test_url_round_trip(monkeypatch, seeded_sqlite_url):
@@ -167,6 +173,76 @@ def test_overloaded_scenario_is_flagged_as_unstable(monkeypatch, seeded_sqlite_u
     assert kpis(at).loc["Abandoned (of queued)", "Change"].startswith("+")
 
 
+def drawn_specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+
+
+def mark_views(spec: dict, inherited: dict | None = None) -> Iterator[tuple[dict, dict]]:
+    """Every view that draws a mark, with its encoding (a layer inherits its parent's)."""
+    encoding = {**(inherited or {}), **spec.get("encoding", {})}
+    if "mark" in spec:
+        yield spec, encoding
+    for child in spec.get("layer", []):
+        yield from mark_views(child, encoding)
+    for key in ("hconcat", "vconcat", "concat"):
+        for child in spec.get(key, []):
+            yield from mark_views(child)
+    if "spec" in spec:  # facet and repeat
+        yield from mark_views(spec["spec"], encoding)
+
+
+def tooltips(view: dict, encoding: dict) -> list[dict]:
+    """The tooltip fields of one mark: its encoding's, or the mark's own."""
+    mark = view["mark"] if isinstance(view["mark"], dict) else {}
+    found = encoding.get("tooltip", mark.get("tooltip"))
+    if found in (None, False, True):  # `True` shows raw field names, without titles or units
+        return []
+    return found if isinstance(found, list) else [found]
+
+
+def title_text(spec: dict) -> str:
+    title = spec.get("title") or ""
+    if isinstance(title, dict):
+        parts = [title.get("text") or "", title.get("subtitle") or ""]
+        return " ".join(" ".join(p) if isinstance(p, list) else p for p in parts).strip()
+    return " ".join(title) if isinstance(title, list) else title
+
+
+def test_every_mark_of_every_chart_has_a_tooltip_and_every_chart_a_title(monkeypatch,
+                                                                          seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, **CHEAPEST_MIX)
+    assert len(at.success) == 1  # a chosen mix: its highlight layers are drawn too
+    specs = drawn_specs(at)
+    # Erlang preview, one per pool, waits, NPS, three sweep heatmaps and the cost frontier.
+    assert len(specs) == 9
+    bare = []
+    for spec in specs:
+        title = title_text(spec)
+        assert title and "Monday" in title, f"chart without a title naming the day: {title!r}"
+        for view, encoding in mark_views(spec):
+            fields = tooltips(view, encoding)
+            mark = view["mark"]["type"] if isinstance(view["mark"], dict) else view["mark"]
+            if not fields:
+                bare.append(f"{title}: {mark}")
+            # Each field says what it is (and its unit), not a raw column name.
+            assert all(f.get("title") for f in fields), (title, mark, fields)
+    assert not bare, bare
+
+
+def test_every_chart_and_table_has_its_own_csv_download(monkeypatch, seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, **CHEAPEST_MIX)
+    charts, tables = at.get("vega_lite_chart"), at.dataframe
+    buttons = at.get("download_button")
+    assert len(charts) == 9 and len(tables) == 3  # Erlang day, KPIs, per channel
+    assert len(buttons) >= len(charts) + len(tables), [b.proto.label for b in buttons]
+    labels = [b.proto.label for b in buttons]
+    assert {"Download interval results (CSV)", "Download sweep grid (CSV)"} <= set(labels)
+    # Each button has its own key (its id ends with it), so none depends on its position.
+    ids = [b.proto.id for b in buttons]
+    assert len(set(ids)) == len(ids)
+    assert all("-download_sim_" in button_id for button_id in ids), ids
+
+
 # --------------------------------------------------------------------------- pure helpers
 
 
@@ -243,3 +319,15 @@ def test_sweep_needs_channels_in_the_pool_and_a_sane_budget():
     busy = example.__class__(**{**example.__dict__, "volume_multiplier": 5.0})
     assert "the most is 20,000,000" in (planner.sweep_budget_problem(busy, huge) or "")
     assert planner.sweep_budget_problem(example, planner.sweep_axes({"sweep": 1})) is None
+
+
+def test_csv_files_name_their_day_and_interval_and_hold_their_charts_data():
+    view = planner.SimView("example Monday", 30)
+    assert view.file_name("sweep_cost") == \
+        "servicepulse_simulator_sweep_cost_example_monday_30min.csv"
+    grid = pl.DataFrame({"operator_factor": [1.0], "automation_share": [0.3],
+                         "operator_hours": [50.0], "cost": [9.0], "cost_ci_low": [8.0],
+                         "cost_ci_high": [10.0], "asa_s": [5.0], "on_frontier": [True]})
+    assert planner.sweep_metric(grid, "cost").columns == [
+        "operator_factor", "automation_share", "operator_hours", "cost", "cost_ci_low",
+        "cost_ci_high", "on_frontier"]

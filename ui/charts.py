@@ -54,6 +54,13 @@ def online_offline_mix(frame: pl.DataFrame, title: str) -> alt.Chart:
 
 
 # --------------------------------------------------------------------------- staffing simulator
+# Titles name what is measured and over what: the simulated day, the interval length, and
+# scenario vs baseline. Every mark carries a tooltip, its fields titled with their units.
+
+SERIES_TIP = alt.Tooltip("series:N", title="Series")
+FROM_TIP = alt.Tooltip("start:N", title="Interval from")
+TARGET_NOTE = "Dashed red: the service-level target"
+
 
 def _hour_axis() -> alt.X:
     """Intervals as pre-binned ranges [start_h, end_h): bars fill their interval."""
@@ -62,13 +69,31 @@ def _hour_axis() -> alt.X:
                  axis=alt.Axis(values=list(range(0, 25, 3))))
 
 
-def erlang_preview(frame: pl.DataFrame) -> alt.LayerChart:
+def _clock(hours: pl.Expr) -> pl.Expr:
+    """Hours of the day (18.5) as a clock ("18:30")."""
+    minutes = (hours * 60).round(0).cast(pl.Int64)
+    return pl.format("{}:{}", (minutes // 60).cast(pl.String).str.zfill(2),
+                     (minutes % 60).cast(pl.String).str.zfill(2))
+
+
+def _target_rule(targets: pl.DataFrame, y: alt.Y | str = "sl_target:Q") -> alt.Chart:
+    """Dashed red rules at the service-level targets; `targets` has sl_target and pool."""
+    rules = targets.group_by("sl_target").agg(
+        pl.col("pool").unique().sort().str.join(", ").alias("pools"))
+    return alt.Chart(rules).mark_rule(color=TARGET_COLOR, strokeDash=[6, 4]).encode(
+        y=y, tooltip=[
+            alt.Tooltip("sl_target:Q", format=".0%",
+                        title="Service-level target (share answered within target time)"),
+            alt.Tooltip("pools:N", title="Target of pool")])
+
+
+def erlang_preview(frame: pl.DataFrame, day: str, interval_minutes: int) -> alt.LayerChart:
     """Erlang A service level per interval and pool (solid: scenario, dashed: baseline).
 
     Instant and analytic: it shows where the plan is thin while the simulation runs.
     """
     data = frame.filter(pl.col("service_level").is_not_null()).with_columns(
-        mid_h=(pl.col("start_h") + pl.col("end_h")) / 2)
+        mid_h=(pl.col("start_h") + pl.col("end_h")) / 2, start=_clock(pl.col("start_h")))
     lines = alt.Chart(data).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
         x=alt.X("mid_h:Q", title="Hour of day", scale=alt.Scale(domain=[0, 24], nice=False),
                 axis=alt.Axis(values=list(range(0, 25, 3)))),
@@ -79,19 +104,21 @@ def erlang_preview(frame: pl.DataFrame) -> alt.LayerChart:
                                   scale=alt.Scale(domain=["scenario", "baseline"],
                                                   range=[[1, 0], [5, 4]])),
         detail="series:N",
-        tooltip=["series:N", "pool:N", alt.Tooltip("start_h:Q", title="From hour"),
-                 alt.Tooltip("operators:Q", title="Operators"),
-                 alt.Tooltip("human_contacts:Q", format=".1f", title="Human contacts"),
-                 alt.Tooltip("service_level:Q", format=".1%", title="Service level"),
-                 alt.Tooltip("abandoned_share:Q", format=".1%", title="Abandoned")],
+        tooltip=[SERIES_TIP, alt.Tooltip("pool:N", title="Pool"), FROM_TIP,
+                 alt.Tooltip("operators:Q", title="Scheduled operators"),
+                 alt.Tooltip("human_contacts:Q", format=".1f",
+                             title="Contacts to operators (in interval)"),
+                 alt.Tooltip("service_level:Q", format=".1%", title="Service level (Erlang A)"),
+                 alt.Tooltip("abandoned_share:Q", format=".1%", title="Abandoned (Erlang A)")],
     )
-    targets = data.select("sl_target").unique()
-    rule = alt.Chart(targets).mark_rule(color=TARGET_COLOR, strokeDash=[6, 4]).encode(
-        y="sl_target:Q")
-    return alt.layer(lines, rule).properties(height=220)
+    return alt.layer(lines, _target_rule(data.select("sl_target", "pool"))).properties(
+        height=270, title=alt.Title(  # the height holds the title: the plot keeps ~170 px
+            f"Erlang A service level per {interval_minutes}-min interval, {day}",
+            subtitle=f"Scenario (solid) vs baseline (dashed). {TARGET_NOTE}."))
 
 
-def staffing_service_level(frame: pl.DataFrame, pool: str) -> alt.LayerChart:
+def staffing_service_level(frame: pl.DataFrame, pool: str, day: str,
+                           interval_minutes: int) -> alt.LayerChart:
     """One pool's day: bars = scheduled operators (ticks: baseline), line = simulated service
     level per interval for baseline and scenario with the scenario's 95% band and the target."""
     data = frame.filter(pl.col("pool") == pool).with_columns(
@@ -102,14 +129,12 @@ def staffing_service_level(frame: pl.DataFrame, pool: str) -> alt.LayerChart:
                                         ).encode(
         x=_hour_axis(), x2="end_h:Q",
         y=alt.Y("operators:Q", title="Scheduled operators"),
-        tooltip=[alt.Tooltip("start:N", title="From"),
-                 alt.Tooltip("operators:Q", title="Operators (scenario)")],
+        tooltip=[FROM_TIP, alt.Tooltip("operators:Q", title="Scheduled operators (scenario)")],
     )
     ticks = alt.Chart(baseline).mark_rule(color=SERIES_COLORS["baseline"], strokeWidth=2
                                           ).encode(
         x=alt.X("start_h:Q"), x2="end_h:Q", y="operators:Q",
-        tooltip=[alt.Tooltip("start:N", title="From"),
-                 alt.Tooltip("operators:Q", title="Operators (baseline)")])
+        tooltip=[FROM_TIP, alt.Tooltip("operators:Q", title="Scheduled operators (baseline)")])
     staffing = alt.layer(bars, ticks)
     measured = data.filter(pl.col("service_level").is_not_null())
     sl_scale = alt.Scale(domain=[0, 1])
@@ -117,25 +142,32 @@ def staffing_service_level(frame: pl.DataFrame, pool: str) -> alt.LayerChart:
     band = alt.Chart(measured.filter(pl.col("series") == "scenario")).mark_area(
         opacity=0.15, color=SERIES_COLORS["scenario"]).encode(
         x="mid_h:Q", y=alt.Y("service_level_ci_low:Q", scale=sl_scale, axis=sl_axis),
-        y2="service_level_ci_high:Q")
+        y2="service_level_ci_high:Q",
+        tooltip=[FROM_TIP,
+                 alt.Tooltip("service_level_ci_low:Q", format=".1%",
+                             title="Scenario service level, 95% CI low"),
+                 alt.Tooltip("service_level_ci_high:Q", format=".1%",
+                             title="Scenario service level, 95% CI high")])
     lines = alt.Chart(measured).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
         x="mid_h:Q", y=alt.Y("service_level:Q", scale=sl_scale, axis=sl_axis),
         color=alt.Color("series:N", scale=color_scale(SERIES_COLORS), title=None),
-        tooltip=["series:N", alt.Tooltip("start:N", title="From"),
+        tooltip=[SERIES_TIP, FROM_TIP,
                  alt.Tooltip("service_level:Q", format=".1%", title="Service level"),
                  alt.Tooltip("service_level_ci_low:Q", format=".1%", title="95% CI low"),
                  alt.Tooltip("service_level_ci_high:Q", format=".1%", title="95% CI high"),
-                 alt.Tooltip("queued:Q", format=".1f", title="Queued"),
-                 alt.Tooltip("asa_s:Q", format=".0f", title="ASA s")],
+                 alt.Tooltip("queued:Q", format=".1f", title="Queued contacts (per day)"),
+                 alt.Tooltip("asa_s:Q", format=".0f", title="Average speed of answer (s)")],
     )
-    rule = alt.Chart(data.select("sl_target").unique()).mark_rule(
-        color=TARGET_COLOR, strokeDash=[6, 4]).encode(
-        y=alt.Y("sl_target:Q", scale=sl_scale, axis=sl_axis))
+    rule = _target_rule(data.select("sl_target", "pool"),
+                        alt.Y("sl_target:Q", scale=sl_scale, axis=sl_axis))
     service = alt.layer(band, lines, rule)
-    return alt.layer(staffing, service).resolve_scale(y="independent").properties(height=260)
+    return alt.layer(staffing, service).resolve_scale(y="independent").properties(
+        height=310, title=alt.Title(
+            f"Pool {pool}, {day}: operators and service level",
+            subtitle=f"Per {interval_minutes}-min interval; scenario dark, baseline grey."))
 
 
-def wait_histogram(frame: pl.DataFrame, cap_s: int) -> alt.LayerChart:
+def wait_histogram(frame: pl.DataFrame, cap_s: int, day: str) -> alt.LayerChart:
     """Answered waits per day: scenario bars stacked by channel, baseline total as a step line."""
     scenario = frame.filter(pl.col("series") == "scenario")
     baseline = (frame.filter(pl.col("series") == "baseline")
@@ -145,19 +177,24 @@ def wait_histogram(frame: pl.DataFrame, cap_s: int) -> alt.LayerChart:
     x = alt.X("wait_from_s:Q", bin="binned",
               title=f"Wait of answered contacts, s (last bar: {cap_s} s or more)",
               scale=alt.Scale(domain=[0, upper], nice=False))
+    waited = [alt.Tooltip("wait_from_s:Q", title="Wait from (s)"),
+              alt.Tooltip("wait_to_s:Q", title="Wait up to (s)")]
     bars = alt.Chart(scenario).mark_bar().encode(
         x=x, x2="wait_to_s:Q",
         y=alt.Y("contacts_per_day:Q", stack="zero", title="Contacts per day"),
         color=alt.Color("channel:N", scale=color_scale(CHANNEL_COLORS), title="Channel"),
-        tooltip=["channel:N", alt.Tooltip("wait_from_s:Q", title="Wait from s"),
-                 alt.Tooltip("contacts_per_day:Q", format=".1f", title="Per day")],
+        tooltip=[alt.Tooltip("channel:N", title="Channel"), *waited,
+                 alt.Tooltip("contacts_per_day:Q", format=".1f",
+                             title="Contacts per day (scenario)")],
     )
     line = alt.Chart(baseline).mark_line(interpolate="step-after",
                                          color=SERIES_COLORS["baseline"], strokeWidth=2).encode(
         x=alt.X("wait_from_s:Q"), y="contacts_per_day:Q",
-        tooltip=[alt.Tooltip("wait_from_s:Q", title="Wait from s"),
-                 alt.Tooltip("contacts_per_day:Q", format=".1f", title="Baseline per day")])
-    return alt.layer(bars, line).properties(height=260)
+        tooltip=[*waited, alt.Tooltip("contacts_per_day:Q", format=".1f",
+                                      title="Contacts per day (baseline, all channels)")])
+    return alt.layer(bars, line).properties(height=310, title=alt.Title(
+        f"Answered contacts by wait, per simulated {day}",
+        subtitle="Scenario stacked by channel; grey line: baseline total."))
 
 
 def _mix_labels(grid: pl.DataFrame) -> pl.DataFrame:
@@ -167,20 +204,45 @@ def _mix_labels(grid: pl.DataFrame) -> pl.DataFrame:
         + "%")
 
 
-def sweep_heatmaps(grid: pl.DataFrame, best: dict | None = None) -> list[alt.LayerChart]:
-    """Service level, ASA and cost over the grid, each in its palette scheme."""
-    return [sweep_heatmap(grid, metric, title, value_format, scheme, best, reverse)
-            for metric, (title, value_format, scheme, reverse) in SWEEP_HEATMAPS.items()]
+def _mix_tooltip(grid: pl.DataFrame, currency: str) -> list[alt.Tooltip]:
+    """One mix of the sweep, as every sweep mark shows it."""
+    tooltip = [alt.Tooltip("operators:N", title="Operators (× scheduled)"),
+               alt.Tooltip("automation:N", title="Automation share"),
+               alt.Tooltip("service_level:Q", format=".1%", title="Service level"),
+               alt.Tooltip("asa_s:Q", format=".0f", title="Average speed of answer (s)"),
+               alt.Tooltip("cost:Q", format=",.0f", title=f"Cost per day ({currency})")]
+    if "predicted_nps" in grid.columns:
+        tooltip.append(alt.Tooltip("predicted_nps:Q", format=".1f",
+                                   title="Predicted NPS (model estimate)"))
+    return [*tooltip, alt.Tooltip("on_frontier:N", title="On the cost frontier")]
+
+
+def _chosen(data: pl.DataFrame, best: dict) -> pl.DataFrame:
+    return data.filter((pl.col("operator_factor") == best["operator_factor"])
+                       & (pl.col("automation_share") == best["automation_share"])
+                       ).with_columns(chosen=pl.lit("cheapest frontier mix reaching the target"))
+
+
+CHOSEN_TIP = alt.Tooltip("chosen:N", title="Outlined")
+
+
+def sweep_heatmaps(grid: pl.DataFrame, best: dict | None, pool: str, day: str,
+                   currency: str) -> dict[str, alt.LayerChart]:
+    """Service level, ASA and cost over the grid, each in its palette scheme, by metric."""
+    return {metric: sweep_heatmap(grid, metric, title, value_format, scheme, best, reverse,
+                                  pool=pool, day=day, currency=currency)
+            for metric, (title, value_format, scheme, reverse) in SWEEP_HEATMAPS.items()}
 
 
 def sweep_heatmap(grid: pl.DataFrame, metric: str, title: str, value_format: str,
-                  scheme: str, best: dict | None = None, reverse: bool = False
-                  ) -> alt.LayerChart:
+                  scheme: str, best: dict | None = None, reverse: bool = False, *,
+                  pool: str, day: str, currency: str) -> alt.LayerChart:
     """Operator factor × automation share, coloured by one metric; the chosen mix outlined."""
     data = _mix_labels(grid)
     x_order = data.sort("automation_share")["automation"].unique(maintain_order=True).to_list()
     y_order = data.sort("operator_factor", descending=True)["operators"].unique(
         maintain_order=True).to_list()
+    tooltip = _mix_tooltip(data, currency)
     base = alt.Chart(data).encode(
         x=alt.X("automation:O", sort=x_order, title="Automation share",
                 axis=alt.Axis(labelAngle=0)),
@@ -188,63 +250,62 @@ def sweep_heatmap(grid: pl.DataFrame, metric: str, title: str, value_format: str
     cells = base.mark_rect().encode(  # every cell carries its value: no legend needed
         color=alt.Color(f"{metric}:Q", title=title,
                         scale=alt.Scale(scheme=scheme, reverse=reverse), legend=None),
-        tooltip=["operators:N", "automation:N",
-                 alt.Tooltip(f"{metric}:Q", format=value_format, title=title),
-                 alt.Tooltip("on_frontier:N", title="On frontier")])
+        tooltip=tooltip)
     text = base.mark_text(fontSize=10).encode(
         text=alt.Text(f"{metric}:Q", format=value_format),
-        color=alt.value(TEXT_COLOR))
+        color=alt.value(TEXT_COLOR), tooltip=tooltip)
     layers = [cells, text]
     if best is not None:
-        chosen = data.filter((pl.col("operator_factor") == best["operator_factor"])
-                             & (pl.col("automation_share") == best["automation_share"]))
-        layers.append(alt.Chart(chosen).mark_rect(fill=None, stroke=HIGHLIGHT_COLOR,
-                                                  strokeWidth=3).encode(
-            x=alt.X("automation:O", sort=x_order), y=alt.Y("operators:O", sort=y_order)))
-    return alt.layer(*layers).properties(title=title, height=320)
+        layers.append(alt.Chart(_chosen(data, best)).mark_rect(
+            fill=None, stroke=HIGHLIGHT_COLOR, strokeWidth=3).encode(
+            x=alt.X("automation:O", sort=x_order), y=alt.Y("operators:O", sort=y_order),
+            tooltip=[CHOSEN_TIP, *tooltip]))
+    unit = f" ({currency})" if metric == "cost" else ""
+    return alt.layer(*layers).properties(height=370, title=alt.Title(
+        f"{title}{unit}", subtitle=f"Per mix, {pool} pool, {day} (sweep)."))
 
 
-def cost_frontier(grid: pl.DataFrame, target: float, currency: str,
-                  best: dict | None = None) -> alt.LayerChart:
+def cost_frontier(grid: pl.DataFrame, target: float, currency: str, best: dict | None,
+                  pool: str, day: str) -> alt.LayerChart:
     """Cost against service level for every mix; the frontier (mixes nobody beats on both)
     is joined and coloured, the chosen mix ringed, the target drawn."""
     data = _mix_labels(grid).with_columns(
         mark=pl.when(pl.col("on_frontier")).then(pl.lit("frontier")).otherwise(
             pl.lit("dominated")))
-    tooltip = ["operators:N", "automation:N",
-               alt.Tooltip("service_level:Q", format=".1%", title="Service level"),
-               alt.Tooltip("asa_s:Q", format=".0f", title="ASA s"),
-               alt.Tooltip("cost:Q", format=",.0f", title=f"Cost {currency}")]
-    if "predicted_nps" in data.columns:
-        tooltip.append(alt.Tooltip("predicted_nps:Q", format=".1f", title="Predicted NPS"))
+    tooltip = _mix_tooltip(data, currency)
     x = alt.X("cost:Q", title=f"Cost per day ({currency})", scale=alt.Scale(zero=False))
     y = alt.Y("service_level:Q", title="Service level", axis=alt.Axis(format="%"))
     points = alt.Chart(data).mark_circle(size=70, opacity=0.9).encode(
         x=x, y=y, color=alt.Color("mark:N", title=None, scale=color_scale(
             {"frontier": FRONTIER_COLOR, "dominated": DOMINATED_COLOR})), tooltip=tooltip)
     frontier = alt.Chart(data.filter(pl.col("on_frontier")).sort("cost")).mark_line(
-        color=FRONTIER_COLOR).encode(x=x, y=y, order="cost:Q")
-    rule = alt.Chart(pl.DataFrame({"target": [target]})).mark_rule(
-        color=TARGET_COLOR, strokeDash=[6, 4]).encode(y="target:Q")
+        color=FRONTIER_COLOR).encode(x=x, y=y, order="cost:Q", tooltip=tooltip)
+    rule = _target_rule(pl.DataFrame({"sl_target": [target], "pool": [pool]}))
     layers = [frontier, points, rule]
     if best is not None:
-        chosen = pl.DataFrame({"cost": [best["cost"]], "service_level": [best["service_level"]]})
-        layers.append(alt.Chart(chosen).mark_point(size=320, shape="circle", filled=False,
-                                                   color=HIGHLIGHT_COLOR, strokeWidth=2.5
-                                                   ).encode(x=x, y=y))
-    return alt.layer(*layers).properties(height=320)
+        layers.append(alt.Chart(_chosen(data, best)).mark_point(
+            size=320, shape="circle", filled=False, color=HIGHLIGHT_COLOR, strokeWidth=2.5
+        ).encode(x=x, y=y, tooltip=[CHOSEN_TIP, *tooltip]))
+    return alt.layer(*layers).properties(height=370, title=alt.Title(
+        f"Cost per day against service level per mix, {pool} pool, {day}",
+        subtitle="Orange: the cost frontier; ringed: the cheapest frontier mix reaching the "
+                 f"target. {TARGET_NOTE}."))
 
 
-def nps_estimates(frame: pl.DataFrame) -> alt.LayerChart:
+def nps_estimates(frame: pl.DataFrame, day: str) -> alt.LayerChart:
     """Predicted NPS per series with its 95% interval (a model estimate, not a measurement)."""
+    tooltip = [SERIES_TIP, alt.Tooltip("nps:Q", format=".1f", title="Predicted NPS"),
+               alt.Tooltip("low:Q", format=".1f", title="95% interval low"),
+               alt.Tooltip("high:Q", format=".1f", title="95% interval high")]
+    color = alt.Color("series:N", scale=color_scale(SERIES_COLORS), legend=None)
     base = alt.Chart(frame).encode(y=alt.Y("series:N", title=None, sort=["baseline",
                                                                          "scenario"]))
     bars = base.mark_rule(strokeWidth=3).encode(
         x=alt.X("low:Q", title="Predicted NPS (95% interval)", scale=alt.Scale(zero=False),
                 axis=alt.Axis(tickCount=6)),
-        x2="high:Q", color=alt.Color("series:N", scale=color_scale(SERIES_COLORS), legend=None))
-    dots = base.mark_point(filled=True, size=90).encode(
-        x="nps:Q", color=alt.Color("series:N", scale=color_scale(SERIES_COLORS), legend=None),
-        tooltip=["series:N", alt.Tooltip("nps:Q", format=".1f"),
-                 alt.Tooltip("low:Q", format=".1f"), alt.Tooltip("high:Q", format=".1f")])
-    return alt.layer(bars, dots).properties(height=110)
+        x2="high:Q", color=color, tooltip=tooltip)
+    dots = base.mark_point(filled=True, size=90).encode(x="nps:Q", color=color,
+                                                        tooltip=tooltip)
+    return alt.layer(bars, dots).properties(height=200, title=alt.Title(
+        f"Predicted NPS of a simulated {day}: scenario vs baseline",
+        subtitle="A model estimate with its 95% interval, not a measurement."))

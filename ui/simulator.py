@@ -38,12 +38,14 @@ from sim.runner import (
 )
 from sim.sweep import sweep
 from ui import state
+from ui.layout import csv_bytes
 
 Number = int | float
 Kind = Literal["int", "float", "choice"]
 Group = Literal["scenario", "sweep", "flag"]
 
 EXAMPLE_TOML = Path(__file__).resolve().parent.parent / "sim" / "examples" / "baseline_monday.toml"
+EXAMPLE_DAY = "example Monday"  # the day EXAMPLE_TOML holds
 CHAT_CHANNELS = ("whatsapp", "telegram")
 WEB_CHANNELS = ("web_cabinet", "mobile_app")
 OFFICE_CHANNELS = ("office",)
@@ -660,15 +662,23 @@ def nps_frame(baseline: SimOutcome, scenario: SimOutcome) -> pl.DataFrame:
                                       "high": pl.Float64}, orient="row")
 
 
-def csv_bytes(frame: pl.DataFrame) -> bytes:
-    return frame.write_csv().encode("utf-8")
-
-
 def interval_frames(baseline: Scenario, base: SimOutcome, scenario: Scenario,
                     outcome: SimOutcome) -> pl.DataFrame:
     """Baseline and scenario interval results in one long frame (charts and the CSV)."""
     return pl.concat([interval_frame(baseline, base.intervals, "baseline"),
                       interval_frame(scenario, outcome.intervals, "scenario")], how="diagonal")
+
+
+def pool_intervals(intervals: pl.DataFrame, pool: str) -> pl.DataFrame:
+    """One pool's rows of `interval_frames`: the data behind that pool's chart."""
+    return intervals.filter(pl.col("pool") == pool)
+
+
+def sweep_metric(grid: pl.DataFrame, metric: str) -> pl.DataFrame:
+    """The data behind one sweep heatmap: each mix with that metric and its 95% CI."""
+    wanted = ["operator_factor", "automation_share", "operator_hours", metric,
+              f"{metric}_ci_low", f"{metric}_ci_high", "on_frontier"]
+    return grid.select(name for name in wanted if name in grid.columns)
 
 
 def wait_frames(base: SimOutcome, outcome: SimOutcome) -> pl.DataFrame:
@@ -857,6 +867,33 @@ class Baseline:
     @property
     def data(self) -> dict[str, Any]:
         return scenario_to_dict(self.scenario)
+
+
+@dataclass(frozen=True)
+class SimView:
+    """What the page's figures cover: the day and interval length every chart title and CSV
+    file name carry."""
+
+    day: str
+    interval_minutes: int
+
+    def file_name(self, name: str) -> str:
+        day = re.sub(r"\W+", "_", self.day.lower()).strip("_")
+        return f"servicepulse_simulator_{name}_{day}_{self.interval_minutes}min.csv"
+
+
+def sim_view(baseline: Baseline, edits: Mapping[str, Number]) -> SimView:
+    """The weekday learned from the database, or the example day it fell back to."""
+    day = WEEKDAYS[int(setting(edits, "wd"))] if baseline.from_database else EXAMPLE_DAY
+    return SimView(day, baseline.scenario.interval_minutes)
+
+
+def download(frame: pl.DataFrame, name: str, view: SimView, label: str = "CSV",
+             help: str = "Download the data behind this view as CSV") -> None:
+    """A CSV of `frame`, made when clicked; `name` keys the button and names the file."""
+    st.download_button(label, lambda: csv_bytes(frame), file_name=view.file_name(name),
+                       mime="text/csv", key=f"download_sim_{name}",
+                       icon=":material/download:", on_click="ignore", help=help)
 
 
 @st.cache_data(ttl=BASELINE_TTL_S, max_entries=32, show_spinner="Learning the baseline day…")
