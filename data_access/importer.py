@@ -67,9 +67,13 @@ EXIT_DATABASE = 3  # the database is unreachable or refused the work
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a process stopped by SIGINT
 INT_MAX = 2**31 - 1  # INTEGER columns (wait_s, handle_s)
 ID_LENGTH = 64
+# The longest value read, in characters: the csv module's default field limit. It keeps a stray
+# quote to one line (the reader gives up there), so the fast path applies it too.
+VALUE_MAX = 131_072
 SQLITE_CACHE_KB = 64 * 1024  # inserting into the indexes of millions of rows needs more than 2 MB
 ROW = " row"  # internal names start with a space: header names are stripped, so never clash
 REJECT_COLUMNS = ("row", "field", "value", "problem")
+NOT_UTF8 = r"not UTF-8 text (bytes that are not UTF-8 are shown as \xNN)"
 TIMESTAMP_HELP = ("YYYY-MM-DD HH:MM[:SS[.ffffff]] in local time (Asia/Almaty), or ISO 8601 with "
                   "an offset such as 2022-07-01T10:00:00+05:00 or ...Z")
 _TIMESTAMP = (r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(?:[.,]\d{1,9})?)?"
@@ -153,19 +157,21 @@ class _Checks:
             self.rule(name, ~_given(name), "required")
 
     def text(self, name: str, *, target: str | None = None, required: bool = True,
-             max_length: int | None = ID_LENGTH, in_header: bool = True) -> None:
+             max_length: int = ID_LENGTH, in_header: bool = True) -> None:
         self._column(name, required, in_header)
         self.values[_value(target or name)] = _text_expr(name)
-        if max_length is not None:
-            self.rule(name, _text_expr(name).str.len_chars() > max_length,
-                      f"longer than {max_length} characters")
+        self.rule(name, _text_expr(name).str.len_chars() > max_length,
+                  f"longer than {max_length:,} characters")
 
     def integer(self, name: str, low: int, high: int, *, required: bool = True) -> None:
+        """Digits only; digits beyond 64 bits are out of range too, not "not a number"."""
         self._column(name, required, True)
         self.values[_value(name)] = _text_expr(name).cast(pl.Int64, strict=False)
         number = pl.col(_value(name))
-        self.rule(name, _given(name) & number.is_null(), "not a whole number")
-        self.rule(name, (number < low) | (number > high), f"must be between {low} and {high}")
+        digits = _text_expr(name).str.contains(r"^[+-]?[0-9]+$")
+        self.rule(name, _given(name) & ~digits, "not a whole number")
+        self.rule(name, (number < low) | (number > high) | (digits & number.is_null()),
+                  f"must be between {low} and {high}")
 
     def choice(self, name: str, codes: dict[str, object], what: str, *,
                target: str | None = None, required: bool = True, list_codes: bool = True) -> None:
@@ -328,7 +334,7 @@ def _surveys() -> Kind:
     checks.empty_unless("score", answered, "answered is true")
     checks.text("reason", required=False, in_header=False)
     checks.rule("reason", ~answered & _given("reason"), "must be empty unless answered is true")
-    checks.text("suggestion", required=False, max_length=None, in_header=False)
+    checks.text("suggestion", required=False, max_length=VALUE_MAX, in_header=False)
     checks.rule("suggestion", ~answered & _given("suggestion"),
                 "must be empty unless answered is true")
     checks.timestamp("answered_at", required=False, in_header=False)
@@ -412,6 +418,9 @@ class _Chunk:
     frame: pl.DataFrame  # ROW plus every input column, as text
     malformed: list[tuple[int, list[str]]] = field(default_factory=list)  # wrong field count
     unreadable: list[tuple[int, str, str]] = field(default_factory=list)  # (row, line, problem)
+    # Values the source could not turn into text (row, field, value, problem): bytes in a
+    # Parquet binary column that are not UTF-8. The value is shown, the row is rejected.
+    undecoded: pl.DataFrame = field(default_factory=lambda: _no_problems())
 
     @property
     def bad_rows(self) -> list[int]:
@@ -515,15 +524,20 @@ class _CsvRecords:
                         yield line - taken + 1, fields, None
                     continue
                 lines = list(itertools.islice(behind, taken))
-                yield line + 1, lines[0].removesuffix("\n").removesuffix("\r"), \
-                    self._problem(error, line + 1, line + taken, len(fields))
+                long_record = _long_record(lines) if taken == 1 and error is not None \
+                    and error.startswith(_FIELD_LIMIT) else None
+                if long_record is not None:  # checked like any row: rejected, column named
+                    yield line + 1, long_record, None
+                else:
+                    yield line + 1, lines[0].removesuffix("\n").removesuffix("\r"), \
+                        self._problem(error, line + 1, line + taken, len(fields))
                 line += 1
                 again = lines[1:] + again[done + taken:]
                 break
 
     def _problem(self, error: str | None, first: int, last: int, fields: int) -> str:
         """Why the record starting on line `first` and ending on `last` cannot be read."""
-        if error is not None and error.startswith("field larger than field limit"):
+        if error is not None and error.startswith(_FIELD_LIMIT):
             error = (f"a value is longer than {csv.field_size_limit():,} characters "
                      "(an unclosed quote, perhaps)")
         if first == last:
@@ -538,6 +552,25 @@ class _CsvRecords:
             how = f"breaks there ({error})"
         return (f"the quote opened on this line runs on to line {last} and {how}; only this "
                 "line is rejected, reading goes on with the next line")
+
+
+_FIELD_LIMIT = "field larger than field limit"
+
+
+def _long_record(lines: list[str]) -> list[str] | None:
+    """The fields of one line holding a value over the csv module's limit, or None if the
+    line is not CSV on its own (a quote not closed on it).
+
+    A whole line is in memory already, so reading it without the limit costs nothing, and the
+    row is then checked as on the fast path, where values longer than VALUE_MAX are rejected.
+    """
+    limit = csv.field_size_limit(len(lines[0]) + 1)
+    try:
+        return next(csv.reader(lines, strict=True))
+    except csv.Error:
+        return None
+    finally:
+        csv.field_size_limit(limit)
 
 
 def _fields_as_far_as_they_go(text: str) -> list[str]:
@@ -701,6 +734,22 @@ class _ParquetSource:
             raise ImportFileError(
                 f"{path} is not a readable Parquet file: {_first_line(error)}") from None
         self.columns = _header(list(self._file.schema_arrow.names), path)
+        try:
+            empty = pl.from_arrow(self._file.schema_arrow.empty_table())
+        except (pa.ArrowException, pl.exceptions.PolarsError) as error:
+            raise ImportFileError(f"{path} has a column type that cannot be read: "
+                                  f"{_first_line(error)}") from None
+        assert isinstance(empty, pl.DataFrame)
+        # A list or struct is no single value to check; refused before anything is written.
+        nested = [f"{name} ({dtype})" for name, dtype in zip(self.columns, empty.dtypes,
+                                                              strict=True)
+                  if dtype.is_nested() or dtype == pl.Object]
+        if nested:
+            several = len(nested) > 1
+            raise ImportFileError(
+                f"{path}: column{'s' if several else ''} {', '.join(nested)} "
+                f"hold{'' if several else 's'} lists or structs, not single values; flatten "
+                f"or drop {'them' if several else 'it'}")
 
     def chunks(self, size: int) -> Iterator[_Chunk]:
         number = 0
@@ -709,10 +758,18 @@ class _ParquetSource:
                 frame = pl.from_arrow(batch)
                 assert isinstance(frame, pl.DataFrame)
                 frame = frame.rename(dict(zip(frame.columns, self.columns, strict=True)))
-                frame = frame.select(_as_text(name, dtype) for name, dtype in frame.schema.items())
                 rows = pl.int_range(number + 1, number + 1 + frame.height, eager=True)
                 number += frame.height
-                yield _Chunk(frame.with_columns(rows.alias(ROW)))
+                frame = frame.with_columns(rows.alias(ROW))
+                undecoded = [_no_problems()]
+                for name in [name for name, dtype in frame.schema.items() if dtype == pl.Binary]:
+                    text, bad = _decoded(frame[name])
+                    frame = frame.with_columns(text)
+                    undecoded.append(_problems(frame.filter(bad), name, pl.col(name),
+                                               pl.lit(NOT_UTF8)))
+                frame = frame.select(*(_as_text(name, dtype) for name, dtype
+                                       in frame.schema.items() if name != ROW), ROW)
+                yield _Chunk(frame, undecoded=pl.concat(undecoded))
         except (pa.ArrowException, OSError, pl.exceptions.PolarsError) as error:
             raise ImportFileError(f"{self.path}: rows from {number + 1} on cannot be read: "
                                   f"{_first_line(error)}") from None
@@ -721,7 +778,21 @@ class _ParquetSource:
         self._file.close()
 
 
+def _decoded(values: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """A binary column as UTF-8 text, and where it is not UTF-8 (those bytes are shown with
+    \\xNN escapes, for the rejects file)."""
+    try:
+        return values.cast(pl.String), pl.Series([False] * values.len())
+    except pl.exceptions.ComputeError:  # rare: find the bad values one by one
+        texts = [None if value is None else value.decode("utf-8", "backslashreplace")
+                 for value in values]
+        bad = [value is not None and text.encode("utf-8") != value
+               for value, text in zip(values, texts, strict=True)]
+        return pl.Series(values.name, texts, dtype=pl.String), pl.Series(bad)
+
+
 def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A Parquet column as the text a CSV file would hold (binary is decoded before)."""
     column = pl.col(name)
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is not None:  # an instant: shown in local time like any other
@@ -731,10 +802,12 @@ def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
             column.dt.strftime("%Y-%m-%d %H:%M:%S%.6f"))
     if dtype.is_float():  # 5.0 from a pandas column with gaps is the whole number 5
         whole = column.is_finite() & (column == column.round(0))
-        return pl.when(whole).then(column.cast(pl.Int64, strict=False).cast(pl.String)
+        # Digits also beyond 64 bits (1e20), so the range check shows the value; the float's
+        # own text (1e+300) beyond 38 digits.
+        digits = pl.coalesce(column.cast(pl.Int64, strict=False).cast(pl.String),
+                             column.cast(pl.Decimal(38, 0), strict=False).cast(pl.String))
+        return pl.when(whole).then(pl.coalesce(digits, column.cast(pl.String))
                                    ).otherwise(column.cast(pl.String))
-    if dtype.is_nested() or dtype == pl.Binary or dtype == pl.Object:
-        return column.map_elements(str, return_dtype=pl.String)
     return column.cast(pl.String)
 
 
@@ -763,9 +836,7 @@ class _RejectsFile:
     def __init__(self, path: Path, columns: list[str]) -> None:
         self.path = path
         self.lines = 0
-        # An unknown input column named like a rejects column keeps its values, renamed.
-        self.columns = {name: f"{name} (input)" if name in REJECT_COLUMNS else name
-                        for name in columns}
+        self.columns = _rejects_names(columns)
         try:
             self._handle: TextIO = path.open("w", encoding="utf-8", newline="")
         except OSError as error:
@@ -777,23 +848,54 @@ class _RejectsFile:
     def write(self, problems: pl.DataFrame, rows: pl.DataFrame) -> None:
         if problems.is_empty():
             return
-        lines = problems.join(rows, left_on="row", right_on=ROW, how="left",
-                              maintain_order="left").rename(self.columns)
+        lines = problems.join(rows.rename(self.columns), left_on="row", right_on=ROW,
+                              how="left", maintain_order="left")
         # Blank cells as blank, not as "": the file reads like the input.
         blank = [pl.when(pl.col(name) != "").then(pl.col(name)).alias(name)
                  for name in ("value", *self.columns.values())]
-        lines.select(*REJECT_COLUMNS, *self.columns.values()).with_columns(blank).write_csv(
-            self._handle, include_header=False)
-        self._handle.flush()
+        try:
+            lines.select(*REJECT_COLUMNS, *self.columns.values()).with_columns(blank).write_csv(
+                self._handle, include_header=False)
+            self._handle.flush()
+        except OSError as error:
+            raise RejectsUnwritable(self.path, error) from None
         self.lines += problems.height
 
     def close(self) -> Path | None:
         """The file, or None (and no file) when nothing was rejected."""
-        self._handle.close()
+        try:
+            self._handle.close()  # closed even when its last flush fails
+        except OSError as error:
+            if self.lines:  # only an empty file, removed below, may fail to close
+                raise RejectsUnwritable(self.path, error) from None
         if self.lines:
             return self.path
         self.path.unlink(missing_ok=True)
         return None
+
+
+class RejectsUnwritable(Exception):
+    """Writing the rejects file failed midway (a full disk): the batches stored stay."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(f"cannot write the rejects file {path}: {error.strerror or error}")
+
+
+def _rejects_names(columns: list[str]) -> dict[str, str]:
+    """Input column -> its name in the rejects file. A column named like a rejects column
+    keeps its values under that name plus " (input)", numbered on until no column has it."""
+    taken = {*REJECT_COLUMNS, *columns}
+    names = {}
+    for name in columns:
+        renamed, number = name, 1
+        if name in REJECT_COLUMNS:
+            renamed = f"{name} (input)"
+            while renamed in taken:
+                number += 1
+                renamed = f"{name} (input {number})"
+            taken.add(renamed)
+        names[name] = renamed
+    return names
 
 
 # --- In-file duplicates ------------------------------------------------------------------------
@@ -986,6 +1088,11 @@ class _Importer:
         ).filter(pl.any_horizontal(pl.col(name).is_not_null() for name in names))
         problems = [_problems(flagged, rule.field, pl.col(rule.field), pl.col(name))
                     for rule, name in zip(self.rules, names, strict=True)]
+        # Bytes that are not text reject their row for that alone, not for what the rules
+        # make of their escaped form; a column the kind does not use does not count.
+        undecoded = chunk.undecoded.filter(pl.col("field").is_in(kind.columns))
+        problems = [pl.concat(problems).join(undecoded, on=["row", "field"], how="anti",
+                                              maintain_order="left"), undecoded]
         good = parsed.join(pl.concat(problems).select(pl.col("row").alias(ROW)).unique(),
                            on=ROW, how="anti", maintain_order="left")
 
@@ -1021,13 +1128,13 @@ class _Importer:
         """Insert the good rows, write the rejects and count: one committed batch."""
         inserted, refused = self._insert(checked.good, checked.first_row)
         problems = pl.concat([checked.problems, refused]).sort("row", maintain_order=True)
-        rejects.write(problems, checked.rows)
-        summary = self.summary
+        summary = self.summary  # counted first: the batch is committed even if the write fails
         summary.read += checked.read
         summary.inserted += inserted
         summary.rejected += problems["row"].n_unique()
         summary.duplicates_in_file += checked.repeats
         summary.duplicates_skipped += checked.good.height - inserted - refused.height
+        rejects.write(problems, checked.rows)
 
 
 @dataclass
@@ -1107,10 +1214,17 @@ def _import(kind: Kind, source: _CsvSource | _ParquetSource, path: Path, url: st
              f"of --kind {kind.name} (they are kept in the rejects file)")
     rejects = _RejectsFile(rejects_path(path), source.columns)
     try:
-        _run(kind, source, url or resolve_database_url(), batch_rows, warn, summary, rejects)
-    finally:
-        written = rejects.close()
-        summary.rejects_file = str(written) if written else None
+        try:
+            _run(kind, source, url or resolve_database_url(), batch_rows, warn, summary,
+                 rejects)
+        finally:
+            written = rejects.close()
+            summary.rejects_file = str(written) if written else None
+    except RejectsUnwritable as error:  # the committed batches stay; a re-run skips them
+        raise ImportFileError(
+            f"{error}; {summary.read:,} rows read so far, {summary.inserted:,} inserted "
+            "(they stay stored); fix that and run the same command again: stored rows are "
+            "skipped and the rejects file is written anew") from None
 
 
 def _run(kind: Kind, source: _CsvSource | _ParquetSource, url: str, batch_rows: int,

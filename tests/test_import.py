@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import polars as pl
@@ -36,6 +37,7 @@ ORDER = ("contacts", "surveys", "cases", "case_events", "ratings")
 CONTACT_HEADER = ("external_id,started_at,channel,region,service_type,served_by,"
                   "operator_external_id,wait_s,handle_s,subscriber_key")
 TIMESTAMP_PROBLEM = f"not a timestamp: use {importer.TIMESTAMP_HELP}"
+VALUE_MAX = 131_072  # the README's limit on a value, in characters
 
 
 @pytest.fixture
@@ -63,10 +65,15 @@ def run_import(capsys, kind: str, path: Path, url: str, *extra: str) -> dict:
 
 
 def rejects(path: Path) -> list[tuple]:
-    """(row, field, value, problem) of each line of the rejects file of `path`."""
-    with importer.rejects_path(path).open(encoding="utf-8", newline="") as handle:
-        return [(int(line["row"]), line["field"], line["value"], line["problem"])
-                for line in csv.DictReader(handle)]
+    """(row, field, value, problem) of each line of the rejects file of `path`; a value may
+    be longer than the csv module's default limit."""
+    limit = csv.field_size_limit(1 << 24)
+    try:
+        with importer.rejects_path(path).open(encoding="utf-8", newline="") as handle:
+            return [(int(line["row"]), line["field"], line["value"], line["problem"])
+                    for line in csv.DictReader(handle)]
+    finally:
+        csv.field_size_limit(limit)
 
 
 def counts(summary: dict) -> tuple[int, int, int, int, int]:
@@ -291,6 +298,8 @@ UNREADABLE = {
     "UTF-16": ("utf-16", "contacts", "is UTF-16 encoded (byte-order mark); save it as UTF-8"),
     "Latin-1": ("latin-1", "contacts", "is not UTF-8: byte 0xF6 on line 3 is invalid"),
     "broken Parquet": ("parquet", "contacts", "is not a readable Parquet file"),
+    "nested Parquet": ("nested", "contacts", "column tags (List(String)) holds lists or "
+                                             "structs, not single values; flatten or drop it"),
     "spreadsheet": ("xlsx", "contacts", "unsupported file type '.xlsx'; use .csv (UTF-8) or "
                                         ".parquet"),
 }
@@ -306,6 +315,10 @@ def test_unreadable_file_is_one_line_and_exit_2(case, tmp_path, capsys):
     elif content == "parquet":
         path = tmp_path / "contacts.parquet"
         path.write_bytes(b"PAR1 this is not really parquet PAR1")
+    elif content == "nested":  # refused even where the kind would ignore the column
+        path = tmp_path / "contacts.parquet"
+        pl.read_csv(f"{CONTACT_HEADER}\n{row}\n".encode(), infer_schema=False).with_columns(
+            tags=pl.lit(["vip"])).write_parquet(path)
     elif content == "xlsx":
         path = tmp_path / "contacts.xlsx"
         path.write_bytes(b"PK\x03\x04")
@@ -325,21 +338,22 @@ def test_unreadable_file_is_one_line_and_exit_2(case, tmp_path, capsys):
 def test_parquet_instants_and_whole_floats(demo_url, tmp_path, capsys):
     path = tmp_path / "contacts.parquet"
     pl.DataFrame({
-        "external_id": ["P-1", "P-2", "P-3"],
-        "started_at": pl.Series([dt.datetime(2022, 7, 1, 10, 0)] * 3).dt.replace_time_zone("UTC"),
-        "channel": ["office", "whatsapp", "telegram"],
-        "region": ["astana"] * 3,
-        "service_type": ["connection"] * 3,
-        "served_by": ["operator", "bot", "bot"],
-        "operator_external_id": ["OP00003", None, None],
-        "wait_s": [60, 0, 0],
-        "handle_s": [300.0, None, 2.5],  # a float column with a gap, as pandas writes it
-        "subscriber_key": ["k1", "k2", "k3"],
+        "external_id": ["P-1", "P-2", "P-3", "P-4"],
+        "started_at": pl.Series([dt.datetime(2022, 7, 1, 10, 0)] * 4).dt.replace_time_zone("UTC"),
+        "channel": ["office", "whatsapp", "telegram", "office"],
+        "region": ["astana"] * 4,
+        "service_type": ["connection"] * 4,
+        "served_by": ["operator", "bot", "bot", "bot"],
+        "operator_external_id": ["OP00003", None, None, None],
+        "wait_s": [60, 0, 0, 0],
+        "handle_s": [300.0, None, 2.5, 1e20],  # a float column with a gap, as pandas writes it
+        "subscriber_key": ["k1", "k2", "k3", "k4"],
     }).write_parquet(path)
     summary = run_import(capsys, "contacts", path, demo_url)
-    assert counts(summary) == (3, 1, 0, 2, 0)
-    assert rejects(path) == [(2, "handle_s", "", "required"),
-                             (3, "handle_s", "2.5", "not a whole number")]
+    assert counts(summary) == (4, 1, 0, 3, 0)
+    assert rejects(path) == [  # a whole number beyond 64 bits is out of range, and shown
+        (2, "handle_s", "", "required"), (3, "handle_s", "2.5", "not a whole number"),
+        (4, "handle_s", "100000000000000000000", "must be between 0 and 2147483647")]
     assert stored(demo_url, (Contact.started_at, Contact.handle_s),
                   Contact.external_id == "P-1") == [(local("2022-07-01T10:00:00+00:00"), 300)]
 
@@ -347,6 +361,32 @@ def test_parquet_instants_and_whole_floats(demo_url, tmp_path, capsys):
     code = main(["import", "--kind", "contacts", "--file", str(path), "--db", demo_url])
     assert code == 2
     assert "missing required columns started_at, channel, region" in capsys.readouterr().err
+
+
+def test_parquet_binary_columns_are_read_as_utf8_text(demo_url, tmp_path, capsys):
+    """Bytes are decoded, never stored as a Python repr; bytes that are not UTF-8 reject
+    their row, in a column the kind reads, and no warning is printed."""
+    path = tmp_path / "contacts.parquet"
+    pl.DataFrame({
+        "external_id": ["B-1", "B-2", "B-3"],
+        "started_at": ["2022-07-01 09:00"] * 3,
+        "channel": pl.Series([b"office", b"whatsapp", b"office"], dtype=pl.Binary),
+        "region": ["astana"] * 3,
+        "service_type": ["connection"] * 3,
+        "served_by": ["bot"] * 3,
+        "operator_external_id": pl.Series([None] * 3, dtype=pl.Binary),
+        "wait_s": [0] * 3,
+        "handle_s": [1] * 3,
+        "subscriber_key": pl.Series([b"k1", b"k\xff2", "ké3".encode()], dtype=pl.Binary),
+        "note": pl.Series([b"\xfe", None, b"ok"], dtype=pl.Binary),  # ignored: does not count
+    }).write_parquet(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = run_import(capsys, "contacts", path, demo_url)
+    assert counts(summary) == (3, 2, 0, 1, 0)
+    assert rejects(path) == [(2, "subscriber_key", "k\\xff2", importer.NOT_UTF8)]
+    assert sorted(stored(demo_url, (Contact.external_id, Contact.subscriber_key),
+                         Contact.external_id.like("B-%"))) == [("B-1", "k1"), ("B-3", "ké3")]
 
 
 def test_database_outage_is_retried_then_reported_in_one_line(demo_url, tmp_path, capsys,
@@ -649,15 +689,80 @@ def test_an_unclosed_quote_in_a_huge_field_costs_one_row_not_the_rest(demo_url, 
                  *(good.format(n) for n in range(5, 11)))
     summary = run_import(capsys, "contacts", path, demo_url, "--batch-rows", "2")
     assert counts(summary) == (10, 9, 0, 1, 0)
-    limit = csv.field_size_limit(1 << 20)  # the rejects file holds the whole line
-    try:
-        [(row, field, value, problem)] = rejects(path)
-    finally:
-        csv.field_size_limit(limit)
+    [(row, field, value, problem)] = rejects(path)  # the rejects file holds the whole line
     assert (row, field, value[:25]) == (4, "(row)", 'M-4,"an unclosed quotexxx')
     assert problem == ("line 5 (row 4) cannot be read as CSV: a value is longer than 131,072 "
                        "characters (an unclosed quote, perhaps); " + QUOTING_HINT)
     assert len(stored(demo_url, (Contact.id,), Contact.external_id.like("M-%"))) == 9
+
+
+def uses_csv_module(path: Path) -> bool:
+    """Whether the file is read by the csv module (some quoting) rather than split by Polars."""
+    source = importer._CsvSource(path)
+    list(source.chunks(100))
+    source.close()
+    return source._parser is not None
+
+
+def test_a_value_over_the_limit_is_rejected_alike_whichever_path_reads_the_file(
+        demo_url, tmp_path, capsys):
+    """The same survey gets the same answer whether or not another row has quoting."""
+    import_examples(capsys, demo_url, tmp_path, ("contacts",))
+    survey = "EX-C-000{},2022-07-01 09:00,true,9,,{},2022-07-01 09:30"
+    too_long, longest = "z" * (VALUE_MAX + 1), "y" * VALUE_MAX
+    header = "contact_external_id,sent_at,answered,score,reason,suggestion,answered_at"
+    plain = write(tmp_path / "plain.csv", header, survey.format(1, too_long),
+                  survey.format(2, longest))
+    quoted = write(tmp_path / "quoted.csv", header, survey.format(3, too_long),
+                   survey.format(4, longest), survey.format(5, '"a, b"'))
+    assert (uses_csv_module(plain), uses_csv_module(quoted)) == (False, True)
+    for path, read in ((plain, 2), (quoted, 3)):
+        summary = run_import(capsys, "surveys", path, demo_url)
+        assert counts(summary) == (read, read - 1, 0, 1, 0)
+        assert rejects(path) == [(1, "suggestion", too_long, "longer than 131,072 characters")]
+    suggestions = stored(demo_url, (Contact.external_id, func.length(NpsSurvey.suggestion)),
+                         NpsSurvey.contact_id == Contact.id, Contact.external_id.like("EX-%"),
+                         NpsSurvey.suggestion.is_not(None))
+    assert sorted(suggestions) == [("EX-C-0002", VALUE_MAX), ("EX-C-0004", VALUE_MAX),
+                                   ("EX-C-0005", 4)]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_rejects_file_that_cannot_be_written_is_one_line_and_a_rerun_finishes(
+        demo_url, tmp_path, capsys):
+    """A full disk while writing rejects: the committed batch stays, one line, exit 2."""
+    row = "D-{},2022-07-01 09:00,office,astana,connection,bot,,{},1,k"
+    path = write(tmp_path / "contacts.csv", CONTACT_HEADER, row.format(1, 0),
+                 row.format(2, -1), row.format(3, 0))
+    importer.rejects_path(path).symlink_to("/dev/full")
+    code = main(["import", "--kind", "contacts", "--file", str(path), "--db", demo_url,
+                 "--batch-rows", "1"])
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (importer.EXIT_FILE, "")
+    assert captured.err == (
+        f"error: cannot write the rejects file {importer.rejects_path(path)}: No space left "
+        "on device; 2 rows read so far, 1 inserted (they stay stored); fix that and run the "
+        "same command again: stored rows are skipped and the rejects file is written anew\n")
+    assert stored(demo_url, (Contact.external_id,), Contact.external_id.like("D-%")) == [
+        ("D-1",)]
+    importer.rejects_path(path).unlink(missing_ok=True)
+    assert counts(run_import(capsys, "contacts", path, demo_url)) == (3, 1, 1, 1, 0)
+    assert rejects(path) == [(2, "wait_s", "-1", "must be between 0 and 2147483647")]
+
+
+def test_input_columns_named_like_rejects_columns_keep_their_values(tmp_path, capsys):
+    """`row` becomes `row (input)`; a `row (input)` already in the file pushes it on."""
+    path = write(tmp_path / "contacts.csv", CONTACT_HEADER + ",row,row (input),problem",
+                 "R-1,2022-07-01 09:00,office,astana,connection,bot,,-1,1,k,a,b,c")
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    assert main(["init", "--db", url]) == 0
+    capsys.readouterr()
+    assert counts(run_import(capsys, "contacts", path, url)) == (1, 0, 0, 1, 0)
+    with importer.rejects_path(path).open(encoding="utf-8", newline="") as handle:
+        [line] = list(csv.DictReader(handle))
+    assert list(line)[-3:] == ["row (input 2)", "row (input)", "problem (input)"]
+    assert ([line[name] for name in ("row", "field", "row (input 2)", "row (input)",
+                                     "problem (input)")] == ["1", "wait_s", "a", "b", "c"])
 
 
 def test_readme_documents_every_column_of_every_kind():
