@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-from collections.abc import Iterator
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -151,3 +153,25 @@ def insert_answered_contacts(url: str, count: int, moment: dt.datetime, score: i
              "reason": reason, "suggestion": suggestion, "answered_at": moment}
             for n in range(count)])
     engine.dispose()
+
+
+def signal_when(command: list[str], ready: Callable[[], bool], signum: int,
+                timeout_s: float = 120, **popen) -> tuple[int, str, str]:
+    """Run `command`, send it `signum` once `ready()` holds, and collect (code, out, err).
+
+    The signal also goes when the command ended or `timeout_s` passed, so a test fails on its
+    assertions instead of hanging; a command still alive at the end is killed.
+    """
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, **popen)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while process.poll() is None and time.monotonic() < deadline and not ready():
+            time.sleep(0.02)
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=timeout_s)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, stdout, stderr

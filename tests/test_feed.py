@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -31,6 +30,7 @@ from data_access.schema import (
     Contact,
     NpsSurvey,
 )
+from tests.conftest import signal_when
 
 SUMMARY = re.compile(r"^feed (?P<run>\S+) stopped after [\d.]+ s: contacts (?P<contacts>\d+) "
                      r"\(surveys (?P=contacts), answered (?P<answered>\d+)\), "
@@ -301,25 +301,17 @@ def test_feed_command_runs_for_its_duration(feed_url):
 
 
 def test_ctrl_c_stops_after_a_whole_tick(feed_url):
-    process = subprocess.Popen([sys.executable, "-m", "data_access", "feed", "--rate", "50",
-                                "--db", feed_url], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
     engine = create_db_engine(feed_url)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and process.poll() is None:
-            with engine.connect() as connection:
-                if connection.scalar(select(func.count()).select_from(Contact)
-                                     .where(Contact.external_id.like("feed-%"))):
-                    break
-            time.sleep(0.1)
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, stderr
+
+    def feed_wrote() -> bool:
+        with engine.connect() as connection:
+            return bool(connection.scalar(select(func.count()).select_from(Contact)
+                                          .where(Contact.external_id.like("feed-%"))))
+
+    code, stdout, stderr = signal_when(
+        [sys.executable, "-m", "data_access", "feed", "--rate", "50", "--db", feed_url],
+        feed_wrote, signal.SIGINT, timeout_s=30)
+    assert code == 0, stderr
     assert "Traceback" not in stderr
     found = SUMMARY.search(stdout)
     assert found, stdout

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import warnings
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from data_access.demo import DemoConfig, generate_demo
 from data_access.engine import create_db_engine
 from data_access.reference import REGIONS
 from data_access.schema import AgentRating, Case, CaseEvent, Contact, NpsSurvey
-from tests.conftest import fresh_postgres_database
+from tests.conftest import fresh_postgres_database, signal_when
 from tests.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -479,6 +478,12 @@ def big_contacts(path: Path, rows: int) -> int:
     return valid_among(rows)
 
 
+def big_contacts_stored(engine) -> int:
+    """Rows of a `big_contacts` file stored so far."""
+    with engine.connect() as connection:
+        return connection.scalar(select(func.count()).where(Contact.external_id.like("K%")))
+
+
 def valid_among(rows: int) -> int:
     """Valid rows with distinct ids among the first `rows` rows of `big_contacts`."""
     return rows - rows // 1000 - len(range(2500, rows, 5000))
@@ -492,18 +497,11 @@ def test_killed_import_rerun_stores_every_valid_row_once(demo_url, tmp_path):
     engine = create_db_engine(demo_url)
 
     def imported() -> int:
-        with engine.connect() as connection:
-            return connection.scalar(select(func.count()).where(Contact.external_id.like("K%")))
+        return big_contacts_stored(engine)
 
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while imported() == 0 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.communicate()
+    code, _, _ = signal_when(command, lambda: imported() > 0, signal.SIGKILL, cwd=ROOT)
     at_kill = imported()
-    assert process.returncode == -signal.SIGKILL  # killed, not finished
+    assert code == -signal.SIGKILL  # killed, not finished
     # Whole committed batches only, and not all of them.
     batches = range(importer.BATCH_ROWS, 300_000, importer.BATCH_ROWS)
     assert at_kill in {valid_among(rows) for rows in batches}
@@ -533,24 +531,12 @@ def test_ctrl_c_stops_with_one_line_and_exit_130_and_a_rerun_finishes(demo_url, 
     engine = create_db_engine(demo_url)
 
     def imported() -> int:
-        with engine.connect() as connection:
-            return connection.scalar(select(func.count()).where(Contact.external_id.like("K%")))
+        return big_contacts_stored(engine)
 
     def interrupted(*extra: str, after: int) -> tuple[int, str, str]:
         """Run the import and send SIGINT once more than `after` rows are stored."""
-        process = subprocess.Popen([*command, *extra], cwd=ROOT, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
-        try:
-            deadline = time.monotonic() + 120
-            while imported() <= after and process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.02)
-            process.send_signal(signal.SIGINT)
-            stdout, stderr = process.communicate(timeout=120)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        return process.returncode, stdout, stderr
+        return signal_when([*command, *extra], lambda: imported() > after, signal.SIGINT,
+                           cwd=ROOT)
 
     code, stdout, stderr = interrupted("--json", after=0)
     assert code == 130, stderr

@@ -29,13 +29,16 @@ def csv_bytes(frame: pl.DataFrame) -> bytes:
     return flat.write_csv().encode("utf-8")
 
 
-def download(frame: pl.DataFrame, name: str, view: ViewState) -> None:
+def csv_button(frame: pl.DataFrame, file_name: str, key: str, label: str = "CSV",
+               help: str = "Download the data behind this view as CSV") -> None:
     """The CSV is made when clicked, not on every refresh tick of every viewer."""
-    st.download_button(
-        "CSV", lambda: csv_bytes(frame),
-        file_name=f"servicepulse_{name}_{view.start}_{view.end}.csv",
-        mime="text/csv", key=f"download_{name}", icon=":material/download:",
-        on_click="ignore", help="Download the data behind this view as CSV")
+    st.download_button(label, lambda: csv_bytes(frame), file_name=file_name, mime="text/csv",
+                       key=key, icon=":material/download:", on_click="ignore", help=help)
+
+
+def download(frame: pl.DataFrame, name: str, view: ViewState) -> None:
+    """A dashboard's CSV: the file name carries the part and the dates."""
+    csv_button(frame, f"servicepulse_{name}_{view.start}_{view.end}.csv", f"download_{name}")
 
 
 def nothing_to_show(data: pl.DataFrame, counted: str | None = None) -> bool:

@@ -37,8 +37,7 @@ from sim.runner import (
     run,
 )
 from sim.sweep import sweep
-from ui import state
-from ui.layout import csv_bytes
+from ui import layout, state
 
 Number = int | float
 Kind = Literal["int", "float", "choice"]
@@ -891,9 +890,7 @@ def sim_view(baseline: Baseline, edits: Mapping[str, Number]) -> SimView:
 def download(frame: pl.DataFrame, name: str, view: SimView, label: str = "CSV",
              help: str = "Download the data behind this view as CSV") -> None:
     """A CSV of `frame`, made when clicked; `name` keys the button and names the file."""
-    st.download_button(label, lambda: csv_bytes(frame), file_name=view.file_name(name),
-                       mime="text/csv", key=f"download_sim_{name}",
-                       icon=":material/download:", on_click="ignore", help=help)
+    layout.csv_button(frame, view.file_name(name), f"download_sim_{name}", label, help)
 
 
 @st.cache_data(ttl=BASELINE_TTL_S, max_entries=32, show_spinner="Learning the baseline day…")
