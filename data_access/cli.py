@@ -18,7 +18,7 @@ from data_access.config import ConfigError
 from data_access.demo import DEFAULT_SEED, DemoConfig, DemoError, generate_demo
 from data_access.engine import DatabaseUnavailable, connect_checked, require_schema
 from data_access.queries import Filters, kpis
-from data_access.schema import Base
+from data_access.rollups import ensure_schema
 
 COMMAND_MODULES = ("data_access.feed", "data_access.importer")
 
@@ -105,10 +105,10 @@ def _run_init(args: argparse.Namespace) -> None:
     from data_access.reference import seed_reference
 
     engine = connect_checked(args.db)
-    Base.metadata.create_all(engine)
+    ensure_schema(engine)
     with engine.begin() as connection:
         seed_reference(connection)
-    print("Schema and reference data are in place.")
+    print("Schema, rollups and reference data are in place.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

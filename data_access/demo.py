@@ -33,14 +33,15 @@ from sqlalchemy import (
     update,
 )
 
+from data_access import rollups
 from data_access.argtypes import MAX_DAY, MIN_DAY
 from data_access.bulk import advance_sequences, bulk_insert
 from data_access.config import local_now, local_today
 from data_access.dates import month_end, month_starts
 from data_access.reference import CHANNEL_BY_CODE, REGIONS, SERVICE_TYPES, seed_reference
+from data_access.rollups import ensure_schema
 from data_access.schema import (
     AgentRating,
-    Base,
     Case,
     CaseEvent,
     Contact,
@@ -878,6 +879,7 @@ def _purge_demo(connection: Connection) -> None:
     """Remove what an interrupted demo load left, children before parents."""
     for model in (AgentRating, NpsSurvey, CaseEvent, Case, Contact, Operator, DemoLoad):
         connection.execute(delete(model))
+    rollups.clear(connection)  # the triggers leave rows of zeros behind
 
 
 def _deferred_indexes(connection: Connection) -> list[Index]:
@@ -911,7 +913,7 @@ def generate_demo(engine: Engine, config: DemoConfig,
         raise DemoError("; ".join(problems))
     report = progress or (lambda _fraction, _message: None)
     started = time.perf_counter()
-    Base.metadata.create_all(engine)
+    ensure_schema(engine)
     with engine.begin() as connection:
         seed_reference(connection)
         if _unfinished_load(connection):

@@ -27,6 +27,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
+from data_access import rollups
 from data_access.argtypes import MIN_DAY, int_arg, number_arg
 from data_access.bulk import advance_sequences
 from data_access.config import local_now, mask_url, scrub
@@ -317,6 +318,7 @@ def _prepare(engine: Engine, seed: int, today: dt.date, where: str) -> _Model:
         raise FeedError(str(error)) from None
     with engine.begin() as connection:
         seed_reference(connection)
+        rollups.install(connection)
         _catch_up_sequences(connection)
         operators = _usable_operators(connection, today, where)
         subscribers = _subscribers(connection, seed)

@@ -37,6 +37,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 
+from data_access import rollups
 from data_access.argtypes import MAX_DAY, MIN_DAY
 from data_access.bulk import insert_new_rows
 from data_access.config import LOCAL_TZ, mask_url, resolve_database_url, scrub
@@ -1305,6 +1306,7 @@ def _seed(engine: Engine) -> None:
     """Reference codes map to fixed ids; make sure those rows exist (as `init` does)."""
     with engine.begin() as connection:
         seed_reference(connection)
+        rollups.install(connection)
 
 
 # --- Command line ------------------------------------------------------------------------------
