@@ -855,12 +855,13 @@ def _write_month(engine: Engine, batch: _MonthBatch, cases: pl.DataFrame,
                  events: pl.DataFrame) -> None:
     """One committed transaction per month: an interrupted load keeps whole months only."""
     with engine.begin() as connection:
-        bulk_insert(connection, Contact.__table__, batch.contacts)
-        bulk_insert(connection, NpsSurvey.__table__, batch.surveys)
-        bulk_insert(connection, AgentRating.__table__, batch.ratings)
-        if cases.height:
-            bulk_insert(connection, Case.__table__, cases)
-            bulk_insert(connection, CaseEvent.__table__, events)
+        rollups.bulk_insert_counted(connection, [
+            (Contact.__table__, batch.contacts, "id"),
+            (NpsSurvey.__table__, batch.surveys, "contact_id"),
+            (AgentRating.__table__, batch.ratings, "contact_id"),
+            (Case.__table__, cases, "id"),
+            (CaseEvent.__table__, events, "case_id"),
+        ])
 
 
 def _wait_and_report(pending: tuple[Future, str], report: ProgressCallback,
