@@ -9,6 +9,7 @@ import argparse
 import importlib
 import json
 import sys
+import time
 from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,7 +19,7 @@ from data_access.config import ConfigError
 from data_access.demo import DEFAULT_SEED, DemoConfig, DemoError, generate_demo
 from data_access.engine import DatabaseUnavailable, connect_checked, require_schema
 from data_access.queries import Filters, kpis
-from data_access.rollups import ensure_schema
+from data_access.rollups import ensure_schema, install, rebuild
 
 COMMAND_MODULES = ("data_access.feed", "data_access.importer")
 
@@ -52,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
 
     init = commands.add_parser("init", help="create the schema and reference data only")
     init.add_argument("--db", help="database URL")
+
+    rollups = commands.add_parser(
+        "rebuild-rollups", help="recompute the daily rollups from the raw rows (after a TRUNCATE)")
+    rollups.add_argument("--db", help="database URL")
     # Commands with their own module add their sub-parser and handler (set_defaults(handler=)).
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(commands)
@@ -111,9 +116,24 @@ def _run_init(args: argparse.Namespace) -> None:
     print("Schema, rollups and reference data are in place.")
 
 
+def _run_rebuild_rollups(args: argparse.Namespace) -> None:
+    """Install (if outdated) and recompute together, so readers never see half a rebuild."""
+    engine = connect_checked(args.db)
+    require_schema(engine)
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        install(connection)
+        report = rebuild(connection)
+    seconds = time.perf_counter() - started  # the install and the commit included
+    for name, rows in report.rows.items():
+        print(f"{name}: {rows:,} rows")
+    print(f"Rebuilt {len(report.rows)} rollups in {seconds:.1f} s.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"demo": _run_demo, "kpis": _run_kpis, "init": _run_init}
+    handlers = {"demo": _run_demo, "kpis": _run_kpis, "init": _run_init,
+                "rebuild-rollups": _run_rebuild_rollups}
     try:
         handler = getattr(args, "handler", None) or handlers[args.command]
         code = handler(args)

@@ -1,8 +1,10 @@
 """Queries for the "NPS" and "Complaints & appeals" pages.
 
-Same rules as `queries`: the caller owns the Connection, aggregation runs in SQL, user values
-are bound parameters, and the Polars steps after a query are pure DataFrame -> DataFrame
-functions (public where a test or a page needs them on their own).
+Same rules as `queries`: the caller owns the Connection, figures come from the rollups, user
+values are bound parameters, and the Polars steps after a query are pure DataFrame ->
+DataFrame functions (public where a test or a page needs them on their own). Raw rows are
+read only by the two detail lists (latest comments, open e-Otinish appeals), each with LIMIT
+and a partial index that holds just the rows such a list can show.
 """
 
 from __future__ import annotations
@@ -11,25 +13,30 @@ import datetime as dt
 from dataclasses import replace
 
 import polars as pl
-from sqlalchemy import ColumnElement, Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, select, text
 
 from data_access.config import local_now
 from data_access.dates import month_end
 from data_access.queries import (
+    CASES,
+    REASONS,
+    STAGES,
     CaseDimension,
     Filters,
     Granularity,
-    _case_conditions,
-    _case_dimension,
-    _case_rows,
-    _contact_conditions,
+    _case_sums,
     _dimension_filters,
     _frame,
+    _in_range,
+    _summed,
     cases_received,
+    first_case_day,
 )
+from data_access.rollups import NO_REASON_KEY, STAGE_COLUMNS
 from data_access.schema import (
     CASE_STAGES,
-    CLOSED_STAGES,
+    OPEN_CASE,
+    WITH_COMPLAINT,
     Case,
     CaseEvent,
     Channel,
@@ -40,7 +47,6 @@ from data_access.schema import (
 )
 
 NO_REASON = "not given"  # what a detractor who skipped the reason question is filed under
-DETRACTOR_MAX_SCORE = 6
 E_OTINISH = "e_otinish"
 CASE_DIMENSIONS: tuple[str, ...] = ("category", "channel", "region")
 _DAYS_IN_52_WEEKS = 364  # a year earlier on the same weekday
@@ -51,19 +57,17 @@ _DAYS_IN_52_WEEKS = 364  # a year earlier on the same weekday
 def detractor_reasons(connection: Connection, filters: Filters) -> pl.DataFrame:
     """Detractors (answered, score 0-6) per stated reason, largest first, as a Pareto table.
 
-    Columns: reason (null stored as "not given"), detractors, share (of all detractors),
-    cumulative_share. Contact filters apply: dates of contacts.started_at, channels, regions,
+    Columns: reason (none given: "not given"), detractors, share (of all detractors),
+    cumulative_share. Contact filters apply: days of the contacts, channels, regions,
     service types.
     """
-    statement = (
-        select(NpsSurvey.reason.label("reason"), func.count().label("detractors"))
-        .select_from(Contact).join(NpsSurvey, NpsSurvey.contact_id == Contact.id)
-        .where(*_contact_conditions(filters), *_detractor_conditions())
-        .group_by(NpsSurvey.reason)
-    )
-    frame = _frame(connection, statement, {"reason": pl.String, "detractors": pl.Int64})
-    return with_pareto_shares(frame.with_columns(pl.col("reason").fill_null(NO_REASON)),
-                              "reason", "detractors")
+    rows = select(REASONS.c.reason, REASONS.c.detractors).where(
+        *_in_range(REASONS, filters)).subquery()
+    frame = _frame(connection, _summed(rows, ["reason"], ["detractors"]),
+                   {"reason": pl.String, "detractors": pl.Int64})
+    frame = frame.filter(pl.col("detractors") > 0).with_columns(
+        pl.col("reason").replace(NO_REASON_KEY, NO_REASON))
+    return with_pareto_shares(frame, "reason", "detractors")
 
 
 def with_pareto_shares(frame: pl.DataFrame, label: str, value: str) -> pl.DataFrame:
@@ -89,8 +93,10 @@ def low_score_comments(connection: Connection, filters: Filters, limit: int = 50
         .join(Channel, Channel.id == Contact.channel_id)
         .join(Region, Region.id == Contact.region_id)
         .join(ServiceType, ServiceType.id == Contact.service_type_id)
-        .where(*_contact_conditions(filters), *_detractor_conditions(),
-               NpsSurvey.suggestion.is_not(None))
+        .where(Contact.started_at >= filters.start_at, Contact.started_at < filters.end_before,
+               *_dimension_filters(filters, Contact.channel_id, Contact.region_id,
+                                   Contact.service_type_id),
+               text(WITH_COMPLAINT))
         .order_by(NpsSurvey.answered_at.desc(), NpsSurvey.contact_id.desc())
         .limit(_checked_limit(limit))
     )
@@ -99,10 +105,6 @@ def low_score_comments(connection: Connection, filters: Filters, limit: int = 50
         "suggestion": pl.String, "channel": pl.String, "region": pl.String,
         "service_type": pl.String})
     return frame.with_columns(pl.col("reason").fill_null(NO_REASON))
-
-
-def _detractor_conditions() -> list[ColumnElement]:
-    return [NpsSurvey.answered.is_(True), NpsSurvey.score <= DETRACTOR_MAX_SCORE]
 
 
 def _checked_limit(limit: int) -> int:
@@ -126,9 +128,8 @@ def case_trend_with_yoy(connection: Connection, filters: Filters,
     current = cases_received(connection, filters, granularity)
     earlier_filters = year_before_filters(filters, granularity)
     earlier = cases_received(connection, earlier_filters, granularity)
-    first_case = connection.scalar(select(func.min(Case.received_at)))  # an index lookup
     return with_year_before(current, earlier, granularity,
-                            data_start=first_case.date() if first_case else None,
+                            data_start=first_case_day(connection),
                             earlier_from=earlier_filters.start)
 
 
@@ -209,13 +210,8 @@ def case_breakdown(connection: Connection, filters: Filters, by: CaseDimension
     """
     if by not in CASE_DIMENSIONS:
         raise ValueError(f"by must be one of {CASE_DIMENSIONS}, not {by!r}")
-    dimension, joins = _case_dimension(by)
-    rows = _case_rows([Case.kind.label("kind"), *dimension], joins,
-                      _case_conditions(filters, Case.received_at)).subquery()
-    keys = [rows.c.kind, rows.c[by]]
-    statement = select(*keys, func.count().label("received")).group_by(*keys)
-    frame = _frame(connection, statement,
-                   {"kind": pl.String, by: pl.String, "received": pl.Int64})
+    frame = _case_sums(connection, CASES, filters, [], None, by, ["received"]).filter(
+        pl.col("received") > 0)
     return frame.with_columns(
         share_of_kind=pl.col("received") / pl.col("received").sum().over("kind"),
     ).sort(["kind", "received", by], descending=[False, True, False])
@@ -223,14 +219,13 @@ def case_breakdown(connection: Connection, filters: Filters, by: CaseDimension
 
 # --- Cases: e-Otinish ------------------------------------------------------------------------
 
-def _e_otinish_appeals(filters: Filters) -> list[ColumnElement]:
-    """Appeals that came through e-Otinish, under the same channel and region filters as
-    `queries.case_counts` (its e-Otinish tile): a channel filter without e_otinish leaves
-    none. Cases have no service type, so that filter applies to neither.
+def _e_otinish_appeals(table) -> list[ColumnElement]:
+    """Appeals that came through e-Otinish, in a table with kind and channel_id. The same
+    channel and region filters apply as on `queries.case_counts` (its e-Otinish tile): a
+    channel filter without e_otinish leaves none. Cases have no service type.
     """
     e_otinish = select(Channel.id).where(Channel.code == E_OTINISH).scalar_subquery()
-    return [Case.kind == "appeal", Case.channel_id == e_otinish,
-            *_dimension_filters(filters, Case.channel_id, Case.region_id)]
+    return [table.c.kind == "appeal", table.c.channel_id == e_otinish]
 
 
 def e_otinish_funnel(connection: Connection, filters: Filters) -> pl.DataFrame:
@@ -241,19 +236,15 @@ def e_otinish_funnel(connection: Connection, filters: Filters) -> pl.DataFrame:
     null when none were). Channel and region filters apply as on the e-Otinish tile, so the
     "received" count is the tile's count.
     """
-    received_in_range = [Case.received_at >= filters.start_at,
-                         Case.received_at < filters.end_before, *_e_otinish_appeals(filters)]
-    received = connection.scalar(select(func.count()).select_from(Case)
-                                 .where(*received_in_range)) or 0
-    statement = (
-        select(CaseEvent.stage.label("stage"),
-               func.count(func.distinct(CaseEvent.case_id)).label("cases"))
-        .select_from(CaseEvent).join(Case, Case.id == CaseEvent.case_id)
-        .where(*received_in_range)
-        .group_by(CaseEvent.stage)
-    )
-    reached = _frame(connection, statement, {"stage": pl.String, "cases": pl.Int64})
-    return funnel_shares(reached, int(received))
+    received = _case_sums(connection, CASES, filters, _e_otinish_appeals(CASES), None, None,
+                          ["received"])
+    reached = _case_sums(connection, STAGES, filters, _e_otinish_appeals(STAGES), None, None,
+                         list(STAGE_COLUMNS))
+    counts = pl.DataFrame({"stage": list(CASE_STAGES),
+                           "cases": [int(reached[column].sum() or 0)
+                                     for column in STAGE_COLUMNS]},
+                          schema={"stage": pl.String, "cases": pl.Int64})
+    return funnel_shares(counts, int(received["received"].sum() or 0))
 
 
 def funnel_shares(reached: pl.DataFrame, received: int) -> pl.DataFrame:
@@ -290,8 +281,9 @@ def open_e_otinish_appeals(connection: Connection, filters: Filters, as_of: dt.d
                Case.status.label("stage"), CaseEvent.at.label("stage_since"))
         .select_from(Case).join(Region, Region.id == Case.region_id)
         .outerjoin(CaseEvent, and_(CaseEvent.case_id == Case.id, CaseEvent.stage == Case.status))
-        .where(*_e_otinish_appeals(filters), Case.received_at < filters.end_before,
-               Case.status.not_in(CLOSED_STAGES))
+        .where(*_e_otinish_appeals(Case.__table__),
+               *_dimension_filters(filters, Case.channel_id, Case.region_id),
+               Case.received_at < filters.end_before, text(OPEN_CASE))
         .order_by(Case.received_at, Case.id)
         .limit(_checked_limit(limit))
     )

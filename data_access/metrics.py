@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -125,3 +126,26 @@ def period_has_data(kpis: dict) -> bool:
     """
     return any(kpis.get(name) for name in ("contacts_online", "contacts_offline",
                                             "surveys_sent", "complaints", "appeals"))
+
+
+def percentile_from_buckets(columns: Sequence[str], edges: Sequence[float], percent: int
+                            ) -> pl.Expr:
+    """Nearest-rank percentile of a histogram held in `columns` (one count per bucket).
+
+    Bucket i spans [edges[i], edges[i+1]); the last is open, and a rank there reads as its
+    lower edge. Inside its bucket the rank is placed linearly, so the value is exact to the
+    bucket's width. Null when the histogram is empty.
+    """
+    total = pl.sum_horizontal(columns)
+    rank = (total * percent + 99) // 100
+    arms, running = [], pl.lit(0)
+    for index, column in enumerate(columns):
+        before, count = running, pl.col(column)
+        running = running + count
+        low = float(edges[index])
+        if index + 1 < len(edges):
+            value = low + (edges[index + 1] - low) * (rank - before) / count
+        else:
+            value = pl.lit(low)
+        arms.append(pl.when((count > 0) & (running >= rank)).then(value))
+    return pl.when(total > 0).then(pl.coalesce(arms)).cast(pl.Float64)

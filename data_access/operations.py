@@ -1,7 +1,8 @@
-"""Channels and agent-performance data: SQL aggregates in, small Polars frames out.
+"""Channels and agent-performance data: rollup sums in, small Polars frames out.
 
-Same rules as `queries`: the caller owns the Connection, user values are bound parameters,
-row-level expressions sit in a subquery so GROUP BY never repeats a parameterised expression.
+Same rules as `queries`: the caller owns the Connection, figures come from the rollups, user
+values are bound parameters, row-level expressions sit in a subquery so GROUP BY never repeats
+a parameterised expression.
 The pure transforms next to each query turn its counts into shares, percentiles and ranks, so
 that they can be checked on hand-made frames.
 """
@@ -12,20 +13,24 @@ import datetime as dt
 from collections.abc import Mapping
 
 import polars as pl
-from sqlalchemy import ColumnElement, Connection, Select, func, select
+from sqlalchemy import ColumnElement, Connection, select
 
+from data_access import rollups
 from data_access.dates import first_of_month
+from data_access.metrics import percentile_from_buckets
 from data_access.queries import (
+    CONTACTS,
+    RATINGS,
     Filters,
-    _contact_conditions,
-    _count_if,
-    _dimension_filters,
     _frame,
-    minute_of_day,
+    _in_range,
+    _int_schema,
+    _rollup_rows,
+    _summed,
     period_start,
     weekday_number,
 )
-from data_access.schema import SERVED_BY, AgentRating, Channel, Contact, Operator, Region
+from data_access.schema import SERVED_BY, Channel, Operator, Region
 
 WEEKDAY_NAMES: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 SCORES: tuple[int, ...] = (1, 2, 3, 4, 5)
@@ -34,75 +39,60 @@ _SERVED_BY_COLUMNS: dict[str, str] = {"operator": "served_by_operator", "bot": "
                                       "self_service": "self_service"}
 
 
-def _grouped(rows, *measures: ColumnElement) -> Select:
-    """Every column of `rows` is a key: GROUP BY and ORDER BY them, with `measures`."""
-    keys = list(rows.c)
-    return select(*keys, *measures).group_by(*keys).order_by(*keys)
-
-
 # --- Waits -------------------------------------------------------------------------------------
 
-def wait_distribution(connection: Connection, filters: Filters, by_channel: bool = False
-                      ) -> pl.DataFrame:
-    """Operator-served contacts per exact wait second: exact percentiles without raw rows.
+_WAIT_SUMS = ["by_operator", "operator_wait_s", *rollups.WAIT_COLUMNS]
 
-    Columns: [channel,] wait_s, contacts. Waits are whole seconds and bunch up, so this is a
-    few thousand rows however many contacts the range holds.
+
+def wait_histogram(connection: Connection, filters: Filters, by_channel: bool = False
+                   ) -> pl.DataFrame:
+    """Operator-served contacts, their wait sum and wait buckets (`rollups.WAIT_EDGES_S`).
+
+    Columns: [channel,] by_operator, operator_wait_s, wait_0_10s … wait_3600s_plus.
     """
-    columns = [Channel.code.label("channel")] if by_channel else []
-    rows = select(*columns, Contact.wait_s.label("wait_s")).select_from(Contact)
+    columns, joins = [], []
     if by_channel:
-        rows = rows.join(Channel, Channel.id == Contact.channel_id)
-    rows = rows.where(*_contact_conditions(filters), Contact.served_by == "operator").subquery()
-    schema = ({"channel": pl.String} if by_channel else {}) | {"wait_s": pl.Int64,
-                                                                "contacts": pl.Int64}
-    return _frame(connection, _grouped(rows, func.count().label("contacts")), schema)
+        columns, joins = [Channel.code.label("channel")], [(Channel,
+                                                            Channel.id == CONTACTS.c.channel_id)]
+    rows = _rollup_rows(CONTACTS, [*columns, *[CONTACTS.c[name] for name in _WAIT_SUMS]],
+                        joins, _in_range(CONTACTS, filters)).subquery()
+    keys = ["channel"] if by_channel else []
+    return _frame(connection, _summed(rows, keys, _WAIT_SUMS),
+                  {name: pl.String for name in keys} | _int_schema(_WAIT_SUMS))
 
 
-def _nearest_rank(percent: int) -> pl.Expr:
-    """The smallest wait whose running count reaches rank ceil(percent% of all contacts)."""
-    rank = (pl.col("total") * percent + 99) // 100
-    return pl.col("wait_s").filter(pl.col("running") >= rank).min().cast(pl.Float64)
+def wait_summary(histogram: pl.DataFrame, by_channel: bool = False) -> pl.DataFrame:
+    """Contacts, mean wait (exact) and median/p90 wait (from the buckets) per histogram row.
 
-
-def wait_summary(distribution: pl.DataFrame, by_channel: bool = False) -> pl.DataFrame:
-    """Contacts, mean and nearest-rank median/p90 wait from `wait_distribution` counts.
-
-    Columns: [channel,] contacts, mean_wait_s, median_wait_s, p90_wait_s. Without `by_channel`
-    it summarises all rows together (also valid for a by-channel distribution); an empty
-    distribution then gives one row with 0 contacts and null waits.
+    Columns: [channel,] contacts, mean_wait_s, median_wait_s, p90_wait_s. Without
+    `by_channel` all rows are summed first; an empty histogram then gives one row with 0
+    contacts and null waits.
     """
     keys = ["channel"] if by_channel else []
-    ordered = distribution.sort([*keys, "wait_s"])
-    running, total = pl.col("contacts").cum_sum(), pl.col("contacts").sum()
-    ordered = ordered.with_columns(
-        running=running.over(keys) if keys else running,
-        total=total.over(keys) if keys else total,
+    sums = (histogram.group_by(keys).agg(pl.col(_WAIT_SUMS).sum()).sort(keys) if keys
+            else histogram.select(pl.col(_WAIT_SUMS).sum()))
+    contacts = pl.col("by_operator")
+    return sums.select(
+        *keys,
+        contacts.cast(pl.Int64).alias("contacts"),
+        pl.when(contacts > 0).then(pl.col("operator_wait_s") / contacts).cast(pl.Float64)
+        .alias("mean_wait_s"),
+        *[percentile_from_buckets(rollups.WAIT_COLUMNS, rollups.WAIT_EDGES_S, percent).alias(name)
+          for name, percent in (("median_wait_s", 50), ("p90_wait_s", 90))],
     )
-    contacts = pl.col("contacts").sum()
-    measures = [
-        contacts.alias("contacts"),
-        pl.when(contacts > 0).then((pl.col("wait_s") * pl.col("contacts")).sum() / contacts)
-        .cast(pl.Float64).alias("mean_wait_s"),
-        _nearest_rank(50).alias("median_wait_s"),
-        _nearest_rank(90).alias("p90_wait_s"),
-    ]
-    if keys:
-        return ordered.group_by(keys).agg(measures).sort(keys)
-    return ordered.select(measures)
 
 
 def wait_by_channel(connection: Connection, filters: Filters) -> pl.DataFrame:
     """Per channel: channel, contacts, mean_wait_s, median_wait_s, p90_wait_s."""
-    return wait_summary(wait_distribution(connection, filters, by_channel=True), by_channel=True)
+    return wait_summary(wait_histogram(connection, filters, by_channel=True), by_channel=True)
 
 
 def median_wait_s(connection: Connection, filters: Filters) -> float | None:
     """Median wait of operator-served contacts over all channels in the filter (None if none).
 
-    One grouped scan, so a KPI tile can afford it twice (current and previous period).
+    One small rollup sum, so a KPI tile can afford it twice (current and previous period).
     """
-    return wait_summary(wait_distribution(connection, filters))["median_wait_s"][0]
+    return wait_summary(wait_histogram(connection, filters))["median_wait_s"][0]
 
 
 # --- Arrival pattern ---------------------------------------------------------------------------
@@ -145,16 +135,20 @@ def contacts_by_hour_weekday(connection: Connection, filters: Filters, only_24x7
     Columns: weekday (0 = Monday … 6 = Sunday), weekday_name, hour (0..23), contacts, days
     (that weekday's days in the range), mean_contacts. All 168 cells, zeros filled.
     """
-    dialect = connection.dialect.name
-    rows = (
-        select(weekday_number(Contact.started_at, dialect).label("dow"),
-               (minute_of_day(Contact.started_at, dialect) // 60).label("hour"))
-        .select_from(Contact).join(Channel, Channel.id == Contact.channel_id)
-        .where(*_contact_conditions(filters), *([Channel.is_24x7] if only_24x7 else []))
-        .subquery()
-    )
-    counts = _frame(connection, _grouped(rows, func.count().label("contacts")),
-                    {"dow": pl.Int64, "hour": pl.Int64, "contacts": pl.Int64})
+    hours = list(rollups.HOUR_COLUMNS)
+    rows = _rollup_rows(
+        CONTACTS,
+        [weekday_number(CONTACTS.c.day, connection.dialect.name).label("dow"),
+         *[CONTACTS.c[name] for name in hours]],
+        [(Channel, Channel.id == CONTACTS.c.channel_id)],
+        [*_in_range(CONTACTS, filters), *([Channel.is_24x7] if only_24x7 else [])],
+    ).subquery()
+    sums = _frame(connection, _summed(rows, ["dow"], hours),
+                  {"dow": pl.Int64} | _int_schema(hours))
+    counts = sums.unpivot(index="dow", on=hours, variable_name="column",
+                          value_name="contacts").select(
+        "dow", pl.col("column").str.strip_prefix("hour_").cast(pl.Int64).alias("hour"),
+        "contacts")
     return hour_weekday_grid(counts, filters.start, filters.end)
 
 
@@ -205,19 +199,19 @@ def contacts_served(figures: Mapping[str, float | int | None]) -> int:
 
 # --- Agent ratings -----------------------------------------------------------------------------
 
-def _rating_rows(filters: Filters, *columns: ColumnElement,
-                 conditions: tuple[ColumnElement, ...] = ()) -> Select:
-    """Ratings in the range, filtered by channel/region/service type of the rated contact."""
-    return (
-        select(*columns).select_from(AgentRating)
-        .join(Operator, Operator.id == AgentRating.operator_id)
-        .join(Contact, Contact.id == AgentRating.contact_id)
-        .where(AgentRating.rated_at >= filters.start_at,
-               AgentRating.rated_at < filters.end_before,
-               *_dimension_filters(filters, Contact.channel_id, Contact.region_id,
-                                   Contact.service_type_id),
-               *conditions)
-    )
+def _rating_sums(connection: Connection, filters: Filters, keys: dict[str, ColumnElement],
+                 measures: list[str], conditions: tuple[ColumnElement, ...] = (),
+                 with_region: bool = False) -> pl.DataFrame:
+    """Rating sums per `keys`, filtered by channel/region/service type of the rated contact."""
+    joins = [(Operator, Operator.id == RATINGS.c.operator_id)]
+    if with_region:
+        joins.append((Region, Region.id == Operator.region_id))
+    rows = _rollup_rows(RATINGS, [*[column.label(name) for name, column in keys.items()],
+                                  *[RATINGS.c[name] for name in measures]],
+                        joins, [*_in_range(RATINGS, filters), *conditions]).subquery()
+    schema = {name: pl.Date if name == "period" else pl.String for name in keys}
+    return _frame(connection, _summed(rows, list(keys), measures),
+                  schema | _int_schema(measures))
 
 
 def rating_distribution(connection: Connection, filters: Filters) -> pl.DataFrame:
@@ -225,16 +219,13 @@ def rating_distribution(connection: Connection, filters: Filters) -> pl.DataFram
 
     Columns: score, ratings, share (null when the range has no ratings).
     """
-    rows = _rating_rows(filters, AgentRating.score.label("score")).subquery()
-    counts = _frame(connection, _grouped(rows, func.count().label("ratings")),
-                    {"score": pl.Int64, "ratings": pl.Int64})
-    total = pl.col("ratings").sum()
-    return (
-        pl.DataFrame({"score": SCORES}, schema={"score": pl.Int64})
-        .join(counts, on="score", how="left")
-        .with_columns(pl.col("ratings").fill_null(0))
-        .with_columns(share=pl.when(total > 0).then(pl.col("ratings") / total))
-    )
+    sums = _rating_sums(connection, filters, {}, list(rollups.SCORE_COLUMNS))
+    counts = [int(sums[column][0] or 0) if sums.height else 0
+              for column in rollups.SCORE_COLUMNS]
+    total = sum(counts)
+    return pl.DataFrame({"score": list(SCORES), "ratings": counts,
+                         "share": [count / total if total else None for count in counts]},
+                        schema={"score": pl.Int64, "ratings": pl.Int64, "share": pl.Float64})
 
 
 def operator_months(connection: Connection, filters: Filters) -> pl.DataFrame:
@@ -243,21 +234,11 @@ def operator_months(connection: Connection, filters: Filters) -> pl.DataFrame:
     Columns: period, operator (external id), name, team, region (operator's), ratings,
     score_sum.
     """
-    period = period_start(AgentRating.rated_at, "month", connection.dialect.name)
-    rows = (
-        _rating_rows(filters, period.label("period"), Operator.external_id.label("operator"),
-                     Operator.name.label("name"), Operator.team.label("team"),
-                     Region.code.label("region"), AgentRating.score.label("score"))
-        .join(Region, Region.id == Operator.region_id)
-        .subquery()
-    )
-    keys = [column for column in rows.c if column.name != "score"]
-    statement = (select(*keys, func.count().label("ratings"),
-                        func.sum(rows.c.score).label("score_sum"))
-                 .group_by(*keys).order_by(*keys))
-    return _frame(connection, statement, {
-        "period": pl.Date, "operator": pl.String, "name": pl.String, "team": pl.String,
-        "region": pl.String, "ratings": pl.Int64, "score_sum": pl.Int64})
+    period = period_start(RATINGS.c.day, "month", connection.dialect.name)
+    keys = {"period": period, "operator": Operator.external_id, "name": Operator.name,
+            "team": Operator.team, "region": Region.code}
+    return _rating_sums(connection, filters, keys, ["ratings", "score_sum"],
+                        with_region=True).filter(pl.col("ratings") > 0)
 
 
 def operator_summary(monthly: pl.DataFrame, last_month: dt.date, min_ratings: int
@@ -311,21 +292,14 @@ def operator_trend(connection: Connection, filters: Filters, operator: str) -> p
     Columns: period, ratings, mean_score, score_1 … score_5 (counts). Months without ratings
     are absent.
     """
-    period = period_start(AgentRating.rated_at, "month", connection.dialect.name)
-    rows = _rating_rows(filters, period.label("period"), AgentRating.score.label("score"),
-                        conditions=(Operator.external_id == operator,)).subquery()
-    score_counts = {f"score_{score}": pl.Int64 for score in SCORES}
-    statement = (
-        select(rows.c.period, func.count().label("ratings"),
-               func.sum(rows.c.score).label("score_sum"),
-               *[_count_if(rows.c.score == score).label(f"score_{score}") for score in SCORES])
-        .group_by(rows.c.period).order_by(rows.c.period)
-    )
-    frame = _frame(connection, statement, {"period": pl.Date, "ratings": pl.Int64,
-                                           "score_sum": pl.Int64} | score_counts)
-    return frame.select("period", "ratings",
-                        (pl.col("score_sum") / pl.col("ratings")).alias("mean_score"),
-                        *score_counts)
+    period = period_start(RATINGS.c.day, "month", connection.dialect.name)
+    frame = _rating_sums(connection, filters, {"period": period},
+                         ["ratings", "score_sum", *rollups.SCORE_COLUMNS],
+                         conditions=(RATINGS.c.operator_id == select(Operator.id).where(
+                             Operator.external_id == operator).scalar_subquery(),))
+    return frame.filter(pl.col("ratings") > 0).select(
+        "period", "ratings", (pl.col("score_sum") / pl.col("ratings")).alias("mean_score"),
+        *rollups.SCORE_COLUMNS)
 
 
 def operator_names(table: pl.DataFrame) -> dict[str, str]:

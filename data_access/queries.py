@@ -1,8 +1,9 @@
-"""Dashboard queries: aggregation runs in SQL, results come back as small Polars frames.
+"""Dashboard queries: they read the daily rollups, and return small Polars frames.
 
-The caller owns the Connection. Every value from a user travels as a bound parameter; row-level
-expressions sit in a subquery so that GROUP BY never repeats a parameterised expression (which
-PostgreSQL would treat as a different expression).
+The caller owns the Connection. A page's cost follows the days and segments it shows: every
+KPI, trend and breakdown sums rollup rows (see `rollups`), never raw rows. Every value from a
+user travels as a bound parameter; row-level expressions sit in a subquery so that GROUP BY
+never repeats a parameterised expression (which PostgreSQL would treat as a different one).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from sqlalchemy import (
     Connection,
     Integer,
     Select,
+    Table,
     and_,
-    case,
     cast,
     distinct,
     extract,
@@ -29,32 +30,34 @@ from sqlalchemy import (
     union_all,
 )
 
+from data_access import rollups
 from data_access.dates import month_end, month_starts, period_starts
-from data_access.metrics import monthly_coverage, with_backlog, with_nps, with_online_share
-from data_access.schema import (
-    AgentRating,
-    Case,
-    Channel,
-    Contact,
-    NpsSurvey,
-    Operator,
-    Region,
-    ServiceType,
+from data_access.metrics import (
+    monthly_coverage,
+    percentile_from_buckets,
+    with_backlog,
+    with_nps,
+    with_online_share,
 )
+from data_access.rollups import WAIT_BUCKETS
+from data_access.schema import Channel, Operator, Region, ServiceType
 
 Granularity = Literal["day", "week", "month"]
 GRANULARITIES: tuple[str, ...] = ("day", "week", "month")
-Dimension = Literal["channel", "region", "service_type", "served_by"]
+Dimension = Literal["channel", "region", "service_type"]
 DIMENSIONS: dict[str, type] = {"channel": Channel, "region": Region, "service_type": ServiceType}
 CaseDimension = Literal["category", "channel", "region"]
 
 _MONTHS_PER_QUERY = 240  # SQLite allows 500 terms in one compound SELECT
 
-# Wait buckets for "NPS by wait": (label, lower bound s inclusive, upper bound s exclusive).
-WAIT_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
-    ("0-30 s", 0, 30), ("30-60 s", 30, 60), ("1-2 min", 60, 120), ("2-5 min", 120, 300),
-    ("5-10 min", 300, 600), ("10-20 min", 600, 1200), ("20+ min", 1200, None),
-)
+CONTACTS = rollups.TABLES["rollup_contacts"]
+QUARTERS = rollups.TABLES["rollup_contact_quarters"]
+SURVEYS = rollups.TABLES["rollup_surveys"]
+REASONS = rollups.TABLES["rollup_detractor_reasons"]
+CASES = rollups.TABLES["rollup_cases"]
+CLOSURES = rollups.TABLES["rollup_case_closures"]
+STAGES = rollups.TABLES["rollup_case_stages"]
+RATINGS = rollups.TABLES["rollup_ratings"]
 
 
 @dataclass(frozen=True)
@@ -92,13 +95,11 @@ def _dimension_filters(filters: Filters, channel_col, region_col, service_col=No
     return conditions
 
 
-def _contact_conditions(filters: Filters) -> list[ColumnElement]:
-    return [
-        Contact.started_at >= filters.start_at,
-        Contact.started_at < filters.end_before,
-        *_dimension_filters(filters, Contact.channel_id, Contact.region_id,
-                            Contact.service_type_id),
-    ]
+def _in_range(table: Table, filters: Filters) -> list[ColumnElement]:
+    """The range's days and the dimension filters on a rollup (cases have no service type)."""
+    service = table.c.get("service_type_id")
+    return [table.c.day >= filters.start, table.c.day <= filters.end,
+            *_dimension_filters(filters, table.c.channel_id, table.c.region_id, service)]
 
 
 def period_start(column: ColumnElement, granularity: str, dialect: str) -> ColumnElement:
@@ -120,10 +121,6 @@ def hours_between(start: ColumnElement, end: ColumnElement, dialect: str) -> Col
     return (func.julianday(end) - func.julianday(start)) * 24.0
 
 
-def _count_if(condition: ColumnElement) -> ColumnElement:
-    return func.sum(case((condition, 1), else_=0))
-
-
 def _frame(connection: Connection, statement: Select, schema: dict[str, pl.DataType]
            ) -> pl.DataFrame:
     rows = connection.execute(statement).all()
@@ -136,18 +133,35 @@ def _frame(connection: Connection, statement: Select, schema: dict[str, pl.DataT
     return frame
 
 
-def _dimension_column(by: str | None) -> tuple[list, list]:
-    """(extra select columns, extra joins) for an optional breakdown dimension."""
+def _summed(rows, keys: list[str], measures: list[str]) -> Select:
+    """GROUP BY `keys` of a subquery, summing `measures` (ordered by the keys)."""
+    key_columns = [rows.c[name] for name in keys]
+    return (select(*key_columns, *[func.coalesce(func.sum(rows.c[name]), 0).label(name)
+                                   for name in measures])
+            .group_by(*key_columns).order_by(*key_columns))
+
+
+def _int_schema(names) -> dict[str, pl.DataType]:
+    return {name: pl.Int64 for name in names}
+
+
+def _segment_code(table: Table, by: str | None) -> tuple[list, list]:
+    """(select columns, joins) that name a rollup row's segment by its code, for `by`."""
     if by is None:
         return [], []
-    if by == "served_by":
-        return [Contact.served_by.label(by)], []
-    if by not in DIMENSIONS:
-        raise ValueError(f"by must be one of {(*DIMENSIONS, 'served_by')}, not {by!r}")
+    if by == "category" and "category" in table.c:
+        return [table.c.category.label(by)], []
+    if by not in DIMENSIONS or f"{by}_id" not in table.c:
+        raise ValueError(f"by must be one of {tuple(DIMENSIONS)}, not {by!r}")
     model = DIMENSIONS[by]
-    foreign_key = {"channel": Contact.channel_id, "region": Contact.region_id,
-                   "service_type": Contact.service_type_id}[by]
-    return [model.code.label(by)], [(model, model.id == foreign_key)]
+    return [model.code.label(by)], [(model, model.id == table.c[f"{by}_id"])]
+
+
+def _rollup_rows(table: Table, columns: list, joins: list, conditions: list) -> Select:
+    statement = select(*columns).select_from(table)
+    for model, on in joins:
+        statement = statement.join(model, on)
+    return statement.where(*conditions)
 
 
 # --- NPS -------------------------------------------------------------------------------------
@@ -156,112 +170,89 @@ _NPS_COUNTS = {"surveys_sent": pl.Int64, "responses": pl.Int64, "promoters": pl.
                "passives": pl.Int64, "detractors": pl.Int64}
 
 
-def _nps_counts(rows) -> list[ColumnElement]:
-    """Surveys sent, responses and the three score classes (promoters 9-10, detractors 0-6)."""
-    return [
-        func.count().label("surveys_sent"),
-        _count_if(rows.c.answered).label("responses"),
-        _count_if(rows.c.score >= 9).label("promoters"),
-        _count_if(rows.c.score.between(7, 8)).label("passives"),
-        _count_if(rows.c.score <= 6).label("detractors"),
-    ]
-
-
-def _nps_statement(filters: Filters, period: ColumnElement | None, extra: list, joins: list,
-                   extra_conditions: tuple[ColumnElement, ...] = ()) -> Select:
-    columns = ([period.label("period")] if period is not None else []) + extra
-    rows = select(*columns, NpsSurvey.answered.label("answered"), NpsSurvey.score.label("score"))
-    rows = rows.select_from(Contact).join(NpsSurvey, NpsSurvey.contact_id == Contact.id)
-    for model, on in joins:
-        rows = rows.join(model, on)
-    rows = rows.where(*_contact_conditions(filters), *extra_conditions).subquery()
-    keys = [column for column in rows.c if column.name not in ("answered", "score")]
-    return (
-        select(*keys, *_nps_counts(rows))
-        .group_by(*keys)
-        .order_by(*keys)
-    )
+def _nps_rows(connection: Connection, filters: Filters, granularity: Granularity | None,
+              by: Dimension | None) -> pl.DataFrame:
+    period = ([period_start(SURVEYS.c.day, granularity, connection.dialect.name).label("period")]
+              if granularity else [])
+    segment, joins = _segment_code(SURVEYS, by)
+    rows = _rollup_rows(SURVEYS, [*period, *segment, *[SURVEYS.c[name] for name in _NPS_COUNTS]],
+                        joins, _in_range(SURVEYS, filters)).subquery()
+    keys = (["period"] if granularity else []) + ([by] if by else [])
+    schema = ({"period": pl.Date} if granularity else {}) | ({by: pl.String} if by else {})
+    return _frame(connection, _summed(rows, keys, list(_NPS_COUNTS)), schema | _NPS_COUNTS)
 
 
 def nps_by_period(connection: Connection, filters: Filters, granularity: Granularity = "month",
                   by: Dimension | None = None) -> pl.DataFrame:
     """Promoters/passives/detractors, answer rate, NPS and its 95% margin per period."""
-    period = period_start(Contact.started_at, granularity, connection.dialect.name)
-    extra, joins = _dimension_column(by)
-    statement = _nps_statement(filters, period, extra, joins)
-    schema = {"period": pl.Date} | ({by: pl.String} if by else {}) | _NPS_COUNTS
-    return with_nps(_frame(connection, statement, schema))
+    return with_nps(_nps_rows(connection, filters, granularity, by))
 
 
 def nps_total(connection: Connection, filters: Filters) -> pl.DataFrame:
     """One row of NPS over the whole range (not an average of periods)."""
-    statement = _nps_statement(filters, None, [], [])
-    return with_nps(_frame(connection, statement, dict(_NPS_COUNTS)))
+    return with_nps(_nps_rows(connection, filters, None, None))
 
 
 def nps_by_wait_bucket(connection: Connection, filters: Filters) -> pl.DataFrame:
     """NPS of operator-served contacts by how long they waited: the link to staffing."""
-    bucket = case(
-        *[(Contact.wait_s < upper, index) for index, (_, _, upper) in enumerate(WAIT_BUCKETS)
-          if upper is not None],
-        else_=len(WAIT_BUCKETS) - 1,
-    )
-    rows = (
-        select(bucket.label("bucket"), Contact.wait_s.label("wait_s"),
-               NpsSurvey.answered.label("answered"), NpsSurvey.score.label("score"))
-        .select_from(Contact).join(NpsSurvey, NpsSurvey.contact_id == Contact.id)
-        .where(*_contact_conditions(filters), Contact.served_by == "operator")
-        .subquery()
-    )
-    statement = (
-        select(rows.c.bucket, *_nps_counts(rows), func.avg(rows.c.wait_s).label("avg_wait_s"))
-        .group_by(rows.c.bucket).order_by(rows.c.bucket)
-    )
-    frame = _frame(connection, statement, {"bucket": pl.Int64} | _NPS_COUNTS
-                   | {"avg_wait_s": pl.Float64})
-    labels = pl.DataFrame({"bucket": range(len(WAIT_BUCKETS)),
-                           "wait_bucket": [label for label, _, _ in WAIT_BUCKETS]},
-                          schema={"bucket": pl.Int64, "wait_bucket": pl.String})
-    return with_nps(labels.join(frame, on="bucket", how="inner").sort("bucket"))
+    measures = [rollups.wait_bucket_column(measure, bucket)
+                for bucket in range(len(WAIT_BUCKETS)) for measure in rollups.WAIT_MEASURES]
+    rows = select(*[SURVEYS.c[name] for name in measures]).where(
+        *_in_range(SURVEYS, filters)).subquery()
+    sums = _frame(connection, _summed(rows, [], measures), _int_schema(measures))
+    return with_nps(wait_bucket_rows(sums))
+
+
+def wait_bucket_rows(sums: pl.DataFrame) -> pl.DataFrame:
+    """One row per "NPS by wait" bucket with answers, from the rollup's per-bucket sums."""
+    def total(measure: str, bucket: int) -> int:
+        return int(sums[rollups.wait_bucket_column(measure, bucket)].sum() or 0)
+
+    rows = []
+    for bucket, (label, _, _) in enumerate(WAIT_BUCKETS):
+        sent = total("sent", bucket)
+        if not sent:
+            continue
+        responses, promoters = total("responses", bucket), total("promoters", bucket)
+        detractors = total("detractors", bucket)
+        rows.append((bucket, label, sent, responses, promoters,
+                     responses - promoters - detractors, detractors,
+                     total("wait_s", bucket) / sent))
+    schema = ({"bucket": pl.Int64, "wait_bucket": pl.String} | _NPS_COUNTS
+              | {"avg_wait_s": pl.Float64})
+    return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 # --- Contacts ----------------------------------------------------------------------------------
 
+_SERVED_SUMS = {"contacts": "contacts", "served_by_operator": "by_operator",
+                "served_by_bot": "by_bot", "self_service": "by_self_service",
+                "wait_sum_s": "operator_wait_s"}
+
+
 def contacts_by_period(connection: Connection, filters: Filters,
                        granularity: Granularity = "month") -> pl.DataFrame:
     """Contacts per period and channel, who served them, waits, and the online share."""
-    period = period_start(Contact.started_at, granularity, connection.dialect.name)
-    rows = (
-        select(period.label("period"), Channel.code.label("channel"),
-               Channel.is_online.label("is_online"), Contact.served_by.label("served_by"),
-               Contact.wait_s.label("wait_s"))
-        .select_from(Contact).join(Channel, Channel.id == Contact.channel_id)
-        .where(*_contact_conditions(filters))
-        .subquery()
-    )
-    operator = rows.c.served_by == "operator"
-    statement = (
-        select(rows.c.period, rows.c.channel, rows.c.is_online,
-               func.count().label("contacts"),
-               _count_if(operator).label("served_by_operator"),
-               _count_if(rows.c.served_by == "bot").label("served_by_bot"),
-               _count_if(rows.c.served_by == "self_service").label("self_service"),
-               func.sum(case((operator, rows.c.wait_s), else_=0)).label("wait_sum_s"))
-        .group_by(rows.c.period, rows.c.channel, rows.c.is_online)
-        .order_by(rows.c.period, rows.c.channel)
-    )
-    schema = {"period": pl.Date, "channel": pl.String, "is_online": pl.Boolean,
-              "contacts": pl.Int64, "served_by_operator": pl.Int64, "served_by_bot": pl.Int64,
-              "self_service": pl.Int64, "wait_sum_s": pl.Int64}
+    period = period_start(CONTACTS.c.day, granularity, connection.dialect.name)
+    rows = _rollup_rows(
+        CONTACTS,
+        [period.label("period"), Channel.code.label("channel"),
+         Channel.is_online.label("is_online"),
+         *[CONTACTS.c[column].label(name) for name, column in _SERVED_SUMS.items()]],
+        [(Channel, Channel.id == CONTACTS.c.channel_id)], _in_range(CONTACTS, filters),
+    ).subquery()
+    statement = _summed(rows, ["period", "channel", "is_online"], list(_SERVED_SUMS))
+    schema = ({"period": pl.Date, "channel": pl.String, "is_online": pl.Boolean}
+              | _int_schema(_SERVED_SUMS))
     return with_online_share(_frame(connection, statement, schema))
 
 
 def latest_contact_date(connection: Connection) -> dt.date | None:
     """The day of the newest contact (an index lookup), to anchor 'recent' windows."""
-    latest = connection.scalar(select(func.max(Contact.started_at)))
+    latest = connection.scalar(select(func.max(CONTACTS.c.day)))
     if isinstance(latest, str):  # SQLite through a bare text expression
-        latest = dt.datetime.fromisoformat(latest)
-    return latest.date() if latest else None
+        latest = dt.date.fromisoformat(latest)
+    return latest
 
 
 def minute_of_day(column: ColumnElement, dialect: str) -> ColumnElement:
@@ -283,23 +274,30 @@ def arrivals_by_interval(connection: Connection, filters: Filters, weekday: int,
     """Mean contacts per channel and interval of the day over the range's days of `weekday`.
 
     `weekday` follows Python: 0 = Monday … 6 = Sunday. Days without contacts count as zeros.
+    Intervals are whole multiples of the rollup's quarter hours.
     """
+    if filters.regions or filters.service_types:
+        raise ValueError("arrivals_by_interval follows channels only; regions "
+                         f"{filters.regions} and service types {filters.service_types} "
+                         "cannot be applied")
+    if interval_minutes % rollups.QUARTER_MINUTES:
+        raise ValueError(f"interval_minutes must be a multiple of {rollups.QUARTER_MINUTES}, "
+                         f"not {interval_minutes!r}")
     dialect = connection.dialect.name
     rows = (
         select(Channel.code.label("channel"),
-               (minute_of_day(Contact.started_at, dialect) // interval_minutes).label(
-                   "interval"))
-        .select_from(Contact).join(Channel, Channel.id == Contact.channel_id)
-        .where(*_contact_conditions(filters),
-               weekday_number(Contact.started_at, dialect) == (weekday + 1) % 7)
+               (QUARTERS.c.quarter // (interval_minutes // rollups.QUARTER_MINUTES)).label(
+                   "interval"), QUARTERS.c.contacts)
+        .select_from(QUARTERS).join(Channel, Channel.id == QUARTERS.c.channel_id)
+        .where(QUARTERS.c.day >= filters.start, QUARTERS.c.day <= filters.end,
+               *_dimension_filters(filters, QUARTERS.c.channel_id, None),
+               weekday_number(QUARTERS.c.day, dialect) == (weekday + 1) % 7)
         .subquery()
     )
-    statement = (select(rows.c.channel, rows.c.interval, func.count().label("contacts"))
-                 .group_by(rows.c.channel, rows.c.interval))
     days = sum(1 for offset in range((filters.end - filters.start).days + 1)
                if (filters.start + dt.timedelta(days=offset)).weekday() == weekday)
-    frame = _frame(connection, statement, {"channel": pl.String, "interval": pl.Int64,
-                                           "contacts": pl.Int64})
+    frame = _frame(connection, _summed(rows, ["channel", "interval"], ["contacts"]),
+                   {"channel": pl.String, "interval": pl.Int64, "contacts": pl.Int64})
     return frame.with_columns(days=pl.lit(days),
                               mean_contacts=pl.col("contacts") / max(days, 1)).sort(
         "channel", "interval")
@@ -307,121 +305,93 @@ def arrivals_by_interval(connection: Connection, filters: Filters, weekday: int,
 
 def handling_by_channel(connection: Connection, filters: Filters) -> pl.DataFrame:
     """Per channel: contacts, who served them, and the mean handle time of operator contacts."""
-    rows = (
-        select(Channel.code.label("channel"), Contact.served_by.label("served_by"),
-               Contact.handle_s.label("handle_s"))
-        .select_from(Contact).join(Channel, Channel.id == Contact.channel_id)
-        .where(*_contact_conditions(filters)).subquery()
-    )
-    operator = rows.c.served_by == "operator"
-    automated = rows.c.served_by != "operator"
-    statement = select(
-        rows.c.channel, func.count().label("contacts"), _count_if(operator).label("by_operator"),
-        _count_if(automated).label("automated"),
-        func.avg(case((operator, rows.c.handle_s))).label("operator_aht_s"),
-        func.avg(case((automated, rows.c.handle_s))).label("automated_handle_s"),
-    ).group_by(rows.c.channel).order_by(rows.c.channel)
-    return _frame(connection, statement, {
-        "channel": pl.String, "contacts": pl.Int64, "by_operator": pl.Int64,
-        "automated": pl.Int64, "operator_aht_s": pl.Float64, "automated_handle_s": pl.Float64,
-    }).with_columns(automated_share=pl.col("automated") / pl.col("contacts"))
+    measures = ["contacts", "by_operator", "by_bot", "by_self_service", "operator_handle_s",
+                "automated_handle_s"]
+    rows = _rollup_rows(CONTACTS, [Channel.code.label("channel"),
+                                   *[CONTACTS.c[name] for name in measures]],
+                        [(Channel, Channel.id == CONTACTS.c.channel_id)],
+                        _in_range(CONTACTS, filters)).subquery()
+    frame = _frame(connection, _summed(rows, ["channel"], measures),
+                   {"channel": pl.String} | _int_schema(measures))
+    return handling_rates(frame)
+
+
+def handling_rates(sums: pl.DataFrame) -> pl.DataFrame:
+    """Mean handle times and the automated share from per-channel sums."""
+    automated = pl.col("by_bot") + pl.col("by_self_service")
+    return sums.select(
+        "channel", "contacts", "by_operator", automated.alias("automated"),
+        pl.when(pl.col("by_operator") > 0).then(
+            pl.col("operator_handle_s") / pl.col("by_operator")).alias("operator_aht_s"),
+        pl.when(automated > 0).then(pl.col("automated_handle_s") / automated).alias(
+            "automated_handle_s"),
+    ).with_columns(automated_share=pl.col("automated") / pl.col("contacts"))
 
 
 # --- Cases -------------------------------------------------------------------------------------
 
-def _case_conditions(filters: Filters, column: ColumnElement) -> list[ColumnElement]:
-    """Cases have no service type, so that filter does not apply to them."""
-    return [column >= filters.start_at, column < filters.end_before,
-            *_dimension_filters(filters, Case.channel_id, Case.region_id)]
+def _case_segment(table: Table, by: CaseDimension | None) -> tuple[list, list]:
+    if by not in (None, "category", "channel", "region"):
+        raise ValueError(f"by must be one of ('category', 'channel', 'region', None), not {by!r}")
+    return _segment_code(table, by)
 
 
-def _case_dimension(by: CaseDimension | None) -> tuple[list[ColumnElement], list]:
-    """(select columns, joins) for an optional case breakdown; none for the overall trend."""
-    if by is None:
-        return [], []
-    if by == "category":
-        return [Case.category.label(by)], []
-    if by == "channel":
-        return [Channel.code.label(by)], [(Channel, Channel.id == Case.channel_id)]
-    if by == "region":
-        return [Region.code.label(by)], [(Region, Region.id == Case.region_id)]
-    raise ValueError(f"by must be one of ('category', 'channel', 'region', None), not {by!r}")
-
-
-def _case_rows(columns: list, joins: list, conditions: list) -> Select:
-    statement = select(*columns).select_from(Case)
-    for model, on in joins:
-        statement = statement.join(model, on)
-    return statement.where(*conditions)
+def _case_sums(connection: Connection, table: Table, filters: Filters | None, conditions: list,
+               granularity: Granularity | None, by: CaseDimension | None, measures: list[str],
+               ) -> pl.DataFrame:
+    """Sums of a case rollup per [period,] kind [, by] (`filters` None: no date range)."""
+    segment, joins = _case_segment(table, by)
+    period = ([period_start(table.c.day, granularity, connection.dialect.name).label("period")]
+              if granularity else [])
+    in_range = _in_range(table, filters) if filters else []
+    rows = _rollup_rows(table, [*period, table.c.kind, *segment,
+                                *[table.c[name] for name in measures]],
+                        joins, [*in_range, *conditions]).subquery()
+    keys = (["period"] if granularity else []) + ["kind"] + ([by] if by else [])
+    schema = ({"period": pl.Date} if granularity else {}) | {name: pl.String for name in keys
+                                                             if name != "period"}
+    return _frame(connection, _summed(rows, keys, measures), schema | _int_schema(measures))
 
 
 def cases_by_period(connection: Connection, filters: Filters, granularity: Granularity = "month",
                     by: CaseDimension | None = "category") -> pl.DataFrame:
-    """Received, closed, resolution-time median/p90 (hours, nearest rank) and open backlog.
+    """Received, closed, resolution-time median/p90 (hours) and open backlog.
 
     Columns: kind, [by,] period, received, answered, closed, open_backlog,
     median_resolution_h, p90_resolution_h; rows sorted by period, kind[, by]. Percentiles are
-    over answered cases received in the period. `by=None` gives the overall trend per kind.
+    over answered cases received in the period, from the rollup's resolution-time buckets
+    (`rollups.RESOLUTION_EDGES_H`, interpolated inside the bucket). `by=None` gives the
+    overall trend per kind.
     """
-    dialect = connection.dialect.name
-    dimension, joins = _case_dimension(by)
     dims = [by] if by else []
-    received_period = period_start(Case.received_at, granularity, dialect)
-    closed_period = period_start(Case.resolved_at, granularity, dialect)
-
-    received_rows = _case_rows(
-        [received_period.label("period"), Case.kind.label("kind"), *dimension,
-         Case.status.label("status"),
-         hours_between(Case.received_at, Case.resolved_at, dialect).label("hours")],
-        joins, _case_conditions(filters, Case.received_at),
-    ).subquery()
-    keys = [received_rows.c[name] for name in ("period", "kind", *dims)]
-    answered = received_rows.c.status == "answered"
-    ranked = select(
-        *keys, received_rows.c.hours,
-        func.row_number().over(partition_by=keys, order_by=received_rows.c.hours).label("rank"),
-        func.count().over(partition_by=keys).label("n"),
-    ).where(answered).subquery()
-    ranked_keys = [ranked.c[name] for name in ("period", "kind", *dims)]
-    percentiles = select(
-        *ranked_keys,
-        func.max(case((ranked.c.rank == (ranked.c.n * 50 + 99) // 100, ranked.c.hours))).label(
+    buckets = list(rollups.RESOLUTION_COLUMNS)
+    received = _case_sums(connection, CASES, filters, [], granularity, by,
+                          ["received", "answered", *buckets])
+    closed = _case_sums(connection, CLOSURES, filters, [], granularity, by, ["closed"])
+    before_start = Filters(dt.date.min, filters.start - dt.timedelta(days=1), filters.channels,
+                           filters.regions)
+    opening = (
+        _case_sums(connection, CASES, before_start, [], None, by, ["received"])
+        .join(_case_sums(connection, CLOSURES, before_start, [], None, by, ["closed"]),
+              on=["kind", *dims], how="full", coalesce=True)
+        .select("kind", *dims, (pl.col("received").fill_null(0) - pl.col("closed").fill_null(0))
+                .alias("opening"))
+    ) if filters.start > dt.date.min else pl.DataFrame(
+        schema={"kind": pl.String} | {name: pl.String for name in dims} | {"opening": pl.Int64})
+    group = ["kind", *dims]
+    percentiles = received.select(
+        "period", *group,
+        percentile_from_buckets(buckets, rollups.RESOLUTION_EDGES_H, 50).alias(
             "median_resolution_h"),
-        func.max(case((ranked.c.rank == (ranked.c.n * 90 + 99) // 100, ranked.c.hours))).label(
+        percentile_from_buckets(buckets, rollups.RESOLUTION_EDGES_H, 90).alias(
             "p90_resolution_h"),
-    ).group_by(*ranked_keys)
-    received = select(*keys, func.count().label("received"),
-                      _count_if(answered).label("answered")).group_by(*keys)
-
-    closed_rows = _case_rows([closed_period.label("period"), Case.kind.label("kind"), *dimension],
-                             joins, _case_conditions(filters, Case.resolved_at)).subquery()
-    closed_keys = [closed_rows.c[name] for name in ("period", "kind", *dims)]
-    closed = select(*closed_keys, func.count().label("closed")).group_by(*closed_keys)
-
-    opening_rows = _case_rows(
-        [Case.kind.label("kind"), *dimension],
-        joins,
-        [Case.received_at < filters.start_at,
-         or_(Case.resolved_at.is_(None), Case.resolved_at >= filters.start_at),
-         *_dimension_filters(filters, Case.channel_id, Case.region_id)],
-    ).subquery()
-    opening_keys = [opening_rows.c[name] for name in ("kind", *dims)]
-    opening = select(*opening_keys, func.count().label("opening")).group_by(*opening_keys)
-
-    group_schema = {"kind": pl.String} | {name: pl.String for name in dims}
-    key_schema = {"period": pl.Date} | group_schema
-    received_frame = _frame(connection, received,
-                            key_schema | {"received": pl.Int64, "answered": pl.Int64})
-    percentile_frame = _frame(connection, percentiles, key_schema | {
-        "median_resolution_h": pl.Float64, "p90_resolution_h": pl.Float64})
-    closed_frame = _frame(connection, closed, key_schema | {"closed": pl.Int64})
-    opening_frame = _frame(connection, opening, group_schema | {"opening": pl.Int64})
+    )
     return (
-        with_backlog(received_frame, closed_frame, opening_frame, list(group_schema),
-                     period_starts(filters.start, filters.end, granularity))
-        .join(percentile_frame, on=list(key_schema), how="left")
+        with_backlog(received.select("period", *group, "received", "answered"), closed,
+                     opening, group, period_starts(filters.start, filters.end, granularity))
+        .join(percentiles, on=["period", *group], how="left")
         .with_columns(pl.col("answered").fill_null(0))
-        .sort(list(key_schema))
+        .sort(["period", *group])
     )
 
 
@@ -431,30 +401,27 @@ def cases_received(connection: Connection, filters: Filters, granularity: Granul
 
     Columns: period, kind, [by,] received. Only periods with cases appear.
     """
-    dimension, joins = _case_dimension(by)
-    names = ("period", "kind", *([by] if by else []))
-    rows = _case_rows(
-        [period_start(Case.received_at, granularity, connection.dialect.name).label("period"),
-         Case.kind.label("kind"), *dimension],
-        joins, _case_conditions(filters, Case.received_at),
-    ).subquery()
-    keys = [rows.c[name] for name in names]
-    statement = select(*keys, func.count().label("received")).group_by(*keys).order_by(*keys)
-    schema = {"period": pl.Date} | {name: pl.String for name in names[1:]}
-    return _frame(connection, statement, schema | {"received": pl.Int64})
+    frame = _case_sums(connection, CASES, filters, [], granularity, by, ["received"])
+    return frame.filter(pl.col("received") > 0)
+
+
+def first_case_day(connection: Connection) -> dt.date | None:
+    """The day the first case was received (an index lookup on the rollup)."""
+    first = connection.scalar(select(func.min(CASES.c.day)).where(CASES.c.received > 0))
+    return dt.date.fromisoformat(first) if isinstance(first, str) else first
 
 
 def case_counts(connection: Connection, filters: Filters) -> dict[str, int]:
     """Complaints, appeals and e-Otinish appeals received in the range."""
-    e_otinish = select(Channel.id).where(Channel.code == "e_otinish").scalar_subquery()
-    statement = select(
-        _count_if(Case.kind == "complaint"),
-        _count_if(Case.kind == "appeal"),
-        _count_if(and_(Case.kind == "appeal", Case.channel_id == e_otinish)),
-    ).where(*_case_conditions(filters, Case.received_at))
-    complaints, appeals, e_otinish_appeals = connection.execute(statement).one()
-    return {"complaints": int(complaints or 0), "appeals": int(appeals or 0),
-            "e_otinish_appeals": int(e_otinish_appeals or 0)}
+    frame = _case_sums(connection, CASES, filters, [], None, "channel", ["received"])
+
+    def count(condition: pl.Expr) -> int:
+        return int(frame.filter(condition)["received"].sum() or 0)
+
+    return {"complaints": count(pl.col("kind") == "complaint"),
+            "appeals": count(pl.col("kind") == "appeal"),
+            "e_otinish_appeals": count((pl.col("kind") == "appeal")
+                                       & (pl.col("channel") == "e_otinish"))}
 
 
 # --- Agent ratings -----------------------------------------------------------------------------
@@ -462,24 +429,16 @@ def case_counts(connection: Connection, filters: Filters) -> dict[str, int]:
 def ratings_by_period(connection: Connection, filters: Filters,
                       granularity: Granularity = "month") -> pl.DataFrame:
     """Ratings per operator and period, for the operators table and trends."""
-    period = period_start(AgentRating.rated_at, granularity, connection.dialect.name)
-    rows = (
-        select(period.label("period"), Operator.id.label("operator_id"),
-               Operator.external_id.label("operator"), Operator.name.label("name"),
-               Operator.team.label("team"), AgentRating.score.label("score"))
-        .select_from(AgentRating)
-        .join(Operator, Operator.id == AgentRating.operator_id)
-        .join(Contact, Contact.id == AgentRating.contact_id)
-        .where(AgentRating.rated_at >= filters.start_at,
-               AgentRating.rated_at < filters.end_before,
-               *_dimension_filters(filters, Contact.channel_id, Contact.region_id,
-                                   Contact.service_type_id))
-        .subquery()
-    )
-    keys = [rows.c.period, rows.c.operator_id, rows.c.operator, rows.c.name, rows.c.team]
-    statement = select(*keys, func.count().label("ratings"),
-                       func.sum(rows.c.score).label("score_sum")).group_by(*keys).order_by(*keys)
-    frame = _frame(connection, statement, {
+    period = period_start(RATINGS.c.day, granularity, connection.dialect.name)
+    rows = _rollup_rows(
+        RATINGS,
+        [period.label("period"), Operator.id.label("operator_id"),
+         Operator.external_id.label("operator"), Operator.name.label("name"),
+         Operator.team.label("team"), RATINGS.c.ratings, RATINGS.c.score_sum],
+        [(Operator, Operator.id == RATINGS.c.operator_id)], _in_range(RATINGS, filters),
+    ).subquery()
+    keys = ["period", "operator_id", "operator", "name", "team"]
+    frame = _frame(connection, _summed(rows, keys, ["ratings", "score_sum"]), {
         "period": pl.Date, "operator_id": pl.Int64, "operator": pl.String, "name": pl.String,
         "team": pl.String, "ratings": pl.Int64, "score_sum": pl.Int64})
     return frame.with_columns(mean_score=pl.col("score_sum") / pl.col("ratings"))
@@ -515,12 +474,12 @@ def front_line_coverage(connection: Connection, filters: Filters) -> pl.DataFram
         active_frames.append(_frame(connection, active, {"period": pl.Date,
                                                          "active_operators": pl.Int64}))
     rated_rows = (
-        select(period_start(AgentRating.rated_at, "month", connection.dialect.name)
-               .label("period"), AgentRating.operator_id.label("operator_id"))
-        .join(Operator, Operator.id == AgentRating.operator_id)
+        select(period_start(RATINGS.c.day, "month", connection.dialect.name).label("period"),
+               RATINGS.c.operator_id)
+        .join(Operator, Operator.id == RATINGS.c.operator_id)
         .where(Operator.team == "front_line", *region_filter,
-               AgentRating.rated_at >= filters.start_at,
-               AgentRating.rated_at < filters.end_before)
+               RATINGS.c.day >= filters.start, RATINGS.c.day <= filters.end,
+               RATINGS.c.ratings > 0)
         .subquery()
     )
     rated = select(rated_rows.c.period,

@@ -60,7 +60,7 @@ WAIT_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 )
 QUARTER_MINUTES = 15  # the simulator's finest interval
 NO_REASON_KEY = ""  # a detractor who gave no reason (keys cannot be NULL)
-_WAIT_BUCKET_MEASURES = ("sent", "responses", "promoters", "detractors", "wait_s")
+WAIT_MEASURES = ("sent", "responses", "promoters", "detractors", "wait_s")  # per NPS wait bucket
 
 
 def bucket_columns(prefix: str, edges: tuple[int, ...], unit: str) -> tuple[str, ...]:
@@ -425,6 +425,15 @@ def _postgres_triggers(rollup: Rollup) -> list[str]:
     return statements
 
 
+def _raw_tables() -> list[Table]:
+    return [table for table in Base.metadata.sorted_tables
+            if table.name not in TABLES and table not in (STATE, PAUSE)]
+
+
+def _raw_index_names() -> list[str]:
+    return sorted(index.name for table in _raw_tables() for index in table.indexes)
+
+
 def trigger_sql(dialect: str) -> list[str]:
     make = _postgres_triggers if dialect == "postgresql" else _sqlite_triggers
     return [statement for rollup in ROLLUPS for statement in make(rollup)]
@@ -433,7 +442,7 @@ def trigger_sql(dialect: str) -> list[str]:
 def definition_version(dialect: str) -> str:
     """A fingerprint of the rollup tables and triggers: a change rebuilds them on start."""
     parts = [repr([(rollup.name, rollup.key_types.keys(), list(rollup.measures))
-                   for rollup in ROLLUPS]), *trigger_sql(dialect)]
+                   for rollup in ROLLUPS]), *trigger_sql(dialect), *_raw_index_names()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
@@ -485,6 +494,9 @@ def install(connection: Connection) -> bool:
         table.create(connection)
     for statement in trigger_sql(dialect):
         connection.execute(text(statement))
+    for table in _raw_tables():  # indexes added since the database was made
+        for index in table.indexes:
+            index.create(connection, checkfirst=True)
     rebuild(connection)
     connection.execute(STATE.insert().values(version=version))
     return True

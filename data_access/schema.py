@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -35,10 +36,19 @@ TEAMS = ("front_line", "digital")
 CASE_KINDS = ("complaint", "appeal")
 CASE_STAGES = ("received", "assigned", "under_review", "answer_prepared", "answered", "withdrawn")
 CLOSED_STAGES = ("answered", "withdrawn")
+DETRACTOR_MAX_SCORE = 6
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+# Detail lists read raw rows through partial indexes that hold only what they can show. The
+# queries repeat these exact conditions as literal SQL: SQLite uses a partial index only
+# when the query's WHERE contains the index's own terms.
+OPEN_CASE = f"cases.status NOT IN ({', '.join(repr(v) for v in CLOSED_STAGES)})"
+WITH_COMPLAINT = (f"nps_surveys.score <= {DETRACTOR_MAX_SCORE} "
+                  "AND nps_surveys.suggestion IS NOT NULL")
 
 
 class Base(DeclarativeBase):
@@ -139,6 +149,9 @@ class NpsSurvey(Base):
         CheckConstraint(
             "answered_at IS NULL OR answered_at >= sent_at", name="answered_after_sent"
         ),
+        Index("ix_nps_surveys_complaints_answered_at", "answered_at", "contact_id",
+              sqlite_where=text(WITH_COMPLAINT.replace("nps_surveys.", "")),
+              postgresql_where=text(WITH_COMPLAINT.replace("nps_surveys.", ""))),
     )
 
     contact_id: Mapped[int] = mapped_column(
@@ -167,6 +180,9 @@ class Case(Base):
         Index("ix_cases_received_at_kind", "received_at", "kind"),
         Index("ix_cases_resolved_at_kind", "resolved_at", "kind"),
         Index("ix_cases_status_kind", "status", "kind"),
+        Index("ix_cases_open_received_at", "received_at", "id",
+              sqlite_where=text(OPEN_CASE.replace("cases.", "")),
+              postgresql_where=text(OPEN_CASE.replace("cases.", ""))),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

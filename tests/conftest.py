@@ -5,7 +5,9 @@ Outside CI a missing PostgreSQL or Chromium skips with a reason; with CI=true it
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import math
 import os
 import shutil
 import subprocess
@@ -175,3 +177,25 @@ def signal_when(command: list[str], ready: Callable[[], bool], signum: int,
             process.kill()
             process.wait()
     return process.returncode, stdout, stderr
+
+
+def bucket_percentile(values: list[float], edges: tuple[float, ...], share: float
+                      ) -> float | None:
+    """The documented histogram percentile, computed independently from raw values.
+
+    Nearest rank k = ceil(share × n); in the bucket [lo, hi) holding the k-th smallest value,
+    with `before` values below the bucket and `count` inside it, the answer is
+    lo + (hi - lo) × (k - before) / count; the open last bucket answers lo.
+    """
+    if not values:
+        return None
+    k = math.ceil(round(share * len(values), 9))
+    kth = sorted(values)[k - 1]
+    index = bisect.bisect_right(edges, kth) - 1
+    low = edges[index]
+    before = sum(1 for value in values if value < low)
+    if index + 1 == len(edges):
+        return float(low)
+    high = edges[index + 1]
+    count = sum(1 for value in values if low <= value < high)
+    return low + (high - low) * (k - before) / count

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-import math
 
 import polars as pl
 import pytest
@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 from data_access import operations, queries
 from data_access.queries import Filters
 from data_access.reference import CHANNELS, REGIONS
+from data_access.rollups import WAIT_COLUMNS, WAIT_EDGES_S
 from data_access.schema import Channel, Contact
+from tests.conftest import bucket_percentile
 from ui import operations_charts as charts
 from ui.layout import nothing_to_show
 from ui.palette import CHANNEL_COLORS, RATING_COLORS, SERVED_BY_COLORS, TARGET_COLOR
@@ -24,43 +26,49 @@ HOSTILE = "'; DROP TABLE contacts;--"
 ALWAYS_OPEN = {channel.code for channel in CHANNELS if channel.is_24x7}
 
 
-def _nearest_rank(values: list[int], share: float) -> int:
-    ordered = sorted(values)
-    return ordered[math.ceil(share * len(ordered)) - 1]
-
-
-def _expand(distribution: pl.DataFrame) -> list[int]:
-    return [wait for wait, count in distribution.select("wait_s", "contacts").iter_rows()
-            for _ in range(count)]
+def _histogram(waits_by_channel: dict[str, list[int]]) -> pl.DataFrame:
+    """What `wait_histogram` returns for these raw waits (binned independently, by bisect)."""
+    rows = []
+    for channel, waits in waits_by_channel.items():
+        buckets = [0] * len(WAIT_COLUMNS)
+        for wait in waits:
+            buckets[bisect.bisect_right(WAIT_EDGES_S, wait) - 1] += 1
+        rows.append({"channel": channel, "by_operator": len(waits),
+                     "operator_wait_s": sum(waits),
+                     **dict(zip(WAIT_COLUMNS, buckets, strict=True))})
+    return pl.DataFrame(rows, schema={"channel": pl.String, "by_operator": pl.Int64,
+                                      "operator_wait_s": pl.Int64}
+                        | {column: pl.Int64 for column in WAIT_COLUMNS})
 
 
 # --- waits -------------------------------------------------------------------------------------
 
 def test_wait_summary_percentiles_by_hand():
-    # 10 contacts: 10 s ×1, 20 s ×3, 30 s ×1, 100 s ×5. Median = 5th value (30 s), p90 = 9th
-    # (100 s), mean = (10 + 60 + 30 + 500) / 10 = 60 s. The other channel: one 7 s contact.
-    distribution = pl.DataFrame({"channel": ["office"] * 4 + ["telegram"],
-                                 "wait_s": [30, 10, 100, 20, 7], "contacts": [1, 1, 5, 3, 1]})
-    by_channel = operations.wait_summary(distribution, by_channel=True)
+    # Office: 10 contacts, 12 s ×1, 25 s ×3, 35 s ×1, 100 s ×5. The median is the 5th value
+    # (35 s), in bucket 30-45 s, the first of its 1 value there: 30 + 15 × 1/1 = 45 s. p90 is
+    # the 9th (100 s), in 90-120 s, the 4th of 5: 90 + 30 × 4/5 = 114 s. Mean 62.2 s exactly.
+    waits = {"office": [12, 25, 25, 25, 35, 100, 100, 100, 100, 100], "telegram": [7]}
+    by_channel = operations.wait_summary(_histogram(waits), by_channel=True)
     assert by_channel.columns == ["channel", "contacts", "mean_wait_s", "median_wait_s",
                                   "p90_wait_s"]
-    assert by_channel.rows() == [("office", 10, 60.0, 30.0, 100.0),
-                                 ("telegram", 1, 7.0, 7.0, 7.0)]
-    # Overall from a by-channel distribution: the same wait second in two channels merges.
-    overall = operations.wait_summary(distribution).row(0, named=True)
-    assert overall == {"contacts": 11, "mean_wait_s": pytest.approx(607 / 11),
-                       "median_wait_s": 30.0, "p90_wait_s": 100.0}
+    assert by_channel.rows() == [("office", 10, 62.2, 45.0, 114.0),
+                                 ("telegram", 1, 7.0, 10.0, 10.0)]
+    # Overall: buckets of both channels add up; 11 values, the median is the 6th (35 s).
+    overall = operations.wait_summary(_histogram(waits)).row(0, named=True)
+    assert overall == {"contacts": 11, "mean_wait_s": pytest.approx(629 / 11),
+                       "median_wait_s": 45.0, "p90_wait_s": 114.0}
 
 
-def test_wait_summary_matches_a_raw_oracle_and_handles_no_contacts():
-    distribution = pl.DataFrame({"wait_s": [0, 3, 4, 9, 15, 16, 40],
-                                 "contacts": [4, 1, 2, 7, 1, 3, 2]})
-    waits = _expand(distribution)
-    row = operations.wait_summary(distribution).row(0, named=True)
-    assert row["median_wait_s"] == _nearest_rank(waits, 0.5) == 9
-    assert row["p90_wait_s"] == _nearest_rank(waits, 0.9) == 16
+def test_wait_summary_matches_the_bucket_oracle_and_handles_no_contacts():
+    waits = [0, 0, 0, 0, 3, 4, 4, *[9] * 7, 15, 16, 16, 16, 40, 40, 700, 5000]
+    row = operations.wait_summary(_histogram({"all": waits})).row(0, named=True)
+    assert row["median_wait_s"] == pytest.approx(bucket_percentile(waits, WAIT_EDGES_S, 0.5))
+    assert row["p90_wait_s"] == pytest.approx(bucket_percentile(waits, WAIT_EDGES_S, 0.9))
     assert row["mean_wait_s"] == pytest.approx(sum(waits) / len(waits))
-    empty = operations.wait_summary(distribution.clear()).row(0, named=True)
+    # The open last bucket (3600 s and over) reads as its lower edge.
+    top = operations.wait_summary(_histogram({"all": [5000] * 3})).row(0, named=True)
+    assert top["median_wait_s"] == 3600.0
+    empty = operations.wait_summary(_histogram({"all": []}).clear()).row(0, named=True)
     assert empty == {"contacts": 0, "mean_wait_s": None, "median_wait_s": None,
                      "p90_wait_s": None}
 
@@ -69,7 +77,7 @@ def test_wait_figures_agree_with_contacts_by_period(seeded_engine):
     with seeded_engine.connect() as connection:
         contacts = queries.contacts_by_period(connection, H1_2022)
         by_channel = operations.wait_by_channel(connection, H1_2022)
-        overall = operations.wait_summary(operations.wait_distribution(connection, H1_2022))
+        overall = operations.wait_summary(operations.wait_histogram(connection, H1_2022))
         median = operations.median_wait_s(connection, H1_2022)
     served = contacts["served_by_operator"].sum()
     assert by_channel["contacts"].sum() == overall["contacts"][0] == served
@@ -93,8 +101,8 @@ def test_wait_percentiles_match_raw_waits(seeded_engine):
             Channel.code == "telegram", Contact.served_by == "operator",
             Contact.started_at >= JULY.start_at, Contact.started_at < JULY.end_before)).all()
     assert row["channel"] == "telegram" and row["contacts"] == len(waits) > 50
-    assert row["median_wait_s"] == _nearest_rank(waits, 0.5)
-    assert row["p90_wait_s"] == _nearest_rank(waits, 0.9)
+    assert row["median_wait_s"] == pytest.approx(bucket_percentile(waits, WAIT_EDGES_S, 0.5))
+    assert row["p90_wait_s"] == pytest.approx(bucket_percentile(waits, WAIT_EDGES_S, 0.9))
 
 
 def test_median_wait_of_an_empty_range_is_none(seeded_engine):

@@ -13,7 +13,9 @@ from data_access import queries
 from data_access.dates import period_starts
 from data_access.metrics import nps_margin_of_error, open_at_end, with_nps
 from data_access.queries import Filters
+from data_access.rollups import RESOLUTION_EDGES_H
 from data_access.schema import Case
+from tests.conftest import bucket_percentile
 
 JULY = Filters(dt.date(2022, 7, 1), dt.date(2022, 7, 31))
 H1_2022 = Filters(dt.date(2022, 1, 1), dt.date(2022, 6, 30))
@@ -144,8 +146,10 @@ def test_case_percentiles_and_backlog(seeded_engine):
             Case.received_at >= dt.datetime(2022, 3, 1), Case.received_at < dt.datetime(2022, 4, 1),
             Case.region_id == _region_id(connection, one["region"]))).all()
     hours = [(r.resolved_at - r.received_at).total_seconds() / 3600 for r in region_rows]
-    assert one["median_resolution_h"] == pytest.approx(_nearest_rank(hours, 0.5), abs=1e-3)
-    assert one["p90_resolution_h"] == pytest.approx(_nearest_rank(hours, 0.9), abs=1e-3)
+    assert one["median_resolution_h"] == pytest.approx(
+        bucket_percentile(hours, RESOLUTION_EDGES_H, 0.5), abs=1e-6)
+    assert one["p90_resolution_h"] == pytest.approx(
+        bucket_percentile(hours, RESOLUTION_EDGES_H, 0.9), abs=1e-6)
 
 
 def _region_id(connection, code: str) -> int:
