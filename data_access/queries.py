@@ -193,6 +193,34 @@ def nps_total(connection: Connection, filters: Filters) -> pl.DataFrame:
     return with_nps(_nps_rows(connection, filters, None, None))
 
 
+def automated_nps_counts(connection: Connection, filters: Filters) -> pl.DataFrame:
+    """Survey counts of contacts a bot or self-service served, in one row.
+
+    All surveys less the operator-served ones (whose counts the rollup keeps per wait bucket).
+    """
+    operator = [rollups.wait_bucket_column(measure, bucket)
+                for bucket in range(len(WAIT_BUCKETS))
+                for measure in ("sent", "responses", "promoters", "detractors")]
+    rows = select(*[SURVEYS.c[name] for name in (*_NPS_COUNTS, *operator)]).where(
+        *_in_range(SURVEYS, filters)).subquery()
+    sums = _frame(connection, _summed(rows, [], [*_NPS_COUNTS, *operator]),
+                  _int_schema([*_NPS_COUNTS, *operator]))
+
+    def operator_sum(measure: str) -> pl.Expr:
+        return pl.sum_horizontal(rollups.wait_bucket_column(measure, bucket)
+                                 for bucket in range(len(WAIT_BUCKETS)))
+
+    return sums.select(
+        (pl.col("surveys_sent") - operator_sum("sent")).alias("surveys_sent"),
+        (pl.col("responses") - operator_sum("responses")).alias("responses"),
+        (pl.col("promoters") - operator_sum("promoters")).alias("promoters"),
+        (pl.col("responses") - operator_sum("responses") - pl.col("promoters")
+         + operator_sum("promoters") - pl.col("detractors") + operator_sum("detractors")
+         ).alias("passives"),
+        (pl.col("detractors") - operator_sum("detractors")).alias("detractors"),
+    )
+
+
 def nps_by_wait_bucket(connection: Connection, filters: Filters) -> pl.DataFrame:
     """NPS of operator-served contacts by how long they waited: the link to staffing."""
     measures = [rollups.wait_bucket_column(measure, bucket)

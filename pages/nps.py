@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from data_access.customer import DETRACTOR_MAX_SCORE
+from data_access.schema import DETRACTOR_MAX_SCORE
 from ui import customer_charts, layout, state
 from ui.filters import url_choice
 from ui.frame import run_inside_frame

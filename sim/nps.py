@@ -96,8 +96,8 @@ def curve_from_database(connection: Connection, days: int = 90
     from data_access.metrics import with_nps
     from data_access.queries import (
         Filters,
+        automated_nps_counts,
         latest_contact_date,
-        nps_by_period,
         nps_by_wait_bucket,
     )
 
@@ -108,9 +108,7 @@ def curve_from_database(connection: Connection, days: int = 90
     buckets = nps_by_wait_bucket(connection, filters)
     if buckets.is_empty() or buckets["responses"].sum() == 0:
         return None, f"no answered surveys from {filters.start} to {filters.end}"
-    served = nps_by_period(connection, filters, "month", by="served_by")
-    automated = served.filter(pl.col("served_by") != "operator").select(
-        pl.col("responses", "promoters", "passives", "detractors", "surveys_sent").sum())
+    automated = automated_nps_counts(connection, filters)
     return fit_curve(buckets, with_nps(automated)), (
         f"wait→NPS curve fitted on surveys from {filters.start} to {filters.end}")
 

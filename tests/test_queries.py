@@ -7,14 +7,14 @@ import math
 
 import polars as pl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from data_access import queries
 from data_access.dates import period_starts
 from data_access.metrics import nps_margin_of_error, open_at_end, with_nps
 from data_access.queries import Filters
 from data_access.rollups import RESOLUTION_EDGES_H
-from data_access.schema import Case
+from data_access.schema import Case, Contact, NpsSurvey
 from tests.conftest import bucket_percentile
 
 JULY = Filters(dt.date(2022, 7, 1), dt.date(2022, 7, 31))
@@ -120,6 +120,24 @@ def test_nps_falls_with_wait(seeded_engine):
 def _nearest_rank(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[math.ceil(share * len(ordered)) - 1]
+
+
+def test_automated_nps_counts_match_raw_surveys(seeded_engine):
+    """The simulator's bot/self-service NPS: all surveys less the operator-served buckets."""
+    july = Filters(dt.date(2022, 7, 1), dt.date(2022, 7, 31))
+    with seeded_engine.connect() as connection:
+        automated = queries.automated_nps_counts(connection, july).row(0, named=True)
+        raw = connection.execute(
+            select(func.count(), func.count(NpsSurvey.score),
+                   func.sum(case((NpsSurvey.score >= 9, 1), else_=0)),
+                   func.sum(case((NpsSurvey.score.between(7, 8), 1), else_=0)),
+                   func.sum(case((NpsSurvey.score <= 6, 1), else_=0)))
+            .join(Contact, Contact.id == NpsSurvey.contact_id)
+            .where(Contact.served_by != "operator", Contact.started_at >= july.start_at,
+                   Contact.started_at < july.end_before)).one()
+    assert automated["surveys_sent"] > 0
+    assert tuple(automated[name] for name in ("surveys_sent", "responses", "promoters",
+                                              "passives", "detractors")) == tuple(raw)
 
 
 def test_case_percentiles_and_backlog(seeded_engine):

@@ -14,7 +14,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from data_access import customer, freshness, operations, queries
+from data_access import customer, freshness, operations, queries, rollups
 from data_access.config import (
     ConfigError,
     local_today,
@@ -24,6 +24,7 @@ from data_access.config import (
 )
 from data_access.demo import DemoConfig, DemoError, generate_demo, needs_demo
 from data_access.engine import DatabaseUnavailable, check_connection, create_db_engine
+from data_access.rollups import RollupsOutdated
 from ui.filters import FULL_RUN_NEEDED, KEPT_VIEW
 from ui.view_state import preset_is_stale
 
@@ -113,8 +114,10 @@ def ensure_database() -> Engine | None:
             with _SEED_LOCK:
                 if needs_demo(engine):
                     _seed_with_progress(engine)
+                else:
+                    _rollups_current(engine)
                 _READY_URLS.add(url)
-    except (DatabaseUnavailable, ConfigError) as error:
+    except (DatabaseUnavailable, ConfigError, RollupsOutdated) as error:
         unavailable_banner(f"The database is unavailable: {error}.")
         return None
     except (SQLAlchemyError, DemoError) as error:
@@ -192,6 +195,13 @@ def live(render: Callable[[], None]) -> None:
         guarded(lambda: _with_one_data_version(render))
 
     st.fragment(run_every=interval)(tick)()
+
+
+def _rollups_current(engine: Engine) -> None:
+    """A database from an older version gets its rollups built once, before any page reads."""
+    with st.spinner("Building the daily rollups from the raw rows (once, after an upgrade)…"):
+        if rollups.ensure_current(engine):
+            st.toast("Daily rollups built.")
 
 
 def _seed_with_progress(engine: Engine) -> None:
