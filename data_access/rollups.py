@@ -97,8 +97,8 @@ class _Sql:
         return f"CAST(EXTRACT(hour FROM {column}) * 60 + EXTRACT(minute FROM {column}) AS integer)"
 
     def hours_between(self, start: str, end: str) -> str:
-        if self.dialect == "sqlite":
-            return f"((julianday({end}) - julianday({start})) * 24.0)"
+        if self.dialect == "sqlite":  # julianday is a float: round to whole milliseconds
+            return f"(round((julianday({end}) - julianday({start})) * 86400000.0) / 3600000.0)"
         return f"(EXTRACT(epoch FROM ({end} - {start})) / 3600.0)"
 
 
