@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import replace
 
 import polars as pl
-from sqlalchemy import ColumnElement, Connection, and_, select, text
+from sqlalchemy import ColumnElement, Connection, DateTime, and_, literal_column, select, text
 
 from data_access.config import local_now
 from data_access.dates import month_end
@@ -84,6 +84,11 @@ def low_score_comments(connection: Connection, filters: Filters, limit: int = 50
     Columns: answered_at, score, reason ("not given" when skipped), suggestion, channel,
     region, service_type (codes). Newest answer first; at most `limit` rows.
     """
+    # Walk the partial index of comments newest first until `limit` match. SQLite would
+    # rather scan the contacts of the range and sort them, which grows with the range; a
+    # unary + hides that index from it.
+    started = (literal_column("+contacts.started_at", DateTime)
+               if connection.dialect.name == "sqlite" else Contact.started_at)
     statement = (
         select(NpsSurvey.answered_at.label("answered_at"), NpsSurvey.score.label("score"),
                NpsSurvey.reason.label("reason"), NpsSurvey.suggestion.label("suggestion"),
@@ -93,7 +98,7 @@ def low_score_comments(connection: Connection, filters: Filters, limit: int = 50
         .join(Channel, Channel.id == Contact.channel_id)
         .join(Region, Region.id == Contact.region_id)
         .join(ServiceType, ServiceType.id == Contact.service_type_id)
-        .where(Contact.started_at >= filters.start_at, Contact.started_at < filters.end_before,
+        .where(started >= filters.start_at, started < filters.end_before,
                *_dimension_filters(filters, Contact.channel_id, Contact.region_id,
                                    Contact.service_type_id),
                text(WITH_COMPLAINT))

@@ -180,7 +180,7 @@ class Case(Base):
         Index("ix_cases_received_at_kind", "received_at", "kind"),
         Index("ix_cases_resolved_at_kind", "resolved_at", "kind"),
         Index("ix_cases_status_kind", "status", "kind"),
-        Index("ix_cases_open_received_at", "received_at", "id",
+        Index("ix_cases_open_by_channel", "channel_id", "kind", "received_at", "id",
               sqlite_where=text(OPEN_CASE.replace("cases.", "")),
               postgresql_where=text(OPEN_CASE.replace("cases.", ""))),
     )
