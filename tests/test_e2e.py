@@ -492,9 +492,11 @@ def test_hostile_link_warns_and_runs_no_script(app_server, browser):
             "onerror%3Dalert(2)%3E")
     with visit(browser, app_server, path) as (page, problems):
         wait_for_page(page, app_server, "Complaints & appeals", "Complaints")
-        warnings = " ".join(page.get_by_test_id("stAlertContentWarning").all_inner_texts())
-        for name in ("region", "from", "grain", "case_by"):
-            assert f"'{name}'" in warnings, (name, warnings)
+        alerts = page.get_by_test_id("stAlertContentWarning")
+        for name in ("region", "from", "grain", "case_by"):  # the page's own comes later
+            playwright_api.expect(alerts.filter(has_text=f"'{name}'")).to_have_count(
+                1, timeout=(3 * REFRESH_S + 5) * 1000)
+        warnings = " ".join(alerts.all_inner_texts())
         assert "<script>alert(1)</script>" in warnings  # echoed as text
         assert page.evaluate("window.__xss") is None
         found = frame_problems(page, problems)
