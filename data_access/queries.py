@@ -9,7 +9,7 @@ never repeats a parameterised expression (which PostgreSQL would treat as a diff
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import polars as pl
@@ -56,6 +56,7 @@ SURVEYS = rollups.TABLES["rollup_surveys"]
 REASONS = rollups.TABLES["rollup_detractor_reasons"]
 CASES = rollups.TABLES["rollup_cases"]
 CLOSURES = rollups.TABLES["rollup_case_closures"]
+CASE_TOTALS = rollups.TABLES["rollup_case_totals"]
 STAGES = rollups.TABLES["rollup_case_stages"]
 RATINGS = rollups.TABLES["rollup_ratings"]
 
@@ -396,16 +397,7 @@ def cases_by_period(connection: Connection, filters: Filters, granularity: Granu
     received = _case_sums(connection, CASES, filters, [], granularity, by,
                           ["received", "answered", *buckets])
     closed = _case_sums(connection, CLOSURES, filters, [], granularity, by, ["closed"])
-    before_start = Filters(dt.date.min, filters.start - dt.timedelta(days=1), filters.channels,
-                           filters.regions)
-    opening = (
-        _case_sums(connection, CASES, before_start, [], None, by, ["received"])
-        .join(_case_sums(connection, CLOSURES, before_start, [], None, by, ["closed"]),
-              on=["kind", *dims], how="full", coalesce=True)
-        .select("kind", *dims, (pl.col("received").fill_null(0) - pl.col("closed").fill_null(0))
-                .alias("opening"))
-    ) if filters.start > dt.date.min else pl.DataFrame(
-        schema={"kind": pl.String} | {name: pl.String for name in dims} | {"opening": pl.Int64})
+    opening = opening_backlog(connection, filters, by)
     group = ["kind", *dims]
     percentiles = received.select(
         "period", *group,
@@ -421,6 +413,28 @@ def cases_by_period(connection: Connection, filters: Filters, granularity: Granu
         .with_columns(pl.col("answered").fill_null(0))
         .sort(["period", *group])
     )
+
+
+def opening_backlog(connection: Connection, filters: Filters, by: CaseDimension | None
+                    ) -> pl.DataFrame:
+    """Cases open when the range starts, per kind [and `by`] with any: kind, [by,] opening.
+
+    All cases ever received less those closed, less what was received and plus what was
+    closed from the start day on: the cost follows the days since the start.
+    """
+    dims = [by] if by else []
+    from_start = replace(filters, end=dt.date.max)
+    totals = _case_sums(connection, CASE_TOTALS, None, _dimension_filters(
+        filters, CASE_TOTALS.c.channel_id, CASE_TOTALS.c.region_id), None, by,
+        ["received", "closed"])
+    received = _case_sums(connection, CASES, from_start, [], None, by, ["received"])
+    closed = _case_sums(connection, CLOSURES, from_start, [], None, by, ["closed"])
+    since = received.join(closed, on=["kind", *dims], how="full", coalesce=True)
+    return totals.join(since, on=["kind", *dims], how="left", suffix="_since").select(
+        "kind", *dims,
+        (pl.col("received") - pl.col("received_since").fill_null(0) - pl.col("closed")
+         + pl.col("closed_since").fill_null(0)).alias("opening"),
+    ).filter(pl.col("opening") > 0)  # a segment with nothing open has no backlog row
 
 
 def cases_received(connection: Connection, filters: Filters, granularity: Granularity = "month",

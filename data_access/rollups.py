@@ -262,6 +262,17 @@ CASE_CLOSURES = Rollup(
     condition="{r}.resolved_at IS NOT NULL",
 )
 
+# All days at once: the backlog open at a range's start is the totals less what came and
+# went from that day on, so it reads the days since the start, not the whole history.
+CASE_TOTALS = Rollup(
+    name="rollup_case_totals", source="cases",
+    key_types={name: type_ for name, type_ in _CASE_KEYS.items() if name != "day"},
+    derived=lambda sql: {"kind": "{r}.kind", "channel_id": "{r}.channel_id",
+                         "region_id": "{r}.region_id", "category": "{r}.category",
+                         "resolved": _flag("{r}.resolved_at IS NOT NULL")},
+    measures={"received": "1", "closed": "d.resolved"},
+)
+
 CASE_STAGES_REACHED = Rollup(
     name="rollup_case_stages", source="case_events", parent="cases", parent_id="case_id",
     key_types=dict(_CASE_KEYS),
@@ -284,7 +295,7 @@ RATINGS = Rollup(
 )
 
 ROLLUPS: tuple[Rollup, ...] = (CONTACTS, CONTACT_QUARTERS, SURVEYS, DETRACTOR_REASONS, CASES,
-                               CASE_CLOSURES, CASE_STAGES_REACHED, RATINGS)
+                               CASE_CLOSURES, CASE_TOTALS, CASE_STAGES_REACHED, RATINGS)
 
 
 def _table(rollup: Rollup) -> Table:
