@@ -13,14 +13,13 @@ import datetime as dt
 from collections.abc import Mapping
 
 import polars as pl
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import Connection, select
 
 from data_access import rollups
 from data_access.dates import first_of_month
 from data_access.metrics import percentile_from_buckets
 from data_access.queries import (
     CONTACTS,
-    RATINGS,
     Filters,
     _frame,
     _in_range,
@@ -28,6 +27,7 @@ from data_access.queries import (
     _rollup_rows,
     _summed,
     period_start,
+    ratings_table,
     weekday_number,
 )
 from data_access.schema import SERVED_BY, Channel, Operator, Region
@@ -199,18 +199,26 @@ def contacts_served(figures: Mapping[str, float | int | None]) -> int:
 
 # --- Agent ratings -----------------------------------------------------------------------------
 
-def _rating_sums(connection: Connection, filters: Filters, keys: dict[str, ColumnElement],
-                 measures: list[str], conditions: tuple[ColumnElement, ...] = (),
-                 with_region: bool = False) -> pl.DataFrame:
-    """Rating sums per `keys`, filtered by channel/region/service type of the rated contact."""
-    joins = [(Operator, Operator.id == RATINGS.c.operator_id)]
-    if with_region:
-        joins.append((Region, Region.id == Operator.region_id))
-    rows = _rollup_rows(RATINGS, [*[column.label(name) for name, column in keys.items()],
-                                  *[RATINGS.c[name] for name in measures]],
-                        joins, [*_in_range(RATINGS, filters), *conditions]).subquery()
-    schema = {name: pl.Date if name == "period" else pl.String for name in keys}
-    return _frame(connection, _summed(rows, list(keys), measures),
+def _rating_sums(connection: Connection, filters: Filters, measures: list[str], *,
+                 monthly: bool = False, per_operator: bool = False,
+                 operator: str | None = None) -> pl.DataFrame:
+    """Rating sums [per month] [per operator id] [of one operator, by external id], filtered
+    by the rated contact's channel/region/service type."""
+    table = ratings_table(filters)
+    columns = {}
+    if monthly:
+        columns["period"] = period_start(table.c.day, "month", connection.dialect.name)
+    if per_operator:
+        columns["operator_id"] = table.c.operator_id
+    conditions = _in_range(table, filters)
+    if operator is not None:
+        conditions.append(table.c.operator_id == select(Operator.id).where(
+            Operator.external_id == operator).scalar_subquery())
+    rows = select(*[column.label(name) for name, column in columns.items()],
+                  *[table.c[name] for name in measures]).where(*conditions).subquery()
+    schema = (({"period": pl.Date} if monthly else {})
+              | ({"operator_id": pl.Int64} if per_operator else {}))
+    return _frame(connection, _summed(rows, list(columns), measures),
                   schema | _int_schema(measures))
 
 
@@ -219,7 +227,7 @@ def rating_distribution(connection: Connection, filters: Filters) -> pl.DataFram
 
     Columns: score, ratings, share (null when the range has no ratings).
     """
-    sums = _rating_sums(connection, filters, {}, list(rollups.SCORE_COLUMNS))
+    sums = _rating_sums(connection, filters, list(rollups.SCORE_COLUMNS))
     counts = [int(sums[column][0] or 0) if sums.height else 0
               for column in rollups.SCORE_COLUMNS]
     total = sum(counts)
@@ -234,11 +242,17 @@ def operator_months(connection: Connection, filters: Filters) -> pl.DataFrame:
     Columns: period, operator (external id), name, team, region (operator's), ratings,
     score_sum.
     """
-    period = period_start(RATINGS.c.day, "month", connection.dialect.name)
-    keys = {"period": period, "operator": Operator.external_id, "name": Operator.name,
-            "team": Operator.team, "region": Region.code}
-    return _rating_sums(connection, filters, keys, ["ratings", "score_sum"],
-                        with_region=True).filter(pl.col("ratings") > 0)
+    sums = _rating_sums(connection, filters, ["ratings", "score_sum"], monthly=True,
+                        per_operator=True).filter(pl.col("ratings") > 0)
+    # Names are joined after the sums: grouping by integers is what scales with the rows.
+    operators = _frame(connection, select(
+        Operator.id, Operator.external_id, Operator.name, Operator.team, Region.code,
+    ).join(Region, Region.id == Operator.region_id), {
+        "operator_id": pl.Int64, "operator": pl.String, "name": pl.String, "team": pl.String,
+        "region": pl.String})
+    return sums.join(operators, on="operator_id", how="inner").select(
+        "period", "operator", "name", "team", "region", "ratings", "score_sum",
+    ).sort("period", "operator")
 
 
 def operator_summary(monthly: pl.DataFrame, last_month: dt.date, min_ratings: int
@@ -292,11 +306,8 @@ def operator_trend(connection: Connection, filters: Filters, operator: str) -> p
     Columns: period, ratings, mean_score, score_1 … score_5 (counts). Months without ratings
     are absent.
     """
-    period = period_start(RATINGS.c.day, "month", connection.dialect.name)
-    frame = _rating_sums(connection, filters, {"period": period},
-                         ["ratings", "score_sum", *rollups.SCORE_COLUMNS],
-                         conditions=(RATINGS.c.operator_id == select(Operator.id).where(
-                             Operator.external_id == operator).scalar_subquery(),))
+    frame = _rating_sums(connection, filters, ["ratings", "score_sum", *rollups.SCORE_COLUMNS],
+                         monthly=True, operator=operator)
     return frame.filter(pl.col("ratings") > 0).select(
         "period", "ratings", (pl.col("score_sum") / pl.col("ratings")).alias("mean_score"),
         *rollups.SCORE_COLUMNS)

@@ -59,6 +59,13 @@ CLOSURES = rollups.TABLES["rollup_case_closures"]
 CASE_TOTALS = rollups.TABLES["rollup_case_totals"]
 STAGES = rollups.TABLES["rollup_case_stages"]
 RATINGS = rollups.TABLES["rollup_ratings"]
+OPERATOR_DAYS = rollups.TABLES["rollup_operator_days"]
+
+
+def ratings_table(filters: Filters) -> Table:
+    """Ratings by the rated contact's segment only when a filter needs it (twice the rows)."""
+    return RATINGS if filters.channels or filters.regions or filters.service_types else (
+        OPERATOR_DAYS)
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,9 @@ def _dimension_filters(filters: Filters, channel_col, region_col, service_col=No
 def _in_range(table: Table, filters: Filters) -> list[ColumnElement]:
     """The range's days and the dimension filters on a rollup (cases have no service type)."""
     service = table.c.get("service_type_id")
-    return [table.c.day >= filters.start, table.c.day <= filters.end,
-            *_dimension_filters(filters, table.c.channel_id, table.c.region_id, service)]
+    dimensions = (_dimension_filters(filters, table.c.channel_id, table.c.region_id, service)
+                  if "channel_id" in table.c else [])
+    return [table.c.day >= filters.start, table.c.day <= filters.end, *dimensions]
 
 
 def period_start(column: ColumnElement, granularity: str, dialect: str) -> ColumnElement:
@@ -471,13 +479,14 @@ def case_counts(connection: Connection, filters: Filters) -> dict[str, int]:
 def ratings_by_period(connection: Connection, filters: Filters,
                       granularity: Granularity = "month") -> pl.DataFrame:
     """Ratings per operator and period, for the operators table and trends."""
-    period = period_start(RATINGS.c.day, granularity, connection.dialect.name)
+    table = ratings_table(filters)
+    period = period_start(table.c.day, granularity, connection.dialect.name)
     rows = _rollup_rows(
-        RATINGS,
+        table,
         [period.label("period"), Operator.id.label("operator_id"),
          Operator.external_id.label("operator"), Operator.name.label("name"),
-         Operator.team.label("team"), RATINGS.c.ratings, RATINGS.c.score_sum],
-        [(Operator, Operator.id == RATINGS.c.operator_id)], _in_range(RATINGS, filters),
+         Operator.team.label("team"), table.c.ratings, table.c.score_sum],
+        [(Operator, Operator.id == table.c.operator_id)], _in_range(table, filters),
     ).subquery()
     keys = ["period", "operator_id", "operator", "name", "team"]
     frame = _frame(connection, _summed(rows, keys, ["ratings", "score_sum"]), {
@@ -516,12 +525,12 @@ def front_line_coverage(connection: Connection, filters: Filters) -> pl.DataFram
         active_frames.append(_frame(connection, active, {"period": pl.Date,
                                                          "active_operators": pl.Int64}))
     rated_rows = (
-        select(period_start(RATINGS.c.day, "month", connection.dialect.name).label("period"),
-               RATINGS.c.operator_id)
-        .join(Operator, Operator.id == RATINGS.c.operator_id)
+        select(period_start(OPERATOR_DAYS.c.day, "month", connection.dialect.name)
+               .label("period"), OPERATOR_DAYS.c.operator_id)
+        .join(Operator, Operator.id == OPERATOR_DAYS.c.operator_id)
         .where(Operator.team == "front_line", *region_filter,
-               RATINGS.c.day >= filters.start, RATINGS.c.day <= filters.end,
-               RATINGS.c.ratings > 0)
+               OPERATOR_DAYS.c.day >= filters.start, OPERATOR_DAYS.c.day <= filters.end,
+               OPERATOR_DAYS.c.ratings > 0)
         .subquery()
     )
     rated = select(rated_rows.c.period,

@@ -294,8 +294,20 @@ RATINGS = Rollup(
     extra_indexes=(("operator_id", "day"),),
 )
 
+# The same without the rated contact's segment: what the operator pages read when no
+# channel, region or service type filter is set (about half the rows).
+OPERATOR_DAYS = Rollup(
+    name="rollup_operator_days", source="agent_ratings",
+    key_types={"day": Date, "operator_id": Integer},
+    derived=lambda sql: {"day": sql.day("{r}.rated_at"), "operator_id": "{r}.operator_id",
+                         "score": "{r}.score"},
+    measures=dict(RATINGS.measures),
+    extra_indexes=(("operator_id", "day"),),
+)
+
 ROLLUPS: tuple[Rollup, ...] = (CONTACTS, CONTACT_QUARTERS, SURVEYS, DETRACTOR_REASONS, CASES,
-                               CASE_CLOSURES, CASE_TOTALS, CASE_STAGES_REACHED, RATINGS)
+                               CASE_CLOSURES, CASE_TOTALS, CASE_STAGES_REACHED, RATINGS,
+                               OPERATOR_DAYS)
 
 
 def _table(rollup: Rollup) -> Table:

@@ -79,6 +79,8 @@ _OPERATOR_RESPONSES = [rollups.wait_bucket_column("responses", bucket)
 TOTALS = (
     ("contacts", "SELECT count(*) FROM contacts", "SELECT sum(contacts) FROM rollup_contacts"),
     ("cases ever", "SELECT count(*) FROM cases", "SELECT sum(received) FROM rollup_case_totals"),
+    ("ratings per operator day", "SELECT count(*) FROM agent_ratings",
+     "SELECT sum(ratings) FROM rollup_operator_days"),
     ("cases closed ever", "SELECT count(*) FROM cases WHERE resolved_at IS NOT NULL",
      "SELECT sum(closed) FROM rollup_case_totals"),
     ("contacts by hour", "SELECT count(*) FROM contacts",
