@@ -16,7 +16,9 @@ loaded into Polars (contacts with their survey, cases and e-Otinish stage events
 their contact and operator) and every figure computed there with group_by. Its headline figures
 (KPI tiles, counts per period, breakdowns, lists, the simulator's scenario) must equal the
 app's; a difference is listed and fails the run. Percentiles are not compared: the app
-interpolates them in histogram buckets, the naive path ranks the raw values.
+interpolates them in histogram buckets, the naive path ranks the raw values. With --whole-table
+the naive approach as the issue words it runs too: each raw table loaded whole, then the same
+Polars work (scale 1, one repeat).
 
 Columns: scale S = the app's path at scale S, median seconds; ratio = largest over smallest
 scale (target <= 1.5); naive scale S = the naive path (at the smallest scale, and the largest
@@ -26,7 +28,7 @@ The app's peak RSS comes from a child process that renders every page through ap
 Streamlit's AppTest (benchmarks/pages.py's render_times) on the largest scale (target < 1 GB).
 
     python benchmarks/scale.py [--scales 1 10] [--repeats 5] [--skip-build] [--naive-at-10]
-                               [--postgres URL] [--no-rss] [--build-only]
+                               [--whole-table] [--postgres URL] [--no-rss] [--build-only]
 """
 
 from __future__ import annotations
@@ -708,6 +710,17 @@ Source = Database | Naive
 
 # --- The pages: their data calls for one view, and the headline figures both paths share -------
 
+
+class WholeTableNaive(Naive):
+    """The issue's naive approach as worded: each raw table whole into a DataFrame, then
+    the page's dates and figures in Polars (the range-limited `Naive` is the harder rival)."""
+
+    def __init__(self, connection: Connection, view: ViewState | None) -> None:
+        super().__init__(connection, view)
+        if view is not None:
+            self.first = self.cases_first = dt.date(1, 1, 1)
+            self.end_before = dt.datetime(9999, 12, 31)
+
 def _rows(frame: pl.DataFrame, *columns: str) -> list[tuple]:
     return frame.select(columns).sort(columns, nulls_last=True).rows()
 
@@ -959,14 +972,17 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
 
 
 def table(layout: list[Cell], scales: list[float], figures: dict[tuple[str, str, str], float],
-          naive_scales: list[float], postgres: bool) -> None:
+          naive_scales: list[float], postgres: bool, whole_scale: float | None = None) -> None:
     """page | view | a column per scale | ratio | naive and speed-up per scale | PostgreSQL."""
     low, high = scales[0], scales[-1]
     header = ["page", "view", *(f"scale {scale:g}" for scale in scales)]
     if len(scales) > 1:
         header.append(f"ratio {high:g}/{low:g} (≤ {RATIO_TARGET:g})")
-    for scale in naive_scales:
-        header += [f"naive scale {scale:g}", f"speed-up at {scale:g} (≥ {SPEED_UP_TARGET:g}×)"]
+    compared = [("naive", "naive (range)", scale) for scale in naive_scales]
+    if whole_scale is not None:
+        compared.append(("whole", "naive (whole table)", whole_scale))
+    for _, name, scale in compared:
+        header += [f"{name} scale {scale:g}", f"speed-up (≥ {SPEED_UP_TARGET:g}×)"]
     if postgres:
         header.append("PostgreSQL scale 1")
 
@@ -982,10 +998,10 @@ def table(layout: list[Cell], scales: list[float], figures: dict[tuple[str, str,
                 (*key, f"app {high:g}"))
             ratio = last / first if first and last else None
             row.append("–" if ratio is None else f"{ratio:.2f} {verdict(ratio <= RATIO_TARGET)}")
-        for scale in naive_scales:
+        for prefix, _, scale in compared:
             app, naive = figures.get((*key, f"app {scale:g}")), figures.get(
-                (*key, f"naive {scale:g}"))
-            row.append(seconds((*key, f"naive {scale:g}")))
+                (*key, f"{prefix} {scale:g}"))
+            row.append(seconds((*key, f"{prefix} {scale:g}")))
             speed_up = naive / app if app and naive else None
             row.append("–" if speed_up is None
                        else f"{speed_up:.1f}× {verdict(speed_up >= SPEED_UP_TARGET)}")
@@ -1005,6 +1021,9 @@ def main() -> None:
                         help="generate (or bring up to date) the demos, measure nothing")
     parser.add_argument("--naive-at-10", action="store_true",
                         help="also run the naive path at the largest scale (slow)")
+    parser.add_argument("--whole-table", action="store_true",
+                        help="also the naive path that loads each raw table whole, as the "
+                             "issue words it (scale 1, one repeat: it is slow)")
     parser.add_argument("--postgres", metavar="URL",
                         help="also time the app's path on this PostgreSQL (scale-1 demo)")
     parser.add_argument("--no-rss", action="store_true", help="skip the AppTest memory run")
@@ -1038,16 +1057,20 @@ def main() -> None:
     layout = cells(demo_end(engines[f"scale {scales[0]:g}"]))
     runs = [(f"scale {scale:g}", f"app {scale:g}", Database) for scale in scales]
     runs += [(f"scale {scale:g}", f"naive {scale:g}", Naive) for scale in naive_scales]
+    if args.whole_table:
+        runs.append((f"scale {scales[0]:g}", f"whole {scales[0]:g}", WholeTableNaive))
     if postgres:
         runs.append(("PostgreSQL scale 1", "postgres", Database))
     headlines: dict[tuple[str, str, str], Headline] = {}
     for label, column, kind in runs:
         engine = engines[label]
         for cell in cells(demo_end(engine)):
+            if kind is WholeTableNaive and cell.state is None:
+                continue  # the simulator's naive already reads whole weeks of raw rows
             seconds, headline = timed(
                 engine, lambda connection, cell=cell, kind=kind: cell.run(kind(connection,
                                                                               cell.state)),
-                args.repeats)
+                1 if kind is WholeTableNaive else args.repeats)
             figures[(cell.page, cell.view, column)] = seconds
             note(f"{column:<9} {cell.page:<10} {cell.view:<26} {seconds:8.3f} s")
             if kind is Database:
@@ -1064,7 +1087,8 @@ def main() -> None:
 
     print(f"\nmedian of {args.repeats} after one warm-up, fresh connection each; views as of "
           "each demo's last day")
-    table(layout, scales, figures, naive_scales, postgres is not None)
+    table(layout, scales, figures, naive_scales, postgres is not None,
+          scales[0] if args.whole_table else None)
     print(*sizes, sep="\n")
     if rss is not None:
         slowest = max(rss["first_render_s"].items(), key=lambda item: item[1])
