@@ -205,8 +205,13 @@ def _rating_sums(connection: Connection, filters: Filters, measures: list[str], 
     """Rating sums [per month] [per operator id] [of one operator, by external id], filtered
     by the rated contact's channel/region/service type."""
     table = ratings_table(filters)
+    # Per operator the days do not group any further, so the month is taken row by row;
+    # otherwise the days are summed first and only their sums get a month.
+    two_level = monthly and not per_operator
     columns = {}
-    if monthly:
+    if two_level:
+        columns["day"] = table.c.day
+    elif monthly:
         columns["period"] = period_start(table.c.day, "month", connection.dialect.name)
     if per_operator:
         columns["operator_id"] = table.c.operator_id
@@ -218,8 +223,9 @@ def _rating_sums(connection: Connection, filters: Filters, measures: list[str], 
                   *[table.c[name] for name in measures]).where(*conditions).subquery()
     schema = (({"period": pl.Date} if monthly else {})
               | ({"operator_id": pl.Int64} if per_operator else {}))
-    return _frame(connection, _summed(rows, list(columns), measures),
-                  schema | _int_schema(measures))
+    keys = ["period" if name == "day" else name for name in columns]
+    return _frame(connection, _summed(rows, keys, measures, "month" if two_level else None,
+                                      connection.dialect.name), schema | _int_schema(measures))
 
 
 def rating_distribution(connection: Connection, filters: Filters) -> pl.DataFrame:
