@@ -13,19 +13,21 @@ import datetime as dt
 from collections.abc import Mapping
 
 import polars as pl
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, Table, select
 
 from data_access import rollups
 from data_access.dates import first_of_month
 from data_access.metrics import percentile_from_buckets
 from data_access.queries import (
     CONTACTS,
+    RATINGS,
     Filters,
     _frame,
     _in_range,
     _int_schema,
     _rollup_rows,
     _summed,
+    operator_rows,
     period_start,
     ratings_table,
     weekday_number,
@@ -205,27 +207,34 @@ def _rating_sums(connection: Connection, filters: Filters, measures: list[str], 
     """Rating sums [per month] [per operator id] [of one operator, by external id], filtered
     by the rated contact's channel/region/service type."""
     table = ratings_table(filters)
+    dialect = connection.dialect.name
     # Per operator the days do not group any further, so the month is taken row by row;
     # otherwise the days are summed first and only their sums get a month.
     two_level = monthly and not per_operator
-    columns = {}
-    if two_level:
-        columns["day"] = table.c.day
-    elif monthly:
-        columns["period"] = period_start(table.c.day, "month", connection.dialect.name)
-    if per_operator:
-        columns["operator_id"] = table.c.operator_id
-    conditions = _in_range(table, filters)
-    if operator is not None:
-        conditions.append(table.c.operator_id == select(Operator.id).where(
-            Operator.external_id == operator).scalar_subquery())
-    rows = select(*[column.label(name) for name, column in columns.items()],
-                  *[table.c[name] for name in measures]).where(*conditions).subquery()
+
+    def columns_of(source: Table) -> list[ColumnElement]:
+        columns = ([source.c.day] if two_level else
+                   [period_start(source.c.day, "month", dialect).label("period")] if monthly
+                   else [])
+        return [*columns, *([source.c.operator_id] if per_operator else []),
+                *[source.c[name] for name in measures]]
+
+    def one_operator(source: Table) -> list[ColumnElement]:
+        if operator is None:
+            return []
+        return [source.c.operator_id == select(Operator.id).where(
+            Operator.external_id == operator).scalar_subquery()]
+
+    if per_operator and table is not RATINGS:  # whole months from the monthly rollup
+        rows = operator_rows(connection, filters, columns_of, one_operator).subquery()
+    else:
+        rows = select(*columns_of(table)).where(*_in_range(table, filters),
+                                                 *one_operator(table)).subquery()
+    keys = (["period"] if monthly else []) + (["operator_id"] if per_operator else [])
     schema = (({"period": pl.Date} if monthly else {})
               | ({"operator_id": pl.Int64} if per_operator else {}))
-    keys = ["period" if name == "day" else name for name in columns]
     return _frame(connection, _summed(rows, keys, measures, "month" if two_level else None,
-                                      connection.dialect.name), schema | _int_schema(measures))
+                                      dialect), schema | _int_schema(measures))
 
 
 def rating_distribution(connection: Connection, filters: Filters) -> pl.DataFrame:

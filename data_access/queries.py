@@ -9,6 +9,7 @@ never repeats a parameterised expression (which PostgreSQL would treat as a diff
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -62,10 +63,44 @@ RATINGS = rollups.TABLES["rollup_ratings"]
 OPERATOR_DAYS = rollups.TABLES["rollup_operator_days"]
 
 
+OPERATOR_MONTHS = rollups.TABLES["rollup_operator_months"]
+
+
 def ratings_table(filters: Filters) -> Table:
     """Ratings by the rated contact's segment only when a filter needs it (twice the rows)."""
     return RATINGS if filters.channels or filters.regions or filters.service_types else (
         OPERATOR_DAYS)
+
+
+def operator_rows(connection: Connection, filters: Filters,
+                  columns: Callable[[Table], list[ColumnElement]],
+                  conditions: Callable[[Table], list[ColumnElement]] = lambda _: []) -> Select:
+    """Rows of `columns` from rollup_operator_days over the range, by whole months.
+
+    A month whose days holding ratings all lie in the range (the current month counts once
+    the range reaches the newest rating) is read from rollup_operator_months: one row per
+    operator instead of one per rated day. Only the days at the range's edges come from the
+    daily table. Both tables have the same columns; `day` of a monthly row is its first day.
+    """
+    latest = connection.scalar(select(func.max(OPERATOR_DAYS.c.day)))
+    if isinstance(latest, str):
+        latest = dt.date.fromisoformat(latest)
+    whole = [month for month in month_starts(filters.start, filters.end)
+             if month >= filters.start
+             and (month_end(month) <= filters.end or (latest is not None
+                                                       and latest <= filters.end))]
+    if not whole:
+        return select(*columns(OPERATOR_DAYS)).where(*_in_range(OPERATOR_DAYS, filters),
+                                                      *conditions(OPERATOR_DAYS))
+    months = select(*columns(OPERATOR_MONTHS)).where(
+        OPERATOR_MONTHS.c.day >= whole[0], OPERATOR_MONTHS.c.day <= whole[-1],
+        *conditions(OPERATOR_MONTHS))
+    edges = [(filters.start, whole[0] - dt.timedelta(days=1)),
+             (month_end(whole[-1]) + dt.timedelta(days=1), filters.end)]
+    days = [select(*columns(OPERATOR_DAYS)).where(
+        OPERATOR_DAYS.c.day >= first, OPERATOR_DAYS.c.day <= last, *conditions(OPERATOR_DAYS))
+        for first, last in edges if first <= last]
+    return union_all(months, *days) if days else months
 
 
 @dataclass(frozen=True)
@@ -535,16 +570,16 @@ def front_line_coverage(connection: Connection, filters: Filters) -> pl.DataFram
         )
         active_frames.append(_frame(connection, active, {"period": pl.Date,
                                                          "active_operators": pl.Int64}))
-    # Distinct (month, operator) from the key index first; the operator's team and region
-    # are joined to those few rows, not to every rated day.
-    month = period_start(OPERATOR_DAYS.c.day, "month", connection.dialect.name)
-    rated_pairs = (
-        select(month.label("period"), OPERATOR_DAYS.c.operator_id)
-        .where(OPERATOR_DAYS.c.day >= filters.start, OPERATOR_DAYS.c.day <= filters.end,
-               OPERATOR_DAYS.c.ratings > 0)
-        .group_by(month, OPERATOR_DAYS.c.operator_id)
-        .subquery()
-    )
+    # Distinct (month, operator) first, by whole months where it can; the operator's team
+    # and region are joined to those few rows, not to every rated day.
+    dialect = connection.dialect.name
+    pairs = operator_rows(
+        connection, filters,
+        lambda table: [period_start(table.c.day, "month", dialect).label("period"),
+                       table.c.operator_id],
+        lambda table: [table.c.ratings > 0]).subquery()
+    rated_pairs = select(pairs.c.period, pairs.c.operator_id).group_by(
+        pairs.c.period, pairs.c.operator_id).subquery()
     rated = (select(rated_pairs.c.period,
                     func.count(rated_pairs.c.operator_id).label("rated_operators"))
              .join(Operator, Operator.id == rated_pairs.c.operator_id)

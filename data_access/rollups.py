@@ -90,6 +90,11 @@ class _Sql:
     def day(self, column: str) -> str:
         return f"date({column})" if self.dialect == "sqlite" else f"CAST({column} AS date)"
 
+    def month(self, column: str) -> str:
+        if self.dialect == "sqlite":
+            return f"date({column}, 'start of month')"
+        return f"CAST(date_trunc('month', {column}) AS date)"
+
     def minute_of_day(self, column: str) -> str:
         if self.dialect == "sqlite":
             return (f"(CAST(strftime('%H', {column}) AS INTEGER) * 60"
@@ -305,9 +310,19 @@ OPERATOR_DAYS = Rollup(
     extra_indexes=(("operator_id", "day"),),
 )
 
+# And per month (`day` is the month's first day): a year of operators is 12 rows each, not
+# one per rated day; queries take whole months here and the days at the range's edges above.
+OPERATOR_MONTHS = Rollup(
+    name="rollup_operator_months", source="agent_ratings",
+    key_types={"day": Date, "operator_id": Integer},
+    derived=lambda sql: {"day": sql.month("{r}.rated_at"), "operator_id": "{r}.operator_id",
+                         "score": "{r}.score"},
+    measures=dict(RATINGS.measures),
+)
+
 ROLLUPS: tuple[Rollup, ...] = (CONTACTS, CONTACT_QUARTERS, SURVEYS, DETRACTOR_REASONS, CASES,
                                CASE_CLOSURES, CASE_TOTALS, CASE_STAGES_REACHED, RATINGS,
-                               OPERATOR_DAYS)
+                               OPERATOR_DAYS, OPERATOR_MONTHS)
 
 
 def _table(rollup: Rollup) -> Table:

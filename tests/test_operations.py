@@ -13,7 +13,7 @@ from data_access import operations, queries
 from data_access.queries import Filters
 from data_access.reference import CHANNELS, REGIONS
 from data_access.rollups import WAIT_COLUMNS, WAIT_EDGES_S
-from data_access.schema import Channel, Contact
+from data_access.schema import AgentRating, Channel, Contact, Operator
 from tests.conftest import bucket_percentile
 from ui import operations_charts as charts
 from ui.layout import nothing_to_show
@@ -468,3 +468,40 @@ def test_contacts_served_adds_online_and_offline(seeded_engine):
         contacts = queries.contacts_by_period(connection, H1_2022)
     assert operations.contacts_served(figures) == contacts["contacts"].sum() > 0
     assert operations.contacts_served({"contacts_online": 0, "contacts_offline": None}) == 0
+
+
+@pytest.mark.parametrize("start, end", [
+    (dt.date(2022, 3, 10), dt.date(2022, 6, 20)),  # edge days on both sides, 2 whole months
+    (dt.date(2022, 7, 1), dt.date(2022, 7, 31)),  # one whole month
+    (dt.date(2022, 7, 5), dt.date(2022, 7, 9)),  # days inside one month only
+    (None, None),  # up to the newest rating: its month counts as whole
+])
+def test_operator_months_and_coverage_match_raw_ratings(seeded_engine, start, end):
+    """Whole months come from the monthly rollup, edge days from the daily one: the same
+    figures as grouping the raw ratings by month and operator."""
+    with seeded_engine.connect() as connection:
+        if start is None:
+            newest = connection.scalar(select(func.max(AgentRating.rated_at))).date()
+            start, end = newest.replace(day=1) - dt.timedelta(days=20), newest
+        filters = Filters(start, end)
+        months = operations.operator_months(connection, filters)
+        coverage = queries.front_line_coverage(connection, filters)
+        raw = connection.execute(
+            select(AgentRating.rated_at, Operator.external_id, Operator.team, AgentRating.score)
+            .join(Operator, Operator.id == AgentRating.operator_id)
+            .where(AgentRating.rated_at >= filters.start_at,
+                   AgentRating.rated_at < filters.end_before)).all()
+    expected: dict[tuple, list[int]] = {}
+    for rated_at, operator, _, score in raw:
+        sums = expected.setdefault((rated_at.date().replace(day=1), operator), [0, 0])
+        sums[0] += 1
+        sums[1] += score
+    got = {(period, operator): [ratings, score_sum] for period, operator, ratings, score_sum
+           in months.select("period", "operator", "ratings", "score_sum").iter_rows()}
+    assert got == expected and len(got) > 10
+    rated = {}
+    for rated_at, operator, team, _ in raw:
+        if team == "front_line":
+            rated.setdefault(rated_at.date().replace(day=1), set()).add(operator)
+    assert dict(coverage.select("period", "rated_operators").iter_rows()) == {
+        month: len(operators) for month, operators in rated.items()}
