@@ -27,10 +27,11 @@ from data_access.queries import (
     _case_sums,
     _dimension_filters,
     _frame,
-    _in_range,
+    _none,
     _summed,
     cases_received,
     first_case_day,
+    whole_month_rows,
 )
 from data_access.rollups import NO_REASON_KEY, STAGE_COLUMNS
 from data_access.schema import (
@@ -61,8 +62,8 @@ def detractor_reasons(connection: Connection, filters: Filters) -> pl.DataFrame:
     cumulative_share. Contact filters apply: days of the contacts, channels, regions,
     service types.
     """
-    rows = select(REASONS.c.reason, REASONS.c.detractors).where(
-        *_in_range(REASONS, filters)).subquery()
+    rows = whole_month_rows(connection, REASONS, filters, lambda table: select(
+        table.c.reason, table.c.detractors)).subquery()
     frame = _frame(connection, _summed(rows, ["reason"], ["detractors"]),
                    {"reason": pl.String, "detractors": pl.Int64})
     frame = frame.filter(pl.col("detractors") > 0).with_columns(
@@ -215,7 +216,7 @@ def case_breakdown(connection: Connection, filters: Filters, by: CaseDimension
     """
     if by not in CASE_DIMENSIONS:
         raise ValueError(f"by must be one of {CASE_DIMENSIONS}, not {by!r}")
-    frame = _case_sums(connection, CASES, filters, [], None, by, ["received"]).filter(
+    frame = _case_sums(connection, CASES, filters, _none, None, by, ["received"]).filter(
         pl.col("received") > 0)
     return frame.with_columns(
         share_of_kind=pl.col("received") / pl.col("received").sum().over("kind"),
@@ -241,9 +242,9 @@ def e_otinish_funnel(connection: Connection, filters: Filters) -> pl.DataFrame:
     null when none were). Channel and region filters apply as on the e-Otinish tile, so the
     "received" count is the tile's count.
     """
-    received = _case_sums(connection, CASES, filters, _e_otinish_appeals(CASES), None, None,
+    received = _case_sums(connection, CASES, filters, _e_otinish_appeals, None, None,
                           ["received"])
-    reached = _case_sums(connection, STAGES, filters, _e_otinish_appeals(STAGES), None, None,
+    reached = _case_sums(connection, STAGES, filters, _e_otinish_appeals, None, None,
                          list(STAGE_COLUMNS))
     counts = pl.DataFrame({"stage": list(CASE_STAGES),
                            "cases": [int(reached[column].sum() or 0)

@@ -27,10 +27,10 @@ from data_access.queries import (
     _int_schema,
     _rollup_rows,
     _summed,
-    operator_rows,
     period_start,
     ratings_table,
     weekday_number,
+    whole_month_rows,
 )
 from data_access.schema import SERVED_BY, Channel, Operator, Region
 
@@ -226,7 +226,8 @@ def _rating_sums(connection: Connection, filters: Filters, measures: list[str], 
             Operator.external_id == operator).scalar_subquery()]
 
     if per_operator and table is not RATINGS:  # whole months from the monthly rollup
-        rows = operator_rows(connection, filters, columns_of, one_operator).subquery()
+        rows = whole_month_rows(connection, table, filters, lambda source: select(
+            *columns_of(source)).where(*one_operator(source))).subquery()
     else:
         rows = select(*columns_of(table)).where(*_in_range(table, filters),
                                                  *one_operator(table)).subquery()

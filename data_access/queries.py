@@ -63,44 +63,12 @@ RATINGS = rollups.TABLES["rollup_ratings"]
 OPERATOR_DAYS = rollups.TABLES["rollup_operator_days"]
 
 
-OPERATOR_MONTHS = rollups.TABLES["rollup_operator_months"]
 
 
 def ratings_table(filters: Filters) -> Table:
     """Ratings by the rated contact's segment only when a filter needs it (twice the rows)."""
     return RATINGS if filters.channels or filters.regions or filters.service_types else (
         OPERATOR_DAYS)
-
-
-def operator_rows(connection: Connection, filters: Filters,
-                  columns: Callable[[Table], list[ColumnElement]],
-                  conditions: Callable[[Table], list[ColumnElement]] = lambda _: []) -> Select:
-    """Rows of `columns` from rollup_operator_days over the range, by whole months.
-
-    A month whose days holding ratings all lie in the range (the current month counts once
-    the range reaches the newest rating) is read from rollup_operator_months: one row per
-    operator instead of one per rated day. Only the days at the range's edges come from the
-    daily table. Both tables have the same columns; `day` of a monthly row is its first day.
-    """
-    latest = connection.scalar(select(func.max(OPERATOR_DAYS.c.day)))
-    if isinstance(latest, str):
-        latest = dt.date.fromisoformat(latest)
-    whole = [month for month in month_starts(filters.start, filters.end)
-             if month >= filters.start
-             and (month_end(month) <= filters.end or (latest is not None
-                                                       and latest <= filters.end))]
-    if not whole:
-        return select(*columns(OPERATOR_DAYS)).where(*_in_range(OPERATOR_DAYS, filters),
-                                                      *conditions(OPERATOR_DAYS))
-    months = select(*columns(OPERATOR_MONTHS)).where(
-        OPERATOR_MONTHS.c.day >= whole[0], OPERATOR_MONTHS.c.day <= whole[-1],
-        *conditions(OPERATOR_MONTHS))
-    edges = [(filters.start, whole[0] - dt.timedelta(days=1)),
-             (month_end(whole[-1]) + dt.timedelta(days=1), filters.end)]
-    days = [select(*columns(OPERATOR_DAYS)).where(
-        OPERATOR_DAYS.c.day >= first, OPERATOR_DAYS.c.day <= last, *conditions(OPERATOR_DAYS))
-        for first, last in edges if first <= last]
-    return union_all(months, *days) if days else months
 
 
 @dataclass(frozen=True)
@@ -138,12 +106,47 @@ def _dimension_filters(filters: Filters, channel_col, region_col, service_col=No
     return conditions
 
 
-def _in_range(table: Table, filters: Filters) -> list[ColumnElement]:
-    """The range's days and the dimension filters on a rollup (cases have no service type)."""
+def _segment_filters(table: Table, filters: Filters) -> list[ColumnElement]:
+    """The dimension filters on a rollup (cases have no service type, operators none)."""
     service = table.c.get("service_type_id")
-    dimensions = (_dimension_filters(filters, table.c.channel_id, table.c.region_id, service)
-                  if "channel_id" in table.c else [])
-    return [table.c.day >= filters.start, table.c.day <= filters.end, *dimensions]
+    return (_dimension_filters(filters, table.c.channel_id, table.c.region_id, service)
+            if "channel_id" in table.c else [])
+
+
+def _in_range(table: Table, filters: Filters) -> list[ColumnElement]:
+    """The range's days and the dimension filters on a rollup."""
+    return [table.c.day >= filters.start, table.c.day <= filters.end,
+            *_segment_filters(table, filters)]
+
+
+def whole_month_rows(connection: Connection, daily: Table, filters: Filters,
+                     rows_of: Callable[[Table], Select]) -> Select:
+    """`rows_of(table)` over the range, taking whole months from `daily`'s monthly sibling.
+
+    A month whose days holding data all lie in the range (the current month counts once the
+    range reaches the newest day) is read from the monthly rollup: one row per segment and
+    month instead of one per active day. Only the days at the range's edges come from the
+    daily table. Both have the same columns; a monthly row's `day` is its month's first day.
+    Segment filters are applied here; `rows_of` adds its own conditions.
+    """
+    monthly = rollups.TABLES[rollups.MONTHLY[daily.name]]
+    latest = connection.scalar(select(func.max(daily.c.day)))
+    if isinstance(latest, str):
+        latest = dt.date.fromisoformat(latest)
+    if latest is None:
+        return rows_of(daily).where(*_in_range(daily, filters))
+    whole = [month for month in month_starts(filters.start, min(filters.end, latest))
+             if month >= filters.start
+             and (month_end(month) <= filters.end or latest <= filters.end)]
+    if not whole:
+        return rows_of(daily).where(*_in_range(daily, filters))
+    months = rows_of(monthly).where(monthly.c.day >= whole[0], monthly.c.day <= whole[-1],
+                                    *_segment_filters(monthly, filters))
+    edges = [(filters.start, whole[0] - dt.timedelta(days=1)),
+             (month_end(whole[-1]) + dt.timedelta(days=1), filters.end)]
+    days = [rows_of(daily).where(*_in_range(daily, replace(filters, start=first, end=last)))
+            for first, last in edges if first <= last]
+    return union_all(months, *days) if days else months
 
 
 def period_start(column: ColumnElement, granularity: str, dialect: str) -> ColumnElement:
@@ -419,21 +422,35 @@ def _case_segment(table: Table, by: CaseDimension | None) -> tuple[list, list]:
     return _segment_code(table, by)
 
 
-def _case_sums(connection: Connection, table: Table, filters: Filters | None, conditions: list,
+def _case_sums(connection: Connection, table: Table, filters: Filters | None,
+               conditions_of: Callable[[Table], list[ColumnElement]],
                granularity: Granularity | None, by: CaseDimension | None, measures: list[str],
                ) -> pl.DataFrame:
-    """Sums of a case rollup per [period,] kind [, by] (`filters` None: no date range)."""
-    segment, joins = _case_segment(table, by)
-    period = [table.c.day] if granularity else []
-    in_range = _in_range(table, filters) if filters else []
-    rows = _rollup_rows(table, [*period, table.c.kind, *segment,
-                                *[table.c[name] for name in measures]],
-                        joins, [*in_range, *conditions]).subquery()
+    """Sums of a case rollup per [period,] kind [, by] (`filters` None: no date range).
+
+    Totals and monthly trends take whole months from the monthly rollup where it has one.
+    """
+    def rows_of(source: Table) -> Select:
+        segment, joins = _case_segment(source, by)
+        return _rollup_rows(source, [*([source.c.day] if granularity else []), source.c.kind,
+                                     *segment, *[source.c[name] for name in measures]],
+                            joins, conditions_of(source))
+
+    if filters is None:
+        rows = rows_of(table)
+    elif table.name in rollups.MONTHLY and granularity in (None, "month"):
+        rows = whole_month_rows(connection, table, filters, rows_of)
+    else:
+        rows = rows_of(table).where(*_in_range(table, filters))
     keys = (["period"] if granularity else []) + ["kind"] + ([by] if by else [])
     schema = ({"period": pl.Date} if granularity else {}) | {name: pl.String for name in keys
                                                              if name != "period"}
-    return _frame(connection, _summed(rows, keys, measures, granularity,
+    return _frame(connection, _summed(rows.subquery(), keys, measures, granularity,
                                       connection.dialect.name), schema | _int_schema(measures))
+
+
+def _none(_table: Table) -> list[ColumnElement]:
+    return []
 
 
 def cases_by_period(connection: Connection, filters: Filters, granularity: Granularity = "month",
@@ -448,9 +465,9 @@ def cases_by_period(connection: Connection, filters: Filters, granularity: Granu
     """
     dims = [by] if by else []
     buckets = list(rollups.RESOLUTION_COLUMNS)
-    received = _case_sums(connection, CASES, filters, [], granularity, by,
+    received = _case_sums(connection, CASES, filters, _none, granularity, by,
                           ["received", "answered", *buckets])
-    closed = _case_sums(connection, CLOSURES, filters, [], granularity, by, ["closed"])
+    closed = _case_sums(connection, CLOSURES, filters, _none, granularity, by, ["closed"])
     opening = opening_backlog(connection, filters, by)
     group = ["kind", *dims]
     percentiles = received.select(
@@ -478,11 +495,11 @@ def opening_backlog(connection: Connection, filters: Filters, by: CaseDimension 
     """
     dims = [by] if by else []
     from_start = replace(filters, end=dt.date.max)
-    totals = _case_sums(connection, CASE_TOTALS, None, _dimension_filters(
-        filters, CASE_TOTALS.c.channel_id, CASE_TOTALS.c.region_id), None, by,
-        ["received", "closed"])
-    received = _case_sums(connection, CASES, from_start, [], None, by, ["received"])
-    closed = _case_sums(connection, CLOSURES, from_start, [], None, by, ["closed"])
+    totals = _case_sums(connection, CASE_TOTALS, None,
+                        lambda table: _segment_filters(table, filters), None, by,
+                        ["received", "closed"])
+    received = _case_sums(connection, CASES, from_start, _none, None, by, ["received"])
+    closed = _case_sums(connection, CLOSURES, from_start, _none, None, by, ["closed"])
     since = received.join(closed, on=["kind", *dims], how="full", coalesce=True)
     return totals.join(since, on=["kind", *dims], how="left", suffix="_since").select(
         "kind", *dims,
@@ -497,7 +514,7 @@ def cases_received(connection: Connection, filters: Filters, granularity: Granul
 
     Columns: period, kind, [by,] received. Only periods with cases appear.
     """
-    frame = _case_sums(connection, CASES, filters, [], granularity, by, ["received"])
+    frame = _case_sums(connection, CASES, filters, _none, granularity, by, ["received"])
     return frame.filter(pl.col("received") > 0)
 
 
@@ -509,7 +526,7 @@ def first_case_day(connection: Connection) -> dt.date | None:
 
 def case_counts(connection: Connection, filters: Filters) -> dict[str, int]:
     """Complaints, appeals and e-Otinish appeals received in the range."""
-    frame = _case_sums(connection, CASES, filters, [], None, "channel", ["received"])
+    frame = _case_sums(connection, CASES, filters, _none, None, "channel", ["received"])
 
     def count(condition: pl.Expr) -> int:
         return int(frame.filter(condition)["received"].sum() or 0)
@@ -573,11 +590,9 @@ def front_line_coverage(connection: Connection, filters: Filters) -> pl.DataFram
     # Distinct (month, operator) first, by whole months where it can; the operator's team
     # and region are joined to those few rows, not to every rated day.
     dialect = connection.dialect.name
-    pairs = operator_rows(
-        connection, filters,
-        lambda table: [period_start(table.c.day, "month", dialect).label("period"),
-                       table.c.operator_id],
-        lambda table: [table.c.ratings > 0]).subquery()
+    pairs = whole_month_rows(connection, OPERATOR_DAYS, filters, lambda table: select(
+        period_start(table.c.day, "month", dialect).label("period"), table.c.operator_id,
+    ).where(table.c.ratings > 0)).subquery()
     rated_pairs = select(pairs.c.period, pairs.c.operator_id).group_by(
         pairs.c.period, pairs.c.operator_id).subquery()
     rated = (select(rated_pairs.c.period,

@@ -24,7 +24,7 @@ import hashlib
 import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 from sqlalchemy import (
@@ -310,19 +310,36 @@ OPERATOR_DAYS = Rollup(
     extra_indexes=(("operator_id", "day"),),
 )
 
-# And per month (`day` is the month's first day): a year of operators is 12 rows each, not
-# one per rated day; queries take whole months here and the days at the range's edges above.
-OPERATOR_MONTHS = Rollup(
-    name="rollup_operator_months", source="agent_ratings",
-    key_types={"day": Date, "operator_id": Integer},
-    derived=lambda sql: {"day": sql.month("{r}.rated_at"), "operator_id": "{r}.operator_id",
-                         "score": "{r}.score"},
-    measures=dict(RATINGS.measures),
-)
+
+
+def by_month(rollup: Rollup) -> Rollup:
+    """The same rollup per month (`day` is the month's first day).
+
+    A year of a sparse rollup (operators, cases, reasons) is then 12 rows per segment, not one
+    per active day: queries take the months a range covers whole from here and only the days
+    at its edges from the daily table (see `queries.whole_month_rows`).
+    """
+    def derived(sql: _Sql) -> dict[str, str]:
+        values = rollup.derived(sql)
+        return values | {"day": sql.month(values["day"])}
+
+    return replace(rollup, name=f"{rollup.name}_by_month", derived=derived, extra_indexes=())
+
+
+OPERATOR_MONTHS = by_month(OPERATOR_DAYS)
+CASES_BY_MONTH = by_month(CASES)
+CLOSURES_BY_MONTH = by_month(CASE_CLOSURES)
+STAGES_BY_MONTH = by_month(CASE_STAGES_REACHED)
+REASONS_BY_MONTH = by_month(DETRACTOR_REASONS)
 
 ROLLUPS: tuple[Rollup, ...] = (CONTACTS, CONTACT_QUARTERS, SURVEYS, DETRACTOR_REASONS, CASES,
                                CASE_CLOSURES, CASE_TOTALS, CASE_STAGES_REACHED, RATINGS,
-                               OPERATOR_DAYS, OPERATOR_MONTHS)
+                               OPERATOR_DAYS, OPERATOR_MONTHS, CASES_BY_MONTH,
+                               CLOSURES_BY_MONTH, STAGES_BY_MONTH, REASONS_BY_MONTH)
+# Daily rollup name -> its monthly sibling's name.
+MONTHLY: dict[str, str] = {daily.name: monthly.name for daily, monthly in (
+    (OPERATOR_DAYS, OPERATOR_MONTHS), (CASES, CASES_BY_MONTH), (CASE_CLOSURES, CLOSURES_BY_MONTH),
+    (CASE_STAGES_REACHED, STAGES_BY_MONTH), (DETRACTOR_REASONS, REASONS_BY_MONTH))}
 
 
 def _table(rollup: Rollup) -> Table:

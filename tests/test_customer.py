@@ -633,3 +633,34 @@ def test_stage_funnel_keeps_the_case_flow_order():
     assert bars["encoding"]["color"]["scale"]["domain"] == list(STAGE_COLORS)
     text = next(unit for unit in units if unit["mark"]["type"] == "text")
     assert text["encoding"]["text"] == {"field": "share", "format": ".0%", "type": "quantitative"}
+
+
+@pytest.mark.parametrize("start, end", [
+    (dt.date(2022, 2, 17), dt.date(2022, 5, 9)),  # edge days around whole months
+    (dt.date(2022, 4, 1), dt.date(2022, 4, 30)),  # one whole month
+    (dt.date(2022, 4, 3), dt.date(2022, 4, 12)),  # days inside one month
+])
+def test_totals_by_whole_months_and_edge_days_match_raw_rows(seeded_engine, start, end):
+    """Case counts, the category breakdown and detractor reasons take whole months from the
+    monthly rollups and edge days from the daily ones: the same as counting raw rows."""
+    filters = Filters(start, end)
+    with seeded_engine.connect() as connection:
+        counts = queries.case_counts(connection, filters)
+        breakdown = customer.case_breakdown(connection, filters, "category")
+        reasons = customer.detractor_reasons(connection, filters)
+        raw_cases = connection.execute(
+            select(Case.kind, Case.category, func.count())
+            .where(Case.received_at >= filters.start_at, Case.received_at < filters.end_before)
+            .group_by(Case.kind, Case.category)).all()
+        raw_reasons = connection.execute(
+            select(NpsSurvey.reason, func.count())
+            .join(Contact, Contact.id == NpsSurvey.contact_id)
+            .where(NpsSurvey.score <= 6, Contact.started_at >= filters.start_at,
+                   Contact.started_at < filters.end_before)
+            .group_by(NpsSurvey.reason)).all()
+    assert {(kind, category): received for kind, category, received
+            in breakdown.select("kind", "category", "received").iter_rows()} == {
+        (kind, category): count for kind, category, count in raw_cases}
+    assert counts["complaints"] == sum(n for kind, _, n in raw_cases if kind == "complaint") > 0
+    assert dict(reasons.select("reason", "detractors").iter_rows()) == {
+        reason or customer.NO_REASON: count for reason, count in raw_reasons}
