@@ -91,7 +91,11 @@ from data_access.operations import (  # noqa: E402
     operator_summary,
     served_by_share,
 )
-from data_access.queries import Filters, _rounded  # noqa: E402
+from data_access.queries import (  # noqa: E402
+    Filters,
+    _rounded,
+    lowest_rated_share,
+)
 from data_access.rollups import WAIT_BUCKETS, ensure_current  # noqa: E402
 from data_access.schema import (  # noqa: E402
     CLOSED_STAGES,
@@ -640,16 +644,13 @@ class Naive:
 
     # KPI tiles
 
-    def kpis(self, filters: Filters) -> dict[str, Any]:
+    def kpis(self, filters: Filters, rated_share: bool = True) -> dict[str, Any]:
         contacts = self.contacts.filter(_within("started_at", filters))
         nps = with_nps(self._surveys(filters).select(_nps_counts())).row(0, named=True)
         online = int(contacts["is_online"].sum())
         operator = contacts.filter(pl.col("served_by") == "operator")
         cases = self._cases(filters).filter(_within("received_at", filters, service=False))
         appeals = cases.filter(pl.col("kind") == "appeal")
-        coverage = self.front_line_coverage(filters)
-        whole = coverage.filter(~pl.col("partial_month"))
-        shares = (whole if whole.height else coverage)["rated_share"].drop_nulls()
         return {
             "from": filters.start.isoformat(), "to": filters.end.isoformat(),
             "nps": _rounded(nps["nps"], 2), "nps_moe": _rounded(nps["nps_moe"], 2),
@@ -662,8 +663,8 @@ class Naive:
             "e_otinish_appeals": appeals.filter(pl.col("channel") == E_OTINISH).height,
             "avg_wait_s": (_rounded(int(operator["wait_s"].sum()) / operator.height, 1)
                            if operator.height else None),
-            "operators_rated_share": _rounded(float(shares.min()), 4) if shares.len() else None,
-        }
+        } | ({"operators_rated_share": lowest_rated_share(self.front_line_coverage(filters))}
+             if rated_share else {})
 
     # The simulator's baseline
 
@@ -725,9 +726,10 @@ def _rows(frame: pl.DataFrame, *columns: str) -> list[tuple]:
     return frame.select(columns).sort(columns, nulls_last=True).rows()
 
 
-def _kpis(source: Source, view: ViewState) -> Headline:
-    """Both periods' KPI tiles: every figure in them comes from counts and sums."""
-    now, before = source.kpis(view.filters), source.kpis(view.previous)
+def _kpis(source: Source, view: ViewState, rated_share: bool = False) -> Headline:
+    """Both periods' KPI tiles (the rated share only where the page shows it, as pages do)."""
+    now = source.kpis(view.filters, rated_share=rated_share)
+    before = source.kpis(view.previous, rated_share=rated_share)
     return {"KPIs": now, "KPIs of the period before": before}
 
 
@@ -814,7 +816,7 @@ def channels(source: Source, view: ViewState) -> Headline:
 def agents(source: Source, view: ViewState) -> Headline:
     scores = source.rating_distribution(view.filters)
     before = source.rating_distribution(view.previous)
-    figures = _kpis(source, view)
+    figures = _kpis(source, view, rated_share=True)
     coverage = source.front_line_coverage(view.filters)
     table = source.operator_table(view.filters, MIN_RATINGS)
     names = operator_names(table)

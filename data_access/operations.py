@@ -225,7 +225,7 @@ def _rating_sums(connection: Connection, filters: Filters, measures: list[str], 
         return [source.c.operator_id == select(Operator.id).where(
             Operator.external_id == operator).scalar_subquery()]
 
-    if per_operator and table is not RATINGS:  # whole months from the monthly rollup
+    if table is not RATINGS:  # whole months from the monthly rollup
         rows = whole_month_rows(connection, table, filters, lambda source: select(
             *columns_of(source)).where(*one_operator(source))).subquery()
     else:

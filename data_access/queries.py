@@ -611,17 +611,18 @@ def front_line_coverage(connection: Connection, filters: Filters) -> pl.DataFram
 
 # --- KPIs for scripts ------------------------------------------------------------------------
 
-def kpis(connection: Connection, filters: Filters) -> dict[str, float | int | None]:
-    """The headline figures over one range, as a flat dict (the `kpis --json` output)."""
+def kpis(connection: Connection, filters: Filters, rated_share: bool = True
+         ) -> dict[str, float | int | None]:
+    """The headline figures over one range, as a flat dict (the `kpis --json` output).
+
+    `rated_share=False` leaves out `operators_rated_share`, the one figure that reads every
+    operator: pages without that tile do not pay for it.
+    """
     nps = nps_total(connection, filters).row(0, named=True)
     contacts = contacts_by_period(connection, filters, "month")
     online = int(contacts.filter(pl.col("is_online"))["contacts"].sum())
     offline = int(contacts.filter(~pl.col("is_online"))["contacts"].sum())
     served = int(contacts["served_by_operator"].sum())
-    coverage = front_line_coverage(connection, filters)
-    # The rule is monthly: judge whole months; a range inside one month is judged as it is.
-    whole = coverage.filter(~pl.col("partial_month"))
-    shares = (whole if whole.height else coverage)["rated_share"].drop_nulls()
     return {
         "from": filters.start.isoformat(),
         "to": filters.end.isoformat(),
@@ -638,8 +639,15 @@ def kpis(connection: Connection, filters: Filters) -> dict[str, float | int | No
         "online_share": _rounded(online / (online + offline), 4) if online + offline else None,
         **case_counts(connection, filters),
         "avg_wait_s": _rounded(int(contacts["wait_sum_s"].sum()) / served, 1) if served else None,
-        "operators_rated_share": _rounded(float(shares.min()), 4) if shares.len() else None,
-    }
+    } | ({"operators_rated_share": lowest_rated_share(front_line_coverage(connection, filters))}
+         if rated_share else {})
+
+
+def lowest_rated_share(coverage: pl.DataFrame) -> float | None:
+    """The rule is monthly: judge whole months; a range inside one month is judged as it is."""
+    whole = coverage.filter(~pl.col("partial_month"))
+    shares = (whole if whole.height else coverage)["rated_share"].drop_nulls()
+    return _rounded(float(shares.min()), 4) if shares.len() else None
 
 
 def _rounded(value: float | None, digits: int) -> float | None:

@@ -20,7 +20,8 @@ def figures() -> None:
     layout.freshness_stamp()
     contacts = state.contacts_by_period(view.filters, view.granularity)
     earlier = state.contacts_by_period(view.previous, view.granularity)
-    now, before = state.kpis(view.filters), state.kpis(view.previous)
+    now, before = (state.kpis(view.filters, rated_share=False),
+                   state.kpis(view.previous, rated_share=False))
     layout.kpi_tiles([
         layout.Tile("Contacts online", now["contacts_online"], before["contacts_online"]),
         layout.Tile("Online share", now["online_share"], before["online_share"], digits=1,

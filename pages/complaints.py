@@ -20,7 +20,8 @@ view = st.session_state["view"]
 
 def figures() -> None:
     layout.freshness_stamp()
-    now, before = state.kpis(view.filters), state.kpis(view.previous)
+    now, before = (state.kpis(view.filters, rated_share=False),
+                   state.kpis(view.previous, rated_share=False))
     cases = state.cases_by_period(view.filters, view.granularity, by=None)
     layout.kpi_tiles([
         layout.Tile("Complaints", now["complaints"], before["complaints"],

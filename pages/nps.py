@@ -22,7 +22,8 @@ split = url_choice("Split the trend by", list(SPLITS), "split", "channel",
 
 def figures() -> None:
     layout.freshness_stamp()
-    now, before = state.kpis(view.filters), state.kpis(view.previous)
+    now, before = (state.kpis(view.filters, rated_share=False),
+                   state.kpis(view.previous, rated_share=False))
     layout.kpi_tiles([
         layout.nps_tile(now, before, target),
         layout.Tile("Promoters", now["promoters"], before["promoters"], help="Scores 9–10."),

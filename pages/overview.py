@@ -24,7 +24,8 @@ st.caption(f"{view.label}, per {view.granularity}; deltas {compared_with} "
 
 def figures() -> None:
     layout.freshness_stamp()
-    now, before = state.kpis(view.filters), state.kpis(view.previous)
+    now, before = (state.kpis(view.filters, rated_share=False),
+                   state.kpis(view.previous, rated_share=False))
     periods = state.nps_by_period(view.filters, view.granularity)
     cases = state.cases_by_period(view.filters, view.granularity, by=None)
     for alert in overview_alerts(now["nps"], now["nps_moe"], target, periods, view.granularity,
