@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 import polars as pl
-from sqlalchemy import ColumnElement, Connection, Table, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, select
 
 from data_access import rollups
 from data_access.dates import first_of_month
@@ -28,6 +28,7 @@ from data_access.queries import (
     _rollup_rows,
     _summed,
     period_start,
+    ranged_rows,
     ratings_table,
     weekday_number,
     whole_month_rows,
@@ -52,12 +53,15 @@ def wait_histogram(connection: Connection, filters: Filters, by_channel: bool = 
 
     Columns: [channel,] by_operator, operator_wait_s, wait_0_10s … wait_3600s_plus.
     """
-    columns, joins = [], []
-    if by_channel:
-        columns, joins = [Channel.code.label("channel")], [(Channel,
-                                                            Channel.id == CONTACTS.c.channel_id)]
-    rows = _rollup_rows(CONTACTS, [*columns, *[CONTACTS.c[name] for name in _WAIT_SUMS]],
-                        joins, _in_range(CONTACTS, filters)).subquery()
+    def rows_of(table: Table) -> Select:
+        columns, joins = [], []
+        if by_channel:
+            columns = [Channel.code.label("channel")]
+            joins = [(Channel, Channel.id == table.c.channel_id)]
+        return _rollup_rows(table, [*columns, *[table.c[name] for name in _WAIT_SUMS]],
+                            joins, [])
+
+    rows = ranged_rows(connection, CONTACTS, filters, rows_of).subquery()
     keys = ["channel"] if by_channel else []
     return _frame(connection, _summed(rows, keys, _WAIT_SUMS),
                   {name: pl.String for name in keys} | _int_schema(_WAIT_SUMS))

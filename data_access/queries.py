@@ -119,6 +119,15 @@ def _in_range(table: Table, filters: Filters) -> list[ColumnElement]:
             *_segment_filters(table, filters)]
 
 
+def ranged_rows(connection: Connection, daily: Table, filters: Filters,
+                rows_of: Callable[[Table], Select], granularity: str | None = None) -> Select:
+    """`rows_of(table)` over the range: by whole months where the rollup has them and the
+    periods allow (totals and months), else from the daily rows."""
+    if daily.name in rollups.MONTHLY and granularity in (None, "month"):
+        return whole_month_rows(connection, daily, filters, rows_of)
+    return rows_of(daily).where(*_in_range(daily, filters))
+
+
 def whole_month_rows(connection: Connection, daily: Table, filters: Filters,
                      rows_of: Callable[[Table], Select]) -> Select:
     """`rows_of(table)` over the range, taking whole months from `daily`'s monthly sibling.
@@ -230,10 +239,12 @@ _NPS_COUNTS = {"surveys_sent": pl.Int64, "responses": pl.Int64, "promoters": pl.
 
 def _nps_rows(connection: Connection, filters: Filters, granularity: Granularity | None,
               by: Dimension | None) -> pl.DataFrame:
-    period = [SURVEYS.c.day] if granularity else []
-    segment, joins = _segment_code(SURVEYS, by)
-    rows = _rollup_rows(SURVEYS, [*period, *segment, *[SURVEYS.c[name] for name in _NPS_COUNTS]],
-                        joins, _in_range(SURVEYS, filters)).subquery()
+    def rows_of(table: Table) -> Select:
+        segment, joins = _segment_code(table, by)
+        return _rollup_rows(table, [*([table.c.day] if granularity else []), *segment,
+                                    *[table.c[name] for name in _NPS_COUNTS]], joins, [])
+
+    rows = ranged_rows(connection, SURVEYS, filters, rows_of, granularity).subquery()
     keys = (["period"] if granularity else []) + ([by] if by else [])
     schema = ({"period": pl.Date} if granularity else {}) | ({by: pl.String} if by else {})
     return _frame(connection, _summed(rows, keys, list(_NPS_COUNTS), granularity,
@@ -259,8 +270,8 @@ def automated_nps_counts(connection: Connection, filters: Filters) -> pl.DataFra
     operator = [rollups.wait_bucket_column(measure, bucket)
                 for bucket in range(len(WAIT_BUCKETS))
                 for measure in ("sent", "responses", "promoters", "detractors")]
-    rows = select(*[SURVEYS.c[name] for name in (*_NPS_COUNTS, *operator)]).where(
-        *_in_range(SURVEYS, filters)).subquery()
+    rows = ranged_rows(connection, SURVEYS, filters, lambda table: select(
+        *[table.c[name] for name in (*_NPS_COUNTS, *operator)])).subquery()
     sums = _frame(connection, _summed(rows, [], [*_NPS_COUNTS, *operator]),
                   _int_schema([*_NPS_COUNTS, *operator]))
 
@@ -283,8 +294,8 @@ def nps_by_wait_bucket(connection: Connection, filters: Filters) -> pl.DataFrame
     """NPS of operator-served contacts by how long they waited: the link to staffing."""
     measures = [rollups.wait_bucket_column(measure, bucket)
                 for bucket in range(len(WAIT_BUCKETS)) for measure in rollups.WAIT_MEASURES]
-    rows = select(*[SURVEYS.c[name] for name in measures]).where(
-        *_in_range(SURVEYS, filters)).subquery()
+    rows = ranged_rows(connection, SURVEYS, filters, lambda table: select(
+        *[table.c[name] for name in measures])).subquery()
     sums = _frame(connection, _summed(rows, [], measures), _int_schema(measures))
     return with_nps(wait_bucket_rows(sums))
 
@@ -319,13 +330,11 @@ _SERVED_SUMS = {"contacts": "contacts", "served_by_operator": "by_operator",
 def contacts_by_period(connection: Connection, filters: Filters,
                        granularity: Granularity = "month") -> pl.DataFrame:
     """Contacts per period and channel, who served them, waits, and the online share."""
-    rows = _rollup_rows(
-        CONTACTS,
-        [CONTACTS.c.day, Channel.code.label("channel"),
-         Channel.is_online.label("is_online"),
-         *[CONTACTS.c[column].label(name) for name, column in _SERVED_SUMS.items()]],
-        [(Channel, Channel.id == CONTACTS.c.channel_id)], _in_range(CONTACTS, filters),
-    ).subquery()
+    rows = ranged_rows(connection, CONTACTS, filters, lambda table: _rollup_rows(
+        table,
+        [table.c.day, Channel.code.label("channel"), Channel.is_online.label("is_online"),
+         *[table.c[column].label(name) for name, column in _SERVED_SUMS.items()]],
+        [(Channel, Channel.id == table.c.channel_id)], []), granularity).subquery()
     statement = _summed(rows, ["period", "channel", "is_online"], list(_SERVED_SUMS),
                         granularity, connection.dialect.name)
     schema = ({"period": pl.Date, "channel": pl.String, "is_online": pl.Boolean}
@@ -393,10 +402,9 @@ def handling_by_channel(connection: Connection, filters: Filters) -> pl.DataFram
     """Per channel: contacts, who served them, and the mean handle time of operator contacts."""
     measures = ["contacts", "by_operator", "by_bot", "by_self_service", "operator_handle_s",
                 "automated_handle_s"]
-    rows = _rollup_rows(CONTACTS, [Channel.code.label("channel"),
-                                   *[CONTACTS.c[name] for name in measures]],
-                        [(Channel, Channel.id == CONTACTS.c.channel_id)],
-                        _in_range(CONTACTS, filters)).subquery()
+    rows = ranged_rows(connection, CONTACTS, filters, lambda table: _rollup_rows(
+        table, [Channel.code.label("channel"), *[table.c[name] for name in measures]],
+        [(Channel, Channel.id == table.c.channel_id)], [])).subquery()
     frame = _frame(connection, _summed(rows, ["channel"], measures),
                    {"channel": pl.String} | _int_schema(measures))
     return handling_rates(frame)
@@ -436,12 +444,8 @@ def _case_sums(connection: Connection, table: Table, filters: Filters | None,
                                      *segment, *[source.c[name] for name in measures]],
                             joins, conditions_of(source))
 
-    if filters is None:
-        rows = rows_of(table)
-    elif table.name in rollups.MONTHLY and granularity in (None, "month"):
-        rows = whole_month_rows(connection, table, filters, rows_of)
-    else:
-        rows = rows_of(table).where(*_in_range(table, filters))
+    rows = (rows_of(table) if filters is None
+            else ranged_rows(connection, table, filters, rows_of, granularity))
     keys = (["period"] if granularity else []) + ["kind"] + ([by] if by else [])
     schema = ({"period": pl.Date} if granularity else {}) | {name: pl.String for name in keys
                                                              if name != "period"}

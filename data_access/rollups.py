@@ -315,9 +315,9 @@ OPERATOR_DAYS = Rollup(
 def by_month(rollup: Rollup) -> Rollup:
     """The same rollup per month (`day` is the month's first day).
 
-    A year of a sparse rollup (operators, cases, reasons) is then 12 rows per segment, not one
-    per active day: queries take the months a range covers whole from here and only the days
-    at its edges from the daily table (see `queries.whole_month_rows`).
+    A year is then 12 rows per segment, not one per active day (up to 365): queries take
+    the months a range covers whole from here and only the days at its edges from the daily
+    table (see `queries.whole_month_rows`).
     """
     def derived(sql: _Sql) -> dict[str, str]:
         values = rollup.derived(sql)
@@ -326,6 +326,8 @@ def by_month(rollup: Rollup) -> Rollup:
     return replace(rollup, name=f"{rollup.name}_by_month", derived=derived, extra_indexes=())
 
 
+CONTACTS_BY_MONTH = by_month(CONTACTS)
+SURVEYS_BY_MONTH = by_month(SURVEYS)
 OPERATOR_MONTHS = by_month(OPERATOR_DAYS)
 CASES_BY_MONTH = by_month(CASES)
 CLOSURES_BY_MONTH = by_month(CASE_CLOSURES)
@@ -335,11 +337,13 @@ REASONS_BY_MONTH = by_month(DETRACTOR_REASONS)
 ROLLUPS: tuple[Rollup, ...] = (CONTACTS, CONTACT_QUARTERS, SURVEYS, DETRACTOR_REASONS, CASES,
                                CASE_CLOSURES, CASE_TOTALS, CASE_STAGES_REACHED, RATINGS,
                                OPERATOR_DAYS, OPERATOR_MONTHS, CASES_BY_MONTH,
-                               CLOSURES_BY_MONTH, STAGES_BY_MONTH, REASONS_BY_MONTH)
+                               CLOSURES_BY_MONTH, STAGES_BY_MONTH, REASONS_BY_MONTH,
+                               CONTACTS_BY_MONTH, SURVEYS_BY_MONTH)
 # Daily rollup name -> its monthly sibling's name.
 MONTHLY: dict[str, str] = {daily.name: monthly.name for daily, monthly in (
     (OPERATOR_DAYS, OPERATOR_MONTHS), (CASES, CASES_BY_MONTH), (CASE_CLOSURES, CLOSURES_BY_MONTH),
-    (CASE_STAGES_REACHED, STAGES_BY_MONTH), (DETRACTOR_REASONS, REASONS_BY_MONTH))}
+    (CASE_STAGES_REACHED, STAGES_BY_MONTH), (DETRACTOR_REASONS, REASONS_BY_MONTH),
+    (CONTACTS, CONTACTS_BY_MONTH), (SURVEYS, SURVEYS_BY_MONTH))}
 
 
 def _table(rollup: Rollup) -> Table:
