@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import polars as pl
 import pytest
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import case, delete, func, insert, or_, select
 
-from data_access import customer, queries
+from data_access import customer, operations, queries
 from data_access.queries import Filters
 from data_access.rollups import RESOLUTION_EDGES_H
 from data_access.schema import (
@@ -641,8 +641,9 @@ def test_stage_funnel_keeps_the_case_flow_order():
     (dt.date(2022, 4, 3), dt.date(2022, 4, 12)),  # days inside one month
 ])
 def test_totals_by_whole_months_and_edge_days_match_raw_rows(seeded_engine, start, end):
-    """Case counts, the category breakdown and detractor reasons take whole months from the
-    monthly rollups and edge days from the daily ones: the same as counting raw rows."""
+    """Contacts, responses, waits, case counts, the category breakdown and detractor reasons
+    take whole months from the monthly rollups and edge days from the daily ones: the same as
+    counting raw rows."""
     filters = Filters(start, end)
     with seeded_engine.connect() as connection:
         counts = queries.case_counts(connection, filters)
@@ -652,6 +653,14 @@ def test_totals_by_whole_months_and_edge_days_match_raw_rows(seeded_engine, star
             select(Case.kind, Case.category, func.count())
             .where(Case.received_at >= filters.start_at, Case.received_at < filters.end_before)
             .group_by(Case.kind, Case.category)).all()
+        figures = queries.kpis(connection, filters)
+        waits = operations.wait_histogram(connection, filters)
+        raw_contacts = connection.execute(
+            select(func.count(), func.count(NpsSurvey.score),
+                   func.sum(case((Contact.served_by == "operator", Contact.wait_s), else_=0)))
+            .join(NpsSurvey, NpsSurvey.contact_id == Contact.id, isouter=True)
+            .where(Contact.started_at >= filters.start_at,
+                   Contact.started_at < filters.end_before)).one()
         raw_reasons = connection.execute(
             select(NpsSurvey.reason, func.count())
             .join(Contact, Contact.id == NpsSurvey.contact_id)
@@ -662,5 +671,7 @@ def test_totals_by_whole_months_and_edge_days_match_raw_rows(seeded_engine, star
             in breakdown.select("kind", "category", "received").iter_rows()} == {
         (kind, category): count for kind, category, count in raw_cases}
     assert counts["complaints"] == sum(n for kind, _, n in raw_cases if kind == "complaint") > 0
+    assert (operations.contacts_served(figures), figures["responses"],
+            int(waits["operator_wait_s"].sum())) == tuple(raw_contacts)
     assert dict(reasons.select("reason", "detractors").iter_rows()) == {
         reason or customer.NO_REASON: count for reason, count in raw_reasons}
