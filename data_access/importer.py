@@ -39,7 +39,6 @@ from sqlalchemy.exc import (
 
 from data_access import rollups
 from data_access.argtypes import MAX_DAY, MIN_DAY
-from data_access.bulk import insert_new_rows
 from data_access.config import LOCAL_TZ, mask_url, resolve_database_url, scrub
 from data_access.engine import (
     DatabaseUnavailable,
@@ -48,6 +47,7 @@ from data_access.engine import (
     require_schema,
 )
 from data_access.reference import CHANNELS, REGIONS, SERVICE_TYPES, seed_reference
+from data_access.rollups import insert_new_rows_counted
 from data_access.schema import (
     CASE_KINDS,
     CASE_STAGES,
@@ -1059,7 +1059,7 @@ class _Importer:
             with self.engine.begin() as connection:
                 if connection.dialect.name == "sqlite":  # index pages of big tables stay cached
                     connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KB}")
-                return insert_new_rows(connection, self.kind.table, values)
+                return insert_new_rows_counted(connection, self.kind.table, values)
 
         last = frame[ROW].max() if frame.height else first_row
         try:

@@ -392,7 +392,7 @@ def test_database_outage_is_retried_then_reported_in_one_line(demo_url, tmp_path
                                                               monkeypatch):
     path = write(tmp_path / "contacts.csv", CONTACT_HEADER, *(
         f"O-{n},2022-07-01 09:00,office,astana,connection,bot,,0,1,k" for n in range(1, 7)))
-    real_insert = importer.insert_new_rows
+    real_insert = importer.insert_new_rows_counted
     calls = {"count": 0, "fail": {2, 3}}
 
     def flaky_insert(connection, table, frame):
@@ -402,7 +402,7 @@ def test_database_outage_is_retried_then_reported_in_one_line(demo_url, tmp_path
         return real_insert(connection, table, frame)
 
     monkeypatch.setattr(importer, "RETRY_DELAYS_S", (0.0, 0.0, 0.0))
-    monkeypatch.setattr(importer, "insert_new_rows", flaky_insert)
+    monkeypatch.setattr(importer, "insert_new_rows_counted", flaky_insert)
     command = ["import", "--kind", "contacts", "--file", str(path), "--db", demo_url,
                "--batch-rows", "2"]
     assert main([*command, "--json"]) == 0
@@ -439,7 +439,7 @@ def test_a_real_postgres_outage_is_waited_out(tmp_path, capsys, monkeypatch):
     through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
     path = write(tmp_path / "contacts.csv", CONTACT_HEADER, *(
         f"P-{n},2022-07-01 09:00,office,astana,connection,bot,,0,1,k" for n in range(1, 9)))
-    real_insert = importer.insert_new_rows
+    real_insert = importer.insert_new_rows_counted
     inserts = []
 
     def cut_before_batch_2(connection, table, frame):
@@ -450,7 +450,7 @@ def test_a_real_postgres_outage_is_waited_out(tmp_path, capsys, monkeypatch):
         return real_insert(connection, table, frame)
 
     monkeypatch.setattr(importer, "RETRY_DELAYS_S", (0.5, 0.5, 0.5, 0.5, 0.5))
-    monkeypatch.setattr(importer, "insert_new_rows", cut_before_batch_2)
+    monkeypatch.setattr(importer, "insert_new_rows_counted", cut_before_batch_2)
     code = main(["import", "--kind", "contacts", "--file", str(path), "--db", through_proxy,
                  "--batch-rows", "2", "--json"])
     captured = capsys.readouterr()
