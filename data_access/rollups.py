@@ -655,6 +655,9 @@ def insert_new_rows_counted(connection: Connection, table: Table, frame: pl.Data
     """
     if connection.dialect.name != "sqlite" or frame.is_empty():
         return insert_new_rows(connection, table, frame)
+    # The pause row is written first: it takes the write lock, so no other writer can store
+    # one of this batch's keys between the check below and the insert.
+    connection.execute(PAUSE.insert().values(paused=1))
     stage = f"new_{table.name}"
     columns = ", ".join(frame.columns)
     connection.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{stage}")
@@ -666,7 +669,6 @@ def insert_new_rows_counted(connection: Connection, table: Table, frame: pl.Data
         match = " AND ".join(f"stored.{name} = {stage}.{name}" for name in key)
         connection.exec_driver_sql(f"DELETE FROM {stage} WHERE EXISTS "
                                    f"(SELECT 1 FROM {table.name} stored WHERE {match})")
-    connection.execute(PAUSE.insert().values(paused=1))
     inserted = connection.exec_driver_sql(
         f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {stage} WHERE 1 = 1 "
         "ON CONFLICT DO NOTHING").rowcount
