@@ -346,6 +346,7 @@ MONTHLY: dict[str, str] = {daily.name: monthly.name for daily, monthly in (
     (OPERATOR_DAYS, OPERATOR_MONTHS), (CASES, CASES_BY_MONTH), (CASE_CLOSURES, CLOSURES_BY_MONTH),
     (CASE_STAGES_REACHED, STAGES_BY_MONTH), (DETRACTOR_REASONS, REASONS_BY_MONTH),
     (CONTACTS, CONTACTS_BY_MONTH), (SURVEYS, SURVEYS_BY_MONTH))}
+MONTHLY_NAMES = frozenset(MONTHLY.values())
 
 
 def _table(rollup: Rollup) -> Table:
@@ -613,7 +614,8 @@ def rebuild(connection: Connection) -> RebuildReport:
 
 
 def bulk_insert_counted(connection: Connection,
-                        loads: Sequence[tuple[Table, pl.DataFrame, str]]) -> None:
+                        loads: Sequence[tuple[Table, pl.DataFrame, str]],
+                        monthly: bool = True) -> None:
     """Bulk-insert frames whose `id` values no other writer uses, rollups included.
 
     PostgreSQL's statement triggers already make one grouped pass per COPY. SQLite's row
@@ -632,7 +634,7 @@ def bulk_insert_counted(connection: Connection,
             continue
         low, high = int(frame[id_column].min()), int(frame[id_column].max())
         for rollup in ROLLUPS:
-            if rollup.source == table.name:
+            if rollup.source == table.name and (monthly or rollup.name not in MONTHLY_NAMES):
                 connection.execute(text(rebuild_sql(
                     rollup, "sqlite", f"r.{id_column} BETWEEN {low} AND {high}")))
     connection.execute(PAUSE.delete())
@@ -691,6 +693,24 @@ def _unique_keys(table: Table, columns: Sequence[str]) -> list[tuple[str, ...]]:
              for index in table.indexes if index.unique]
     keys += [(column.name,) for column in table.columns if column.unique]
     return sorted({key for key in keys if key and set(key) <= set(columns)})
+
+
+def derive_monthly(connection: Connection) -> None:
+    """Recompute every monthly rollup from its daily one (small), not from the raw rows.
+
+    A bulk load that skipped the monthly passes (`bulk_insert_counted(monthly=False)`) calls
+    this in its last transaction; the daily rollups are exact, so their months are too.
+    """
+    month = _Sql(connection.dialect.name).month("day")
+    for daily_name, monthly_name in MONTHLY.items():
+        daily = next(rollup for rollup in ROLLUPS if rollup.name == daily_name)
+        others = [key for key in daily.keys if key != "day"]
+        sums = ", ".join(f"SUM({name})" for name in daily.measures)
+        connection.execute(TABLES[monthly_name].delete())
+        connection.execute(text(
+            f"INSERT INTO {monthly_name} ({', '.join([*daily.keys, *daily.measures])}) "
+            f"SELECT {', '.join([month, *others])}, {sums} FROM {daily_name} "
+            f"GROUP BY {', '.join([month, *others])}"))
 
 
 def clear(connection: Connection) -> None:
