@@ -171,12 +171,6 @@ def period_start(column: ColumnElement, granularity: str, dialect: str) -> Colum
     return func.substr(column, 1, 7).concat("-01")  # ISO text: cheaper than strftime
 
 
-def hours_between(start: ColumnElement, end: ColumnElement, dialect: str) -> ColumnElement:
-    if dialect == "postgresql":
-        return extract("epoch", end - start) / 3600.0
-    return (func.julianday(end) - func.julianday(start)) * 24.0
-
-
 def _frame(connection: Connection, statement: Select, schema: dict[str, pl.DataType]
            ) -> pl.DataFrame:
     rows = connection.execute(statement).all()
@@ -283,11 +277,9 @@ def automated_nps_counts(connection: Connection, filters: Filters) -> pl.DataFra
         (pl.col("surveys_sent") - operator_sum("sent")).alias("surveys_sent"),
         (pl.col("responses") - operator_sum("responses")).alias("responses"),
         (pl.col("promoters") - operator_sum("promoters")).alias("promoters"),
-        (pl.col("responses") - operator_sum("responses") - pl.col("promoters")
-         + operator_sum("promoters") - pl.col("detractors") + operator_sum("detractors")
-         ).alias("passives"),
         (pl.col("detractors") - operator_sum("detractors")).alias("detractors"),
-    )
+    ).with_columns(passives=pl.col("responses") - pl.col("promoters") - pl.col("detractors")
+                   ).select(*_NPS_COUNTS)
 
 
 def nps_by_wait_bucket(connection: Connection, filters: Filters) -> pl.DataFrame:
@@ -348,13 +340,6 @@ def latest_contact_date(connection: Connection) -> dt.date | None:
     if isinstance(latest, str):  # SQLite through a bare text expression
         latest = dt.date.fromisoformat(latest)
     return latest
-
-
-def minute_of_day(column: ColumnElement, dialect: str) -> ColumnElement:
-    if dialect == "postgresql":
-        return cast(extract("hour", column) * 60 + extract("minute", column), Integer)
-    return (cast(func.strftime("%H", column), Integer) * 60
-            + cast(func.strftime("%M", column), Integer))
 
 
 def weekday_number(column: ColumnElement, dialect: str) -> ColumnElement:
