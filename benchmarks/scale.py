@@ -70,7 +70,7 @@ from data_access.customer import (  # noqa: E402
     with_year_before,
     year_before_filters,
 )
-from data_access.dates import month_end, month_starts, period_starts  # noqa: E402
+from data_access.dates import first_of_month, month_end, month_starts, period_starts  # noqa: E402
 from data_access.demo import DemoConfig, generate_demo, needs_demo  # noqa: E402
 from data_access.engine import create_db_engine  # noqa: E402
 from data_access.metrics import (  # noqa: E402
@@ -84,11 +84,13 @@ from data_access.metrics import (  # noqa: E402
     with_online_share,
 )
 from data_access.operations import (  # noqa: E402
+    OPERATOR_COLUMNS,
+    OPERATORS_PER_PAGE,
     SCORES,
+    OperatorPage,
     channel_volume,
     hour_weekday_grid,
     operator_names,
-    operator_summary,
     served_by_share,
 )
 from data_access.queries import (  # noqa: E402
@@ -270,6 +272,35 @@ class Database:
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         return functools.partial(DATA[name], self.connection)
+
+
+def operator_ranking(monthly: pl.DataFrame, last_month: dt.date, min_ratings: int
+                     ) -> pl.DataFrame:
+    """The naive path's operator ranking: ratings and score sums per operator and month in,
+    one row per operator out, in `operations.operator_table`'s order and columns."""
+    keys = ["operator", "name", "team", "region"]
+    previous_month = first_of_month(first_of_month(last_month) - dt.timedelta(days=1))
+
+    def month_mean(month: dt.date, name: str) -> pl.DataFrame:
+        return monthly.filter(pl.col("period") == month).select(
+            "operator", (pl.col("score_sum") / pl.col("ratings")).alias(name))
+
+    month_means = pl.col("score_sum") / pl.col("ratings")
+    table = (
+        monthly.group_by(keys).agg(
+            pl.col("ratings").sum(),
+            (pl.col("score_sum").sum() / pl.col("ratings").sum()).alias("mean_score"),
+            month_means.sort_by("period").alias("monthly_means"),
+        )
+        .join(month_mean(first_of_month(last_month), "last_mean"), on="operator", how="left")
+        .join(month_mean(previous_month, "previous_mean"), on="operator", how="left")
+        .with_columns(trend=pl.col("last_mean") - pl.col("previous_mean"),
+                      ranked=pl.col("ratings") >= min_ratings)
+        .with_columns(rank=pl.when(pl.col("ranked")).then(pl.col("mean_score"))
+                      .rank("dense", descending=True).cast(pl.Int64))
+    )
+    return table.sort(["rank", "mean_score", "operator"], descending=[False, True, False],
+                      nulls_last=True).select(OPERATOR_COLUMNS)
 
 
 # --- The naive path: raw rows into Polars, group_by there ---------------------------------------
@@ -627,12 +658,16 @@ class Naive:
             | (pl.col("window_end") != pl.col("period").dt.month_end())))
         return monthly_coverage(active, rated).join(partial, on="period", how="left")
 
-    def operator_table(self, filters: Filters, min_ratings: int) -> pl.DataFrame:
+    def operator_table(self, filters: Filters, min_ratings: int) -> OperatorPage:
+        """Every operator ranked in Polars, then the first page, as the page asks for it."""
         monthly = (self._ratings(filters)
                    .group_by(_period("rated_at", "month"), "operator", "name", "team",
                              pl.col("operator_region").alias("region"))
                    .agg(_count().alias("ratings"), pl.col("score").sum().alias("score_sum")))
-        return operator_summary(monthly, filters.end, min_ratings)
+        table = operator_ranking(monthly, filters.end, min_ratings)
+        return OperatorPage(table.head(OPERATORS_PER_PAGE), 1,
+                            max(1, -(-table.height // OPERATORS_PER_PAGE)), table.height,
+                            table.height)
 
     def operator_trend(self, filters: Filters, operator: str) -> pl.DataFrame:
         score = pl.col("score")
@@ -726,10 +761,11 @@ def _rows(frame: pl.DataFrame, *columns: str) -> list[tuple]:
     return frame.select(columns).sort(columns, nulls_last=True).rows()
 
 
-def _kpis(source: Source, view: ViewState, rated_share: bool = False) -> Headline:
-    """Both periods' KPI tiles (the rated share only where the page shows it, as pages do)."""
-    now = source.kpis(view.filters, rated_share=rated_share)
-    before = source.kpis(view.previous, rated_share=rated_share)
+def _kpis(source: Source, view: ViewState) -> Headline:
+    """Both periods' KPI tiles (without the rated share: only the agents page shows it, from
+    its coverage chart's figures)."""
+    now = source.kpis(view.filters, rated_share=False)
+    before = source.kpis(view.previous, rated_share=False)
     return {"KPIs": now, "KPIs of the period before": before}
 
 
@@ -816,18 +852,21 @@ def channels(source: Source, view: ViewState) -> Headline:
 def agents(source: Source, view: ViewState) -> Headline:
     scores = source.rating_distribution(view.filters)
     before = source.rating_distribution(view.previous)
-    figures = _kpis(source, view, rated_share=True)
     coverage = source.front_line_coverage(view.filters)
-    table = source.operator_table(view.filters, MIN_RATINGS)
-    names = operator_names(table)
+    coverage_before = source.front_line_coverage(view.previous)
+    listing = source.operator_table(view.filters, MIN_RATINGS)
+    names = operator_names(listing.rows)
     trend = (source.operator_trend(view.filters, next(iter(names))) if names
              else pl.DataFrame({"period": [], "ratings": []}))
-    return figures | {
+    return {
         "ratings and mean": (rating_summary(scores), rating_summary(before)),
         "ratings per score": _rows(scores, "score", "ratings"),
+        "front line rated (lowest month)": (lowest_rated_share(coverage),
+                                            lowest_rated_share(coverage_before)),
         "front line rated per month": _rows(coverage, "period", "active_operators",
                                             "rated_operators"),
-        "operators ranked": _rows(table, "operator", "ratings", "rank"),
+        "operators ranked (first page)": _rows(listing.rows, "operator", "ratings", "rank"),
+        "operators rated, pages": (listing.rated, listing.pages),
         "first operator's months": _rows(trend, "period", "ratings"),
     }
 

@@ -10,13 +10,26 @@ that they can be checked on hand-made frames.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import ColumnElement, Connection, Select, Table, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    Select,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+)
 
 from data_access import rollups
-from data_access.dates import first_of_month
+from data_access.dates import first_of_month, month_end
 from data_access.metrics import percentile_from_buckets
 from data_access.queries import (
     CONTACTS,
@@ -205,12 +218,25 @@ def contacts_served(figures: Mapping[str, float | int | None]) -> int:
 
 # --- Agent ratings -----------------------------------------------------------------------------
 
-def _rating_sums(connection: Connection, filters: Filters, measures: list[str], *,
-                 monthly: bool = False, per_operator: bool = False,
-                 operator: str | None = None) -> pl.DataFrame:
-    """Rating sums [per month] [per operator id] [of one operator, by external id], filtered
-    by the rated contact's channel/region/service type."""
+def _rating_source(connection: Connection, filters: Filters,
+                   rows_of: Callable[[Table], Select]) -> Select:
+    """`rows_of(table)` over the range, from the rollup the filters need: whole months from
+    the monthly rollup where there is one."""
     table = ratings_table(filters)
+    if table is RATINGS:
+        return rows_of(table).where(*_in_range(table, filters))
+    return whole_month_rows(connection, table, filters, rows_of)
+
+
+def _rating_rows(connection: Connection, filters: Filters, measures: list[str], *,
+                 monthly: bool = False, per_operator: bool = False,
+                 condition: Callable[[Table], list[ColumnElement]] = lambda table: []
+                 ) -> tuple[Select, list[str]]:
+    """Rating sums [per month] [per operator id] as a statement, and its key columns.
+
+    Filtered by the rated contact's channel/region/service type, and by `condition(table)`
+    (operators, for one operator or one page of them).
+    """
     dialect = connection.dialect.name
     # Per operator the days do not group any further, so the month is taken row by row;
     # otherwise the days are summed first and only their sums get a month.
@@ -223,23 +249,22 @@ def _rating_sums(connection: Connection, filters: Filters, measures: list[str], 
         return [*columns, *([source.c.operator_id] if per_operator else []),
                 *[source.c[name] for name in measures]]
 
-    def one_operator(source: Table) -> list[ColumnElement]:
-        if operator is None:
-            return []
-        return [source.c.operator_id == select(Operator.id).where(
-            Operator.external_id == operator).scalar_subquery()]
-
-    if table is not RATINGS:  # whole months from the monthly rollup
-        rows = whole_month_rows(connection, table, filters, lambda source: select(
-            *columns_of(source)).where(*one_operator(source))).subquery()
-    else:
-        rows = select(*columns_of(table)).where(*_in_range(table, filters),
-                                                 *one_operator(table)).subquery()
+    rows = _rating_source(connection, filters, lambda source: select(
+        *columns_of(source)).where(*condition(source))).subquery()
     keys = (["period"] if monthly else []) + (["operator_id"] if per_operator else [])
-    schema = (({"period": pl.Date} if monthly else {})
-              | ({"operator_id": pl.Int64} if per_operator else {}))
-    return _frame(connection, _summed(rows, keys, measures, "month" if two_level else None,
-                                      dialect), schema | _int_schema(measures))
+    return _summed(rows, keys, measures, "month" if two_level else None, dialect), keys
+
+
+def _rating_sums(connection: Connection, filters: Filters, measures: list[str], *,
+                 monthly: bool = False, per_operator: bool = False,
+                 condition: Callable[[Table], list[ColumnElement]] = lambda table: []
+                 ) -> pl.DataFrame:
+    """`_rating_rows` as a frame."""
+    statement, keys = _rating_rows(connection, filters, measures, monthly=monthly,
+                                   per_operator=per_operator, condition=condition)
+    schema = {"period": pl.Date, "operator_id": pl.Int64}
+    return _frame(connection, statement,
+                  {key: schema[key] for key in keys} | _int_schema(measures))
 
 
 def rating_distribution(connection: Connection, filters: Filters) -> pl.DataFrame:
@@ -256,68 +281,144 @@ def rating_distribution(connection: Connection, filters: Filters) -> pl.DataFram
                         schema={"score": pl.Int64, "ratings": pl.Int64, "share": pl.Float64})
 
 
-def operator_months(connection: Connection, filters: Filters) -> pl.DataFrame:
-    """Ratings and score sums per operator and month, the SQL half of `operator_table`.
+OPERATORS_PER_PAGE = 50
+OPERATOR_ORDERS: tuple[str, ...] = ("best", "worst")
+OPERATOR_COLUMNS = ["operator", "name", "team", "region", "ratings", "mean_score", "trend",
+                    "monthly_means", "rank", "ranked"]
 
-    Columns: period, operator (external id), name, team, region (operator's), ratings,
-    score_sum.
+
+@dataclass(frozen=True)
+class OperatorPage:
+    """One page of the operator ranking, and what a pager and its caption need.
+
+    `rows` columns: operator (external id), name, team, region (the operator's), ratings,
+    mean_score, trend, monthly_means, rank, ranked. `page` is the page returned: the last one
+    when a later one was asked for. `matching` counts the rated operators the search matched,
+    `rated` all operators rated in the range.
     """
-    sums = _rating_sums(connection, filters, ["ratings", "score_sum"], monthly=True,
-                        per_operator=True).filter(pl.col("ratings") > 0)
-    # Names are joined after the sums: grouping by integers is what scales with the rows.
-    operators = _frame(connection, select(
-        Operator.id, Operator.external_id, Operator.name, Operator.team, Region.code,
-    ).join(Region, Region.id == Operator.region_id), {
-        "operator_id": pl.Int64, "operator": pl.String, "name": pl.String, "team": pl.String,
-        "region": pl.String})
-    return sums.join(operators, on="operator_id", how="inner").select(
-        "period", "operator", "name", "team", "region", "ratings", "score_sum",
-    ).sort("period", "operator")
+
+    rows: pl.DataFrame
+    page: int
+    pages: int
+    matching: int
+    rated: int
 
 
-def operator_summary(monthly: pl.DataFrame, last_month: dt.date, min_ratings: int
-                     ) -> pl.DataFrame:
-    """One row per rated operator; only those with enough ratings are ranked (fewer is noise).
+def _operator_ranking(connection: Connection, filters: Filters, min_ratings: int) -> Select:
+    """Every operator rated in the range, ranked in SQL: one row each, nothing to Python.
 
-    Input: `operator_months`. `trend` is the mean of `last_month` minus the month before (null
-    if either has no ratings); `monthly_means` lists the means of rated months in order (for a
-    sparkline); `rank` is dense by mean_score, 1 = best, null when not `ranked`.
-    Columns: operator, name, team, region, ratings, mean_score, trend, monthly_means, rank,
-    ranked.
+    `rank` is dense by mean score (1 = best) among operators with at least `min_ratings`
+    ratings (fewer is noise, and ratings feed pay); the others have none. `trend` is the mean
+    of the range's last month minus the month before, null unless both have ratings.
     """
-    keys = ["operator", "name", "team", "region"]
-    previous_month = first_of_month(first_of_month(last_month) - dt.timedelta(days=1))
+    rows = _rating_source(connection, filters, lambda source: select(
+        source.c.day, source.c.operator_id, source.c.ratings, source.c.score_sum)).subquery()
+    # Days and months (a monthly row's day is its first) summed as they come: no per-month
+    # grouping, and no date function per row.
+    last = first_of_month(filters.end)
+    before = first_of_month(last - dt.timedelta(days=1))
 
-    def month_mean(month: dt.date, name: str) -> pl.DataFrame:
-        return monthly.filter(pl.col("period") == month).select(
-            "operator", (pl.col("score_sum") / pl.col("ratings")).alias(name))
+    def in_month(month: dt.date, measure: str) -> ColumnElement:
+        inside = and_(rows.c.day >= month, rows.c.day <= month_end(month))
+        return func.sum(case((inside, rows.c[measure]), else_=0))
 
-    month_means = pl.col("score_sum") / pl.col("ratings")
-    table = (
-        monthly.group_by(keys).agg(
-            pl.col("ratings").sum(),
-            (pl.col("score_sum").sum() / pl.col("ratings").sum()).alias("mean_score"),
-            month_means.sort_by("period").alias("monthly_means"),
-        )
-        .join(month_mean(first_of_month(last_month), "last_mean"), on="operator", how="left")
-        .join(month_mean(previous_month, "previous_mean"), on="operator", how="left")
-        .with_columns(trend=pl.col("last_mean") - pl.col("previous_mean"),
-                      ranked=pl.col("ratings") >= min_ratings)
-        .with_columns(rank=pl.when(pl.col("ranked")).then(pl.col("mean_score"))
-                      .rank("dense", descending=True).cast(pl.Int64))
+    sums = (select(rows.c.operator_id,
+                   func.sum(rows.c.ratings).label("ratings"),
+                   func.sum(rows.c.score_sum).label("score_sum"),
+                   in_month(last, "ratings").label("last_ratings"),
+                   in_month(last, "score_sum").label("last_sum"),
+                   in_month(before, "ratings").label("before_ratings"),
+                   in_month(before, "score_sum").label("before_sum"))
+            .group_by(rows.c.operator_id).having(func.sum(rows.c.ratings) > 0)).subquery()
+
+    def mean(score_sum: ColumnElement, ratings: ColumnElement) -> ColumnElement:
+        return cast(score_sum, Float) / ratings
+
+    ranked = sums.c.ratings >= min_ratings
+    mean_score = mean(sums.c.score_sum, sums.c.ratings)
+    return (
+        select(sums.c.operator_id, Operator.external_id.label("operator"), Operator.name,
+               Operator.team, Region.code.label("region"), sums.c.ratings,
+               mean_score.label("mean_score"),
+               case((and_(sums.c.last_ratings > 0, sums.c.before_ratings > 0),
+                     mean(sums.c.last_sum, sums.c.last_ratings)
+                     - mean(sums.c.before_sum, sums.c.before_ratings))).label("trend"),
+               case((ranked, func.dense_rank().over(partition_by=ranked,
+                                                    order_by=mean_score.desc()))
+                    ).label("rank"),
+               ranked.label("ranked"), func.count().over().label("rated"))
+        .join(Operator, Operator.id == sums.c.operator_id)
+        .join(Region, Region.id == Operator.region_id)
     )
-    return table.sort(["rank", "mean_score", "operator"], descending=[False, True, False],
-                      nulls_last=True).select(
-        *keys, "ratings", "mean_score", "trend", "monthly_means", "rank", "ranked")
 
 
-def operator_table(connection: Connection, filters: Filters, min_ratings: int) -> pl.DataFrame:
-    """Operators rated in the range, best first: see `operator_summary` for the columns.
+def operator_table(connection: Connection, filters: Filters, min_ratings: int,
+                   search: str = "", order: str = "best", page: int = 1,
+                   per_page: int = OPERATORS_PER_PAGE) -> OperatorPage:
+    """One page of the operators rated in the range, ranked (see `_operator_ranking`).
 
-    The trend compares the range's last month (as far as the range covers it) with the one
-    before.
+    Only the page leaves the database, so the cost does not follow how many operators a page
+    could list. `search` keeps operators whose id or name contains it (any case; on SQLite
+    only ASCII letters fold); ranks stay those among all operators. "best" lists rank 1 first,
+    "worst" the lowest rank first; unranked operators come last either way, best mean first.
     """
-    return operator_summary(operator_months(connection, filters), filters.end, min_ratings)
+    if order not in OPERATOR_ORDERS:
+        raise ValueError(f"order must be one of {OPERATOR_ORDERS}, not {order!r}")
+    if page < 1 or per_page < 1:
+        raise ValueError(f"page and per_page must be at least 1, not {page!r}, {per_page!r}")
+    ranking = _operator_ranking(connection, filters, min_ratings).subquery()
+    matched = [or_(ranking.c.operator.ilike(f"%{_like_escaped(search)}%", escape="\\"),
+                   ranking.c.name.ilike(f"%{_like_escaped(search)}%", escape="\\"))
+               ] if search else []
+    listed = (
+        select(ranking, func.count().over().label("matching")).where(*matched)
+        .order_by(ranking.c.rank.is_(None),
+                  ranking.c.rank if order == "best" else ranking.c.rank.desc(),
+                  ranking.c.mean_score.desc(), ranking.c.operator)
+    )
+
+    def rows_of(number: int) -> list:
+        return connection.execute(listed.limit(per_page).offset((number - 1) * per_page)
+                                  ).all()
+
+    rows = rows_of(page)
+    if not rows and page > 1:  # past the end: the last page, if any operator matched
+        matching = connection.scalar(select(func.count()).select_from(ranking).where(*matched))
+        page = max(1, -(-matching // per_page))
+        rows = rows_of(page) if matching else []
+    matching = int(rows[0].matching) if rows else 0
+    rated = int(rows[0].rated) if rows else int(
+        connection.scalar(select(func.count()).select_from(ranking)))
+    schema = {"operator_id": pl.Int64, "operator": pl.String, "name": pl.String,
+              "team": pl.String, "region": pl.String, "ratings": pl.Int64,
+              "mean_score": pl.Float64, "trend": pl.Float64, "rank": pl.Int64,
+              "ranked": pl.Boolean}
+    frame = pl.DataFrame({name: [row._mapping[name] for row in rows] for name in schema},
+                         schema=schema, strict=False)
+    return OperatorPage(_with_monthly_means(connection, filters, frame), page,
+                        max(1, -(-matching // per_page)), matching, rated)
+
+
+def _like_escaped(text: str) -> str:
+    """`text` matched literally by LIKE ... ESCAPE '\\': its % and _ are not wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _with_monthly_means(connection: Connection, filters: Filters, page: pl.DataFrame
+                        ) -> pl.DataFrame:
+    """The page's operators get their monthly means in order, for a sparkline."""
+    ids = page["operator_id"].to_list()
+    months = _rating_sums(connection, filters, ["ratings", "score_sum"], monthly=True,
+                          per_operator=True,
+                          condition=lambda table: [table.c.operator_id.in_(ids)]
+                          ) if ids else pl.DataFrame(schema={
+                              "period": pl.Date, "operator_id": pl.Int64,
+                              "ratings": pl.Int64, "score_sum": pl.Int64})
+    means = (months.filter(pl.col("ratings") > 0).sort("period")
+             .group_by("operator_id", maintain_order=True)
+             .agg((pl.col("score_sum") / pl.col("ratings")).alias("monthly_means")))
+    return page.join(means, on="operator_id", how="left", maintain_order="left").select(
+        OPERATOR_COLUMNS)
 
 
 def operator_trend(connection: Connection, filters: Filters, operator: str) -> pl.DataFrame:
@@ -327,7 +428,9 @@ def operator_trend(connection: Connection, filters: Filters, operator: str) -> p
     are absent.
     """
     frame = _rating_sums(connection, filters, ["ratings", "score_sum", *rollups.SCORE_COLUMNS],
-                         monthly=True, operator=operator)
+                         monthly=True, condition=lambda table: [
+                             table.c.operator_id == select(Operator.id).where(
+                                 Operator.external_id == operator).scalar_subquery()])
     return frame.filter(pl.col("ratings") > 0).select(
         "period", "ratings", (pl.col("score_sum") / pl.col("ratings")).alias("mean_score"),
         *rollups.SCORE_COLUMNS)

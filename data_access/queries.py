@@ -576,19 +576,20 @@ def front_line_coverage(connection: Connection, filters: Filters) -> pl.DataFram
         )
         active_frames.append(_frame(connection, active, {"period": pl.Date,
                                                          "active_operators": pl.Int64}))
-    # Distinct (month, operator) first, by whole months where it can; the operator's team
-    # and region are joined to those few rows, not to every rated day.
+    # Rated operators per month, counted in SQL: a monthly rollup row is already one operator
+    # in one month, so whole months count rows; the edge days count distinct operators.
     dialect = connection.dialect.name
-    pairs = whole_month_rows(connection, OPERATOR_DAYS, filters, lambda table: select(
-        period_start(table.c.day, "month", dialect).label("period"), table.c.operator_id,
-    ).where(table.c.ratings > 0)).subquery()
-    rated_pairs = select(pairs.c.period, pairs.c.operator_id).group_by(
-        pairs.c.period, pairs.c.operator_id).subquery()
-    rated = (select(rated_pairs.c.period,
-                    func.count(rated_pairs.c.operator_id).label("rated_operators"))
-             .join(Operator, Operator.id == rated_pairs.c.operator_id)
-             .where(Operator.team == "front_line", *region_filter)
-             .group_by(rated_pairs.c.period))
+
+    def rated_of(table: Table) -> Select:
+        period = period_start(table.c.day, "month", dialect)
+        counted = (func.count(distinct(table.c.operator_id)) if table is OPERATOR_DAYS
+                   else func.count())
+        return (select(period.label("period"), counted.label("rated_operators"))
+                .join(Operator, Operator.id == table.c.operator_id)
+                .where(table.c.ratings > 0, Operator.team == "front_line", *region_filter)
+                .group_by(period))
+
+    rated = whole_month_rows(connection, OPERATOR_DAYS, filters, rated_of)
     partial = pl.DataFrame({"period": [month for month, _, _ in windows],
                             "partial_month": [(first, last) != (month, month_end(month))
                                               for month, first, last in windows]})

@@ -3,16 +3,22 @@
 import streamlit as st
 
 from data_access.metrics import rating_summary
-from data_access.operations import operator_names
+from data_access.operations import OPERATOR_ORDERS, operator_names
+from data_access.queries import lowest_rated_share
 from ui import layout, operations_charts, state
-from ui.filters import url_choice, url_number
+from ui.filters import url_choice, url_number, url_text
 from ui.frame import run_inside_frame
+from ui.view_state import shown
 
 run_inside_frame()
 
 st.title("Agent performance")
 if not st.session_state.get("engine_ready"):
     st.stop()
+
+MAX_SEARCH = 60  # characters
+MAX_PAGE = 10_000
+ORDER_LABELS = {"best": "Best", "worst": "Lowest"}
 
 view = st.session_state["view"]
 target = state.rated_share_target()
@@ -26,15 +32,16 @@ def figures() -> None:
     scores = state.rating_distribution(view.filters)
     ratings, mean = rating_summary(scores)
     ratings_before, mean_before = rating_summary(state.rating_distribution(view.previous))
-    now, before = state.kpis(view.filters), state.kpis(view.previous)
+    coverage = state.front_line_coverage(view.filters)
+    coverage_before = state.front_line_coverage(view.previous)
     layout.kpi_tiles([
         layout.Tile("Ratings", ratings, ratings_before),
         layout.Tile("Mean rating", mean, mean_before, digits=2, help="On the 1–5 scale."),
-        layout.Tile("Front line rated (lowest month)", now["operators_rated_share"],
-                    before["operators_rated_share"], digits=1, percent=True, target=target,
-                    beat_target=True,
+        layout.Tile("Front line rated (lowest month)", lowest_rated_share(coverage),
+                    lowest_rated_share(coverage_before), digits=1, percent=True,
+                    target=target, beat_target=True,
                     help="The lowest monthly share of active front-line operators rated."),
-    ], layout.compared_with(view), before)
+    ], layout.compared_with(view), comparable=ratings_before > 0)
     left, right = st.columns(2)
     with left:
         layout.show_chart(
@@ -42,7 +49,6 @@ def figures() -> None:
                 scores, f"Agent ratings by score (1–5), {view.label}"),
             scores, "rating_distribution", view, counted="ratings")
     with right:
-        coverage = state.front_line_coverage(view.filters)
         layout.show_chart(
             lambda: operations_charts.rated_share_vs_target(
                 coverage, target=target,
@@ -56,9 +62,25 @@ def figures() -> None:
 
 def operators() -> None:
     st.subheader("Operators")
-    table = state.operator_table(view.filters, min_ratings)
+    first_page = {"page": 1}
+    find, order, page = st.columns([2, 1, 1])
+    with find:
+        search = url_text("Find an operator (id or name)", "find", MAX_SEARCH,
+                          resets=first_page, placeholder="e.g. OP00123 or Bekov")
+    with order:
+        listed_first = url_choice("List first", OPERATOR_ORDERS, "order", "best",
+                                  format_func=ORDER_LABELS.get, widget="segmented",
+                                  resets=first_page)
+    with page:
+        asked = url_number("Page", "page", 1, 1, MAX_PAGE)
+    per_page = state.operators_per_page()
+    listing = state.operator_table(view.filters, min_ratings, search, listed_first, asked,
+                                   per_page)
+    if listing.page != asked:
+        st.info(f"Page {asked} is past the last page; showing page {listing.page} of "
+                f"{listing.pages}.", icon=":material/last_page:")
     layout.show_table(
-        table, "operators", view, height=420,
+        listing.rows, "operators", view, height=420,
         column_config={
             "mean_score": st.column_config.NumberColumn("Mean rating", format="%.2f"),
             "trend": st.column_config.NumberColumn("Trend", format="%+.2f",
@@ -68,14 +90,19 @@ def operators() -> None:
                                                               y_max=5),
             "rank": st.column_config.NumberColumn("Rank"),
         },
-        caption=f"Operators with fewer than {min_ratings} ratings are listed but not ranked: "
-                "a mean of a handful of ratings swings on one answer, and ratings feed pay.")
+        empty=(f"No rated operator's id or name contains {shown(search)}." if search and
+               listing.rated else layout.NO_ROWS),
+        caption=f"Page {listing.page} of {listing.pages}: {listing.matching:,} "
+                f"{'matching ' if search else ''}of {listing.rated:,} operators rated, "
+                f"{per_page} a page (the download holds this page). Operators with "
+                f"fewer than {min_ratings} ratings are listed last and not ranked: a mean of a "
+                "handful of ratings swings on one answer, and ratings feed pay.")
     st.subheader("One operator's monthly trend")
-    names = operator_names(table)
+    names = operator_names(listing.rows)
     if not names:
         return
-    chosen = url_choice("Operator", list(names), "operator", next(iter(names)),
-                        format_func=lambda code: f"{names[code]} ({code})")
+    chosen = url_choice("Operator (from the page above)", list(names), "operator",
+                        next(iter(names)), format_func=lambda code: f"{names[code]} ({code})")
     trend = state.operator_trend(view.filters, chosen)
     layout.show_chart(
         lambda: operations_charts.operator_trend(

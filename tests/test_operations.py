@@ -13,7 +13,7 @@ from data_access import operations, queries
 from data_access.queries import Filters
 from data_access.reference import CHANNELS, REGIONS
 from data_access.rollups import WAIT_COLUMNS, WAIT_EDGES_S
-from data_access.schema import AgentRating, Channel, Contact, Operator
+from data_access.schema import AgentRating, Channel, Contact, Operator, Region
 from tests.conftest import bucket_percentile
 from ui import operations_charts as charts
 from ui.layout import nothing_to_show
@@ -219,65 +219,157 @@ def test_rating_distribution_sums_to_the_ratings_count(seeded_engine):
     assert nothing["share"].is_null().all()
 
 
-def _monthly(rows: list[tuple]) -> pl.DataFrame:
-    return pl.DataFrame(rows, orient="row", schema={
-        "period": pl.Date, "operator": pl.String, "name": pl.String, "team": pl.String,
-        "region": pl.String, "ratings": pl.Int64, "score_sum": pl.Int64})
+def _raw_ranking(connection, filters: Filters, min_ratings: int) -> list[dict]:
+    """The operator ranking recomputed from raw ratings in plain Python: the oracle."""
+    statement = (
+        select(AgentRating.rated_at, AgentRating.score, Operator.external_id, Operator.name)
+        .join(Operator, Operator.id == AgentRating.operator_id)
+        .where(AgentRating.rated_at >= filters.start_at,
+               AgentRating.rated_at < filters.end_before))
+    if filters.regions:  # the rated contact's region
+        statement = statement.join(Contact, Contact.id == AgentRating.contact_id).join(
+            Region, Region.id == Contact.region_id).where(Region.code.in_(filters.regions))
+    raw = connection.execute(statement).all()
+    months: dict[str, dict[dt.date, list[int]]] = {}
+    names = {}
+    for rated_at, score, operator, name in raw:
+        sums = months.setdefault(operator, {}).setdefault(rated_at.date().replace(day=1), [0, 0])
+        sums[0] += 1
+        sums[1] += score
+        names[operator] = name
+    last = filters.end.replace(day=1)
+    before = (last - dt.timedelta(days=1)).replace(day=1)
+    rows = []
+    for operator, by_month in months.items():
+        ratings = sum(count for count, _ in by_month.values())
+        means = {month: total / count for month, (count, total) in sorted(by_month.items())}
+        trend = (means[last] - means[before] if last in means and before in means else None)
+        rows.append({"operator": operator, "name": names[operator], "ratings": ratings,
+                     "mean_score": sum(total for _, total in by_month.values()) / ratings,
+                     "trend": trend, "monthly_means": list(means.values()),
+                     "ranked": ratings >= min_ratings})
+    distinct_means = sorted({row["mean_score"] for row in rows if row["ranked"]}, reverse=True)
+    for row in rows:
+        row["rank"] = distinct_means.index(row["mean_score"]) + 1 if row["ranked"] else None
+    return rows
 
 
-def test_operator_summary_by_hand():
-    may, june = dt.date(2022, 5, 1), dt.date(2022, 6, 1)
-    monthly = _monthly([
-        (may, "A", "Ann", "front_line", "astana", 10, 40), (june, "A", "Ann", "front_line",
-                                                               "astana", 10, 45),
-        (june, "B", "Bek", "digital", "astana", 20, 88),  # no May: no trend
-        (may, "C", "Cem", "front_line", "abai", 4, 12), (june, "C", "Cem", "front_line",
-                                                         "abai", 1, 5),
-        (june, "D", "Dana", "front_line", "abai", 20, 88),  # ties with B
-    ])
-    table = operations.operator_summary(monthly, dt.date(2022, 6, 20), min_ratings=20)
-    assert table.columns == ["operator", "name", "team", "region", "ratings", "mean_score",
-                             "trend", "monthly_means", "rank", "ranked"]
-    rows = {row["operator"]: row for row in table.iter_rows(named=True)}
-    assert rows["A"]["mean_score"] == pytest.approx(4.25)
-    assert rows["A"]["trend"] == pytest.approx(0.5)
-    assert rows["A"]["monthly_means"] == [4.0, 4.5]
-    assert rows["B"]["trend"] is None
-    assert rows["C"]["trend"] == pytest.approx(5 - 3)
-    assert [(row["operator"], row["rank"], row["ranked"]) for row in table.iter_rows(named=True)
-            ] == [("B", 1, True), ("D", 1, True), ("A", 2, True), ("C", None, False)]
-    stricter = operations.operator_summary(monthly, dt.date(2022, 6, 30), min_ratings=21)
-    assert stricter["rank"].is_null().all() and not stricter["ranked"].any()
+def _listed(connection, filters: Filters, min_ratings: int, **choices) -> list[dict]:
+    """Every page of `operator_table`, in order."""
+    rows, page = [], 1
+    while True:
+        listing = operations.operator_table(connection, filters, min_ratings, page=page,
+                                            **choices)
+        assert listing.rows.columns == operations.OPERATOR_COLUMNS
+        rows += listing.rows.to_dicts()
+        if listing.page == listing.pages:
+            return rows
+        assert listing.page == page and listing.rows.height == listing_size(choices)
+        page += 1
+
+
+def listing_size(choices: dict) -> int:
+    return choices.get("per_page", operations.OPERATORS_PER_PAGE)
+
+
+@pytest.mark.parametrize("filters", [
+    H1_2022,  # whole months
+    Filters(dt.date(2022, 3, 10), dt.date(2022, 6, 20)),  # edge days on both sides
+    Filters(dt.date(2022, 7, 5), dt.date(2022, 7, 9)),  # days inside one month
+    Filters(dt.date(2022, 1, 1), dt.date(2022, 6, 30), regions=("almaty_city",)),  # by contact
+])
+def test_operator_table_pages_equal_the_ranking_of_raw_ratings(seeded_engine, filters):
+    with seeded_engine.connect() as connection:
+        expected = _raw_ranking(connection, filters, min_ratings=20)
+        best = _listed(connection, filters, 20, per_page=37)
+        worst = _listed(connection, filters, 20, order="worst", per_page=37)
+    ranked = [row for row in best if row["ranked"]]
+    assert len(best) > 10
+    assert [row["rank"] for row in ranked] == sorted(row["rank"] for row in ranked)
+    assert {row["rank"] for row in ranked} == set(range(1, len({r["mean_score"]
+                                                               for r in ranked}) + 1))
+    assert all(row["rank"] is None for row in best[len(ranked):])
+    assert [row["mean_score"] for row in best[len(ranked):]] == sorted(
+        (row["mean_score"] for row in best[len(ranked):]), reverse=True)
+    assert [row["operator"] for row in worst] == [
+        row["operator"] for row in sorted(ranked, key=lambda row: (-row["rank"],
+                                                                   row["operator"]))
+    ] + [row["operator"] for row in best[len(ranked):]]
+    by_operator = {row["operator"]: row for row in best}
+    assert set(by_operator) == {row["operator"] for row in expected} and len(best) == len(
+        by_operator)
+    for row in expected:
+        got = by_operator[row["operator"]]
+        assert (got["name"], got["ratings"], got["ranked"], got["rank"]) == (
+            row["name"], row["ratings"], row["ranked"], row["rank"]), row["operator"]
+        assert got["mean_score"] == pytest.approx(row["mean_score"])
+        assert got["monthly_means"] == pytest.approx(row["monthly_means"])
+        assert (got["trend"] is None) == (row["trend"] is None)
+        if row["trend"] is not None:
+            assert got["trend"] == pytest.approx(row["trend"])
 
 
 def test_operator_table_ranks_only_operators_with_enough_ratings(seeded_engine):
     with seeded_engine.connect() as connection:
-        table = operations.operator_table(connection, H1_2022, min_ratings=20)
+        table = pl.DataFrame(_listed(connection, H1_2022, 20))
         ratings = queries.ratings_by_period(connection, H1_2022)
     assert table["operator"].n_unique() == table.height == ratings["operator"].n_unique()
     assert table["ratings"].sum() == ratings["ratings"].sum()
     assert (table["ranked"] == (table["ratings"] >= 20)).all()
-    assert table.filter(~pl.col("ranked"))["rank"].is_null().all()
-    ranked = table.filter(pl.col("ranked"))
-    assert ranked.height > 10
-    assert ranked["rank"].to_list() == sorted(ranked["rank"].to_list())
-    assert ranked["rank"][0] == 1 and set(ranked["rank"]) == set(range(1, ranked["rank"].max()
-                                                                       + 1))
-    assert table["mean_score"].is_between(1, 5).all()
     assert table["region"].null_count() == 0
     assert set(table["region"]) <= {region.code for region in REGIONS}
     assert (table["monthly_means"].list.len() <= 6).all()
-
     higher = int(table["ratings"].median()) + 1
     with seeded_engine.connect() as connection:
-        stricter = operations.operator_table(connection, H1_2022, min_ratings=higher)
-    assert 0 < stricter["ranked"].sum() < ranked.height
+        stricter = pl.DataFrame(_listed(connection, H1_2022, higher))
+    assert 0 < stricter["ranked"].sum() < table["ranked"].sum()
     assert (stricter["ranked"] == (stricter["ratings"] >= higher)).all()
+
+
+def test_operator_search_keeps_ranks_and_matches_literally(seeded_engine):
+    with seeded_engine.connect() as connection:
+        everyone = {row["operator"]: row for row in _listed(connection, H1_2022, 20)}
+        some = next(iter(everyone.values()))
+        by_id = operations.operator_table(connection, H1_2022, 20, search=some["operator"]
+                                          .lower())
+        surname = some["name"].split()[-1]
+        by_name = _listed(connection, H1_2022, 20, search=surname.upper(), per_page=7)
+        wildcards = [operations.operator_table(connection, H1_2022, 20, search=text)
+                     for text in ("%", "_", HOSTILE)]
+        nothing = operations.operator_table(connection, Filters(dt.date(2019, 1, 1),
+                                                                dt.date(2019, 1, 31)), 20)
+    assert by_id.rows["operator"].to_list() == [some["operator"]]
+    assert by_id.rows.row(0, named=True)["rank"] == some["rank"]
+    assert (by_id.matching, by_id.rated, by_id.pages) == (1, len(everyone), 1)
+    assert [row["operator"] for row in by_name] == [
+        operator for operator, row in everyone.items() if surname in row["name"]]
+    assert all(row["rank"] == everyone[row["operator"]]["rank"] for row in by_name)
+    for listing in wildcards:  # % and _ are literal: no operator id or name holds them
+        assert (listing.rows.height, listing.matching, listing.page, listing.pages) == (
+            0, 0, 1, 1)
+        assert listing.rated == len(everyone)
+    assert (nothing.rows.height, nothing.matching, nothing.rated) == (0, 0, 0)
+
+
+def test_a_page_past_the_end_gives_the_last_page(seeded_engine):
+    with seeded_engine.connect() as connection:
+        last = operations.operator_table(connection, H1_2022, 20, per_page=40, page=10_000)
+        again = operations.operator_table(connection, H1_2022, 20, per_page=40,
+                                          page=last.pages)
+        with pytest.raises(ValueError, match="order must be one of"):
+            operations.operator_table(connection, H1_2022, 20, order="random")
+        with pytest.raises(ValueError, match="at least 1"):
+            operations.operator_table(connection, H1_2022, 20, page=0)
+    assert last.pages > 1 and last.page == last.pages
+    assert last.rows.equals(again.rows)
+    assert 0 < last.rows.height <= 40
+    assert last.matching == last.rated == (last.pages - 1) * 40 + last.rows.height
 
 
 def test_operator_trend_matches_the_table_row(seeded_engine):
     with seeded_engine.connect() as connection:
-        row = operations.operator_table(connection, H1_2022, min_ratings=20).row(0, named=True)
+        row = operations.operator_table(connection, H1_2022, min_ratings=20).rows.row(
+            0, named=True)
         trend = operations.operator_trend(connection, H1_2022, row["operator"])
     assert trend.columns == ["period", "ratings", "mean_score", "score_1", "score_2",
                              "score_3", "score_4", "score_5"]
@@ -289,12 +381,6 @@ def test_operator_trend_matches_the_table_row(seeded_engine):
     assert score_counts.to_series().to_list() == trend["ratings"].to_list()
     weighted = sum(trend[f"score_{score}"] * score for score in range(1, 6)) / trend["ratings"]
     assert weighted.to_list() == pytest.approx(trend["mean_score"].to_list())
-    means = dict(trend.select("period", "mean_score").iter_rows())
-    june, may = means.get(dt.date(2022, 6, 1)), means.get(dt.date(2022, 5, 1))
-    if june is None or may is None:
-        assert row["trend"] is None
-    else:
-        assert row["trend"] == pytest.approx(june - may)
 
 
 @pytest.mark.parametrize("operator", ["OP-NOBODY", HOSTILE])
@@ -476,7 +562,7 @@ def test_contacts_served_adds_online_and_offline(seeded_engine):
     (dt.date(2022, 7, 5), dt.date(2022, 7, 9)),  # days inside one month only
     (None, None),  # up to the newest rating: its month counts as whole
 ])
-def test_operator_months_and_coverage_match_raw_ratings(seeded_engine, start, end):
+def test_operator_ratings_and_coverage_match_raw_ratings(seeded_engine, start, end):
     """Whole months come from the monthly rollup, edge days from the daily one: the same
     figures as grouping the raw ratings by month and operator."""
     with seeded_engine.connect() as connection:
@@ -484,23 +570,20 @@ def test_operator_months_and_coverage_match_raw_ratings(seeded_engine, start, en
             newest = connection.scalar(select(func.max(AgentRating.rated_at))).date()
             start, end = newest.replace(day=1) - dt.timedelta(days=20), newest
         filters = Filters(start, end)
-        months = operations.operator_months(connection, filters)
+        listed = _listed(connection, filters, 20)
+        expected = _raw_ranking(connection, filters, 20)
         coverage = queries.front_line_coverage(connection, filters)
         raw = connection.execute(
-            select(AgentRating.rated_at, Operator.external_id, Operator.team, AgentRating.score)
+            select(AgentRating.rated_at, Operator.external_id, Operator.team)
             .join(Operator, Operator.id == AgentRating.operator_id)
             .where(AgentRating.rated_at >= filters.start_at,
                    AgentRating.rated_at < filters.end_before)).all()
-    expected: dict[tuple, list[int]] = {}
-    for rated_at, operator, _, score in raw:
-        sums = expected.setdefault((rated_at.date().replace(day=1), operator), [0, 0])
-        sums[0] += 1
-        sums[1] += score
-    got = {(period, operator): [ratings, score_sum] for period, operator, ratings, score_sum
-           in months.select("period", "operator", "ratings", "score_sum").iter_rows()}
-    assert got == expected and len(got) > 10
+    assert {row["operator"]: (row["ratings"], pytest.approx(row["monthly_means"]))
+            for row in listed} == {row["operator"]: (row["ratings"], row["monthly_means"])
+                                   for row in expected}
+    assert len(listed) > 10
     rated = {}
-    for rated_at, operator, team, _ in raw:
+    for rated_at, operator, team in raw:
         if team == "front_line":
             rated.setdefault(rated_at.date().replace(day=1), set()).add(operator)
     assert dict(coverage.select("period", "rated_operators").iter_rows()) == {

@@ -37,7 +37,8 @@ SUMMER = {"from": "2022-06-01", "to": "2022-07-31", "grain": "week"}
 HOSTILE = {"region": ["'; DROP TABLE contacts;--"], "channel": ["<script>alert(1)</script>"],
            "from": ["99999-01-01"], "grain": ["<img src=x onerror=alert(1)>"],
            "range": ["forever"], "bogus": ["1"], "split": ["<b>x</b>"],
-           "case_by": ["'; --"], "min_ratings": ["-5"], "operator": ["<script>"]}
+           "case_by": ["'; --"], "min_ratings": ["-5"], "operator": ["<script>"],
+           "find": ["bek\x00"], "order": ["sideways"], "page": ["0"]}
 
 
 def open_page(monkeypatch, url: str, page: str, params: dict) -> AppTest:
@@ -130,9 +131,10 @@ def test_hostile_params_warn_and_are_ignored(monkeypatch, seeded_sqlite_url, pag
     warnings = " ".join(w.value for w in at.warning)
     for name in ("region", "channel", "from", "grain", "range", "bogus"):
         assert f"'{name}'" in warnings, (name, warnings)
-    page_param = {"nps": "split", "complaints": "case_by", "agents": "min_ratings"}.get(page)
-    if page_param:
-        assert f"'{page_param}'" in warnings
+    page_params = {"nps": ["split"], "complaints": ["case_by"],
+                   "agents": ["min_ratings", "find", "order", "page"]}.get(page, [])
+    for page_param in page_params:
+        assert f"'{page_param}'" in warnings, (page_param, warnings)
     assert at.multiselect(key="view_regions").value == []
     assert granularity(at) == "week"
     engine = create_db_engine(seeded_sqlite_url)
@@ -347,6 +349,44 @@ def test_the_rated_share_target_must_be_beaten():
     assert reached.target_note == "Target 40.0: +0.0, on target"
     under = Tile("Open", 150, lower_is_better=True, target=150, beat_target=True)
     assert under.target_note == "Target less than 150: +0, off target"
+
+
+def operator_rows(at: AppTest) -> list[dict]:
+    """The operators table of the agents page (the first dataframe with a rank column)."""
+    frame = next(table.value for table in at.dataframe if "rank" in table.value.columns)
+    return frame.to_dict("records")
+
+
+def test_a_shared_link_reproduces_the_operator_search_order_and_page(monkeypatch,
+                                                                      seeded_sqlite_url):
+    monkeypatch.setenv("SERVICEPULSE_OPERATORS_PER_PAGE", "5")
+    at = open_page(monkeypatch, seeded_sqlite_url, "agents",
+                   {**SUMMER, "find": "A", "order": "worst", "page": "2", "min_ratings": "5"})
+    assert_clean(at, "agents")
+    rows = operator_rows(at)
+    assert len(rows) == 5 and all("a" in row["name"].lower() for row in rows)
+    ranks = [row["rank"] for row in rows if row["ranked"]]
+    assert ranks == sorted(ranks, reverse=True)
+    caption = next(c.value for c in at.caption if c.value.startswith("Page "))
+    assert caption.startswith("Page 2 of ") and "matching of" in caption
+    link = next(code.value for code in at.sidebar.code)
+    assert all(part in link for part in ("find=A", "order=worst", "page=2"))
+    # A new search starts on page 1, and the link follows.
+    at.text_input(key="url_find").set_value("OP0001").run()
+    assert_clean(at, "agents")
+    assert at.number_input(key="url_page").value == 1
+    assert all(row["operator"].startswith("OP0001") for row in operator_rows(at))
+    assert "find=OP0001" in next(code.value for code in at.sidebar.code)
+
+
+def test_a_page_past_the_last_says_so_and_shows_the_last(monkeypatch, seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, "agents", {**SUMMER, "page": "9999"})
+    assert_clean(at, "agents")
+    assert any("Page 9999 is past the last page" in info.value for info in at.info)
+    assert operator_rows(at)
+    at = open_page(monkeypatch, seeded_sqlite_url, "agents", {**SUMMER, "find": "no-such-x"})
+    assert_clean(at, "agents")
+    assert any("No rated operator's id or name contains" in info.value for info in at.info)
 
 
 def test_the_agents_tile_and_caption_state_one_rule(monkeypatch, seeded_sqlite_url):

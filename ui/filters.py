@@ -9,7 +9,7 @@ use `url_choice`, which follows the same rules.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -161,70 +161,101 @@ def global_filters(page: str | None = None) -> ViewState:
     return view
 
 
-def _page_choice_changed() -> None:
+def _page_choice_changed(resets: Mapping[str, Any] | None = None) -> None:
     """A choice made inside a page's live part re-runs only that part; ask for a whole run.
 
     The whole run redraws *Copy link* (drawn after the page) with the new choice in it.
+    `resets` puts other page widgets back to a value (a new search starts on page 1).
     """
     st.session_state[FULL_RUN_NEEDED] = True
+    for param, value in (resets or {}).items():
+        st.session_state[f"url_{param}"] = value
+
+
+_REFUSED = object()
+
+
+def _seeded_key(param: str, default: Any, parse: Callable[[str], Any], rule: str) -> str:
+    """The widget key of page parameter `param`, its state seeded once per session.
+
+    The seed is the value kept from an earlier visit, else the link's value when `parse`
+    accepts it (a refused one is named with the `rule` it breaks, and ignored), else
+    `default`.
+    """
+    key, kept = f"url_{param}", f"_kept_{param}"
+    if key not in st.session_state:
+        value = st.session_state.get(kept, default)
+        requested = st.session_state.get(_SNAPSHOT, {}).get(param, [])
+        if requested:
+            parsed = parse(requested[0])
+            if parsed is _REFUSED:
+                st.warning(f"URL parameter '{param}': {shown(requested[0])} {rule}; ignored.",
+                           icon=":material/link_off:")
+            else:
+                value = parsed
+        st.session_state[key] = value
+    return key
+
+
+def _kept(param: str, value: Any, text: str) -> Any:
+    """Keep a page widget's value for the session and write it to the URL."""
+    st.session_state[f"_kept_{param}"] = value
+    if text:
+        st.query_params[param] = text
+    else:
+        st.query_params.pop(param, None)
+    return value
 
 
 def url_choice(label: str, options: Sequence[Any], param: str, default: Any,
                format_func: Callable[[Any], str] = str, widget: str = "selectbox",
-               **widget_kwargs: Any) -> Any:
+               resets: Mapping[str, Any] | None = None, **widget_kwargs: Any) -> Any:
     """A page widget whose value lives in the URL as `param`, validated against `options`.
 
     An unknown value in the link is ignored with a warning naming the parameter. The choice is
     also kept in the session, so that leaving the page and coming back keeps it.
     """
-    key, kept = f"url_{param}", f"_kept_{param}"
     text_options = {str(option): option for option in options}
-    if key not in st.session_state:
-        value = st.session_state.get(kept, default)
-        requested = st.session_state.get(_SNAPSHOT, {}).get(param, [])
-        if requested:
-            if requested[0] in text_options:
-                value = text_options[requested[0]]
-            else:
-                st.warning(f"URL parameter '{param}': {shown(requested[0])} is not one of "
-                           f"{', '.join(text_options)}; ignored.", icon=":material/link_off:")
-        st.session_state[key] = value
+    key = _seeded_key(param, default, lambda raw: text_options.get(raw, _REFUSED),
+                      f"is not one of {', '.join(text_options)}")
+    changed = {"on_change": _page_choice_changed, "kwargs": {"resets": resets}}
     if widget == "selectbox":
         value = st.selectbox(label, list(options), format_func=format_func, key=key,
-                             on_change=_page_choice_changed, **widget_kwargs)
+                             **changed, **widget_kwargs)
     else:
         value = st.segmented_control(label, list(options), format_func=format_func, key=key,
-                                     required=True, on_change=_page_choice_changed,
-                                     **widget_kwargs)
+                                     required=True, **changed, **widget_kwargs)
     if value is None:  # seen under load: a run whose widget state arrived empty
-        value = st.session_state.get(kept, default)
-    st.session_state[kept] = value
-    st.query_params[param] = str(value)
-    return value
+        value = st.session_state.get(f"_kept_{param}", default)
+    return _kept(param, value, str(value))
 
 
 def url_number(label: str, param: str, default: int, low: int, high: int, **kwargs: Any) -> int:
     """A whole-number setting in the URL, bounded; a bad value is named and ignored."""
-    key, kept = f"url_{param}", f"_kept_{param}"
-    if key not in st.session_state:
-        value = st.session_state.get(kept, default)
-        requested = st.session_state.get(_SNAPSHOT, {}).get(param, [])
-        if requested:
-            raw = requested[0]
-            # ASCII digits, and short: str.isdigit() accepts '²', and int() refuses both that
-            # and numbers of over 4,300 digits.
-            if (raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))
-                    and low <= int(raw) <= high):
-                value = int(raw)
-            else:
-                st.warning(f"URL parameter '{param}': {shown(raw)} must be a whole number "
-                           f"within {low}..{high}; ignored.", icon=":material/link_off:")
-        st.session_state[key] = value
+    def parse(raw: str) -> int | object:
+        # ASCII digits, and short: str.isdigit() accepts '²', and int() refuses both that
+        # and numbers of over 4,300 digits.
+        if (raw.isascii() and raw.isdigit() and len(raw) <= len(str(high))
+                and low <= int(raw) <= high):
+            return int(raw)
+        return _REFUSED
+
+    key = _seeded_key(param, default, parse, f"must be a whole number within {low}..{high}")
     value = int(st.number_input(label, min_value=low, max_value=high, step=1, key=key,
                                 on_change=_page_choice_changed, **kwargs))
-    st.session_state[kept] = value
-    st.query_params[param] = str(value)
-    return value
+    return _kept(param, value, str(value))
+
+
+def url_text(label: str, param: str, max_chars: int, resets: Mapping[str, Any] | None = None,
+             **kwargs: Any) -> str:
+    """Free text in the URL (a search); a link's value that is too long or holds control
+    characters is named and ignored. Blank means none: the URL then leaves `param` out."""
+    key = _seeded_key(param, "", lambda raw: raw.strip() if (
+        len(raw) <= max_chars and raw.isprintable()) else _REFUSED,
+        f"must be printable text of at most {max_chars} characters")
+    value = st.text_input(label, max_chars=max_chars, key=key, on_change=_page_choice_changed,
+                          kwargs={"resets": resets}, **kwargs).strip()
+    return _kept(param, value, value)
 
 
 def share_links(view: ViewState) -> None:

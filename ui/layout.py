@@ -152,13 +152,15 @@ def nps_tile(now: Mapping[str, Any], before: Mapping[str, Any], target: float) -
 
 
 def kpi_tiles(tiles: list[Tile], compared_with: str, before: dict | None = None,
-              say_why: bool = True) -> None:
+              say_why: bool = True, comparable: bool | None = None) -> None:
     """A row of tiles; each delta is against the previous equal period, with the target below.
 
     `before` is the previous period's `kpis`: when it holds no data at all (it lies before the
     data starts), the tiles show no deltas and a caption says why (once per page: `say_why`).
+    A page without `kpis` says whether the previous period is `comparable` itself.
     """
-    comparable = before is None or period_has_data(before)
+    if comparable is None:
+        comparable = before is None or period_has_data(before)
     for column, tile in zip(st.columns(len(tiles)), tiles, strict=True):
         with column.container(border=True):
             st.metric(tile.label, tile.text or tile.formatted(tile.value),

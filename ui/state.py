@@ -24,6 +24,7 @@ from data_access.config import (
 )
 from data_access.demo import DemoConfig, DemoError, generate_demo, needs_demo
 from data_access.engine import DatabaseUnavailable, check_connection, create_db_engine
+from data_access.operations import OPERATORS_PER_PAGE
 from data_access.rollups import RollupsOutdated
 from ui.filters import FULL_RUN_NEEDED, KEPT_VIEW
 from ui.view_state import preset_is_stale
@@ -94,6 +95,11 @@ def appeals_backlog_limit() -> int:
 def min_ratings_default() -> int:
     """Operators with fewer ratings are listed but not ranked (a mean of a few is noise)."""
     return int(_number_setting("SERVICEPULSE_MIN_RATINGS", 20, 1, 100_000))
+
+
+def operators_per_page() -> int:
+    """Rows of the operators table: only one page is read, however many operators there are."""
+    return int(_number_setting("SERVICEPULSE_OPERATORS_PER_PAGE", OPERATORS_PER_PAGE, 5, 1000))
 
 
 def rated_share_target() -> float:

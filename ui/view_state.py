@@ -40,7 +40,8 @@ LIST_PARAMS: dict[str, dict[str, str]] = {
 GLOBAL_PARAMS: tuple[str, ...] = ("range", "from", "to", "grain", *LIST_PARAMS)
 # Parameters that belong to one page (validated by that page's widget) and Streamlit's own.
 PARAMS_OF_PAGE: dict[str, tuple[str, ...]] = {
-    "nps": ("split",), "complaints": ("case_by",), "agents": ("operator", "min_ratings")}
+    "nps": ("split",), "complaints": ("case_by",),
+    "agents": ("operator", "min_ratings", "find", "order", "page")}
 PAGE_PARAMS: tuple[str, ...] = tuple(name for names in PARAMS_OF_PAGE.values() for name in names)
 STREAMLIT_PARAMS: tuple[str, ...] = ("embed", "embed_options")
 DASHBOARD_PARAMS: tuple[str, ...] = (*GLOBAL_PARAMS, *PAGE_PARAMS)
