@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import polars as pl
 
 Z_95 = 1.96
@@ -128,24 +129,32 @@ def period_has_data(kpis: dict) -> bool:
                                             "surveys_sent", "complaints", "appeals"))
 
 
-def percentile_from_buckets(columns: Sequence[str], edges: Sequence[float], percent: int
-                            ) -> pl.Expr:
-    """Nearest-rank percentile of a histogram held in `columns` (one count per bucket).
+def with_bucket_percentiles(frame: pl.DataFrame, columns: Sequence[str],
+                            edges: Sequence[float], percents: Mapping[str, int]
+                            ) -> pl.DataFrame:
+    """`frame` with a nearest-rank percentile column per `percents` entry (name: percent) of
+    the histogram each row holds in `columns` (one count per bucket).
 
     Bucket i spans [edges[i], edges[i+1]); the last is open, and a rank there reads as its
     lower edge. Inside its bucket the rank is placed linearly, so the value is exact to the
-    bucket's width. Null when the histogram is empty.
+    bucket's width. Null where a row's histogram is empty. Worked out in numpy: as a Polars
+    expression every bucket re-adds the ones before it, which costs milliseconds a call.
     """
-    total = pl.sum_horizontal(columns)
-    rank = (total * percent + 99) // 100
-    arms, running = [], pl.lit(0)
-    for index, column in enumerate(columns):
-        before, count = running, pl.col(column)
-        running = running + count
-        low = float(edges[index])
-        if index + 1 < len(edges):
-            value = low + (edges[index + 1] - low) * (rank - before) / count
-        else:
-            value = pl.lit(low)
-        arms.append(pl.when((count > 0) & (running >= rank)).then(value))
-    return pl.when(total > 0).then(pl.coalesce(arms)).cast(pl.Float64)
+    counts = frame.select(columns).to_numpy().astype(np.float64).reshape(frame.height,
+                                                                         len(columns))
+    running = counts.cumsum(axis=1)
+    total = running[:, -1] if len(columns) else np.zeros(frame.height)
+    rows = np.arange(frame.height)
+    lows = np.asarray(edges, dtype=np.float64)[:len(columns)]
+    highs = np.append(np.asarray(edges, dtype=np.float64)[1:len(columns)], np.nan)
+    found = {}
+    for name, percent in percents.items():
+        rank = (total.astype(np.int64) * percent + 99) // 100
+        bucket = (running >= rank[:, None]).argmax(axis=1) if len(columns) else rows
+        before = running[rows, bucket] - counts[rows, bucket]
+        inside = (rank - before) / np.maximum(counts[rows, bucket], 1)
+        value = np.where(np.isnan(highs[bucket]), lows[bucket],
+                         lows[bucket] + (highs[bucket] - lows[bucket]) * inside)
+        found[name] = pl.Series(name, np.where(total > 0, value, np.nan),
+                                dtype=pl.Float64).fill_nan(None)
+    return frame.with_columns(**found)

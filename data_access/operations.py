@@ -30,7 +30,7 @@ from sqlalchemy import (
 
 from data_access import rollups
 from data_access.dates import first_of_month, month_end
-from data_access.metrics import percentile_from_buckets
+from data_access.metrics import with_bucket_percentiles
 from data_access.queries import (
     CONTACTS,
     RATINGS,
@@ -91,13 +91,15 @@ def wait_summary(histogram: pl.DataFrame, by_channel: bool = False) -> pl.DataFr
     sums = (histogram.group_by(keys).agg(pl.col(_WAIT_SUMS).sum()).sort(keys) if keys
             else histogram.select(pl.col(_WAIT_SUMS).sum()))
     contacts = pl.col("by_operator")
-    return sums.select(
+    return with_bucket_percentiles(
+        sums, rollups.WAIT_COLUMNS, rollups.WAIT_EDGES_S,
+        {"median_wait_s": 50, "p90_wait_s": 90},
+    ).select(
         *keys,
         contacts.cast(pl.Int64).alias("contacts"),
         pl.when(contacts > 0).then(pl.col("operator_wait_s") / contacts).cast(pl.Float64)
         .alias("mean_wait_s"),
-        *[percentile_from_buckets(rollups.WAIT_COLUMNS, rollups.WAIT_EDGES_S, percent).alias(name)
-          for name, percent in (("median_wait_s", 50), ("p90_wait_s", 90))],
+        "median_wait_s", "p90_wait_s",
     )
 
 

@@ -35,8 +35,8 @@ from data_access import rollups
 from data_access.dates import month_end, month_starts, period_starts
 from data_access.metrics import (
     monthly_coverage,
-    percentile_from_buckets,
     with_backlog,
+    with_bucket_percentiles,
     with_nps,
     with_online_share,
 )
@@ -459,13 +459,10 @@ def cases_by_period(connection: Connection, filters: Filters, granularity: Granu
     closed = _case_sums(connection, CLOSURES, filters, _none, granularity, by, ["closed"])
     opening = opening_backlog(connection, filters, by)
     group = ["kind", *dims]
-    percentiles = received.select(
-        "period", *group,
-        percentile_from_buckets(buckets, rollups.RESOLUTION_EDGES_H, 50).alias(
-            "median_resolution_h"),
-        percentile_from_buckets(buckets, rollups.RESOLUTION_EDGES_H, 90).alias(
-            "p90_resolution_h"),
-    )
+    percentiles = with_bucket_percentiles(
+        received, buckets, rollups.RESOLUTION_EDGES_H,
+        {"median_resolution_h": 50, "p90_resolution_h": 90},
+    ).select("period", *group, "median_resolution_h", "p90_resolution_h")
     return (
         with_backlog(received.select("period", *group, "received", "answered"), closed,
                      opening, group, period_starts(filters.start, filters.end, granularity))

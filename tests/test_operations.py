@@ -71,6 +71,8 @@ def test_wait_summary_matches_the_bucket_oracle_and_handles_no_contacts():
     empty = operations.wait_summary(_histogram({"all": []}).clear()).row(0, named=True)
     assert empty == {"contacts": 0, "mean_wait_s": None, "median_wait_s": None,
                      "p90_wait_s": None}
+    no_channels = operations.wait_summary(_histogram({"all": []}).clear(), by_channel=True)
+    assert no_channels.height == 0 and no_channels["p90_wait_s"].dtype == pl.Float64
 
 
 def test_wait_figures_agree_with_contacts_by_period(seeded_engine):
