@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -40,6 +41,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    bindparam,
     inspect,
     select,
     text,
@@ -359,8 +361,10 @@ def _table(rollup: Rollup) -> Table:
 
 TABLES: dict[str, Table] = {rollup.name: _table(rollup) for rollup in ROLLUPS}
 STATE = Table("rollup_state", Base.metadata, Column("version", String(64), primary_key=True))
-# A row here (never committed: see `bulk_insert_counted`) pauses the SQLite row triggers.
+# A row here (never committed: see `insert_new_rows_counted`) pauses the SQLite row triggers.
 PAUSE = Table("rollup_pause", Base.metadata, Column("paused", SmallInteger, primary_key=True))
+# 'on' for the rest of a transaction (set_config(..., true)) pauses the PostgreSQL triggers.
+PAUSE_SETTING = "servicepulse.rollups_paused"
 
 
 # --- SQL generation ----------------------------------------------------------------------------
@@ -479,7 +483,8 @@ def _postgres_triggers(rollup: Rollup) -> list[str]:
         result = "OLD" if transition is None else "NULL"
         statements.append(
             f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $body$ "
-            f"BEGIN {_upsert(rollup, selects, 'postgresql')}; RETURN {result}; END $body$")
+            f"BEGIN IF current_setting('{PAUSE_SETTING}', true) = 'on' THEN RETURN {result}; "
+            f"END IF; {_upsert(rollup, selects, 'postgresql')}; RETURN {result}; END $body$")
         level = ("FOR EACH ROW" if transition is None
                  else f"REFERENCING {transition} FOR EACH STATEMENT")
         statements.append(f"CREATE TRIGGER {name} {timing} ON {table} {level} "
@@ -586,6 +591,16 @@ def ensure_current(engine: Engine) -> bool:
         ) from error
 
 
+def _hold_writers(connection: Connection) -> None:
+    """PostgreSQL writers of the raw tables wait (SHARE lock) until the caller commits, so
+    that no row is counted both by a trigger and by a pass over the raw or daily rows; SQLite
+    has one writer at a time anyway."""
+    if connection.dialect.name == "postgresql":
+        sources = sorted({rollup.source for rollup in ROLLUPS}
+                         | {rollup.parent for rollup in ROLLUPS if rollup.parent})
+        connection.execute(text(f"LOCK TABLE {', '.join(sources)} IN SHARE MODE"))
+
+
 @dataclass(frozen=True)
 class RebuildReport:
     rows: dict[str, int]
@@ -595,15 +610,11 @@ class RebuildReport:
 def rebuild(connection: Connection) -> RebuildReport:
     """Recompute every rollup from the raw rows, in the caller's transaction.
 
-    PostgreSQL writers wait (SHARE lock on the raw tables) so that no row is counted by both
-    the rebuild and a trigger; SQLite has one writer at a time anyway.
+    Writers wait meanwhile (`_hold_writers`).
     """
     started = time.perf_counter()
     dialect = connection.dialect.name
-    if dialect == "postgresql":
-        sources = sorted({rollup.source for rollup in ROLLUPS}
-                         | {rollup.parent for rollup in ROLLUPS if rollup.parent})
-        connection.execute(text(f"LOCK TABLE {', '.join(sources)} IN SHARE MODE"))
+    _hold_writers(connection)
     rows = {}
     for rollup in ROLLUPS:
         connection.execute(TABLES[rollup.name].delete())
@@ -613,31 +624,55 @@ def rebuild(connection: Connection) -> RebuildReport:
     return RebuildReport(rows, time.perf_counter() - started)
 
 
+@contextmanager
+def _insert_triggers_paused(connection: Connection, tables: Collection[str]) -> Iterator[None]:
+    """Inside the block, inserts into `tables` leave the rollups alone (the caller counts them).
+
+    PostgreSQL: a transaction-local setting that every trigger function checks first. SQLite:
+    the insert triggers are dropped and re-created from their stored text, since a paused row
+    trigger still tests its WHEN clause per row (about half the cost of a bulk insert). No
+    other connection sees either: the setting is local and SQLite has one writer. A failure
+    inside the block leaves the triggers to the transaction's rollback.
+    """
+    if connection.dialect.name == "postgresql":
+        pause = text("SELECT set_config(:name, :value, true)")
+        connection.execute(pause, {"name": PAUSE_SETTING, "value": "on"})
+        yield
+        connection.execute(pause, {"name": PAUSE_SETTING, "value": "off"})
+        return
+    names = [f"{rollup.name}_insert" for rollup in ROLLUPS if rollup.source in tables]
+    stored = connection.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name IN :names")
+        .bindparams(bindparam("names", expanding=True)), {"names": names}).all()
+    for name, _ in stored:
+        connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    yield
+    for _, definition in stored:
+        connection.exec_driver_sql(definition)
+
+
 def bulk_insert_counted(connection: Connection,
                         loads: Sequence[tuple[Table, pl.DataFrame, str]],
                         monthly: bool = True) -> None:
     """Bulk-insert frames whose `id` values no other writer uses, rollups included.
 
-    PostgreSQL's statement triggers already make one grouped pass per COPY. SQLite's row
-    triggers cost about 4× the load, so there they are paused inside this transaction (no
-    other connection ever sees the pause row) and each rollup is added in one grouped pass
-    over the loaded id range, before the same commit.
+    The triggers would cost more than the load: SQLite's row triggers about 4x, PostgreSQL's
+    statement triggers a join of every COPY to its parents per rollup. So they are paused
+    inside this transaction and each rollup is added in one grouped pass over the loaded id
+    range, before the same commit. With `monthly=False` the monthly rollups are left to one
+    `derive_monthly` at the end of the caller's load.
     """
-    if connection.dialect.name != "sqlite":
-        for table, frame, _ in loads:
+    dialect = connection.dialect.name
+    with _insert_triggers_paused(connection, {table.name for table, _, _ in loads}):
+        for table, frame, id_column in loads:
             bulk_insert(connection, table, frame)
-        return
-    connection.execute(PAUSE.insert().values(paused=1))
-    for table, frame, id_column in loads:
-        bulk_insert(connection, table, frame)
-        if frame.is_empty():
-            continue
-        low, high = int(frame[id_column].min()), int(frame[id_column].max())
-        for rollup in ROLLUPS:
-            if rollup.source == table.name and (monthly or rollup.name not in MONTHLY_NAMES):
-                connection.execute(text(rebuild_sql(
-                    rollup, "sqlite", f"r.{id_column} BETWEEN {low} AND {high}")))
-    connection.execute(PAUSE.delete())
+            if frame.is_empty():
+                continue
+            low, high = int(frame[id_column].min()), int(frame[id_column].max())
+            for rollup in ROLLUPS:
+                if rollup.source == table.name and (monthly or rollup.name not in MONTHLY_NAMES):
+                    connection.execute(text(rebuild_sql(
+                        rollup, dialect, f"r.{id_column} BETWEEN {low} AND {high}")))
 
 
 # The key that names a batch's rows once they are stored (each is unique in its table).
@@ -701,6 +736,7 @@ def derive_monthly(connection: Connection) -> None:
     A bulk load that skipped the monthly passes (`bulk_insert_counted(monthly=False)`) calls
     this in its last transaction; the daily rollups are exact, so their months are too.
     """
+    _hold_writers(connection)
     month = _Sql(connection.dialect.name).month("day")
     for daily_name, monthly_name in MONTHLY.items():
         daily = next(rollup for rollup in ROLLUPS if rollup.name == daily_name)
