@@ -24,17 +24,23 @@ Columns: scale S = the app's path at scale S, median seconds; ratio = largest ov
 scale (target <= 1.5); naive scale S = the naive path (at the smallest scale, and the largest
 with --naive-at-10); speed-up = naive over the app's path at that scale (target >= 20x);
 PostgreSQL scale 1 = the app's path on --postgres URL (a scale-1 demo, generated if empty).
+With --roster R, the largest scale is also built with the operator roster of scale R (as many
+contacts and ratings, spread over fewer operators) and timed beside the others: the pages'
+rows grow tenfold while the segments they rank do not, which isolates what rows cost from
+what segments (the agents page ranks every operator) cost.
 The app's peak RSS comes from a child process that renders every page through app.py in
 Streamlit's AppTest (benchmarks/pages.py's render_times) on the largest scale (target < 1 GB).
 
     python benchmarks/scale.py [--scales 1 10] [--repeats 5] [--skip-build] [--naive-at-10]
-                               [--whole-table] [--postgres URL] [--no-rss] [--build-only]
+                               [--whole-table] [--postgres URL] [--roster R] [--no-rss]
+                               [--build-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import functools
@@ -128,22 +134,28 @@ Headline = dict[str, Any]
 
 # --- The cached demo databases -----------------------------------------------------------------
 
-def demo_path(scale: float, end: dt.date) -> Path:
-    """The demo at `scale` ending `end`: the same file benchmarks/pages.py generates."""
-    return CACHE / f"pages_scale{scale:g}_{end}.db"
+def demo_path(scale: float, end: dt.date, roster: float | None = None) -> Path:
+    """The demo at `scale` ending `end`: the same file benchmarks/pages.py generates (with its
+    own roster size, a file of its own)."""
+    return CACHE / f"pages_scale{scale:g}{_roster_part(roster)}_{end}.db"
+
+
+def _roster_part(roster: float | None) -> str:
+    return "" if roster is None else f"_roster{roster:g}"
 
 
 def build_record(database: Path) -> Path:
     return database.with_suffix(".build.json")
 
 
-def newest_demo(scale: float) -> Path | None:
+def newest_demo(scale: float, roster: float | None = None) -> Path | None:
     """The cached demo at `scale` with the latest end date, whatever the day."""
-    found = sorted(CACHE.glob(f"pages_scale{scale:g}_????-??-??.db"))
+    found = sorted(CACHE.glob(f"pages_scale{scale:g}{_roster_part(roster)}_????-??-??.db"))
     return found[-1] if found else None
 
 
-def prepared_demo(url: str, scale: float, build: bool) -> str | None:
+def prepared_demo(url: str, scale: float, build: bool, roster: float | None = None
+                  ) -> str | None:
     """`url` holding a finished demo with current rollups; generated when allowed and missing.
 
     Without `build` a missing or unfinished demo gives None. Progress goes to stderr.
@@ -154,7 +166,7 @@ def prepared_demo(url: str, scale: float, build: bool) -> str | None:
             if needs_demo(engine):
                 if not build:
                     return None
-                generate(engine, url, scale)
+                generate(engine, url, scale, roster)
             else:
                 started = time.perf_counter()
                 if ensure_current(engine):
@@ -186,7 +198,7 @@ def create_missing_indexes(engine: Engine, scale: float) -> None:
              f"{time.perf_counter() - started:.0f} s")
 
 
-def generate(engine: Engine, url: str, scale: float) -> None:
+def generate(engine: Engine, url: str, scale: float, roster: float | None = None) -> None:
     """The demo ending today, with progress; a SQLite file records how long it took."""
     started = time.perf_counter()
     shown = [""]
@@ -198,7 +210,8 @@ def generate(engine: Engine, url: str, scale: float) -> None:
                  f"({time.perf_counter() - started:.0f} s)")
 
     note(f"generating the scale-{scale:g} demo into {engine.url!r} …")
-    summary = generate_demo(engine, DemoConfig.ending(scale=scale), progress)
+    config = dataclasses.replace(DemoConfig.ending(scale=scale), roster_scale=roster)
+    summary = generate_demo(engine, config, progress)
     seconds = time.perf_counter() - started
     note(f"  scale {scale:g}: {summary.contacts:,} contacts in {seconds:.0f} s")
     if url.startswith("sqlite:///"):
@@ -221,18 +234,18 @@ def one_builder(url: str) -> Iterator[None]:
         yield
 
 
-def sqlite_demo(scale: float, build: bool) -> str | None:
+def sqlite_demo(scale: float, build: bool, roster: float | None = None) -> str | None:
     """Today's cached demo at `scale` (built when `build`), else the newest cached one."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    today = demo_path(scale, local_today())
+    today = demo_path(scale, local_today(), roster)
     if build or today.exists():
-        ready = prepared_demo(f"sqlite:///{today}", scale, build)
+        ready = prepared_demo(f"sqlite:///{today}", scale, build, roster)
         if ready:
             return ready
-    older = newest_demo(scale)
+    older = newest_demo(scale, roster)
     if older is None or older == today:
         return None
-    return prepared_demo(f"sqlite:///{older}", scale, build=False)
+    return prepared_demo(f"sqlite:///{older}", scale, build=False, roster=roster)
 
 
 def note(message: str) -> None:
@@ -959,6 +972,7 @@ def describe(label: str, url: str, engine: Engine) -> str:
     """Size on disk, contacts, demo end and (when recorded) how long the demo took to build."""
     with engine.connect() as connection:
         contacts = connection.scalar(select(func.count()).select_from(Contact))
+        operators = connection.scalar(select(func.count()).select_from(Operator))
         if connection.dialect.name == "postgresql":
             size = connection.scalar(select(func.pg_database_size(func.current_database())))
             built = ""
@@ -969,7 +983,8 @@ def describe(label: str, url: str, engine: Engine) -> str:
             record = build_record(path)
             built = (f", built in {json.loads(record.read_text())['seconds']:.0f} s"
                      if record.exists() else ", build time not recorded")
-    return (f"{label}: {size / 2**30:.2f} GiB, {contacts:,} contacts, demo ending "
+    return (f"{label}: {size / 2**30:.2f} GiB, {contacts:,} contacts, {operators:,} "
+            f"operators, demo ending "
             f"{demo_end(engine)}{built}")
 
 
@@ -1021,8 +1036,10 @@ def print_table(header: list[str], rows: list[list[str]]) -> None:
 
 
 def table(layout: list[Cell], scales: list[float], figures: dict[tuple[str, str, str], float],
-          naive_scales: list[float], postgres: bool, whole_scale: float | None = None) -> None:
-    """page | view | a column per scale | ratio | naive and speed-up per scale | PostgreSQL."""
+          naive_scales: list[float], postgres: bool, whole_scale: float | None = None,
+          roster: str | None = None) -> None:
+    """page | view | a column per scale | ratio | naive and speed-up per scale | PostgreSQL |
+    the largest scale with a fixed roster, and its ratio to the smallest scale."""
     low, high = scales[0], scales[-1]
     header = ["page", "view", *(f"scale {scale:g}" for scale in scales)]
     if len(scales) > 1:
@@ -1034,6 +1051,8 @@ def table(layout: list[Cell], scales: list[float], figures: dict[tuple[str, str,
         header += [f"{name} scale {scale:g}", f"speed-up (≥ {SPEED_UP_TARGET:g}×)"]
     if postgres:
         header.append("PostgreSQL scale 1")
+    if roster:
+        header += [roster, f"ratio to scale {low:g} (≤ {RATIO_TARGET:g})"]
 
     def seconds(key: tuple[str, str, str]) -> str:
         return f"{figures[key]:.3f} s" if key in figures else "–"
@@ -1056,6 +1075,11 @@ def table(layout: list[Cell], scales: list[float], figures: dict[tuple[str, str,
                        else f"{speed_up:.1f}× {verdict(speed_up >= SPEED_UP_TARGET)}")
         if postgres:
             row.append(seconds((*key, "postgres")))
+        if roster:
+            first, fixed = figures.get((*key, f"app {low:g}")), figures.get((*key, "roster"))
+            row.append(seconds((*key, "roster")))
+            row.append(f"{fixed / first:.2f} {verdict(fixed / first <= RATIO_TARGET)}"
+                       if first and fixed else "–")
         rows.append(row)
     print_table(header, rows)
 
@@ -1075,6 +1099,9 @@ def main() -> None:
                              "issue words it (scale 1, one repeat: it is slow)")
     parser.add_argument("--postgres", metavar="URL",
                         help="also time the app's path on this PostgreSQL (scale-1 demo)")
+    parser.add_argument("--roster", type=float, metavar="R",
+                        help="also time the largest scale with the roster of scale R: as many "
+                             "rows, the operators the agents page ranks held fixed")
     parser.add_argument("--no-rss", action="store_true", help="skip the AppTest memory run")
     parser.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1092,6 +1119,13 @@ def main() -> None:
     if args.postgres and postgres is None:
         raise SystemExit("the PostgreSQL database holds no finished demo (drop --skip-build)")
     databases = {f"scale {scale:g}": urls[scale] for scale in scales}
+    roster_label = None
+    if args.roster is not None:
+        roster_url = sqlite_demo(scales[-1], not args.skip_build, args.roster)
+        if roster_url is None:
+            raise SystemExit("no cached demo with that roster (drop --skip-build)")
+        roster_label = f"scale {scales[-1]:g}, roster {args.roster:g}"
+        databases[roster_label] = roster_url
     if postgres:
         databases["PostgreSQL scale 1"] = postgres
     engines = {label: create_db_engine(url) for label, url in databases.items()}
@@ -1110,6 +1144,8 @@ def main() -> None:
         runs.append((f"scale {scales[0]:g}", f"whole {scales[0]:g}", WholeTableNaive))
     if postgres:
         runs.append(("PostgreSQL scale 1", "postgres", Database))
+    if roster_label:
+        runs.append((roster_label, "roster", Database))
     headlines: dict[tuple[str, str, str], Headline] = {}
     for label, column, kind in runs:
         engine = engines[label]
@@ -1137,7 +1173,7 @@ def main() -> None:
     print(f"\nmedian of {args.repeats} after one warm-up, fresh connection each; views as of "
           "each demo's last day")
     table(layout, scales, figures, naive_scales, postgres is not None,
-          scales[0] if args.whole_table else None)
+          scales[0] if args.whole_table else None, roster_label)
     print(*sizes, sep="\n")
     if rss is not None:
         slowest = max(rss["first_render_s"].items(), key=lambda item: item[1])

@@ -163,6 +163,9 @@ class DemoConfig:
     scale: float = 1.0
     seed: int = DEFAULT_SEED
     cutoff: dt.datetime | None = None  # nothing is stamped at or after it; default: now/end
+    # Operators on the roster relative to the reference's (default: `scale`). A benchmark
+    # that grows the rows but not the segments a page ranks sets it apart from `scale`.
+    roster_scale: float | None = None
 
     @classmethod
     def ending(cls, end: dt.date | None = None, start: dt.date | None = None,
@@ -179,6 +182,8 @@ class DemoConfig:
             found.append(f"start {self.start} .. end {self.end} spans more than 10 years")
         if not 0 < self.scale <= 50:
             found.append(f"scale {self.scale} must be > 0 and <= 50")
+        if self.roster_scale is not None and not 0 < self.roster_scale <= 50:
+            found.append(f"roster_scale {self.roster_scale} must be > 0 and <= 50")
         if self.seed < 0:
             found.append(f"seed {self.seed} must be >= 0")
         for name, day in (("start", self.start), ("end", self.end)):
@@ -360,13 +365,14 @@ def build_operators(config: DemoConfig, streams: _Streams) -> pl.DataFrame:
     months = month_starts(config.start, config.end)
     codes = list(REGION_WEIGHTS)
     weights = np.array(list(REGION_WEIGHTS.values()))
-    front_line = max(2 * len(codes), round(FRONT_LINE_OPERATORS * config.scale))
+    roster = config.scale if config.roster_scale is None else config.roster_scale
+    front_line = max(2 * len(codes), round(FRONT_LINE_OPERATORS * roster))
     per_region = np.maximum(2, np.floor(weights / weights.sum() * front_line)).astype(int)
     region_ids = {r.code: r.id for r in REGIONS}
     rows = []
     for code, count in zip(codes, per_region, strict=True):
         rows += [("front_line", region_ids[code], i == 0) for i in range(count)]
-    digital = max(6, round(DIGITAL_OPERATORS * config.scale))
+    digital = max(6, round(DIGITAL_OPERATORS * roster))
     hubs = [region_ids["almaty_city"], region_ids["astana"], region_ids["karaganda"]]
     rows += [("digital", hubs[i % 3], i < 3) for i in range(digital)]
 

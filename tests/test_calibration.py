@@ -134,6 +134,19 @@ def test_generation_is_deterministic():
     assert not contacts.equals(other_contacts)
 
 
+def test_the_roster_follows_roster_scale_when_given():
+    """The scale benchmark grows rows without growing the operators a page ranks."""
+    def roster(**sizes: float) -> pl.DataFrame:
+        config = DemoConfig(seed=3, **STORY, **sizes)
+        return build_operators(config, _Streams(config.seed))
+
+    reference, grown = roster(scale=1.0), roster(scale=10.0)
+    assert grown.height > 9 * reference.height
+    assert roster(scale=10.0, roster_scale=1.0).equals(reference)
+    config = DemoConfig(scale=10.0, roster_scale=0.0, **STORY)
+    assert config.problems() == ["roster_scale 0.0 must be > 0 and <= 50"]
+
+
 def test_default_story_ends_today_with_nothing_in_the_future(tmp_path):
     from sqlalchemy import func, select
 
