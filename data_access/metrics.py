@@ -103,6 +103,20 @@ def open_at_end(cases: pl.DataFrame, kind: str) -> int | None:
     return int(rows.filter(pl.col("period") == last)["open_backlog"].sum())
 
 
+def contact_totals(contacts: pl.DataFrame) -> dict[str, float | int | None]:
+    """Online and offline contacts, the online share and the mean operator wait of a
+    `contacts_by_period` frame, whatever its periods: the `kpis` contact figures."""
+    online = int(contacts.filter(pl.col("is_online"))["contacts"].sum())
+    offline = int(contacts.filter(~pl.col("is_online"))["contacts"].sum())
+    served = int(contacts["served_by_operator"].sum())
+    return {
+        "contacts_online": online,
+        "contacts_offline": offline,
+        "online_share": round(online / (online + offline), 4) if online + offline else None,
+        "avg_wait_s": round(int(contacts["wait_sum_s"].sum()) / served, 1) if served else None,
+    }
+
+
 def automated_share(contacts: pl.DataFrame) -> float | None:
     """Share of `contacts_by_period` contacts served by a bot or self-service, not an operator."""
     total = int(contacts["contacts"].sum()) if contacts.height else 0

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from data_access import rollups
 from data_access.dates import month_end, month_starts, period_starts
 from data_access.metrics import (
+    contact_totals,
     monthly_coverage,
     with_backlog,
     with_bucket_percentiles,
@@ -606,10 +607,7 @@ def kpis(connection: Connection, filters: Filters, rated_share: bool = True
     operator: pages without that tile do not pay for it.
     """
     nps = nps_total(connection, filters).row(0, named=True)
-    contacts = contacts_by_period(connection, filters, "month")
-    online = int(contacts.filter(pl.col("is_online"))["contacts"].sum())
-    offline = int(contacts.filter(~pl.col("is_online"))["contacts"].sum())
-    served = int(contacts["served_by_operator"].sum())
+    *mix, average_wait = contact_totals(contacts_by_period(connection, filters, "month")).items()
     return {
         "from": filters.start.isoformat(),
         "to": filters.end.isoformat(),
@@ -621,11 +619,9 @@ def kpis(connection: Connection, filters: Filters, rated_share: bool = True
         "promoters": int(nps["promoters"] or 0),
         "passives": int(nps["passives"] or 0),
         "detractors": int(nps["detractors"] or 0),
-        "contacts_online": online,
-        "contacts_offline": offline,
-        "online_share": _rounded(online / (online + offline), 4) if online + offline else None,
+        **dict(mix),
         **case_counts(connection, filters),
-        "avg_wait_s": _rounded(int(contacts["wait_sum_s"].sum()) / served, 1) if served else None,
+        **dict([average_wait]),
     } | ({"operators_rated_share": lowest_rated_share(front_line_coverage(connection, filters))}
          if rated_share else {})
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from data_access.metrics import automated_share
+from data_access.metrics import automated_share, contact_totals
 from data_access.operations import channel_volume, served_by_share
 from ui import layout, operations_charts, state
 from ui.frame import run_inside_frame
@@ -20,8 +20,7 @@ def figures() -> None:
     layout.freshness_stamp()
     contacts = state.contacts_by_period(view.filters, view.granularity)
     earlier = state.contacts_by_period(view.previous, view.granularity)
-    now, before = (state.kpis(view.filters, rated_share=False),
-                   state.kpis(view.previous, rated_share=False))
+    now, before = contact_totals(contacts), contact_totals(earlier)
     layout.kpi_tiles([
         layout.Tile("Contacts online", now["contacts_online"], before["contacts_online"]),
         layout.Tile("Online share", now["online_share"], before["online_share"], digits=1,
@@ -31,7 +30,8 @@ def figures() -> None:
         layout.Tile("Median wait", state.median_wait_s(view.filters),
                     state.median_wait_s(view.previous), unit=" s", lower_is_better=True,
                     help="Median seconds waited by contacts served by an operator."),
-    ], layout.compared_with(view), before)
+    ], layout.compared_with(view),
+        comparable=before["contacts_online"] + before["contacts_offline"] > 0)
     left, right = st.columns(2)
     with left:
         layout.show_chart(
