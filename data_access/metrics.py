@@ -154,17 +154,19 @@ def with_bucket_percentiles(frame: pl.DataFrame, columns: Sequence[str],
     bucket's width. Null where a row's histogram is empty. Worked out in numpy: as a Polars
     expression every bucket re-adds the ones before it, which costs milliseconds a call.
     """
+    if not columns:
+        raise ValueError("a histogram needs at least one bucket column")
     counts = frame.select(columns).to_numpy().astype(np.float64).reshape(frame.height,
                                                                          len(columns))
     running = counts.cumsum(axis=1)
-    total = running[:, -1] if len(columns) else np.zeros(frame.height)
+    total = running[:, -1]
     rows = np.arange(frame.height)
     lows = np.asarray(edges, dtype=np.float64)[:len(columns)]
     highs = np.append(np.asarray(edges, dtype=np.float64)[1:len(columns)], np.nan)
     found = {}
     for name, percent in percents.items():
         rank = (total.astype(np.int64) * percent + 99) // 100
-        bucket = (running >= rank[:, None]).argmax(axis=1) if len(columns) else rows
+        bucket = (running >= rank[:, None]).argmax(axis=1)
         before = running[rows, bucket] - counts[rows, bucket]
         inside = (rank - before) / np.maximum(counts[rows, bucket], 1)
         value = np.where(np.isnan(highs[bucket]), lows[bucket],

@@ -607,7 +607,7 @@ def kpis(connection: Connection, filters: Filters, rated_share: bool = True
     operator: pages without that tile do not pay for it.
     """
     nps = nps_total(connection, filters).row(0, named=True)
-    *mix, average_wait = contact_totals(contacts_by_period(connection, filters, "month")).items()
+    contacts = contact_totals(contacts_by_period(connection, filters, "month"))
     return {
         "from": filters.start.isoformat(),
         "to": filters.end.isoformat(),
@@ -619,9 +619,10 @@ def kpis(connection: Connection, filters: Filters, rated_share: bool = True
         "promoters": int(nps["promoters"] or 0),
         "passives": int(nps["passives"] or 0),
         "detractors": int(nps["detractors"] or 0),
-        **dict(mix),
+        **{name: contacts[name] for name in ("contacts_online", "contacts_offline",
+                                             "online_share")},
         **case_counts(connection, filters),
-        **dict([average_wait]),
+        "avg_wait_s": contacts["avg_wait_s"],
     } | ({"operators_rated_share": lowest_rated_share(front_line_coverage(connection, filters))}
          if rated_share else {})
 

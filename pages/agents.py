@@ -71,14 +71,21 @@ def operators() -> None:
         listed_first = url_choice("List first", OPERATOR_ORDERS, "order", "best",
                                   format_func=ORDER_LABELS.get, widget="segmented",
                                   resets=first_page)
-    with page:
-        asked = url_number("Page", "page", 1, 1, MAX_PAGE)
     per_page = state.operators_per_page()
-    listing = state.operator_table(view.filters, min_ratings, search, listed_first, asked,
-                                   per_page)
-    if listing.page != asked:
-        st.info(f"Page {asked} is past the last page; showing page {listing.page} of "
-                f"{listing.pages}.", icon=":material/last_page:")
+    listed = {}
+
+    def listed_page(asked: int) -> int:
+        listed["asked"] = asked
+        listed["page"] = state.operator_table(view.filters, min_ratings, search, listed_first,
+                                              asked, per_page)
+        return listed["page"].page
+
+    with page:
+        url_number("Page", "page", 1, 1, MAX_PAGE, fit=listed_page)
+    listing = listed["page"]
+    if listing.page != listed["asked"]:
+        st.info(f"Page {listed['asked']} is past the last page; showing page {listing.page} "
+                f"of {listing.pages}.", icon=":material/last_page:")
     layout.show_table(
         listing.rows, "operators", view, height=420,
         column_config={

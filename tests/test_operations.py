@@ -7,7 +7,7 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from data_access import operations, queries
 from data_access.queries import Filters
@@ -351,6 +351,22 @@ def test_operator_search_keeps_ranks_and_matches_literally(seeded_engine):
             0, 0, 1, 1)
         assert listing.rated == len(everyone)
     assert (nothing.rows.height, nothing.matching, nothing.rated) == (0, 0, 0)
+
+
+def test_search_wildcards_match_only_themselves(seeded_engine):
+    """% _ and \\ in a name are found by searching for them, and only then."""
+    odd = "Zz_Lit%Ch\\ar"
+    with seeded_engine.connect() as connection, connection.begin() as transaction:
+        first = operations.operator_table(connection, H1_2022, 20).rows.row(0, named=True)
+        connection.execute(update(Operator).where(Operator.external_id == first["operator"])
+                           .values(name=odd))
+        found = {text: operations.operator_table(connection, H1_2022, 20, search=text).rows[
+            "operator"].to_list() for text in ("_lit%", "%CH\\", "\\", "zz_l", "zz%lit",
+                                                "Lit_Ch", "%\\a")}
+        transaction.rollback()
+    assert found == {"_lit%": [first["operator"]], "%CH\\": [first["operator"]],
+                     "\\": [first["operator"]], "zz_l": [first["operator"]], "zz%lit": [],
+                     "Lit_Ch": [], "%\\a": []}
 
 
 def test_a_page_past_the_end_gives_the_last_page(seeded_engine):

@@ -377,6 +377,11 @@ def test_a_shared_link_reproduces_the_operator_search_order_and_page(monkeypatch
     assert at.number_input(key="url_page").value == 1
     assert all(row["operator"].startswith("OP0001") for row in operator_rows(at))
     assert "find=OP0001" in next(code.value for code in at.sidebar.code)
+    # So does a new order.
+    at.number_input(key="url_page").set_value(2).run()
+    at.segmented_control(key="url_order").set_value("best").run()
+    assert_clean(at, "agents")
+    assert at.number_input(key="url_page").value == 1
 
 
 def test_a_page_past_the_last_says_so_and_shows_the_last(monkeypatch, seeded_sqlite_url):
@@ -384,6 +389,9 @@ def test_a_page_past_the_last_says_so_and_shows_the_last(monkeypatch, seeded_sql
     assert_clean(at, "agents")
     assert any("Page 9999 is past the last page" in info.value for info in at.info)
     assert operator_rows(at)
+    # The pager and the link show the page used, so its stepper works from there.
+    assert at.number_input(key="url_page").value == 1
+    assert "page=1" in next(code.value for code in at.sidebar.code)
     at = open_page(monkeypatch, seeded_sqlite_url, "agents", {**SUMMER, "find": "no-such-x"})
     assert_clean(at, "agents")
     assert any("No rated operator's id or name contains" in info.value for info in at.info)

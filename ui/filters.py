@@ -230,8 +230,13 @@ def url_choice(label: str, options: Sequence[Any], param: str, default: Any,
     return _kept(param, value, str(value))
 
 
-def url_number(label: str, param: str, default: int, low: int, high: int, **kwargs: Any) -> int:
-    """A whole-number setting in the URL, bounded; a bad value is named and ignored."""
+def url_number(label: str, param: str, default: int, low: int, high: int,
+               fit: Callable[[int], int] | None = None, **kwargs: Any) -> int:
+    """A whole-number setting in the URL, bounded; a bad value is named and ignored.
+
+    `fit` maps the value asked for to the one that holds (a page past the last is the last),
+    before the widget is drawn: the widget and the URL then show the value used.
+    """
     def parse(raw: str) -> int | object:
         # ASCII digits, and short: str.isdigit() accepts '²', and int() refuses both that
         # and numbers of over 4,300 digits.
@@ -241,6 +246,8 @@ def url_number(label: str, param: str, default: int, low: int, high: int, **kwar
         return _REFUSED
 
     key = _seeded_key(param, default, parse, f"must be a whole number within {low}..{high}")
+    if fit is not None:
+        st.session_state[key] = fit(int(st.session_state[key]))
     value = int(st.number_input(label, min_value=low, max_value=high, step=1, key=key,
                                 on_change=_page_choice_changed, **kwargs))
     return _kept(param, value, str(value))

@@ -24,7 +24,7 @@ from data_access.config import (
 )
 from data_access.demo import DemoConfig, DemoError, generate_demo, needs_demo
 from data_access.engine import DatabaseUnavailable, check_connection, create_db_engine
-from data_access.operations import OPERATORS_PER_PAGE
+from data_access.operations import OPERATORS_PER_PAGE, OperatorPage
 from data_access.rollups import RollupsOutdated
 from ui.filters import FULL_RUN_NEEDED, KEPT_VIEW
 from ui.view_state import preset_is_stale
@@ -296,5 +296,5 @@ wait_by_channel: Callable[..., pl.DataFrame] = _cached(operations.wait_by_channe
 contacts_by_hour_weekday: Callable[..., pl.DataFrame] = _cached(
     operations.contacts_by_hour_weekday)
 rating_distribution: Callable[..., pl.DataFrame] = _cached(operations.rating_distribution)
-operator_table: Callable[..., pl.DataFrame] = _cached(operations.operator_table)
+operator_table: Callable[..., OperatorPage] = _cached(operations.operator_table)
 operator_trend: Callable[..., pl.DataFrame] = _cached(operations.operator_trend)
