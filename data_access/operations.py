@@ -230,11 +230,11 @@ def _rating_source(connection: Connection, filters: Filters,
     return whole_month_rows(connection, table, filters, rows_of)
 
 
-def _rating_rows(connection: Connection, filters: Filters, measures: list[str], *,
+def _rating_sums(connection: Connection, filters: Filters, measures: list[str], *,
                  monthly: bool = False, per_operator: bool = False,
                  condition: Callable[[Table], list[ColumnElement]] = lambda table: []
-                 ) -> tuple[Select, list[str]]:
-    """Rating sums [per month] [per operator id] as a statement, and its key columns.
+                 ) -> pl.DataFrame:
+    """Rating sums [per month] [per operator id].
 
     Filtered by the rated contact's channel/region/service type, and by `condition(table)`
     (operators, for one operator or one page of them).
@@ -253,20 +253,11 @@ def _rating_rows(connection: Connection, filters: Filters, measures: list[str], 
 
     rows = _rating_source(connection, filters, lambda source: select(
         *columns_of(source)).where(*condition(source))).subquery()
-    keys = (["period"] if monthly else []) + (["operator_id"] if per_operator else [])
-    return _summed(rows, keys, measures, "month" if two_level else None, dialect), keys
-
-
-def _rating_sums(connection: Connection, filters: Filters, measures: list[str], *,
-                 monthly: bool = False, per_operator: bool = False,
-                 condition: Callable[[Table], list[ColumnElement]] = lambda table: []
-                 ) -> pl.DataFrame:
-    """`_rating_rows` as a frame."""
-    statement, keys = _rating_rows(connection, filters, measures, monthly=monthly,
-                                   per_operator=per_operator, condition=condition)
-    schema = {"period": pl.Date, "operator_id": pl.Int64}
-    return _frame(connection, statement,
-                  {key: schema[key] for key in keys} | _int_schema(measures))
+    keys = {**({"period": pl.Date} if monthly else {}),
+            **({"operator_id": pl.Int64} if per_operator else {})}
+    return _frame(connection, _summed(rows, list(keys), measures,
+                                      "month" if two_level else None, dialect),
+                  keys | _int_schema(measures))
 
 
 def rating_distribution(connection: Connection, filters: Filters) -> pl.DataFrame:
@@ -369,9 +360,9 @@ def operator_table(connection: Connection, filters: Filters, min_ratings: int,
     if page < 1 or per_page < 1:
         raise ValueError(f"page and per_page must be at least 1, not {page!r}, {per_page!r}")
     ranking = _operator_ranking(connection, filters, min_ratings).subquery()
-    matched = [or_(ranking.c.operator.ilike(f"%{_like_escaped(search)}%", escape="\\"),
-                   ranking.c.name.ilike(f"%{_like_escaped(search)}%", escape="\\"))
-               ] if search else []
+    pattern = f"%{_like_escaped(search)}%"
+    matched = [or_(ranking.c.operator.ilike(pattern, escape="\\"),
+                   ranking.c.name.ilike(pattern, escape="\\"))] if search else []
     listed = (
         select(ranking, func.count().over().label("matching")).where(*matched)
         .order_by(ranking.c.rank.is_(None),
@@ -383,11 +374,14 @@ def operator_table(connection: Connection, filters: Filters, min_ratings: int,
         return connection.execute(listed.limit(per_page).offset((number - 1) * per_page)
                                   ).all()
 
+    def pages_of(matching: int) -> int:
+        return max(1, -(-matching // per_page))
+
     rows = rows_of(page)
     if not rows and page > 1:  # past the end: the last page, if any operator matched
-        matching = connection.scalar(select(func.count()).select_from(ranking).where(*matched))
-        page = max(1, -(-matching // per_page))
-        rows = rows_of(page) if matching else []
+        page = pages_of(connection.scalar(
+            select(func.count()).select_from(ranking).where(*matched)))
+        rows = rows_of(page)
     matching = int(rows[0].matching) if rows else 0
     rated = int(rows[0].rated) if rows else int(
         connection.scalar(select(func.count()).select_from(ranking)))
@@ -398,7 +392,7 @@ def operator_table(connection: Connection, filters: Filters, min_ratings: int,
     frame = pl.DataFrame({name: [row._mapping[name] for row in rows] for name in schema},
                          schema=schema, strict=False)
     return OperatorPage(_with_monthly_means(connection, filters, frame), page,
-                        max(1, -(-matching // per_page)), matching, rated)
+                        pages_of(matching), matching, rated)
 
 
 def _like_escaped(text: str) -> str:
