@@ -11,6 +11,7 @@ operators and per contact for bots.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,10 @@ HANDLE_DISTRIBUTIONS = ("exponential", "lognormal")
 # Bounds that keep one simulated day within seconds and memory on one machine.
 MAX_OPERATORS = 10_000  # per pool and interval
 MAX_ARRIVALS_PER_INTERVAL = 100_000.0
+# A day's expected contacts, warm-up included (all channels, after the multiplier). Measured in
+# benchmarks/sim_day_bound.py: 20 replications of a day this size take under 10 s and 2 GB on
+# one core, so any accepted scenario stays interactive.
+MAX_CONTACTS_PER_DAY = 60_000
 
 
 @dataclass(frozen=True)
@@ -61,9 +66,20 @@ class Channel:
     handle_distribution: str = "exponential"
     handle_cv: float = 1.0  # coefficient of variation for lognormal handle times
     patience_s: float | None = None  # mean, exponential; None means nobody abandons
-    automation_share: float = 0.0  # share offered to a bot / self-service first
-    bot_containment: float = 0.0  # share of those the bot finishes
+    self_service_share: float = 0.0  # share of arrivals finished alone (web cabinet, app)
+    bot_share: float = 0.0  # share of arrivals the bot answers first (messaging channels)
+    bot_containment: float = 0.0  # share of those the bot finishes; the rest go to a human
     bot_handle_s: float = 0.0  # mean time in the bot (exponential)
+    # A change on top of what the channel already automates: the bot answers this further
+    # share of arrivals first, and finishes `extra_bot_containment` of them.
+    extra_bot_share: float = 0.0
+    extra_bot_containment: float = 0.0
+
+    @property
+    def human_share(self) -> float:
+        """Expected share of arrivals that need an operator (not self-served, not contained)."""
+        return (1.0 - self.self_service_share - self.bot_share * self.bot_containment
+                - self.extra_bot_share * self.extra_bot_containment)
     sl_target_share: float = 0.8  # X% ...
     sl_target_s: float = 60.0  # ... answered within T seconds
 
@@ -128,14 +144,20 @@ class Scenario:
                       for p in self.pools)
         return replace(self, pools=pools)
 
-    def with_automation(self, share: float, containment: float | None = None,
-                        channels: tuple[str, ...] | None = None) -> Scenario:
-        """The same day with another bot share (and containment) on some or all channels."""
+    def with_extra_bot(self, extra_share: float, containment: float | None = None,
+                       channels: tuple[str, ...] | None = None) -> Scenario:
+        """The same day with the bot answering `extra_share` more of the arrivals first.
+
+        The extra share comes on top of what each channel already sends to its bot (never
+        instead of it) and is capped by what is left after self-service and the bot; it is
+        finished at `containment` (default: the channel's own containment).
+        """
         updated = []
         for channel in self.channels:
             if channels is None or channel.name in channels:
-                channel = replace(channel, automation_share=share,
-                                  bot_containment=channel.bot_containment
+                room = max(0.0, 1.0 - channel.self_service_share - channel.bot_share)
+                channel = replace(channel, extra_bot_share=min(extra_share, room),
+                                  extra_bot_containment=channel.bot_containment
                                   if containment is None else containment)
             updated.append(channel)
         return replace(self, channels=tuple(updated))
@@ -241,6 +263,41 @@ def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
+# Names that changed meaning: an old file gets told what to write instead of a silent default.
+RENAMED = {"automation_share": "bot_share (messaging bot) or self_service_share (web, app)"}
+SCENARIO_KEYS = ("name", "interval_minutes", "volume_multiplier", "abandon_cap",
+                 "operator_cost_per_hour", "bot_cost_per_contact", "warmup_s", "currency",
+                 "pools", "channels")
+POOL_KEYS = ("name", "operators", "shifts", "shrinkage", "concurrency", "concurrency_slowdown",
+             "open_h", "close_h")
+SHIFT_KEYS = ("start_h", "end_h", "operators")
+CHANNEL_KEYS = tuple(Channel.__dataclass_fields__)
+
+
+def nearest_key(key: str, allowed: tuple[str, ...]) -> str | None:
+    """The valid name a misspelt one most likely meant, if any is close."""
+    matches = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if not matches:  # "patience" for "patience_s": a prefix is a strong hint too
+        matches = [name for name in allowed if name.startswith(key) or key.startswith(name)]
+    return matches[0] if matches else None
+
+
+def unknown_key_message(key: str, allowed: tuple[str, ...]) -> str:
+    """'unknown field; did you mean `x`?' — one wording for TOML, JSON and URL keys."""
+    if key in RENAMED:
+        return f"unknown field (renamed); use {RENAMED[key]}"
+    guess = nearest_key(key, allowed)
+    return "unknown field" + (f"; did you mean `{guess}`?" if guess else
+                              f"; valid fields: {', '.join(allowed)}")
+
+
+def _check_keys(reader: _Reader, raw: Mapping, allowed: tuple[str, ...], where: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            path = f"{where}.{key}" if where else str(key)
+            reader.problems.append(Problem(path, unknown_key_message(str(key), allowed)))
+
+
 def _parse_shifts(reader: _Reader, raw: Any, where: str) -> tuple[Shift, ...]:
     shifts = []
     if not isinstance(raw, list):
@@ -251,6 +308,7 @@ def _parse_shifts(reader: _Reader, raw: Any, where: str) -> tuple[Shift, ...]:
         if not isinstance(item, Mapping):
             reader.problems.append(Problem(path, "must be a table with start_h, end_h, operators"))
             continue
+        _check_keys(reader, item, SHIFT_KEYS, path)
         start = reader.number(item, "start_h", path, low=0, high=24)
         end = reader.number(item, "end_h", path, low=0, high=24)
         count = reader.integer(item, "operators", path, high=MAX_OPERATORS)
@@ -265,6 +323,7 @@ def _parse_shifts(reader: _Reader, raw: Any, where: str) -> tuple[Shift, ...]:
 
 def _parse_pool(reader: _Reader, raw: Mapping, index: int, intervals: int) -> Pool | None:
     where = f"pools[{index}]"
+    _check_keys(reader, raw, POOL_KEYS, where)
     name = str(raw.get("name", "")).strip()
     if not name:
         reader.problems.append(Problem(f"{where}.name", "is required"))
@@ -294,6 +353,7 @@ def _parse_pool(reader: _Reader, raw: Mapping, index: int, intervals: int) -> Po
 def _parse_channel(reader: _Reader, raw: Mapping, index: int, intervals: int,
                    pools: set[str]) -> Channel | None:
     where = f"channels[{index}]"
+    _check_keys(reader, raw, CHANNEL_KEYS, where)
     name = str(raw.get("name", "")).strip()
     if not name:
         reader.problems.append(Problem(f"{where}.name", "is required"))
@@ -308,8 +368,13 @@ def _parse_channel(reader: _Reader, raw: Mapping, index: int, intervals: int,
         "handle_distribution": reader.choice(raw, "handle_distribution", where,
                                              HANDLE_DISTRIBUTIONS, "exponential"),
         "handle_cv": reader.number(raw, "handle_cv", where, 1.0, low=0, low_open=True, high=5),
-        "automation_share": reader.number(raw, "automation_share", where, 0.0, low=0, high=1),
+        "self_service_share": reader.number(raw, "self_service_share", where, 0.0, low=0,
+                                            high=1),
+        "bot_share": reader.number(raw, "bot_share", where, 0.0, low=0, high=1),
         "bot_containment": reader.number(raw, "bot_containment", where, 0.0, low=0, high=1),
+        "extra_bot_share": reader.number(raw, "extra_bot_share", where, 0.0, low=0, high=1),
+        "extra_bot_containment": reader.number(raw, "extra_bot_containment", where, 0.0, low=0,
+                                               high=1),
         "bot_handle_s": reader.number(raw, "bot_handle_s", where, 0.0, low=0, high=DAY_S),
         "sl_target_share": reader.number(raw, "sl_target_share", where, 0.8, low=0, high=1),
         "sl_target_s": reader.number(raw, "sl_target_s", where, 60.0, low=0, high=DAY_S),
@@ -317,6 +382,14 @@ def _parse_channel(reader: _Reader, raw: Mapping, index: int, intervals: int,
     patience = reader.number(raw, "patience_s", where, None, low=0, low_open=True,
                              allow_none=True)
     if not name or pool not in pools or arrivals is None or None in values.values():
+        return None
+    routed = (values["self_service_share"] + values["bot_share"] + values["extra_bot_share"])
+    if routed > 1 + 1e-9:
+        reader.problems.append(Problem(
+            f"{where}.extra_bot_share" if values["extra_bot_share"] else f"{where}.bot_share",
+            f"self_service_share {_fmt(values['self_service_share'])} + bot_share "
+            f"{_fmt(values['bot_share'])} + extra_bot_share {_fmt(values['extra_bot_share'])} "
+            f"= {_fmt(routed)}; together they can be at most 1"))
         return None
     return Channel(name=name, pool=pool, arrivals=arrivals, patience_s=patience, **values)
 
@@ -326,6 +399,7 @@ def parse_scenario(data: Mapping[str, Any]) -> Parsed:
     reader = _Reader()
     if not isinstance(data, Mapping):
         return Parsed(None, [Problem("scenario", "must be a table of settings")])
+    _check_keys(reader, data, SCENARIO_KEYS, "")
     raw_interval = data.get("interval_minutes", 60)
     if isinstance(raw_interval, float) and raw_interval.is_integer():
         raw_interval = int(raw_interval)  # 60.0 from a form or JSON means 60
@@ -366,6 +440,9 @@ def parse_scenario(data: Mapping[str, Any]) -> Parsed:
                     "volume_multiplier", f"{_fmt(settings['volume_multiplier'])} makes "
                     f"channels[{index}] offer {_fmt(peak)} contacts in one interval; the most "
                     f"is {_fmt(MAX_ARRIVALS_PER_INTERVAL)}"))
+    if not reader.problems and settings["volume_multiplier"] is not None:
+        reader.problems += day_size_problems(channels, intervals, settings["volume_multiplier"],
+                                             settings["warmup_s"])
     if reader.problems or None in settings.values():
         return Parsed(None, reader.problems)
     scenario = Scenario(
@@ -376,12 +453,26 @@ def parse_scenario(data: Mapping[str, Any]) -> Parsed:
     return Parsed(scenario, [], stability_warnings(scenario))
 
 
+def day_size_problems(channels: list[Channel | None], intervals: int, multiplier: float,
+                      warmup_s: float) -> list[Problem]:
+    """A day bigger than MAX_CONTACTS_PER_DAY is refused by name, before anything runs."""
+    interval_s = DAY_S / intervals
+    total = sum(sum(c.arrivals) * multiplier + c.arrivals[-1] * multiplier * warmup_s
+                / interval_s for c in channels if c is not None)
+    if total <= MAX_CONTACTS_PER_DAY:
+        return []
+    return [Problem("channels", f"the day holds about {total:,.0f} contacts (arrivals x "
+                    f"volume_multiplier {_fmt(multiplier)}, warm-up included); the most is "
+                    f"{MAX_CONTACTS_PER_DAY:,}, which keeps 20 replications under about 10 s "
+                    "and 2 GB")]
+
+
 def pool_load_erlangs(scenario: Scenario) -> dict[str, list[float]]:
     """Offered human workload per pool and interval, in operator-equivalents (Erlangs)."""
     loads = {pool.name: [0.0] * scenario.intervals for pool in scenario.pools}
     for channel in scenario.channels:
         pool = scenario.pool(channel.pool)
-        human_share = 1 - channel.automation_share * channel.bot_containment
+        human_share = channel.human_share
         per_contact_s = channel.aht_s * (1 + pool.concurrency_slowdown * (pool.concurrency - 1))
         for index, expected in enumerate(scenario.offered(channel)):
             loads[pool.name][index] += (expected * human_share * per_contact_s

@@ -1,10 +1,11 @@
 """The default scenario: one operating day learned from the database.
 
 Demand is the mean of the same weekday over the last N weeks, per channel and interval; handle
-times and the automated share come from the same weeks. Offices form their own pool with their
-opening hours; chats, the web cabinet and the app share the digital team, who hold two chats at
-once. Staffing starts at the Erlang A minimum for the targets, so the baseline is a sensible plan
-that planners then change.
+times, the self-service share, the bot's share and its containment (contacts it finished ÷
+contacts it answered first, counting those it handed to a person) come from the same weeks.
+Offices form their own pool with their opening hours; chats, the web cabinet and the app share
+the digital team, who hold two chats at once. Staffing starts at the Erlang A minimum for the
+targets, so the baseline is a sensible plan that planners then change.
 """
 
 from __future__ import annotations
@@ -82,15 +83,13 @@ def scenario_from_history(arrivals: pl.DataFrame, handling: pl.DataFrame, weekda
         for item in arrivals.filter(pl.col("channel") == code).iter_rows(named=True):
             if 0 <= item["interval"] < intervals:
                 per_interval[item["interval"]] = round(float(item["mean_contacts"]), 2)
-        share, target = row["automated_share"] or 0.0, SL_TARGETS[code]
+        target = SL_TARGETS[code]
         channels.append(Channel(
             name=code, pool=POOL_OF[code], arrivals=tuple(per_interval),
             aht_s=round(float(row["operator_aht_s"] or 600.0), 1),
             handle_distribution="lognormal", handle_cv=0.8 if code != "office" else 0.6,
-            patience_s=PATIENCE_S[code], automation_share=round(float(share), 3),
-            bot_containment=1.0 if share > 0 else 0.0,
-            bot_handle_s=round(float(row["automated_handle_s"] or 0.0), 1),
-            sl_target_share=target[0], sl_target_s=target[1],
+            patience_s=PATIENCE_S[code], sl_target_share=target[0], sl_target_s=target[1],
+            **learned_automation(row),
         ))
     pools = (
         Pool("office", operators=(0,) * intervals, shrinkage=SHRINKAGE,
@@ -103,6 +102,26 @@ def scenario_from_history(arrivals: pl.DataFrame, handling: pl.DataFrame, weekda
     for pool in pools:
         scenario = scenario.with_pool_operators(pool.name, erlang_plan(scenario, pool.name))
     return scenario
+
+
+def learned_automation(row: dict) -> dict[str, float]:
+    """Self-service share, bot share, containment and bot time measured on one channel.
+
+    The database records the bot → human path: a contact the bot finished is served by the
+    bot; one it handed over is served by an operator with its bot time recorded (escalated).
+    So the bot answered (finished + escalated) ÷ contacts first, and finished its share.
+    """
+    contacts = row["contacts"] or 0
+    if contacts <= 0:
+        return {}
+    finished, escalated = row["by_bot"] or 0, row["escalated"] or 0
+    answered = finished + escalated
+    bot_s = ((finished * (row["bot_handle_s"] or 0.0)
+              + escalated * (row["escalated_bot_s"] or 0.0)) / answered if answered else 0.0)
+    return {"self_service_share": round((row["by_self_service"] or 0) / contacts, 3),
+            "bot_share": round(answered / contacts, 3),
+            "bot_containment": round(finished / answered, 3) if answered else 0.0,
+            "bot_handle_s": round(float(bot_s), 1)}
 
 
 @dataclass(frozen=True)
@@ -133,8 +152,7 @@ def pool_demand(scenario: Scenario, pool_name: str) -> list[PoolDemand | None]:
     offered = [scenario.offered(c) for c in members]
     demand: list[PoolDemand | None] = []
     for index in range(scenario.intervals):
-        rates = [o[index] * (1 - c.automation_share * c.bot_containment)
-                 for o, c in zip(offered, members, strict=True)]
+        rates = [o[index] * c.human_share for o, c in zip(offered, members, strict=True)]
         total = sum(rates)
         if total <= 0:
             demand.append(None)

@@ -1,13 +1,15 @@
 """SimPy model of one operating day of customer service.
 
 Scenario: contacts arrive on each channel as a Poisson process whose rate changes every interval.
-A share is offered to a bot (or self-service) first; the bot finishes some of them, and the rest
-join the human queue carrying the time already spent, so their remaining patience is shorter.
+A share finishes alone in self-service (web cabinet, app). A share is answered by a bot first;
+the bot finishes some of them, and the rest join the human queue carrying the time already
+spent, so their remaining patience is shorter.
 Operators in a pool take contacts first come, first served, up to `concurrency` at a time; the
 number on duty changes at interval boundaries (shifts, shrinkage). A waiting contact gives up
 when its patience runs out: `yield request | env.timeout(patience)`. The day starts after a
-warm-up at the overnight rate and ends with a drain, so contacts still waiting at midnight are
-served and counted, never dropped.
+warm-up at the overnight rate. When a pool closes, its last crew serves the queue already
+waiting (`duty_places`); after midnight the same rule drains the day, so contacts still
+waiting are served, or abandon, or stay unserved when nobody is on duty, and are counted.
 
 Two engines run this model. `simulate_pool` is the reference, written like SimPy's own
 examples: one process per contact. `simulate_pool_fast` keeps the same rules with two events
@@ -34,8 +36,10 @@ import simpy
 
 from sim.config import DAY_S, Channel, Pool, Scenario
 
-PURPOSES = ("arrivals", "routing", "bot", "handle", "patience")
+# New purposes go at the end: each purpose's stream depends on its position.
+PURPOSES = ("arrivals", "routing", "bot", "handle", "patience", "self_service")
 PATH_AGENT, PATH_BOT_CONTAINED, PATH_ESCALATED = "agent", "bot_contained", "escalated"
+PATH_SELF_SERVICE = "self_service"
 # Blockers (operators off duty) take freed places before any waiting contact.
 OFF_DUTY_PRIORITY, CONTACT_PRIORITY = 0, 1
 
@@ -50,6 +54,7 @@ class ChannelDraws:
     bot_unit: np.ndarray  # Exp(1) draws, scaled by the bot's mean time
     handle_unit: np.ndarray  # Exp(1) or N(0,1) draws, shaped by the channel's distribution
     patience_unit: np.ndarray  # Exp(1) draws, scaled by the channel's mean patience
+    self_service_u: np.ndarray
 
 
 def _rng(seed: int, replication: int, channel_index: int, purpose: str) -> np.random.Generator:
@@ -86,6 +91,7 @@ def draw_channel(scenario: Scenario, channel: Channel, channel_index: int, repli
         bot_unit=_rng(seed, replication, channel_index, "bot").exponential(1.0, size),
         handle_unit=handle_unit,
         patience_unit=_rng(seed, replication, channel_index, "patience").exponential(1.0, size),
+        self_service_u=_rng(seed, replication, channel_index, "self_service").random(size),
     )
 
 
@@ -168,8 +174,7 @@ def roster(env: simpy.Environment, operators: simpy.PriorityResource, places: li
 def simulate_pool(scenario: Scenario, pool: Pool, join_s: np.ndarray, handle_s: np.ndarray,
                   patience_s: np.ndarray) -> _Queue:
     """Run one pool's queue for the day; inputs are sorted by join time (seconds from 0)."""
-    places = [n * pool.concurrency for n in scenario.available(pool)]
-    drain, capacity = _drain_and_capacity(scenario, pool, places)
+    places, drain, capacity = duty_places(scenario, pool)
     env = simpy.Environment(initial_time=-scenario.warmup_s)
     operators = simpy.PriorityResource(env, capacity=capacity)
     size = join_s.size
@@ -190,8 +195,7 @@ def simulate_pool_fast(scenario: Scenario, pool: Pool, join_s: np.ndarray,
     contact whose patience ran out is skipped when its turn comes and recorded as abandoned at
     its deadline, which is when the process model's `request | timeout(patience)` fires.
     """
-    places = [n * pool.concurrency for n in scenario.available(pool)]
-    drain, capacity = _drain_and_capacity(scenario, pool, places)
+    places, drain, capacity = duty_places(scenario, pool)
     env = simpy.Environment(initial_time=-scenario.warmup_s)
     size = join_s.size
     queue = _Queue(join_s, handle_s, patience_s, np.full(size, np.nan), np.full(size, np.nan),
@@ -260,29 +264,41 @@ def simulate_pool_fast(scenario: Scenario, pool: Pool, join_s: np.ndarray,
     env.process(shifts())
     env.process(arrivals_fast())
     env.run()
-    for index in waiting:  # only possible with infinite patience and nobody ever on duty
-        queue.abandoned[index] = True
-        queue.end_s[index] = deadlines[index]
+    for index in waiting:  # nobody left on duty: they give up at their patience, or stay
+        if math.isfinite(deadlines[index]):  # unserved (infinite patience), as in the
+            queue.abandoned[index] = True  # process model, where the request never fires
+            queue.end_s[index] = deadlines[index]
     return queue
 
 
-def _drain_and_capacity(scenario: Scenario, pool: Pool, places: list[int]) -> tuple[int, int]:
-    """After midnight the last open interval's operators stay until the queue is empty."""
-    open_places = [p for p, expected in zip(places, _pool_offered(scenario, pool), strict=True)
-                   if expected > 0]
-    drain = max(1, open_places[-1] if open_places else max(places, default=1))
-    return drain, max(max(places, default=0), drain, 1)
+def duty_places(scenario: Scenario, pool: Pool) -> tuple[list[int], int, int]:
+    """Places on duty per interval, the drain after midnight, and the resource's capacity.
+
+    Closing rule (the common office rule): when a pool closes (its opening hours end), the
+    operators of its last open interval stay until the queue already waiting is served. No
+    new contact arrives while it is closed, so keeping that crew on duty for the closed
+    intervals gives exactly that: they serve who is left, then idle, unpaid (the cost counts
+    scheduled operators). The day's end is the same rule: the last open interval's crew
+    drains the queue after midnight. A crew of 0 serves nobody: contacts left then abandon
+    at their patience or stay unserved, and both are counted.
+    """
+    places = [n * pool.concurrency for n in scenario.available(pool)]
+    is_open = [pool.open_h <= i * scenario.interval_minutes / 60 < pool.close_h
+               for i in range(len(places))]
+    open_places = [p for p, opened in zip(places, is_open, strict=True) if opened]
+    closing_crew = open_places[-1] if open_places else 0  # the night before, for the first
+    effective = []
+    for on_duty, opened in zip(places, is_open, strict=True):
+        if opened:
+            closing_crew = on_duty
+            effective.append(on_duty)
+        else:
+            effective.append(max(on_duty, closing_crew))
+    drain = open_places[-1] if open_places else 0
+    return effective, drain, max(max(effective, default=0), drain, 1)
 
 
 ENGINES = {"process": simulate_pool, "fast": simulate_pool_fast}
-
-
-def _pool_offered(scenario: Scenario, pool: Pool) -> list[float]:
-    totals = [0.0] * scenario.intervals
-    for channel in scenario.channels:
-        if channel.pool == pool.name:
-            totals = [a + b for a, b in zip(totals, scenario.offered(channel), strict=True)]
-    return totals
 
 
 RECORD_SCHEMA = {
@@ -309,8 +325,17 @@ def simulate_day(scenario: Scenario, replication: int = 0, seed: int = 0,
     for index, channel in enumerate(scenario.channels):
         draws = draw_channel(scenario, channel, index, replication, seed)
         pool = scenario.pool(channel.pool)
-        to_bot = draws.to_bot_u < channel.automation_share
-        contained = to_bot & (draws.contain_u < channel.bot_containment)
+        self_served = draws.self_service_u < channel.self_service_share
+        # Bot shares are of all arrivals; `position` places each other customer on that
+        # scale, so the same customers reach the bot whatever else changes (common random
+        # numbers) and an extra share only adds customers to those the bot already takes.
+        position = draws.to_bot_u * (1.0 - channel.self_service_share)
+        base_bot = ~self_served & (position < channel.bot_share)
+        extra_bot = (~self_served & ~base_bot
+                     & (position < channel.bot_share + channel.extra_bot_share))
+        to_bot = base_bot | extra_bot
+        contained = ((base_bot & (draws.contain_u < channel.bot_containment))
+                     | (extra_bot & (draws.contain_u < channel.extra_bot_containment)))
         bot_s = np.where(to_bot, draws.bot_unit * channel.bot_handle_s, 0.0)
         patience = (np.full(draws.arrival_s.size, np.inf) if channel.patience_s is None
                     else draws.patience_unit * channel.patience_s)
@@ -320,7 +345,8 @@ def simulate_day(scenario: Scenario, replication: int = 0, seed: int = 0,
         gave_up = to_bot & ~contained & (remaining <= 0)
         per_channel.append({
             "channel": channel.name, "pool": pool.name, "arrival_s": draws.arrival_s,
-            "to_bot": to_bot, "contained": contained, "gave_up": gave_up, "bot_s": bot_s,
+            "self_served": self_served, "to_bot": to_bot, "contained": contained,
+            "gave_up": gave_up, "bot_s": bot_s,
             "patience_s": patience, "remaining_s": remaining,
             "handle_s": handle_times(channel, pool, draws.handle_unit),
         })
@@ -330,7 +356,7 @@ def simulate_day(scenario: Scenario, replication: int = 0, seed: int = 0,
         members = [c for c in per_channel if c["pool"] == pool.name]
         if not members:
             continue
-        human = [~c["contained"] & ~c["gave_up"] for c in members]
+        human = [~c["contained"] & ~c["gave_up"] & ~c["self_served"] for c in members]
         join = np.concatenate([c["arrival_s"][h] + c["bot_s"][h] for c, h in zip(
             members, human, strict=True)])
         order = np.argsort(join, kind="stable")
@@ -364,14 +390,16 @@ def _records(scenario: Scenario, replication: int, channel: dict, human: np.ndar
         served["abandoned"]
     arrival = channel["arrival_s"]
     contained, gave_up = channel["contained"], channel["gave_up"]
+    self_served = channel["self_served"]
     end[contained] = arrival[contained] + channel["bot_s"][contained]
+    end[self_served] = arrival[self_served]  # finished alone; the time is the customer's
     end[gave_up] = arrival[gave_up] + channel["patience_s"][gave_up]
     abandoned[gave_up] = True
     join = np.where(human, arrival + channel["bot_s"], np.nan)
     # Clock arithmetic (now + (join - now)) can land a hair before `join`: waits are >= 0.
     wait = np.where(human, np.maximum(np.where(abandoned, end, start) - join, 0.0), 0.0)
-    path = np.where(contained, PATH_BOT_CONTAINED,
-                    np.where(channel["to_bot"], PATH_ESCALATED, PATH_AGENT))
+    path = np.where(self_served, PATH_SELF_SERVICE, np.where(
+        contained, PATH_BOT_CONTAINED, np.where(channel["to_bot"], PATH_ESCALATED, PATH_AGENT)))
     warmup = arrival < 0
     keep = (arrival < DAY_S) if include_warmup else (~warmup & (arrival < DAY_S))
     frame = pl.DataFrame({

@@ -4,8 +4,8 @@ This is a model estimate, not a measurement. NPS is linear in the mix of contact
 P(promoter) − P(detractor)), so a scenario's NPS is the share-weighted NPS of its wait buckets.
 Assumptions, stated where they are shown:
 - answered contacts score like the observed contacts of their wait bucket;
-- contacts the bot finishes score like observed bot/self-service contacts;
-- abandoned contacts score like the longest-wait bucket (they were never answered).
+- contacts the bot or self-service finishes score like observed bot/self-service contacts;
+- abandoned and unserved contacts score like the longest-wait bucket (never answered).
 The interval combines the replications' spread with the sampling error of the curve; buckets
 that the smoothing merged share one estimate, so their errors add up as one.
 """
@@ -15,12 +15,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Connection
+from scipy import stats
 
-from sim.model import PATH_BOT_CONTAINED
+from sim.model import PATH_BOT_CONTAINED, PATH_SELF_SERVICE
+
+if TYPE_CHECKING:  # the core imports no database driver; only the bridge below needs one
+    from sqlalchemy import Connection
 
 Z_95 = 1.96
 
@@ -113,29 +117,87 @@ def curve_from_database(connection: Connection, days: int = 90
         f"wait→NPS curve fitted on surveys from {filters.start} to {filters.end}")
 
 
+@dataclass(frozen=True)
+class NpsParts:
+    """What predicted NPS is made of, kept per scenario so that changes can be paired.
+
+    `per_replication`: predicted NPS of each simulated day; `block_shares` and
+    `automated_share`: the mean share of contacts scored by each curve block and by the
+    automated (bot, self-service) estimate; `curve_variance`: the curve's sampling variance of
+    the estimate (points²).
+    """
+
+    per_replication: tuple[float, ...]
+    block_shares: tuple[float, ...]
+    automated_share: float
+    curve_variance: float
+
+
+def nps_parts(records: pl.DataFrame, curve: WaitNpsCurve) -> NpsParts:
+    """Score every simulated contact on the curve, one day (replication) at a time."""
+    blocks = np.asarray(curve.blocks or range(len(curve.nps)))
+    per_replication, shares, automated, variance_terms = [], [], [], []
+    for _, group in records.sort("replication").group_by("replication", maintain_order=True):
+        finished_alone = group["path"].is_in([PATH_BOT_CONTAINED, PATH_SELF_SERVICE]).to_numpy()
+        buckets = curve.bucket_of(group["wait_s"].fill_null(0.0).to_numpy())
+        # Abandoned and unserved contacts were never answered: the longest-wait bucket.
+        never_answered = ~group["answered"].to_numpy() & ~finished_alone
+        buckets[never_answered] = len(curve.nps) - 1
+        scores = np.asarray(curve.nps)[buckets]
+        scores[finished_alone] = curve.bot_nps
+        per_replication.append(float(scores.mean()))
+        bucket_shares = (np.bincount(buckets[~finished_alone], minlength=len(curve.nps))
+                         / group.height)
+        block_shares = np.bincount(blocks, weights=bucket_shares)  # merged buckets err together
+        shares.append(block_shares)
+        automated.append(float(finished_alone.mean()))
+        variance_terms.append(float(np.sum((block_shares * _block_se(curve, blocks)) ** 2)
+                                    + (finished_alone.mean() * curve.bot_se) ** 2))
+    return NpsParts(tuple(per_replication), tuple(float(v) for v in np.mean(shares, axis=0)),
+                    float(np.mean(automated)), float(np.mean(variance_terms)))
+
+
+def _block_se(curve: WaitNpsCurve, blocks: np.ndarray) -> np.ndarray:
+    block_se = np.zeros(int(blocks.max()) + 1)
+    block_se[blocks] = curve.se
+    return block_se
+
+
+def _t95(count: int) -> float:
+    return float(stats.t.ppf(0.975, count - 1)) if count > 1 else math.nan
+
+
+def estimate(parts: NpsParts) -> dict[str, float]:
+    """Predicted NPS with its 95% interval: the days' spread plus the curve's error."""
+    values = np.asarray(parts.per_replication)
+    mean = float(values.mean())
+    replication_var = float(values.var(ddof=1)) / values.size if values.size > 1 else 0.0
+    half = Z_95 * math.sqrt(replication_var + parts.curve_variance)
+    return {"predicted_nps": mean, "predicted_nps_ci_low": mean - half,
+            "predicted_nps_ci_high": mean + half}
+
+
 def predict(records: pl.DataFrame, curve: WaitNpsCurve) -> dict[str, float]:
     """Predicted NPS of a simulated scenario with its 95% interval (points)."""
-    per_replication = []
-    variance_terms = []
-    for _, group in records.group_by("replication"):
-        contained = (group["path"] == PATH_BOT_CONTAINED).to_numpy()
-        abandoned = group["abandoned"].to_numpy()
-        waits = group["wait_s"].fill_null(0.0).to_numpy()
-        buckets = curve.bucket_of(waits)
-        buckets[abandoned] = len(curve.nps) - 1
-        scores = np.asarray(curve.nps)[buckets]
-        scores[contained] = curve.bot_nps
-        per_replication.append(float(scores.mean()))
-        shares = np.bincount(buckets[~contained], minlength=len(curve.nps)) / group.height
-        blocks = np.asarray(curve.blocks or range(len(curve.nps)))
-        block_shares = np.bincount(blocks, weights=shares)  # merged buckets err together
-        block_se = np.zeros(block_shares.size)
-        block_se[blocks] = curve.se
-        variance_terms.append(float(np.sum((block_shares * block_se) ** 2)
-                                    + (contained.mean() * curve.bot_se) ** 2))
-    estimate = float(np.mean(per_replication))
-    replication_var = (float(np.var(per_replication, ddof=1)) / len(per_replication)
-                       if len(per_replication) > 1 else 0.0)
-    half = Z_95 * math.sqrt(replication_var + float(np.mean(variance_terms)))
-    return {"predicted_nps": estimate, "predicted_nps_ci_low": estimate - half,
-            "predicted_nps_ci_high": estimate + half}
+    return estimate(nps_parts(records, curve))
+
+
+def paired_change(baseline: NpsParts, scenario: NpsParts, curve: WaitNpsCurve
+                  ) -> dict[str, float]:
+    """Change of predicted NPS with a paired 95% CI, like every other metric's change.
+
+    Both scenarios simulate the same days, so the days' part comes from per-day differences.
+    The curve's error is shared: only the shift of contacts between its blocks (and to the
+    automated estimate) carries it into the change.
+    """
+    days = np.asarray(scenario.per_replication) - np.asarray(baseline.per_replication)
+    mean = float(days.mean())
+    day_half = (_t95(days.size) * float(days.std(ddof=1)) / math.sqrt(days.size)
+                if days.size > 1 else 0.0)
+    shift = np.asarray(scenario.block_shares) - np.asarray(baseline.block_shares)
+    blocks = np.asarray(curve.blocks or range(len(curve.nps)))
+    curve_var = (float(np.sum((shift * _block_se(curve, blocks)) ** 2))
+                 + ((scenario.automated_share - baseline.automated_share) * curve.bot_se) ** 2)
+    half = math.sqrt(day_half ** 2 + (Z_95 ** 2) * curve_var)
+    return {"predicted_nps_delta": mean, "predicted_nps_delta_ci_low": mean - half,
+            "predicted_nps_delta_ci_high": mean + half}

@@ -2,7 +2,11 @@
 
 Definitions (documented in the README):
 - offered: every contact that arrived in the day, bot or not;
-- queued: contacts that wanted an operator (not finished by the bot);
+- self_served: finished alone in self-service (web cabinet, app); bot_contained: finished by
+  the bot; escalated: the bot started them and handed them to the queue;
+- queued: contacts that wanted an operator (not self-served, not finished by the bot);
+- unserved: queued contacts nobody answered and who never gave up (infinite patience and no
+  operator left on duty);
 - answered / abandoned: queued contacts that an operator took / that gave up waiting, in the
   queue or while still in the bot (gave_up_in_bot);
 - abandoned_share = abandoned / queued; queue_abandoned_share and queue_service_level leave
@@ -24,16 +28,18 @@ import polars as pl
 from scipy import stats
 
 from sim.config import Scenario
-from sim.model import PATH_AGENT, PATH_BOT_CONTAINED
+from sim.model import PATH_BOT_CONTAINED, PATH_ESCALATED, PATH_SELF_SERVICE
 
-DAY_METRICS = ("offered", "queued", "answered", "abandoned", "abandoned_share",
+DAY_METRICS = ("offered", "queued", "answered", "abandoned", "unserved", "abandoned_share",
                "gave_up_in_bot", "queue_abandoned_share", "queue_service_level", "asa_s",
                "wait_p50_s", "wait_p90_s", "wait_p95_s", "service_level", "occupancy",
-               "max_queue", "bot_contained", "operator_cost", "bot_cost", "cost")
+               "max_queue", "self_served", "to_bot", "bot_contained", "escalated",
+               "operator_cost", "bot_cost", "cost")
 
-
-COUNTS = ("offered", "queued", "answered", "abandoned", "gave_up_in_bot", "bot_contained",
-          "to_bot", "within_target")
+# Counts are signed 64-bit: Polars sums booleans as unsigned 32-bit, and a change between two
+# scenarios that lowers a count must come out negative, not wrap round to 4 billion.
+COUNTS = ("offered", "queued", "answered", "abandoned", "unserved", "gave_up_in_bot",
+          "self_served", "bot_contained", "escalated", "to_bot", "within_target")
 
 
 def _targets(scenario: Scenario) -> pl.DataFrame:
@@ -43,7 +49,7 @@ def _targets(scenario: Scenario) -> pl.DataFrame:
 
 def _contact_metrics(records: pl.DataFrame, scenario: Scenario, keys: list[str]
                      ) -> pl.DataFrame:
-    queued = pl.col("path") != PATH_BOT_CONTAINED
+    queued = ~pl.col("path").is_in([PATH_BOT_CONTAINED, PATH_SELF_SERVICE])
     answered_wait = pl.col("wait_s").filter(pl.col("answered"))
     return (
         _in_day(records).join(_targets(scenario), on="channel", how="left")
@@ -54,8 +60,10 @@ def _contact_metrics(records: pl.DataFrame, scenario: Scenario, keys: list[str]
             answered=pl.col("answered").sum(),
             abandoned=pl.col("abandoned").sum(),
             gave_up_in_bot=(pl.col("abandoned") & pl.col("queue_join_s").is_null()).sum(),
+            self_served=(pl.col("path") == PATH_SELF_SERVICE).sum(),
             bot_contained=(pl.col("path") == PATH_BOT_CONTAINED).sum(),
-            to_bot=(pl.col("path") != PATH_AGENT).sum(),
+            escalated=(pl.col("path") == PATH_ESCALATED).sum(),
+            to_bot=pl.col("path").is_in([PATH_BOT_CONTAINED, PATH_ESCALATED]).sum(),
             within_target=(pl.col("answered") & (pl.col("wait_s") <= pl.col("sl_target_s")))
             .sum(),
             asa_s=answered_wait.mean(),
@@ -63,7 +71,9 @@ def _contact_metrics(records: pl.DataFrame, scenario: Scenario, keys: list[str]
             wait_p90_s=answered_wait.quantile(0.9),
             wait_p95_s=answered_wait.quantile(0.95),
         )
+        .with_columns(pl.col(name for name in COUNTS if name != "unserved").cast(pl.Int64))
         .with_columns(
+            unserved=pl.col("queued") - pl.col("answered") - pl.col("abandoned"),
             abandoned_share=pl.when(pl.col("queued") > 0)
             .then(pl.col("abandoned") / pl.col("queued")).otherwise(0.0),
             # Staffing can only help those who reach the queue, not those who leave the bot.
@@ -174,8 +184,7 @@ def interval_results(records: pl.DataFrame, scenario: Scenario,
     pools = pool_interval_metrics(records, scenario) if pools is None else pools
     return (contacts.join(pools, on=["replication", "pool", "interval"], how="full",
                           coalesce=True)
-            .with_columns(pl.col("offered", "queued", "answered", "abandoned", "bot_contained",
-                                 "to_bot").fill_null(0))
+            .with_columns(pl.col(COUNTS).fill_null(0))
             .join(_scheduled(scenario), on=["pool", "interval"], how="left")
             .with_columns(bot_cost=pl.col("to_bot") * scenario.bot_cost_per_contact)
             .with_columns(cost=pl.col("operator_cost") + pl.col("bot_cost"))

@@ -24,6 +24,7 @@ import polars as pl
 
 from sim.config import Scenario
 from sim.model import simulate_day
+from sim.nps import WaitNpsCurve, estimate, nps_parts, paired_change
 from sim.results import confidence, day_results, interval_results, pool_interval_metrics
 
 Progress = Callable[[float, str], None]
@@ -188,24 +189,33 @@ def _simulate_here(scenario: Scenario, replications: int, seed: int,
 
 
 COMPARED = ("service_level", "asa_s", "wait_p90_s", "abandoned_share", "occupancy", "cost",
-            "operator_cost", "bot_cost", "bot_contained")
+            "operator_cost", "bot_cost", "offered", "answered", "abandoned", "unserved",
+            "self_served", "bot_contained", "escalated")
 
 
 def compare(baseline: Scenario, scenarios: Sequence[Scenario], replications: int = 20,
-            seed: int = 0, executor: Executor | None = None) -> pl.DataFrame:
+            seed: int = 0, executor: Executor | None = None, curve: WaitNpsCurve | None = None
+            ) -> pl.DataFrame:
     """A baseline against up to 5 scenarios, side by side, with paired deltas.
 
     Every scenario simulates the same days (same seed: common random numbers), so each delta's
-    95% CI comes from the per-day differences, far narrower than two separate intervals.
+    95% CI comes from the per-day differences, far narrower than two separate intervals. With
+    a wait→NPS curve, predicted NPS and its paired change come too.
     """
     if not 1 <= len(scenarios) <= 5:
         raise ValueError(f"compare takes 1 to 5 scenarios, got {len(scenarios)}")
     results = [run(scenario, replications, seed, executor) for scenario in (baseline,
                                                                               *scenarios)]
+    parts = [nps_parts(result.records, curve) for result in results] if curve else []
     rows = []
-    for scenario, result in zip((baseline, *scenarios), results, strict=True):
-        rows.append(pl.concat([result.summary(), paired_changes(results[0].day, result.day)],
-                              how="horizontal").with_columns(scenario=pl.lit(scenario.name)))
+    for index, (scenario, result) in enumerate(zip((baseline, *scenarios), results,
+                                                   strict=True)):
+        row = pl.concat([result.summary(), paired_changes(results[0].day, result.day)],
+                        how="horizontal").with_columns(scenario=pl.lit(scenario.name))
+        if parts:
+            row = row.with_columns(**{key: pl.lit(value, pl.Float64) for key, value in (
+                estimate(parts[index]) | paired_change(parts[0], parts[index], curve)).items()})
+        rows.append(row)
     return pl.concat(rows, how="diagonal").select("scenario", pl.exclude("scenario"))
 
 
@@ -218,7 +228,8 @@ def paired_changes(base_day: pl.DataFrame, other_day: pl.DataFrame,
     """
     paired = other_day.select("replication", *metrics).join(
         base_day.select("replication", *metrics), on="replication", suffix="_baseline")
-    deltas = paired.select("replication", *[
-        (pl.col(metric) - pl.col(f"{metric}_baseline")).alias(f"{metric}_delta")
+    deltas = paired.select("replication", *[  # signed: a count that falls comes out negative
+        (pl.col(metric).cast(pl.Float64) - pl.col(f"{metric}_baseline").cast(pl.Float64))
+        .alias(f"{metric}_delta")
         for metric in metrics])
     return confidence(deltas, tuple(f"{metric}_delta" for metric in metrics), bounded=False)

@@ -109,14 +109,14 @@ def test_adding_an_operator_never_worsens_the_mean_wait_with_common_random_numbe
 def test_bad_configs_name_the_field_and_value():
     data = stationary(12)
     data["pools"][0]["operators"] = [-1] + [12] * 23
-    data["channels"][0]["automation_share"] = 1.5
+    data["channels"][0]["bot_share"] = 1.5
     data["pools"][0]["concurrency"] = 0
     data["pools"][0]["open_h"], data["pools"][0]["close_h"] = 18, 9
     parsed = parse_scenario(data)
     assert not parsed.ok
     messages = [str(problem) for problem in parsed.problems]
     assert "pools[0].operators[0]: -1 must be >= 0" in messages
-    assert "channels[0].automation_share: 1.5 must be <= 1" in messages
+    assert "channels[0].bot_share: 1.5 must be <= 1" in messages
     assert "pools[0].concurrency: 0 must be >= 1" in messages
     assert "pools[0].close_h: 9 is before open_h 18" in messages
 
@@ -168,7 +168,7 @@ def test_staffing_gap_makes_contacts_wait_for_the_next_shift_and_none_are_droppe
 
 def test_bot_containment_removes_human_load_and_costs_per_contact():
     data = stationary(12)
-    data["channels"][0] |= {"automation_share": 1.0, "bot_containment": 1.0, "bot_handle_s": 90}
+    data["channels"][0] |= {"bot_share": 1.0, "bot_containment": 1.0, "bot_handle_s": 90}
     data["bot_cost_per_contact"] = 50.0
     sim = scenario(data)
     day = day_results(simulate_day(sim, 0, seed=2), sim).row(0, named=True)
@@ -180,7 +180,7 @@ def test_bot_containment_removes_human_load_and_costs_per_contact():
 
 def test_escalated_contacts_carry_their_bot_time():
     data = stationary(12, patience_s=300)
-    data["channels"][0] |= {"automation_share": 1.0, "bot_containment": 0.0,
+    data["channels"][0] |= {"bot_share": 1.0, "bot_containment": 0.0,
                             "bot_handle_s": 600}
     records = simulate_day(scenario(data), 0, seed=4)
     assert set(records["path"]) == {"escalated"}
@@ -209,7 +209,7 @@ def test_invariants(agents, arrivals, aht_s, patience_s, automation, containment
     data["interval_minutes"] = 60
     data["warmup_s"] = 0
     data["pools"][0]["concurrency"] = concurrency
-    data["channels"][0] |= {"automation_share": automation, "bot_containment": containment,
+    data["channels"][0] |= {"bot_share": automation, "bot_containment": containment,
                             "bot_handle_s": 60}
     sim = scenario(data)
     records = simulate_day(sim, 0, seed)
@@ -263,7 +263,7 @@ def test_optimizer_meets_targets_with_no_operator_to_spare():
 
 def test_optimizer_does_not_hire_for_customers_lost_in_the_bot():
     data = _optimizer_day()
-    data["channels"][0] |= {"automation_share": 0.5, "bot_containment": 0.0,
+    data["channels"][0] |= {"bot_share": 0.5, "bot_containment": 0.0,
                             "bot_handle_s": 600}
     plan = optimize(scenario(data), replications=4, seed=3, executor=SERIAL)
     # Half the customers meet a slow bot and many give up there: abandonment stays high...
@@ -284,7 +284,7 @@ def test_sweep_frontier_and_monotone_cost():
     for row in grid.filter(~pl.col("on_frontier")).iter_rows(named=True):
         assert ((frontier["cost"] <= row["cost"])
                 & (frontier["service_level"] >= row["service_level"])).any()
-    by_mix = {(r["operator_factor"], r["automation_share"]): r for r in grid.iter_rows(named=True)}
+    by_mix = {(r["operator_factor"], r["extra_bot_share"]): r for r in grid.iter_rows(named=True)}
     # Same automation, more operators: better service and more cost.
     assert by_mix[(1.2, 0.0)]["service_level"] > by_mix[(0.8, 0.0)]["service_level"]
     assert by_mix[(1.2, 0.0)]["cost"] > by_mix[(0.8, 0.0)]["cost"]
@@ -305,6 +305,7 @@ def test_isotonic_fit_and_prediction():
     records = pl.DataFrame({
         "replication": [0, 0, 0, 0], "path": ["agent", "agent", "agent", PATH_BOT_CONTAINED],
         "wait_s": [5.0, 45.0, 10.0, 0.0], "abandoned": [False, False, True, False],
+        "answered": [True, True, False, False],
     })
     # 60 (fast) + 40 (45 s) + 0 (abandoned = worst bucket) + 50 (bot), averaged.
     assert predict(records, curve)["predicted_nps"] == pytest.approx(37.5)
@@ -328,7 +329,7 @@ def test_fast_engine_gives_the_process_models_records(operators, arrivals, patie
     data = stationary(1, arrivals_per_hour=arrivals, patience_s=patience_s)
     data["pools"][0] |= {"operators": operators, "concurrency": concurrency,
                          "concurrency_slowdown": 0.2}
-    data["channels"][0] |= {"automation_share": automation, "bot_containment": containment,
+    data["channels"][0] |= {"bot_share": automation, "bot_containment": containment,
                             "bot_handle_s": 45, "handle_distribution": "lognormal",
                             "handle_cv": 0.7}
     data["warmup_s"] = warmup_s
@@ -452,7 +453,7 @@ def test_compare_gives_paired_deltas_against_the_baseline():
     base = scenario(stationary(12))
     more = scenario(stationary(13) | {"name": "13 operators"})
     bot_data = stationary(12) | {"name": "bot"}
-    bot_data["channels"][0] |= {"automation_share": 0.3, "bot_containment": 0.6,
+    bot_data["channels"][0] |= {"bot_share": 0.3, "bot_containment": 0.6,
                                 "bot_handle_s": 90}
     table = compare(base, [more, scenario(bot_data)], replications=10, seed=2,
                     executor=SERIAL)
@@ -514,7 +515,8 @@ def test_merged_buckets_share_one_error():
     # Two equal-size buckets pooled: error / sqrt(2).
     assert curve.se[0] == pytest.approx(4.0 / 1.96 / math.sqrt(2))
     records = pl.DataFrame({"replication": [0, 0], "path": ["agent", "agent"],
-                            "wait_s": [5.0, 45.0], "abandoned": [False, False]})
+                            "wait_s": [5.0, 45.0], "abandoned": [False, False],
+                            "answered": [True, True]})
     half = predict(records, curve)["predicted_nps_ci_high"] - 61.0
     # Both contacts sit in one block: its error counts once with the full share.
     assert half == pytest.approx(1.96 * curve.se[0])
