@@ -116,7 +116,7 @@ def _json_value(value):
 
 
 def _sweep(args: argparse.Namespace) -> None:
-    from sim.sweep import sweep
+    from sim.sweep import cheapest_meeting, edge_warnings, sweep
 
     scenario = load_scenario(args.scenario).scenario
     pools = [p.name for p in scenario.pools]
@@ -124,14 +124,14 @@ def _sweep(args: argparse.Namespace) -> None:
     if pool not in pools:
         raise CliError(f"--pool: {pool!r} is not one of {', '.join(pools)}")
     factors = _range(args.operators, "--operators")
-    shares = _range(args.automation, "--automation")
+    shares = _range(args.extra_bot, "--extra-bot")
     if not factors or any(not 0 <= f <= 10 for f in factors):  # NaN and inf fail too
         raise CliError(f"--operators: factors must be within 0..10, got {args.operators!r}")
     if len(factors) * len(shares) > 400:
-        raise CliError(f"--operators x --automation: {len(factors) * len(shares)} mixes; "
+        raise CliError(f"--operators x --extra-bot: {len(factors) * len(shares)} mixes; "
                        "the most is 400")
     if not shares or any(not 0 <= s <= 1 for s in shares):
-        raise CliError(f"--automation: shares must be within 0..1, got {args.automation!r}")
+        raise CliError(f"--extra-bot: shares must be within 0..1, got {args.extra_bot!r}")
     if args.containment is not None and not 0 <= args.containment <= 1:
         raise CliError(f"--containment: {args.containment} must be within 0..1")
     channels = [c.strip() for c in args.channels.split(",")] if args.channels else None
@@ -149,9 +149,13 @@ def _sweep(args: argparse.Namespace) -> None:
         print(json.dumps([{k: _json_value(v) for k, v in row.items()}
                           for row in grid.iter_rows(named=True)]))
     else:
-        _print_table(grid.select("operator_factor", "automation_share", "operator_hours",
-                                 "service_level", "asa_s", "abandoned_share", "cost",
-                                 "on_frontier"))
+        _print_table(grid.select("operator_factor", "extra_bot_share", "is_baseline",
+                                 "operator_hours", "service_level", "asa_s", "abandoned_share",
+                                 "cost", "on_frontier"))
+        target = scenario.pool_targets(pool)[0]
+        best = cheapest_meeting(grid, target)
+        for warning in edge_warnings(grid, best):
+            print(f"warning: {warning}", file=sys.stderr)
 
 
 def _compare(args: argparse.Namespace) -> None:
@@ -164,14 +168,16 @@ def _compare(args: argparse.Namespace) -> None:
     names = [baseline.name, *[s.name for s in scenarios]]
     if len(set(names)) != len(names):
         raise CliError(f"scenario names must differ to be compared: {', '.join(names)}")
-    table = compare(baseline, scenarios, args.replications, args.seed)
+    curve, note = _curve(args.db)
+    table = compare(baseline, scenarios, args.replications, args.seed, curve=curve)
     if args.json:
         print(json.dumps([{k: _json_value(v) for k, v in row.items()}
-                          for row in table.iter_rows(named=True)]))
+                          | {"predicted_nps_note": note} for row in table.iter_rows(named=True)]))
         return
+    shown = (*COMPARED, "predicted_nps") if curve is not None else COMPARED
     for row in table.iter_rows(named=True):
         print(row["scenario"])
-        for metric in COMPARED:
+        for metric in shown:
             value, delta = row[metric], row[f"{metric}_delta"]
             low, high = row[f"{metric}_delta_ci_low"], row[f"{metric}_delta_ci_high"]
             change = (f"  change {delta:+.4g} [{low:+.4g}, {high:+.4g}]"
@@ -180,6 +186,7 @@ def _compare(args: argparse.Namespace) -> None:
                   else f"  {metric:>16}: -")
     print(f"{args.replications} replications, seed {args.seed}: every scenario simulates the "
           "same days, so each change's 95% CI comes from paired days.")
+    print(f"predicted NPS: {note}")
 
 
 def _optimize(args: argparse.Namespace) -> None:
@@ -251,17 +258,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true")
     run.add_argument("--db", help="database URL for the wait→NPS curve (default: configured)")
 
-    sweep = commands.add_parser("sweep", help="grid of operators x automation share")
+    sweep = commands.add_parser("sweep", help="grid of operators x extra bot share")
     sweep.add_argument("--scenario", required=True)
     sweep.add_argument("--pool", help="pool whose operators are scaled (default: the last)")
     sweep.add_argument("--operators", default="0.6:1.4:11",
                        help="operator factors, START:STOP:COUNT or a list (default 0.6:1.4:11)")
-    sweep.add_argument("--automation", default="0:0.5:11",
-                       help="automation shares, START:STOP:COUNT or a list (default 0:0.5:11)")
-    sweep.add_argument("--channels", help="comma list of channels that get the bot share "
-                                            "(default: all of the pool's channels)")
+    sweep.add_argument("--extra-bot", default="0:0.5:11",
+                       help="extra share of arrivals the bot answers first, on top of the "
+                            "scenario's own bot; START:STOP:COUNT or a list (default "
+                            "0:0.5:11). Self-service is left as it is.")
+    sweep.add_argument("--channels", help="comma list of channels that get the extra bot share "
+                                            "(default: the pool's channels that have a bot)")
     sweep.add_argument("--containment", type=number_arg("--containment"),
-                       help="bot containment for the swept channels (default: as in scenario)")
+                       help="containment of the extra bot share (default: each channel's own)")
     _replications_and_seed(sweep, 5)
     sweep.add_argument("--csv", help="also write the grid to this CSV file")
     sweep.add_argument("--json", action="store_true")
@@ -273,6 +282,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="a scenario TOML to compare (repeat up to 5 times)")
     _replications_and_seed(comp, 20)
     comp.add_argument("--json", action="store_true")
+    comp.add_argument("--db", help="database URL for the wait→NPS curve (default: configured)")
 
     opt = commands.add_parser("optimize", help="minimum operators per interval for the targets")
     opt.add_argument("--scenario", required=True)

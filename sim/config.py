@@ -493,15 +493,16 @@ def stability_warnings(scenario: Scenario) -> list[str]:
         unstable = [i for i, (load, agents) in enumerate(zip(loads, available, strict=True))
                     if load > 0 and load >= agents]
         if unstable:
-            hours = ", ".join(_clock(i * scenario.interval_minutes) for i in unstable[:6])
+            hours = ", ".join(clock(i * scenario.interval_minutes) for i in unstable[:6])
             more = f" and {len(unstable) - 6} more" if len(unstable) > 6 else ""
             warnings.append(f"unstable: pool {pool.name!r} has more work than operators in "
                             f"{len(unstable)} interval(s) ({hours}{more}); queues will grow")
     return warnings
 
 
-def _clock(minutes: int) -> str:
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+def clock(minutes: float) -> str:
+    """Minutes after midnight as HH:MM."""
+    return f"{int(minutes) // 60:02d}:{int(minutes) % 60:02d}"
 
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:

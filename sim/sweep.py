@@ -105,6 +105,14 @@ def with_frontier(grid: pl.DataFrame) -> pl.DataFrame:
     return grid.with_columns(on_frontier=pl.Series(~dominated))
 
 
+def cheapest_meeting(grid: pl.DataFrame, target: float) -> dict[str, Any] | None:
+    """The cheapest frontier mix whose mean service level reaches the target."""
+    meeting = grid.filter(pl.col("on_frontier") & (pl.col("service_level") >= target - 1e-12))
+    if meeting.is_empty():
+        return None
+    return meeting.sort("cost").row(0, named=True)
+
+
 EDGE_WARNINGS = {
     "fewest": "The best mix uses the fewest operators on the grid: a cheaper one may lie "
               "below it. Lower the smallest operator factor and sweep again.",

@@ -200,30 +200,32 @@ def wait_histogram(frame: pl.DataFrame, cap_s: int, day: str) -> alt.LayerChart:
 def _mix_labels(grid: pl.DataFrame) -> pl.DataFrame:
     return grid.with_columns(
         operators=pl.format("× {}", pl.col("operator_factor").round(2)),
-        automation=(pl.col("automation_share") * 100).round(0).cast(pl.Int64).cast(pl.String)
-        + "%")
+        extra_bot=pl.format("+{}%",
+                            (pl.col("extra_bot_share") * 100).round(0).cast(pl.Int64)))
 
 
 def _mix_tooltip(grid: pl.DataFrame, currency: str) -> list[alt.Tooltip]:
     """One mix of the sweep, as every sweep mark shows it."""
     tooltip = [alt.Tooltip("operators:N", title="Operators (× scheduled)"),
-               alt.Tooltip("automation:N", title="Automation share"),
+               alt.Tooltip("extra_bot:N", title="Extra bot share (of chats)"),
                alt.Tooltip("service_level:Q", format=".1%", title="Service level"),
                alt.Tooltip("asa_s:Q", format=".0f", title="Average speed of answer (s)"),
                alt.Tooltip("cost:Q", format=",.0f", title=f"Cost per day ({currency})")]
     if "predicted_nps" in grid.columns:
         tooltip.append(alt.Tooltip("predicted_nps:Q", format=".1f",
                                    title="Predicted NPS (model estimate)"))
-    return [*tooltip, alt.Tooltip("on_frontier:N", title="On the cost frontier")]
+    return [*tooltip, alt.Tooltip("on_frontier:N", title="On the cost frontier"),
+            alt.Tooltip("is_baseline:N", title="The baseline")]
 
 
 def _chosen(data: pl.DataFrame, best: dict) -> pl.DataFrame:
     return data.filter((pl.col("operator_factor") == best["operator_factor"])
-                       & (pl.col("automation_share") == best["automation_share"])
+                       & (pl.col("extra_bot_share") == best["extra_bot_share"])
                        ).with_columns(chosen=pl.lit("cheapest frontier mix reaching the target"))
 
 
 CHOSEN_TIP = alt.Tooltip("chosen:N", title="Outlined")
+BASELINE_MIX = "the baseline (operators × 1, no extra bot share)"
 
 
 def sweep_heatmaps(grid: pl.DataFrame, best: dict | None, pool: str, day: str,
@@ -237,14 +239,15 @@ def sweep_heatmaps(grid: pl.DataFrame, best: dict | None, pool: str, day: str,
 def sweep_heatmap(grid: pl.DataFrame, metric: str, title: str, value_format: str,
                   scheme: str, best: dict | None = None, reverse: bool = False, *,
                   pool: str, day: str, currency: str) -> alt.LayerChart:
-    """Operator factor × automation share, coloured by one metric; the chosen mix outlined."""
+    """Operator factor × extra bot share, coloured by one metric; the chosen mix outlined, the
+    baseline cell dashed."""
     data = _mix_labels(grid)
-    x_order = data.sort("automation_share")["automation"].unique(maintain_order=True).to_list()
+    x_order = data.sort("extra_bot_share")["extra_bot"].unique(maintain_order=True).to_list()
     y_order = data.sort("operator_factor", descending=True)["operators"].unique(
         maintain_order=True).to_list()
     tooltip = _mix_tooltip(data, currency)
     base = alt.Chart(data).encode(
-        x=alt.X("automation:O", sort=x_order, title="Automation share",
+        x=alt.X("extra_bot:O", sort=x_order, title="Extra bot share (of chats)",
                 axis=alt.Axis(labelAngle=0)),
         y=alt.Y("operators:O", sort=y_order, title="Operators (factor)"))
     cells = base.mark_rect().encode(  # every cell carries its value: no legend needed
@@ -255,14 +258,20 @@ def sweep_heatmap(grid: pl.DataFrame, metric: str, title: str, value_format: str
         text=alt.Text(f"{metric}:Q", format=value_format),
         color=alt.value(TEXT_COLOR), tooltip=tooltip)
     layers = [cells, text]
+    baseline = data.filter(pl.col("is_baseline")).with_columns(marked=pl.lit(BASELINE_MIX))
+    layers.append(alt.Chart(baseline).mark_rect(
+        fill=None, stroke=TEXT_COLOR, strokeWidth=2, strokeDash=[4, 3]).encode(
+        x=alt.X("extra_bot:O", sort=x_order), y=alt.Y("operators:O", sort=y_order),
+        tooltip=[alt.Tooltip("marked:N", title="Dashed"), *tooltip]))
     if best is not None:
         layers.append(alt.Chart(_chosen(data, best)).mark_rect(
             fill=None, stroke=HIGHLIGHT_COLOR, strokeWidth=3).encode(
-            x=alt.X("automation:O", sort=x_order), y=alt.Y("operators:O", sort=y_order),
+            x=alt.X("extra_bot:O", sort=x_order), y=alt.Y("operators:O", sort=y_order),
             tooltip=[CHOSEN_TIP, *tooltip]))
     unit = f" ({currency})" if metric == "cost" else ""
     return alt.layer(*layers).properties(height=370, title=alt.Title(
-        f"{title}{unit}", subtitle=f"Per mix, {pool} pool, {day} (sweep)."))
+        f"{title}{unit}", subtitle=f"Per mix, {pool} pool, {day} (sweep). Dashed: the "
+                                   "baseline."))
 
 
 def cost_frontier(grid: pl.DataFrame, target: float, currency: str, best: dict | None,
