@@ -26,7 +26,7 @@ MAX_ARRIVALS_PER_INTERVAL = 100_000.0
 # A day's expected contacts, warm-up included (all channels, after the multiplier). Measured in
 # benchmarks/sim_day_bound.py: 20 replications of a day this size take under 10 s and 2 GB on
 # one core, so any accepted scenario stays interactive.
-MAX_CONTACTS_PER_DAY = 60_000
+MAX_CONTACTS_PER_DAY = 100_000
 
 
 @dataclass(frozen=True)

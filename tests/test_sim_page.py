@@ -15,6 +15,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from sim.config import Problem
+from ui import sim_form as form
+from ui import sim_results as results
 from ui import simulator as planner
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -23,7 +25,7 @@ UNREACHABLE = "postgresql+psycopg://reader:s3cret@127.0.0.1:1/sp"
 KPI_TILES = ["Service level", "Average speed of answer", "Abandoned", "Cost per day",
              "Predicted NPS"]
 # The third planner question as a link: every chart of the page is drawn, the chosen mix too.
-CHEAPEST_MIX = {"sl": "0.8", "slt": "60", "wsl": "0.8", "wslt": "60", "sweep": "1"}
+CHEAPEST_MIX = {"sweep": "1"}
 
 
 def open_page(monkeypatch, url: str, **params: str) -> AppTest:
@@ -50,8 +52,8 @@ def kpis(at: AppTest) -> pd.DataFrame:
 
 def widget(at: AppTest, key: str):
     if key in ("wd", "iv"):
-        return at.selectbox(key=planner.widget_key(key))
-    return at.number_input(key=planner.widget_key(key))
+        return at.selectbox(key=form.widget_key(key))
+    return at.number_input(key=form.widget_key(key))
 
 
 def test_page_renders_results_learned_from_the_database(monkeypatch, seeded_sqlite_url):
@@ -66,8 +68,11 @@ def test_page_renders_results_learned_from_the_database(monkeypatch, seeded_sqli
     table = kpis(at)
     assert {"Service level (within target)", "Total cost per day",
             "Predicted NPS (model estimate)"} <= set(table.index)
-    # No edits: the scenario is the baseline, with the same seed, so nothing changes.
-    assert table["Scenario"].tolist() == table["Baseline"].tolist()
+    # Finding 11: no edits, no screen of "+0" — the page asks for a change and shows the
+    # baseline alone, each figure with its interval.
+    assert at.info[0].value == results.PICK_A_CHANGE
+    assert list(table.columns) == ["Baseline", "Baseline 95% CI"]
+    assert not any(m.delta for m in at.metric)
     assert table.loc["Contacts offered", "Baseline"] != "—"
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download interval results (CSV)" in labels
@@ -76,12 +81,12 @@ def test_page_renders_results_learned_from_the_database(monkeypatch, seeded_sqli
 
 def test_url_round_trip(monkeypatch, seeded_sqlite_url):
     at = open_page(monkeypatch, seeded_sqlite_url, wd="2", mult="1.2", dig_add="5",
-                   dig_from="8", dig_to="12", auto="0.4")
+                   dig_from="8", dig_to="12", bot_add="0.4")
     assert widget(at, "wd").value == 2
     assert widget(at, "mult").value == pytest.approx(1.2)
     assert (widget(at, "dig_add").value, widget(at, "dig_from").value,
             widget(at, "dig_to").value) == (5, 8, 12)
-    assert widget(at, "auto").value == pytest.approx(0.4)
+    assert widget(at, "bot_add").value == pytest.approx(0.4)
     assert widget(at, "reps").value == 3
     assert any("Wednesday" in c.value for c in at.caption)
     # 5 extra operators for 4 hours at the default 2,500 KZT an hour.
@@ -91,8 +96,8 @@ def test_url_round_trip(monkeypatch, seeded_sqlite_url):
     at.button(key="simulate").click().run()
     assert not at.exception
     assert at.query_params["mult"] == "1.5"
-    assert {k: at.query_params[k] for k in ("wd", "dig_add", "dig_from", "dig_to", "auto")} \
-        == {"wd": "2", "dig_add": "5", "dig_from": "8", "dig_to": "12", "auto": "0.4"}
+    assert {k: at.query_params[k] for k in ("wd", "dig_add", "dig_from", "dig_to", "bot_add")} \
+        == {"wd": "2", "dig_add": "5", "dig_from": "8", "dig_to": "12", "bot_add": "0.4"}
     assert widget(at, "mult").value == pytest.approx(1.5)
 
     # Back to the baseline's value: the edit leaves the URL (a window needs a count).
@@ -104,15 +109,35 @@ def test_url_round_trip(monkeypatch, seeded_sqlite_url):
 
 
 def test_bad_query_parameters_are_named_and_ignored(monkeypatch, seeded_sqlite_url):
-    at = open_page(monkeypatch, seeded_sqlite_url, mult="abc", auto="7", bogus="1")
+    at = open_page(monkeypatch, seeded_sqlite_url, mult="abc", bot_add="7")
     warnings = " ".join(w.value for w in at.warning)
-    assert "`mult=abc`" in warnings and "`auto=7`" in warnings and "`bogus`" in warnings
-    assert len(at.warning) == 3
+    assert "'mult'" in warnings and "'abc'" in warnings and "is not a number" in warnings
+    assert "'bot_add'" in warnings and "'7'" in warnings and "between 0 and 1" in warnings
+    assert len(at.warning) == 2
     assert widget(at, "mult").value == pytest.approx(1.0)
-    assert widget(at, "auto").value < 1
+    assert widget(at, "bot_add").value == 0
     assert [m.label for m in at.metric] == KPI_TILES
-    table = kpis(at)
-    assert table["Scenario"].tolist() == table["Baseline"].tolist()
+    assert list(kpis(at).columns) == ["Baseline", "Baseline 95% CI"]
+
+
+def test_unknown_or_old_url_keys_are_errors_naming_the_nearest_key(monkeypatch,
+                                                                    seeded_sqlite_url):
+    """Finding 6 on the page: a misspelt lever must not quietly simulate the baseline."""
+    at = open_page(monkeypatch, seeded_sqlite_url, pat_s="600", auto="0.3")
+    errors = [e.value for e in at.error]
+    assert any("'pat_s'" in e and "did you mean" in e and "'pat'" in e for e in errors)
+    assert any("'auto'" in e and "'bot_add'" in e for e in errors)
+    assert not at.metric  # nothing simulated
+
+
+def test_url_values_cannot_inject_markdown(monkeypatch, seeded_sqlite_url):
+    """A value or key from the link is shown inside a code span, never as a link or image."""
+    at = open_page(monkeypatch, seeded_sqlite_url, wk="![x](http://127.0.0.9:9/p.png)",
+                   mult="[Sign in again](http://evil/)", **{"a`b": "1"})
+    shown = " ".join(m.value for m in [*at.warning, *at.error])
+    assert "` '![x](http://127.0.0.9:9/p.png)' `" in shown
+    assert "` '[Sign in again](http://evil/)' `" in shown
+    assert "`` 'a`b' ``" in shown
 
 
 def test_impossible_edits_show_named_errors_instead_of_results(monkeypatch, seeded_sqlite_url):
@@ -136,10 +161,10 @@ def test_presets_apply_their_values(monkeypatch, seeded_sqlite_url):
 
     at.button(key="preset_bot").click().run()
     assert not at.exception
-    assert (at.query_params["auto"], at.query_params["cont"]) == ("0.3", "0.6")
+    assert (at.query_params["bot_add"], at.query_params["bot_cont"]) == ("0.3", "0.6")
     assert "dig_add" not in at.query_params and at.query_params["seed"] == "7"
-    assert widget(at, "auto").value == pytest.approx(0.3)
-    assert widget(at, "cont").value == pytest.approx(0.6)
+    assert widget(at, "bot_add").value == pytest.approx(0.3)
+    assert widget(at, "bot_cont").value == pytest.approx(0.6)
     assert widget(at, "dig_add").value == 0
 
 
@@ -148,12 +173,11 @@ def test_cheapest_mix_preset_runs_the_sweep_and_names_the_mix(monkeypatch, seede
     assert not at.success  # no sweep until asked
     at.button(key="preset_cheapest").click().run()
     assert not at.exception
-    assert {k: at.query_params[k] for k in ("sl", "slt", "sweep")} == {
-        "sl": "0.8", "slt": "60", "sweep": "1"}
-    assert widget(at, "sl").value == pytest.approx(0.8)
-    assert widget(at, "slt").value == pytest.approx(60)
-    assert len(at.success) == 1
-    assert at.success[0].value.startswith("Cheapest mix reaching 80%: operators ×")
+    # Finding 4: the question changes no target; it sweeps around the baseline.
+    assert dict(at.query_params) == {"reps": "3", "sweep": "1"}
+    # The sweep's answer opens the page and heads the sweep section.
+    assert len(at.success) == 2
+    assert all(s.value.startswith("Cheapest mix reaching 80%: operators ×") for s in at.success)
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Download sweep grid (CSV)" in labels
 
@@ -211,7 +235,7 @@ def title_text(spec: dict) -> str:
 def test_every_mark_of_every_chart_has_a_tooltip_and_every_chart_a_title(monkeypatch,
                                                                           seeded_sqlite_url):
     at = open_page(monkeypatch, seeded_sqlite_url, **CHEAPEST_MIX)
-    assert len(at.success) == 1  # a chosen mix: its highlight layers are drawn too
+    assert len(at.success) == 2  # a chosen mix: its highlight layers are drawn too
     specs = drawn_specs(at)
     # Erlang preview, one per pool, waits, NPS, three sweep heatmaps and the cost frontier.
     assert len(specs) == 9
@@ -247,37 +271,40 @@ def test_every_chart_and_table_has_its_own_csv_download(monkeypatch, seeded_sqli
 
 
 def test_parse_query_is_strict():
-    edits, warnings = planner.parse_query({"wd": "6", "iv": "45", "reps": "3.0", "mult": "1e400",
-                                       "seed": ["1", "2"], "cont": " 0.25 "})
+    edits, warnings, errors = form.parse_query({
+        "wd": "6", "iv": "45", "reps": "3.0", "mult": "1e400", "seed": ["1", "2"],
+        "cont": " 0.25 ", "patience": "600"})
     assert edits == {"wd": 6, "seed": 2, "cont": 0.25}
     assert len(warnings) == 3
-    assert any("`iv=45`" in w and "one of 15, 30, 60" in w for w in warnings)
-    assert any("`reps=3.0`" in w and "whole number" in w for w in warnings)
-    assert any("`mult=1e400`" in w and "finite" in w for w in warnings)
+    assert any("'iv'" in w and "'45'" in w and "one of 15, 30, 60" in w for w in warnings)
+    assert any("'reps'" in w and "'3.0'" in w and "whole number" in w for w in warnings)
+    assert any("'mult'" in w and "'1e400'" in w and "finite" in w for w in warnings)
+    assert errors == ["URL parameter ` 'patience' `: unknown field; did you mean ` 'pat' `?"]
 
 
 def test_query_round_trip_and_only_edits_are_kept():
-    defaults = planner.defaults_for(planner.example_scenario(60))
-    assert 0.28 <= defaults["auto"] <= 0.29 and defaults["conc"] == 2
-    values = {key: defaults[key] for key in planner.SCENARIO_KEYS} | {
-        "mult": 1.25, "auto": 0.5, "dig_from": 6}
-    edits = planner.edits_from_values(values, defaults, planner.SCENARIO_KEYS)
-    assert edits == {"mult": 1.25, "auto": 0.5}  # a window without a count is dropped
-    assert planner.parse_query(planner.to_query(edits)) == (edits, [])
+    defaults = form.defaults_for(form.example_scenario(60))
+    assert defaults["cont"] == pytest.approx(0.6) and defaults["conc"] == 2
+    assert defaults["bot_add"] == 0 and defaults["bot_cont"] == defaults["cont"]
+    values = {key: defaults[key] for key in form.SCENARIO_KEYS} | {
+        "mult": 1.25, "bot_add": 0.5, "dig_from": 6}
+    edits = form.edits_from_values(values, defaults, form.SCENARIO_KEYS)
+    assert edits == {"mult": 1.25, "bot_add": 0.5}  # a window without a count is dropped
+    assert form.parse_query(form.to_query(edits)) == (edits, [], [])
 
 
 def test_apply_edits_wraps_windows_past_midnight_and_names_problems():
-    baseline = planner.example_scenario(60)
-    data, problems = planner.apply_edits(baseline, {"dig_add": 2, "dig_from": 22, "dig_to": 2})
+    baseline = form.example_scenario(60)
+    data, problems = form.apply_edits(baseline, {"dig_add": 2, "dig_from": 22, "dig_to": 2})
     digital = next(p for p in data["pools"] if p["name"] == "digital")
     before = baseline.scheduled(baseline.pool("digital"))
     changed = [h for h, (a, b) in enumerate(zip(before, digital["operators"], strict=True))
                if a != b]
     assert changed == [0, 1, 22, 23] and not problems
-    built = planner.build_scenario(baseline, {"dig_add": -100})  # default window 18–23
+    built = form.build_scenario(baseline, {"dig_add": -100})  # default window 18–23
     assert built.scenario is None
     assert built.problems[0].startswith("pool 'digital' operators at 18:00: -")
-    text = planner.describe_problem(Problem("channels[1].aht_s", "must be > 0"), data)
+    text = form.describe_problem(Problem("channels[1].aht_s", "must be > 0"), data)
     assert text == f"channel '{data['channels'][1]['name']}'.aht_s: must be > 0"
 
 
@@ -288,10 +315,10 @@ def test_one_replication_per_mix_is_refused_by_name_not_a_crash(monkeypatch, see
 
 
 def test_sweep_answer_formats_a_missing_interval():
-    best = {"operator_factor": 1.0, "operator_hours": 100.0, "automation_share": 0.3,
+    best = {"operator_factor": 1.0, "operator_hours": 100.0, "extra_bot_share": 0.3,
             "service_level": 0.85, "service_level_ci_low": None,
             "service_level_ci_high": None, "asa_s": None, "cost": 1000.0}
-    assert "95% CI —–—" in planner.sweep_answer(best, 0.8, "KZT")
+    assert "95% CI —–—" in results.sweep_answer(best, 0.8, "KZT")
 
 
 def test_a_scenario_that_answers_nobody_renders_with_dashes(monkeypatch, seeded_sqlite_url):
@@ -310,24 +337,25 @@ def test_paired_change_interval_is_narrower_than_the_scenarios_own(monkeypatch,
 
 
 def test_sweep_needs_channels_in_the_pool_and_a_sane_budget():
-    example = planner.example_scenario(60)
-    assert planner.can_sweep(example)
+    example = form.example_scenario(60)
+    assert results.can_sweep(example)
     offices_only = example.__class__(**{**example.__dict__, "channels": tuple(
-        c for c in example.channels if c.pool != planner.SWEEP_POOL)})
-    assert not planner.can_sweep(offices_only)
-    huge = planner.sweep_axes({"sweep": 1, "sw_nf": 15, "sw_na": 15, "sw_r": 20})
+        c for c in example.channels if c.pool != results.SWEEP_POOL)})
+    assert not results.can_sweep(offices_only)
+    huge = results.sweep_axes({"sweep": 1, "sw_nf": 15, "sw_na": 15, "sw_r": 20})
     busy = example.__class__(**{**example.__dict__, "volume_multiplier": 5.0})
-    assert "the most is 20,000,000" in (planner.sweep_budget_problem(busy, huge) or "")
-    assert planner.sweep_budget_problem(example, planner.sweep_axes({"sweep": 1})) is None
+    assert "the most is 20,000,000" in (results.sweep_budget_problem(busy, huge) or "")
+    assert results.sweep_budget_problem(example, results.sweep_axes({"sweep": 1})) is None
 
 
 def test_csv_files_name_their_day_and_interval_and_hold_their_charts_data():
     view = planner.SimView("example Monday", 30)
     assert view.file_name("sweep_cost") == \
         "servicepulse_simulator_sweep_cost_example_monday_30min.csv"
-    grid = pl.DataFrame({"operator_factor": [1.0], "automation_share": [0.3],
-                         "operator_hours": [50.0], "cost": [9.0], "cost_ci_low": [8.0],
-                         "cost_ci_high": [10.0], "asa_s": [5.0], "on_frontier": [True]})
-    assert planner.sweep_metric(grid, "cost").columns == [
-        "operator_factor", "automation_share", "operator_hours", "cost", "cost_ci_low",
-        "cost_ci_high", "on_frontier"]
+    grid = pl.DataFrame({"operator_factor": [1.0], "extra_bot_share": [0.3],
+                         "is_baseline": [False], "operator_hours": [50.0], "cost": [9.0],
+                         "cost_ci_low": [8.0], "cost_ci_high": [10.0], "asa_s": [5.0],
+                         "on_frontier": [True]})
+    assert results.sweep_metric(grid, "cost").columns == [
+        "operator_factor", "extra_bot_share", "is_baseline", "operator_hours", "cost",
+        "cost_ci_low", "cost_ci_high", "on_frontier"]

@@ -224,8 +224,16 @@ UNKNOWN_PARAMETER = "URL parameter {key}: unknown field; did you mean {guess}?"
 UNKNOWN_PARAMETER_NO_GUESS = "URL parameter {key}: unknown field; it is not a simulator setting."
 
 
+# Links made before the levers became changes to the baseline: what to use instead.
+RENAMED_PARAMETER = ("URL parameter {key}: no longer a setting (it replaced what the baseline "
+                     "automates); use {new}, which adds to it.")
+RENAMED_PARAMETERS = {"auto": "bot_add", "wauto": "ss_add", "wcont": "ss_add", "wbot": "ss_add"}
+
+
 def unknown_parameter(key: str) -> str:
     """An unknown URL key, named with the nearest valid one (as scenario files do)."""
+    if key in RENAMED_PARAMETERS:
+        return RENAMED_PARAMETER.format(key=shown(key), new=shown(RENAMED_PARAMETERS[key]))
     guess = nearest_key(key, tuple(FIELD_BY_KEY))
     if guess is None:
         return UNKNOWN_PARAMETER_NO_GUESS.format(key=shown(key))

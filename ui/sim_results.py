@@ -322,7 +322,7 @@ def pool_intervals(intervals: pl.DataFrame, pool: str) -> pl.DataFrame:
 
 def sweep_metric(grid: pl.DataFrame, metric: str) -> pl.DataFrame:
     """The data behind one sweep heatmap: each mix with that metric and its 95% CI."""
-    wanted = ["operator_factor", "automation_share", "operator_hours", metric,
+    wanted = ["operator_factor", "extra_bot_share", "is_baseline", "operator_hours", metric,
               f"{metric}_ci_low", f"{metric}_ci_high", "on_frontier"]
     return grid.select(name for name in wanted if name in grid.columns)
 
