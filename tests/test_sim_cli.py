@@ -64,13 +64,15 @@ def test_bad_scenario_names_the_fields(tmp_path):
 def test_sweep_json_marks_the_frontier(tmp_path):
     csv = tmp_path / "grid.csv"
     result = sim_cli("sweep", "--scenario", str(EXAMPLES / "mmc_stationary.toml"),
-                     "--operators", "0.9,1.1", "--automation", "0:0.4:2", "--containment",
+                     "--operators", "0.9,1.1", "--extra-bot", "0:0.4:2", "--containment",
                      "0.6", "--replications", "2", "--json", "--csv", str(csv),
                      "--db", "sqlite:////nonexistent/dir/x.db")
     assert result.returncode == 0, result.stderr
     grid = json.loads(result.stdout)
-    assert len(grid) == 4 and any(row["on_frontier"] for row in grid)
-    assert csv.read_text().startswith("operator_factor,automation_share")
+    # The baseline (factor 1, no extra bot) joins the axes: 3 factors x 2 extra shares.
+    assert len(grid) == 6 and any(row["on_frontier"] for row in grid)
+    assert [row["is_baseline"] for row in grid].count(True) == 1
+    assert csv.read_text().startswith("operator_factor,extra_bot_share,is_baseline")
 
 
 def test_optimize_and_default_scenario_from_the_database(seeded_sqlite_url, tmp_path):
