@@ -395,20 +395,21 @@ def test_a_visit_to_the_simulator_keeps_both_views(app_server, browser):
         navigation = page.get_by_test_id("stSidebarNav")
         navigation.get_by_role("link", name="Staffing simulator").click()
         wait_for_page(page, app_server, "Staffing simulator", None)
-        page.get_by_role("button", name="30% of chats to a bot that resolves 60%").click()
-        expect(page).to_have_url(re.compile(r"auto=0\.3"), timeout=RENDER_TIMEOUT_MS)
+        page.get_by_role("button", name="Bot on 30% more of the chats, containment 60%").click()
+        expect(page).to_have_url(re.compile(r"bot_add=0\.3"), timeout=RENDER_TIMEOUT_MS)
         wait_for_page(page, app_server, "Staffing simulator", None)
         assert "from=" not in page.url
         navigation.get_by_role("link", name="Overview").click()
         wait_for_page(page, app_server, "ServicePulse overview", "NPS")
         expect(page).to_have_url(re.compile(rf"from={start}"), timeout=RENDER_TIMEOUT_MS)
-        assert "auto=" not in page.url
+        assert "bot_add=" not in page.url
         assert filter_state(page)["granularity"] == "Day"
         expect(live).not_to_be_checked(timeout=NAV_TIMEOUT_MS)
         navigation.get_by_role("link", name="Staffing simulator").click()
         wait_for_page(page, app_server, "Staffing simulator", None)
-        expect(page).to_have_url(re.compile(r"auto=0\.3.*cont=0\.6|cont=0\.6.*auto=0\.3"),
-                                 timeout=RENDER_TIMEOUT_MS)
+        expect(page).to_have_url(
+            re.compile(r"bot_add=0\.3.*bot_cont=0\.6|bot_cont=0\.6.*bot_add=0\.3"),
+            timeout=RENDER_TIMEOUT_MS)
         found = frame_problems(page, problems)
         assert not found, report(found, page, app_server)
 
