@@ -9,7 +9,7 @@
 2. One operating day of `sim/examples/baseline_monday.toml` (all channels, default demand) x 20
    replications through `sim.runner.run`: as called (a job this small stays in process; the
    first call is cold) and through the default process pool (cold: workers start; warm).
-3. An 11 x 11 sweep of the baseline (pool "digital": operators x 0.6..1.4, automation share
+3. An 11 x 11 sweep of the baseline (pool "digital": operators x 0.6..1.4, extra bot share
    0..0.5), 3 replications per cell, through the same warm pool.
 
 When ours is below 2x Ciw, it also prints where `simulate_day` spends its time.
@@ -262,7 +262,7 @@ def main() -> None:
           + ", ".join(f"{t:.3f}" for t in day["pool_warm"]) + " s")
 
     print(f"\n3. 11 x 11 sweep: pool 'digital', operator factors {SWEEP_FACTORS[0]}.."
-          f"{SWEEP_FACTORS[-1]}, automation shares {SWEEP_SHARES[0]}..{SWEEP_SHARES[-1]}, "
+          f"{SWEEP_FACTORS[-1]}, extra bot shares {SWEEP_SHARES[0]}..{SWEEP_SHARES[-1]}, "
           f"replications={SWEEP_REPLICATIONS}, warm pool")
     swept = bench_sweep(baseline)
     print(f"   {swept['cells']} cells in {swept['seconds']:.2f} s")
