@@ -26,7 +26,11 @@ LOCAL_TZ = ZoneInfo("Asia/Almaty")
 # Greedy up to the last "@" so that an unescaped "@" inside a password is masked too.
 _PASSWORD_IN_URL = re.compile(r"(?P<head>://[^:/@\s]*:)(?P<password>[^/\s]*)(?P<tail>@)")
 _PASSWORD_IN_URL_RAW = re.compile(r"://[^:/@\s]*:([^/\s]*)@")
-_PASSWORD_IN_QUERY = re.compile(r"([?&]password=)[^&\s]*")
+# `password=…` wherever a connection is written as key=value: a libpq string
+# ("host=db password=S3cret"), a URL query (?password=…), an environment line (PGPASSWORD=…).
+_PASSWORD_PAIR = re.compile(
+    r"(?i)(?P<key>\b(?:pg)?(?:ssl)?(?:password|passwd|pwd)\s*=\s*)"
+    r"(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s&;,]*)")
 
 
 def default_sqlite_url(path: Path = DEFAULT_SQLITE_PATH) -> str:
@@ -68,14 +72,19 @@ def mask_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
-        return _mask_text(url)
+        return mask_secrets(url)
     if "password" in parsed.query:
         parsed = parsed.update_query_dict({"password": "***"})
-    return _mask_text(parsed.render_as_string(hide_password=True))
+    return mask_secrets(parsed.render_as_string(hide_password=True))
 
 
-def _mask_text(text: str) -> str:
-    text = _PASSWORD_IN_QUERY.sub(r"\g<1>***", text)
+def mask_secrets(text: str) -> str:
+    """Any text with every password in it replaced by ***: URL user info (even unparseable),
+    `password=` pairs in query strings, libpq key=value strings and PGPASSWORD-like lines.
+
+    The one masking function: the app's banners, every CLI command and the logs use it
+    (through `mask_url` and `scrub`)."""
+    text = _PASSWORD_PAIR.sub(r"\g<key>***", text)
     return _PASSWORD_IN_URL.sub(r"\g<head>***\g<tail>", text)
 
 
@@ -85,12 +94,14 @@ def scrub(message: str, url: str) -> str:
         password = make_url(url).password
     except (ArgumentError, ValueError):
         password = None
-    secrets = {password or "", *_PASSWORD_IN_URL_RAW.findall(url)}
+    pairs = [match.group("value").strip("'\"") for match in _PASSWORD_PAIR.finditer(url)]
+    secrets = {password or "", *_PASSWORD_IN_URL_RAW.findall(url), *pairs}
     # An unescaped "@" splits a password between user info and host: scrub the pieces too.
-    secrets |= {piece for secret in list(secrets) for piece in secret.split("@")}
+    # A quoted key=value password may hold spaces: a driver may echo one word of it.
+    secrets |= {piece for secret in list(secrets) for piece in re.split(r"[@\s]", secret)}
     for secret in sorted((s for s in secrets if len(s) >= 3), key=len, reverse=True):
         message = message.replace(secret, "***")
-    return _mask_text(message)
+    return mask_secrets(message)
 
 
 def local_now() -> dt.datetime:

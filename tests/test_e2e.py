@@ -525,6 +525,46 @@ def test_markdown_in_a_link_shows_as_text(app_server, browser):
     assert not fetched, fetched
 
 
+HOSTILE_VALUES = ("![x]({base}/pixel.png)", "[Sign in again](https://evil.example/)",
+                  ":red[**URGENT**] `tick", "<img src={base}/pixel.png>")
+# Every page with every parameter it reads, plus an unknown one; each gets a hostile value.
+HOSTILE_PAGES = {
+    "/": ("from", "to", "grain", "range", "region", "channel", "service", "made_up"),
+    "/nps": ("region", "channel", "from"),
+    "/complaints": ("case_by", "region", "to"),
+    "/channels": ("channel", "grain"),
+    "/agents": ("find", "order", "page", "region"),
+    "/simulator": ("wd", "wk", "mult", "bot_add", "sw_nf", "sweep", "a`b![y](http://evil/)"),
+}
+
+
+@pytest.mark.parametrize("path", sorted(HOSTILE_PAGES))
+def test_every_page_shows_hostile_link_values_as_text(app_server, browser, path):
+    """Every warning or error that echoes a link's value renders it literally: no link, image
+    or styling from a value in the DOM, and the browser fetches nothing from outside."""
+    outside: list[str] = []
+    params = HOSTILE_PAGES[path]
+    values = [HOSTILE_VALUES[i % len(HOSTILE_VALUES)].format(base=app_server.base_url)
+              for i in range(len(params))]
+    query = "&".join(f"{quote(name)}={quote(value)}" for name, value in zip(params, values,
+                                                                           strict=True))
+    with visit(browser, app_server, f"{path}?{query}") as (page, problems):
+        page.on("request", lambda request: outside.append(request.url)
+                if "pixel" in request.url or urlsplit(request.url).hostname not in (
+                    "127.0.0.1", "localhost") else None)
+        expect = playwright_api.expect
+        alerts = page.get_by_test_id("stAlert")
+        expect(alerts.first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+        expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=RENDER_TIMEOUT_MS)
+        page.wait_for_timeout(1000)  # time for any injected image to be requested
+        text = " ".join(alerts.all_inner_texts())
+        assert any(value in text for value in values), text  # echoed, as text
+        assert alerts.locator("a, img, strong, em, span[style*=color]").count() == 0, text
+        assert page.evaluate("window.__xss") is None
+        assert not problems.page_errors and not problems.dialogs
+    assert not outside, outside
+
+
 def test_restarted_server_serves_filtered_deep_links_first(app_server, browser):
     """After a restart, the first requests arrive together: the overview and a deep link to
     the NPS page with a region and a date range. The NPS session starts in legacy mode, and the

@@ -325,3 +325,43 @@ def test_a_far_future_contact_does_not_move_the_baseline_window(tmp_path, seeded
 
 def test_day_length_is_whole_seconds():  # guards the constants the hand-computed cases use
     assert DAY_S == 86_400
+
+
+# --- the three planner questions on the demo's learned baseline ----------------------------
+
+def test_the_three_planner_questions_move_the_way_their_lever_pushes(seeded_sqlite_url):
+    """Hire, automate, or the cheapest mix of both: on the baseline learned from the demo."""
+    engine = create_db_engine(seeded_sqlite_url)
+    try:
+        with engine.connect() as connection:
+            baseline, note = baseline_from_database(connection, 0, 8, 60)
+    finally:
+        engine.dispose()
+    assert baseline is not None, note
+    chats = [c for c in baseline.channels if c.name in form.CHAT_CHANNELS]
+    # Measured, not assumed: the demo's bot hands some chats to people.
+    assert all(0 < c.bot_share < 1 and 0.4 < c.bot_containment < 0.8 for c in chats)
+    web = [c for c in baseline.channels if c.name in form.WEB_CHANNELS]
+    assert all(c.self_service_share > 0.5 and c.bot_share == 0 for c in web)
+    base = run(baseline, 8, 0)
+
+    def changed(key: str):
+        data, problems = form.apply_edits(baseline, form.PRESET_BY_KEY[key].edits)
+        assert not problems
+        return paired_changes(base.day, run(scenario_of(data), 8, 0).day).row(0, named=True)
+
+    hire = changed("evening")
+    assert hire["service_level_delta"] >= 0 and hire["operator_cost_delta"] > 0
+    assert hire["service_level_delta_ci_low"] <= hire["service_level_delta"] \
+        <= hire["service_level_delta_ci_high"]
+    automate = changed("bot")
+    assert automate["bot_contained_delta_ci_low"] > 0  # the bot finishes more chats
+    assert automate["answered_delta_ci_high"] < 0  # people answer fewer
+    assert automate["service_level_delta"] >= 0 and automate["abandoned_share_delta"] <= 0
+    digital = form.pool_only(scenario_to_dict(baseline), "digital")
+    grid = sweep(scenario_of(digital), "digital", [0.8, 1.2], [0.2], replications=3, seed=0,
+                 executor=Serial())
+    by_mix = {(r["operator_factor"], r["extra_bot_share"]): r for r in grid.iter_rows(named=True)}
+    assert by_mix[(1.2, 0.0)]["service_level"] >= by_mix[(1.0, 0.0)]["service_level"]
+    assert by_mix[(1.0, 0.2)]["bot_contained"] > by_mix[(1.0, 0.0)]["bot_contained"]
+    assert by_mix[(1.0, 0.0)]["is_baseline"]

@@ -12,6 +12,7 @@ import polars as pl
 import streamlit as st
 
 from data_access.config import local_now
+from data_access.exports import spreadsheet_safe
 from data_access.metrics import period_has_data
 from ui.view_state import ViewState
 
@@ -19,14 +20,15 @@ NO_ROWS = "No data for these filters. Widen the date range or clear a filter in 
 
 
 def csv_bytes(frame: pl.DataFrame) -> bytes:
-    """CSV for any result frame: list columns (sparklines) become ';'-joined text."""
+    """CSV for any result frame: list columns (sparklines) become ';'-joined text, and text
+    that a spreadsheet would run as a formula is neutralised (`spreadsheet_safe`)."""
     nested = [name for name, dtype in frame.schema.items()
               if isinstance(dtype, pl.List | pl.Array | pl.Struct)]
     flat = frame.with_columns(
         pl.col(name).cast(pl.List(pl.String)).list.join(";") for name in nested
         if isinstance(frame.schema[name], pl.List | pl.Array))
     flat = flat.drop(name for name in nested if isinstance(frame.schema[name], pl.Struct))
-    return flat.write_csv().encode("utf-8")
+    return spreadsheet_safe(flat).write_csv().encode("utf-8")
 
 
 def csv_button(frame: pl.DataFrame, file_name: str, key: str, label: str = "CSV",
