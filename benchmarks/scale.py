@@ -121,7 +121,8 @@ from data_access.schema import (  # noqa: E402
     Region,
     ServiceType,
 )
-from sim.demand import baseline_from_database, scenario_from_history  # noqa: E402
+from sim.demand import scenario_from_history  # noqa: E402
+from sim.learn import baseline_from_database  # noqa: E402
 from ui.view_state import ViewState, preset_range  # noqa: E402
 
 RATIO_TARGET, SPEED_UP_TARGET, RSS_TARGET_MB = 1.5, 20.0, 1024.0

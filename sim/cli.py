@@ -44,7 +44,7 @@ def load_scenario(path: str) -> Parsed:
 def _curve(db: str | None) -> tuple[WaitNpsCurve | None, str]:
     """The wait→NPS curve from the database, or why there is none."""
     from data_access.engine import DatabaseUnavailable, connect_checked, require_schema
-    from sim.nps import curve_from_database
+    from sim.learn import curve_from_database
 
     try:
         engine = connect_checked(db)
@@ -224,7 +224,7 @@ def _erlang(args: argparse.Namespace) -> None:
 
 def _default_scenario(args: argparse.Namespace) -> None:
     from data_access.engine import connect_checked, require_schema
-    from sim.demand import baseline_from_database
+    from sim.learn import baseline_from_database
 
     engine = connect_checked(args.db)
     require_schema(engine)

@@ -1,6 +1,7 @@
-"""The default scenario: one operating day learned from the database.
+"""The default scenario: one operating day built from learned demand (pure, no database).
 
-Demand is the mean of the same weekday over the last N weeks, per channel and interval; handle
+`sim.learn` reads the history from the database; this module turns it into a scenario. Demand
+is the mean of the same weekday over the last N weeks, per channel and interval; handle
 times, the self-service share, the bot's share and its containment (contacts it finished ÷
 contacts it answered first, counting those it handed to a person) come from the same weeks.
 Offices form their own pool with their opening hours; chats, the web cabinet and the app share
@@ -10,19 +11,11 @@ targets, so the baseline is a sensible plan that planners then change.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass
 
 import polars as pl
-from sqlalchemy import Connection
 
-from data_access.queries import (
-    Filters,
-    arrivals_by_interval,
-    handling_by_channel,
-    latest_contact_date,
-)
 from sim.config import Channel, Pool, Scenario
 from sim.erlang import erlang_a_metrics, min_agents_erlang_a
 
@@ -40,33 +33,7 @@ DIGITAL_SLOWDOWN = 0.25
 SHRINKAGE = 0.3
 
 
-def learn_demand(connection: Connection, weekday: int, weeks: int, interval_minutes: int,
-                 end: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Mean arrivals per channel and interval, and handling per channel, from the last weeks."""
-    filters = Filters(end - dt.timedelta(days=7 * weeks - 1), end)
-    return (arrivals_by_interval(connection, filters, weekday, interval_minutes),
-            handling_by_channel(connection, filters))
-
-
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-def baseline_from_database(connection: Connection, weekday: int, weeks: int,
-                           interval_minutes: int, end: dt.date | None = None
-                           ) -> tuple[Scenario | None, str]:
-    """The baseline day up to `end` (default: the newest contact), or why there is none."""
-    end = end or latest_contact_date(connection)
-    if end is None:
-        return None, "the database holds no contacts"
-    arrivals, handling = learn_demand(connection, weekday, weeks, interval_minutes, end)
-    start = end - dt.timedelta(days=7 * weeks - 1)
-    if handling.is_empty() or arrivals.is_empty():
-        return None, f"the database has no contacts from {start} to {end}"
-    scenario = scenario_from_history(arrivals, handling, weekday, interval_minutes)
-    if not scenario.channels:
-        return None, f"no simulated channel has contacts from {start} to {end}"
-    return scenario, (f"Baseline: the mean {WEEKDAYS[weekday]} of {start} – {end} "
-                      f"({weeks} weeks), staffed at the Erlang A minimum for the targets.")
 
 
 def scenario_from_history(arrivals: pl.DataFrame, handling: pl.DataFrame, weekday: int,

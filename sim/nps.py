@@ -12,19 +12,15 @@ that the smoothing merged share one estimate, so their errors add up as one.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 from scipy import stats
 
 from sim.model import PATH_BOT_CONTAINED, PATH_SELF_SERVICE
-
-if TYPE_CHECKING:  # the core imports no database driver; only the bridge below needs one
-    from sqlalchemy import Connection
 
 Z_95 = 1.96
 
@@ -60,15 +56,15 @@ def isotonic_decreasing(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.concatenate([np.full(count, mean) for mean, _, count in blocks])
 
 
-def fit_curve(by_bucket: pl.DataFrame, bot: pl.DataFrame | None = None) -> WaitNpsCurve:
-    """From `nps_by_wait_bucket` (and NPS of bot/self-service contacts) to a monotone curve.
+def fit_curve(by_bucket: pl.DataFrame, buckets: Sequence[tuple[str, float, float | None]],
+              bot: pl.DataFrame | None = None) -> WaitNpsCurve:
+    """From NPS per wait bucket (and NPS of bot/self-service contacts) to a monotone curve.
 
-    Buckets without responses borrow their neighbour's value through the smoothing.
+    `buckets` are the wait buckets as (label, lower_s, upper_s), in order. Buckets without
+    responses borrow their neighbour's value through the smoothing.
     """
-    from data_access.queries import WAIT_BUCKETS
-
-    frame = pl.DataFrame({"wait_bucket": [label for label, _, _ in WAIT_BUCKETS],
-                          "lower_s": [float(low) for _, low, _ in WAIT_BUCKETS]}).join(
+    frame = pl.DataFrame({"wait_bucket": [label for label, _, _ in buckets],
+                          "lower_s": [float(low) for _, low, _ in buckets]}).join(
         by_bucket.select("wait_bucket", "nps", "nps_moe", "responses"), on="wait_bucket",
         how="left").with_columns(pl.col("responses").fill_null(0))
     weights = frame["responses"].to_numpy().astype(float)
@@ -92,29 +88,6 @@ def fit_curve(by_bucket: pl.DataFrame, bot: pl.DataFrame | None = None) -> WaitN
                         tuple(float(v) for v in smooth), tuple(float(v) for v in se),
                         tuple(int(v) for v in weights), float(bot_nps), float(bot_se),
                         tuple(int(b) for b in blocks))
-
-
-def curve_from_database(connection: Connection, days: int = 90
-                        ) -> tuple[WaitNpsCurve | None, str]:
-    """The curve from the last `days` of surveys in the database, or why there is none."""
-    from data_access.metrics import with_nps
-    from data_access.queries import (
-        Filters,
-        automated_nps_counts,
-        latest_contact_date,
-        nps_by_wait_bucket,
-    )
-
-    latest = latest_contact_date(connection)
-    if latest is None:
-        return None, "the database holds no contacts"
-    filters = Filters(latest - dt.timedelta(days=days - 1), latest)
-    buckets = nps_by_wait_bucket(connection, filters)
-    if buckets.is_empty() or buckets["responses"].sum() == 0:
-        return None, f"no answered surveys from {filters.start} to {filters.end}"
-    automated = automated_nps_counts(connection, filters)
-    return fit_curve(buckets, with_nps(automated)), (
-        f"wait→NPS curve fitted on surveys from {filters.start} to {filters.end}")
 
 
 @dataclass(frozen=True)

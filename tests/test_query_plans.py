@@ -36,8 +36,7 @@ from sqlalchemy import Connection, Date, DateTime, Engine, bindparam, event, sel
 from data_access import customer, operations, queries
 from data_access.queries import GRANULARITIES, Filters
 from data_access.schema import Operator
-from sim.demand import learn_demand
-from sim.nps import curve_from_database
+from sim.learn import curve_from_database, learn_demand
 
 RAW_TABLES = frozenset({"contacts", "nps_surveys", "cases", "case_events", "agent_ratings"})
 ROLLUP_PREFIX = "rollup_"
@@ -92,7 +91,7 @@ class Call:
 
 
 def query_name(function: Callable[..., object]) -> str:
-    """`queries.kpis`, `demand.learn_demand`: module and name, as ui/state.py spells them."""
+    """`queries.kpis`, `learn.learn_demand`: module and name, as ui/state.py spells them."""
     return f"{function.__module__.rsplit('.', 1)[-1]}.{function.__name__}"
 
 
@@ -467,7 +466,7 @@ def test_every_page_query_is_checked():
                and node.func.id == "_cached" and node.args}
     assert len(wrapped) >= 10, f"found only {sorted(wrapped)} in {source}"
     assert wrapped <= set(PAGE_QUERIES), f"not checked: {sorted(wrapped - set(PAGE_QUERIES))}"
-    assert {"demand.learn_demand", "nps.curve_from_database"} <= set(PAGE_QUERIES)
+    assert {"learn.learn_demand", "learn.curve_from_database"} <= set(PAGE_QUERIES)
     assert set(DETAIL_READS) | set(ROLLUP_SCANS_ALLOWED) <= set(PAGE_QUERIES)
 
 

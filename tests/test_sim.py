@@ -500,6 +500,7 @@ def test_wait_histogram_counts_per_day_and_caps_long_waits():
 
 
 def test_merged_buckets_share_one_error():
+    from data_access.rollups import WAIT_BUCKETS
     from sim.nps import fit_curve
 
     by_bucket = pl.DataFrame({
@@ -509,7 +510,7 @@ def test_merged_buckets_share_one_error():
         "nps_moe": [4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0],
         "responses": [100, 100, 100, 100, 100, 100, 100],
     })
-    curve = fit_curve(by_bucket)
+    curve = fit_curve(by_bucket, WAIT_BUCKETS)
     assert curve.nps[0] == curve.nps[1] == pytest.approx(61.0)
     assert curve.blocks[0] == curve.blocks[1] != curve.blocks[2]
     # Two equal-size buckets pooled: error / sqrt(2).

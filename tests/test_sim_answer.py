@@ -24,8 +24,9 @@ from sqlalchemy import text
 from data_access.engine import create_db_engine
 from sim.__main__ import main as sim_main
 from sim.config import DAY_S, MAX_CONTACTS_PER_DAY, parse_scenario, scenario_to_dict
-from sim.demand import baseline_from_database, pool_demand
+from sim.demand import pool_demand
 from sim.erlang import erlang_a_metrics
+from sim.learn import baseline_from_database
 from sim.model import ENGINES, simulate_day
 from sim.runner import paired_changes, run
 from sim.sweep import edge_warnings, sweep

@@ -158,6 +158,10 @@ def test_presets_apply_their_values(monkeypatch, seeded_sqlite_url):
     assert (widget(at, "dig_add").value, widget(at, "dig_from").value,
             widget(at, "dig_to").value) == (10, 18, 23)
     assert kpis(at).loc["Operator cost", "Change"] == "+125,000 KZT"  # 10 × 5 h × 2,500
+    # The answer opens the page: the change, then each figure with its paired 95% CI.
+    answer = at.success[0].value
+    assert answer.startswith("+10 digital operators 18–23 h: service level +"), answer
+    assert "[" in answer and "for +125.0k KZT a day" in answer
 
     at.button(key="preset_bot").click().run()
     assert not at.exception
@@ -166,6 +170,13 @@ def test_presets_apply_their_values(monkeypatch, seeded_sqlite_url):
     assert widget(at, "bot_add").value == pytest.approx(0.3)
     assert widget(at, "bot_cont").value == pytest.approx(0.6)
     assert widget(at, "dig_add").value == 0
+    # Finding 2: the bot question adds to today's bot, so it finishes more, not fewer.
+    table = kpis(at)
+    assert table.loc["Finished by the bot", "Change"].startswith("+")
+    assert not table.loc["Finished by the bot", "Change 95% CI"].startswith("-")
+    assert not table.loc["Service level (within target)", "Change"].startswith("-")
+    assert table.loc["Predicted NPS (model estimate)", "Change 95% CI"] != "—"
+    assert at.success[0].value.startswith("Bot on 30% more of the chats (containment 60%)")
 
 
 def test_cheapest_mix_preset_runs_the_sweep_and_names_the_mix(monkeypatch, seeded_sqlite_url):

@@ -19,8 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from data_access.engine import DatabaseUnavailable
 from sim.config import Scenario, scenario_to_dict
-from sim.demand import WEEKDAYS, baseline_from_database, erlang_by_interval
-from sim.nps import WaitNpsCurve, curve_from_database
+from sim.demand import WEEKDAYS, erlang_by_interval
+from sim.learn import baseline_from_database, curve_from_database
+from sim.nps import WaitNpsCurve
 from sim.runner import default_executor, run
 from sim.sweep import sweep
 from ui import layout, state
