@@ -114,7 +114,12 @@ def _chunks(replications: int, workers: int) -> list[list[int]]:
     return [list(range(i, replications, count)) for i in range(count)]
 
 
-def _workers(executor: Executor) -> int:
+def executor_workers(executor: Executor) -> int:
+    """How many tasks the executor runs at once: a process pool's workers, or every thread of
+    every worker of a Dask cluster (`client.get_executor()`), not this machine's cores."""
+    client = getattr(executor, "_client", None)  # dask.distributed's ClientExecutor
+    if client is not None and hasattr(client, "nthreads"):
+        return max(1, sum(client.nthreads().values()))
     return getattr(executor, "_max_workers", None) or os.cpu_count() or 1
 
 
@@ -128,7 +133,7 @@ def run(scenario: Scenario, replications: int = 20, seed: int = 0,
         # Small jobs finish here before a process pool could even start its workers.
         records = _simulate_here(scenario, replications, seed, progress)
         return _result(scenario, seed, replications, records)
-    chunks = _chunks(replications, _workers(executor or default_executor()))
+    chunks = _chunks(replications, executor_workers(executor or default_executor()))
     records = pl.concat(map_tasks(simulate_replications,
                                   [(scenario, chunk, seed) for chunk in chunks], executor,
                                   progress, "Simulating replications"))
