@@ -1,23 +1,52 @@
-"""`python -m sim ...` as planners and scripts use it."""
+"""`python -m sim ...` as planners and scripts use it.
+
+The commands run in process (`sim.cli.main`, as `python -m sim` calls it): a subprocess per
+case cost 32 s. One test runs the real `python -m sim` to prove the entry point.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 import tomllib
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from sim.cli import main
 from sim.config import parse_scenario
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "sim" / "examples"
 
 
-def sim_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True,
-                          timeout=600, check=False)
+@dataclass
+class Completed:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def sim_cli(*args: str) -> Completed:
+    """One command, in this process: its exit code and what it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:  # argparse's own errors
+            code = exit_.code if isinstance(exit_.code, int) else 2
+    return Completed(code, out.getvalue(), err.getvalue())
+
+
+def test_python_dash_m_sim_is_the_entry_point():
+    result = subprocess.run([sys.executable, "-m", "sim", "erlang", "--arrivals-per-hour",
+                             "100", "--aht-s", "360", "--agents", "12", "--json"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["model"] == "erlang_c"
 
 
 def test_run_json_has_the_day_summary_with_intervals(seeded_sqlite_url):
