@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 from scipy import stats
+from scipy.optimize import isotonic_regression
 
 from sim.model import PATH_BOT_CONTAINED, PATH_SELF_SERVICE
 
@@ -43,17 +44,9 @@ class WaitNpsCurve:
 
 
 def isotonic_decreasing(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Pool-adjacent-violators: the closest non-increasing sequence, weighted least squares."""
-    blocks: list[list[float]] = []  # [weighted mean, weight, count]
-    for value, weight in zip(values, weights, strict=True):
-        blocks.append([float(value), float(weight), 1])
-        while len(blocks) > 1 and blocks[-2][0] < blocks[-1][0]:
-            last = blocks.pop()
-            merged_weight = blocks[-1][1] + last[1]
-            blocks[-1][0] = (blocks[-1][0] * blocks[-1][1] + last[0] * last[1]) / merged_weight
-            blocks[-1][1] = merged_weight
-            blocks[-1][2] += last[2]
-    return np.concatenate([np.full(count, mean) for mean, _, count in blocks])
+    """The closest non-increasing sequence in weighted least squares (SciPy's PAVA)."""
+    return isotonic_regression(np.asarray(values, dtype=float),
+                               weights=np.asarray(weights, dtype=float), increasing=False).x
 
 
 def fit_curve(by_bucket: pl.DataFrame, buckets: Sequence[tuple[str, float, float | None]],
