@@ -18,6 +18,7 @@ from data_access.argtypes import date_arg, number_arg
 from data_access.config import ConfigError
 from data_access.demo import DEFAULT_SEED, DemoConfig, DemoError, generate_demo
 from data_access.engine import DatabaseUnavailable, connect_checked, require_schema
+from data_access.migrate import MigrationFailed, migrate
 from data_access.queries import Filters, kpis
 from data_access.rollups import ensure_schema, install, rebuild
 
@@ -53,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
 
     init = commands.add_parser("init", help="create the schema and reference data only")
     init.add_argument("--db", help="database URL")
+
+    migrate = commands.add_parser(
+        "migrate", help="upgrade the database schema to this version (rollups rebuilt if due)")
+    migrate.add_argument("--db", help="database URL")
 
     rollups = commands.add_parser(
         "rebuild-rollups", help="recompute the daily rollups from the raw rows (after a TRUNCATE)")
@@ -116,6 +121,11 @@ def _run_init(args: argparse.Namespace) -> None:
     print("Schema, rollups and reference data are in place.")
 
 
+def _run_migrate(args: argparse.Namespace) -> None:
+    engine = connect_checked(args.db)
+    print(migrate(engine).line())
+
+
 def _run_rebuild_rollups(args: argparse.Namespace) -> None:
     """Install (if outdated) and recompute together, so readers never see half a rebuild."""
     engine = connect_checked(args.db)
@@ -133,13 +143,13 @@ def _run_rebuild_rollups(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"demo": _run_demo, "kpis": _run_kpis, "init": _run_init,
-                "rebuild-rollups": _run_rebuild_rollups}
+                "migrate": _run_migrate, "rebuild-rollups": _run_rebuild_rollups}
     try:
         handler = getattr(args, "handler", None) or handlers[args.command]
         code = handler(args)
         if isinstance(code, int):
             return code
-    except (CliError, DemoError, DatabaseUnavailable, ConfigError) as error:
+    except (CliError, DemoError, DatabaseUnavailable, ConfigError, MigrationFailed) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except SQLAlchemyError as error:  # e.g. the server went away mid-command

@@ -68,11 +68,18 @@ def connect_checked(url: str | None = None) -> Engine:
 
 
 def require_schema(engine: Engine) -> None:
-    """Reading commands need the tables; say so instead of failing on the first query."""
+    """Commands need the tables at this version's revision; say so instead of failing on the
+    first query (an older database names `python -m data_access migrate`)."""
+    from data_access.migrate import outdated_message  # it imports the schema and rollups
+
     if not inspect(engine).has_table("contacts"):
         raise DatabaseUnavailable(
             f"Database {mask_url(engine.url.render_as_string(False))} has no ServicePulse "
             "tables; run `python -m data_access demo` or `python -m data_access init` first")
+    with engine.connect() as connection:
+        outdated = outdated_message(connection)
+    if outdated:
+        raise DatabaseUnavailable(outdated[0].upper() + outdated[1:])
 
 
 def _first_line(error: BaseException) -> str:

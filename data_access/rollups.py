@@ -152,6 +152,7 @@ _DIMS = {"channel_id": SmallInteger, "region_id": SmallInteger, "service_type_id
 _CASE_KEYS = {"day": Date, "kind": String(16), "channel_id": SmallInteger,
               "region_id": SmallInteger, "category": String(128)}
 _OPERATOR = "d.served_by = 'operator'"
+_ESCALATED = f"{_OPERATOR} AND d.bot_s IS NOT NULL"
 
 
 def _contact_dims(row: str) -> dict[str, str]:
@@ -162,6 +163,7 @@ def _contact_dims(row: str) -> dict[str, str]:
 def _contacts_derived(sql: _Sql) -> dict[str, str]:
     return {"day": sql.day("{r}.started_at"), **_contact_dims("{r}"),
             "served_by": "{r}.served_by", "wait_s": "{r}.wait_s", "handle_s": "{r}.handle_s",
+            "bot_s": "{r}.bot_s",
             "hour": f"({sql.minute_of_day('{r}.started_at')} / 60)",
             "wait_bucket": _bucket_of("{r}.wait_s", WAIT_EDGES_S)}
 
@@ -178,6 +180,10 @@ CONTACTS = Rollup(
         "operator_wait_s": f"CASE WHEN {_OPERATOR} THEN d.wait_s ELSE 0 END",
         "operator_handle_s": f"CASE WHEN {_OPERATOR} THEN d.handle_s ELSE 0 END",
         "automated_handle_s": f"CASE WHEN {_OPERATOR} THEN 0 ELSE d.handle_s END",
+        "bot_handle_s": "CASE WHEN d.served_by = 'bot' THEN d.handle_s ELSE 0 END",
+        # Escalated: started in the bot, finished by a person (bot_s is their bot time).
+        "escalated": _flag(_ESCALATED),
+        "escalated_bot_s": f"CASE WHEN {_ESCALATED} THEN d.bot_s ELSE 0 END",
         **{column: _flag(f"{_OPERATOR} AND d.wait_bucket = {index}")
            for index, column in enumerate(WAIT_COLUMNS)},
         **{column: _flag(f"d.hour = {hour}") for hour, column in enumerate(HOUR_COLUMNS)},
@@ -492,13 +498,14 @@ def _postgres_triggers(rollup: Rollup) -> list[str]:
     return statements
 
 
-def _raw_tables() -> list[Table]:
+def raw_tables() -> list[Table]:
+    """The tables rows are written to (Alembic migrates these; rollups are derived)."""
     return [table for table in Base.metadata.sorted_tables
             if table.name not in TABLES and table not in (STATE, PAUSE)]
 
 
 def _raw_index_names() -> list[str]:
-    return sorted(index.name for table in _raw_tables() for index in table.indexes)
+    return sorted(index.name for table in raw_tables() for index in table.indexes)
 
 
 def trigger_sql(dialect: str) -> list[str]:
@@ -525,7 +532,8 @@ def installed_version(connection: Connection) -> str | None:
     return connection.scalar(select(STATE.c.version))
 
 
-def _drop_triggers(connection: Connection) -> None:
+def drop_triggers(connection: Connection) -> None:
+    """Every rollup trigger (a migration that copies a raw table drops them first)."""
     if connection.dialect.name == "postgresql":
         rows = connection.execute(text(
             "SELECT tgname, relname FROM pg_trigger JOIN pg_class ON pg_class.oid = tgrelid "
@@ -555,13 +563,13 @@ def install(connection: Connection) -> bool:
         connection.execute(text("SELECT pg_advisory_xact_lock(7202611250)"))
         if installed_version(connection) == version:
             return False
-    _drop_triggers(connection)
+    drop_triggers(connection)
     for table in (*TABLES.values(), STATE, PAUSE):
         table.drop(connection, checkfirst=True)
         table.create(connection)
     for statement in trigger_sql(dialect):
         connection.execute(text(statement))
-    for table in _raw_tables():  # indexes added since the database was made
+    for table in raw_tables():  # indexes added since the database was made
         for index in table.indexes:
             index.create(connection, checkfirst=True)
     rebuild(connection)
@@ -570,10 +578,11 @@ def install(connection: Connection) -> bool:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """The raw tables, the rollups and their triggers: every writer calls this first."""
-    Base.metadata.create_all(engine)
-    with engine.begin() as connection:
-        install(connection)
+    """The raw tables at the newest revision, the rollups and their triggers: every writer
+    calls this first (see `data_access.migrate`)."""
+    from data_access.migrate import ensure_schema as migrated  # migrate imports this module
+
+    migrated(engine)
 
 
 def ensure_current(engine: Engine) -> bool:

@@ -37,6 +37,8 @@ CASE_KINDS = ("complaint", "appeal")
 CASE_STAGES = ("received", "assigned", "under_review", "answer_prepared", "answered", "withdrawn")
 CLOSED_STAGES = ("answered", "withdrawn")
 DETRACTOR_MAX_SCORE = 6
+# Bot time is recorded only on contacts a person finished after the bot (escalated ones).
+BOT_S_RULE = "bot_s IS NULL OR (bot_s >= 0 AND served_by = 'operator')"
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -112,7 +114,12 @@ class Operator(Base):
 
 
 class Contact(Base):
-    """One service interaction, in an office or online."""
+    """One service interaction, in an office or online.
+
+    `served_by` says who finished it. A chat the bot finished is `bot` (its `handle_s` is the
+    bot's time); one the bot started and handed to a person is `operator` with `bot_s`, the
+    seconds spent with the bot first ("escalated"; `wait_s` is then the wait for the person).
+    """
 
     __tablename__ = "contacts"
     __table_args__ = (
@@ -122,6 +129,7 @@ class Contact(Base):
         ),
         CheckConstraint("wait_s >= 0", name="wait_nonnegative"),
         CheckConstraint("handle_s >= 0", name="handle_nonnegative"),
+        CheckConstraint(BOT_S_RULE, name="bot_s_escalated"),
         Index("ix_contacts_started_at_dims", "started_at", "channel_id", "region_id",
               "service_type_id"),
     )
@@ -137,6 +145,8 @@ class Contact(Base):
     wait_s: Mapped[int] = mapped_column(Integer)
     handle_s: Mapped[int] = mapped_column(Integer)
     subscriber_key: Mapped[str] = mapped_column(String(64))
+    # Seconds with the chat bot before a person took over; NULL when no bot was involved.
+    bot_s: Mapped[int | None] = mapped_column(Integer)
 
 
 class NpsSurvey(Base):

@@ -91,6 +91,16 @@ TOTALS = (
      _sum_of("rollup_contacts", rollups.WAIT_COLUMNS)),
     ("operator wait s", "SELECT sum(wait_s) FROM contacts WHERE served_by = 'operator'",
      "SELECT sum(operator_wait_s) FROM rollup_contacts"),
+    ("escalated", "SELECT count(*) FROM contacts WHERE served_by = 'operator' "
+     "AND bot_s IS NOT NULL", "SELECT sum(escalated) FROM rollup_contacts"),
+    ("escalated by month", "SELECT count(*) FROM contacts WHERE bot_s IS NOT NULL",
+     "SELECT sum(escalated) FROM rollup_contacts_by_month"),
+    ("escalated bot s", "SELECT sum(bot_s) FROM contacts WHERE served_by = 'operator'",
+     "SELECT sum(escalated_bot_s) FROM rollup_contacts"),
+    ("escalated bot s by month", "SELECT sum(bot_s) FROM contacts",
+     "SELECT sum(escalated_bot_s) FROM rollup_contacts_by_month"),
+    ("bot handle s", "SELECT sum(handle_s) FROM contacts WHERE served_by = 'bot'",
+     "SELECT sum(bot_handle_s) FROM rollup_contacts"),
     ("surveys", "SELECT count(*) FROM nps_surveys", "SELECT sum(surveys_sent) FROM rollup_surveys"),
     ("responses", "SELECT count(*) FROM nps_surveys WHERE score IS NOT NULL",
      "SELECT sum(responses) FROM rollup_surveys"),
@@ -139,6 +149,12 @@ def keyed_from_raw_rows(connection: Connection) -> dict[tuple[str, str], dict[tu
                                          Contact.region_id, Contact.service_type_id)):
         counted["rollup_contacts", "contacts"][
             (row.started_at.date(), row.channel_id, row.region_id, row.service_type_id)] += 1
+    for row in connection.execute(select(Contact.started_at, Contact.channel_id,
+                                         Contact.region_id, Contact.service_type_id,
+                                         Contact.bot_s).where(Contact.bot_s > 0)):
+        counted["rollup_contacts", "escalated_bot_s"][
+            (row.started_at.date(), row.channel_id, row.region_id,
+             row.service_type_id)] += row.bot_s
     for row in connection.execute(
             select(AgentRating.rated_at, AgentRating.operator_id, AgentRating.score,
                    Contact.channel_id, Contact.region_id, Contact.service_type_id)
@@ -299,7 +315,7 @@ def test_hand_written_sql_is_counted(demo_engine, change):
 def test_install_fills_rollups_an_older_version_dropped_then_does_nothing(demo_engine):
     before = assert_matches_rebuild(demo_engine)
     with demo_engine.begin() as connection:
-        rollups._drop_triggers(connection)
+        rollups.drop_triggers(connection)
         for table in (*rollups.TABLES.values(), rollups.STATE, rollups.PAUSE):
             table.drop(connection)
     with demo_engine.begin() as connection:

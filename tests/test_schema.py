@@ -118,3 +118,15 @@ def test_sqlite_runs_with_wal_and_foreign_keys(tmp_path):
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_bot_s_only_on_operator_contacts_and_never_negative(engine):
+    with engine.begin() as connection:  # escalated: the bot started it, a person finished
+        connection.execute(insert(Contact), [_contact(2, bot_s=90), _contact(3, bot_s=0)])
+    _rejected(engine, Contact, [_contact(4, served_by="bot", operator_id=None, bot_s=30)])
+    _rejected(engine, Contact, [_contact(5, served_by="self_service", operator_id=None,
+                                         bot_s=30)])
+    _rejected(engine, Contact, [_contact(6, bot_s=-1)])
+    with engine.connect() as connection:
+        assert dict(connection.execute(select(Contact.id, Contact.bot_s)).all()) == {
+            1: None, 2: 90, 3: 0}

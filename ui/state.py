@@ -14,7 +14,7 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from data_access import customer, freshness, operations, queries, rollups
+from data_access import customer, freshness, migrate, operations, queries, rollups
 from data_access.config import (
     ConfigError,
     local_today,
@@ -24,6 +24,7 @@ from data_access.config import (
 )
 from data_access.demo import DemoConfig, DemoError, generate_demo, needs_demo
 from data_access.engine import DatabaseUnavailable, check_connection, create_db_engine
+from data_access.migrate import MigrationFailed, SchemaOutdated
 from data_access.operations import OPERATORS_PER_PAGE, OperatorPage
 from data_access.rollups import RollupsOutdated
 from ui.filters import FULL_RUN_NEEDED, KEPT_VIEW
@@ -121,9 +122,11 @@ def ensure_database() -> Engine | None:
                 if needs_demo(engine):
                     _seed_with_progress(engine)
                 else:
+                    _schema_current(engine)
                     _rollups_current(engine)
                 _READY_URLS.add(url)
-    except (DatabaseUnavailable, ConfigError, RollupsOutdated) as error:
+    except (DatabaseUnavailable, ConfigError, RollupsOutdated, SchemaOutdated,
+            MigrationFailed) as error:
         unavailable_banner(f"The database is unavailable: {error}.")
         return None
     except (SQLAlchemyError, DemoError) as error:
@@ -201,6 +204,15 @@ def live(render: Callable[[], None]) -> None:
         guarded(lambda: _with_one_data_version(render))
 
     st.fragment(run_every=interval)(tick)()
+
+
+def _schema_current(engine: Engine) -> None:
+    """A database from an older version is upgraded once (rollups rebuilt with it); a role
+    that may not gets SchemaOutdated, whose banner names `python -m data_access migrate`."""
+    with st.spinner("Upgrading the database schema (once, after an upgrade)…"):
+        report = migrate.ensure_current(engine)
+    if report is not None:
+        st.toast(report.line())
 
 
 def _rollups_current(engine: Engine) -> None:
