@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 
 from data_access import rollups
+from data_access.config import local_today
 from data_access.dates import month_end, month_starts, period_starts
 from data_access.metrics import (
     contact_totals,
@@ -336,8 +337,11 @@ def contacts_by_period(connection: Connection, filters: Filters,
 
 
 def latest_contact_date(connection: Connection) -> dt.date | None:
-    """The day of the newest contact (an index lookup), to anchor 'recent' windows."""
-    latest = connection.scalar(select(func.max(CONTACTS.c.day)))
+    """The newest contact day up to the project's today (Asia/Almaty), to anchor 'recent'
+    windows; an index lookup. A stray future-dated row (say a contact in 2999) must not move
+    the simulator's baseline weeks or the wait→NPS window, so days after today are ignored."""
+    latest = connection.scalar(select(func.max(CONTACTS.c.day)).where(
+        CONTACTS.c.day <= local_today()))
     if isinstance(latest, str):  # SQLite through a bare text expression
         latest = dt.date.fromisoformat(latest)
     return latest
@@ -384,10 +388,16 @@ def arrivals_by_interval(connection: Connection, filters: Filters, weekday: int,
         "channel", "interval")
 
 
+HANDLING_SUMS = ("contacts", "by_operator", "by_bot", "by_self_service", "escalated",
+                 "operator_handle_s", "automated_handle_s", "bot_handle_s", "escalated_bot_s")
+
+
 def handling_by_channel(connection: Connection, filters: Filters) -> pl.DataFrame:
-    """Per channel: contacts, who served them, and the mean handle time of operator contacts."""
-    measures = ["contacts", "by_operator", "by_bot", "by_self_service", "operator_handle_s",
-                "automated_handle_s"]
+    """Per channel: who served the contacts, the bot → human path, and mean handle times.
+
+    See `handling_rates` for the columns.
+    """
+    measures = list(HANDLING_SUMS)
     rows = ranged_rows(connection, CONTACTS, filters, lambda table: _rollup_rows(
         table, [Channel.code.label("channel"), *[table.c[name] for name in measures]],
         [(Channel, Channel.id == table.c.channel_id)], [])).subquery()
@@ -396,16 +406,39 @@ def handling_by_channel(connection: Connection, filters: Filters) -> pl.DataFram
     return handling_rates(frame)
 
 
+def _mean(total: str, count: pl.Expr | str) -> pl.Expr:
+    count = pl.col(count) if isinstance(count, str) else count
+    return pl.when(count > 0).then(pl.col(total) / count)
+
+
 def handling_rates(sums: pl.DataFrame) -> pl.DataFrame:
-    """Mean handle times and the automated share from per-channel sums."""
+    """Rates and mean times per channel from its sums (`HANDLING_SUMS`).
+
+    - `contacts`: every served contact; `by_operator`, `by_bot`, `by_self_service` split them
+      by who finished them; `escalated` are operator contacts that started in the bot
+      (`bot_s` recorded), so the bot answered `by_bot + escalated` and finished `by_bot`;
+    - `operator_aht_s`: mean handle_s of operator contacts (escalated included);
+      `bot_handle_s`: of bot-finished contacts; `escalated_bot_s`: mean bot time of the
+      escalated ones; `automated_handle_s`: of bot and self-service contacts together;
+    - `self_service_share` = by_self_service / contacts; `bot_share` = (by_bot + escalated) /
+      contacts; `bot_containment` = by_bot / (by_bot + escalated), None without bot contacts;
+      `automated_share` = (by_bot + by_self_service) / contacts (the older automated figure).
+    Means are None where nothing was counted.
+    """
     automated = pl.col("by_bot") + pl.col("by_self_service")
+    offered_to_bot = pl.col("by_bot") + pl.col("escalated")
     return sums.select(
-        "channel", "contacts", "by_operator", automated.alias("automated"),
-        pl.when(pl.col("by_operator") > 0).then(
-            pl.col("operator_handle_s") / pl.col("by_operator")).alias("operator_aht_s"),
-        pl.when(automated > 0).then(pl.col("automated_handle_s") / automated).alias(
-            "automated_handle_s"),
-    ).with_columns(automated_share=pl.col("automated") / pl.col("contacts"))
+        "channel", "contacts", "by_operator", "by_bot", "by_self_service", "escalated",
+        automated.alias("automated"),
+        _mean("operator_handle_s", "by_operator").alias("operator_aht_s"),
+        _mean("automated_handle_s", automated).alias("automated_handle_s"),
+        _mean("bot_handle_s", "by_bot").alias("bot_handle_s"),
+        _mean("escalated_bot_s", "escalated").alias("escalated_bot_s"),
+        (automated / pl.col("contacts")).alias("automated_share"),
+        (pl.col("by_self_service") / pl.col("contacts")).alias("self_service_share"),
+        (offered_to_bot / pl.col("contacts")).alias("bot_share"),
+        _mean("by_bot", offered_to_bot).alias("bot_containment"),
+    )
 
 
 # --- Cases -------------------------------------------------------------------------------------

@@ -231,3 +231,89 @@ def test_demo_load_leaves_every_index_in_place(seeded_engine):
         present = {ix["name"] for ix in inspector.get_indexes(table.name)}
         expected = {index.name for index in table.indexes if not index.unique}
         assert expected <= present, (table.name, expected - present)
+
+
+T0 = dt.datetime(2022, 7, 4, 10, 0)
+HANDLING_COLUMNS = [
+    "channel", "contacts", "by_operator", "by_bot", "by_self_service", "escalated", "automated",
+    "operator_aht_s", "automated_handle_s", "bot_handle_s", "escalated_bot_s",
+    "automated_share", "self_service_share", "bot_share", "bot_containment"]
+
+
+@pytest.fixture
+def handling_engine(empty_url):
+    """Hand-made contacts whose figures are worked out below."""
+    from sqlalchemy import insert
+
+    from data_access.cli import main
+    from data_access.engine import create_db_engine
+    from data_access.reference import CHANNEL_BY_CODE
+    from data_access.schema import Operator
+
+    assert main(["init", "--db", empty_url]) == 0
+    engine = create_db_engine(empty_url)
+    rows = [  # (channel, served_by, handle_s, bot_s)
+        ("whatsapp", "bot", 100, None), ("whatsapp", "bot", 120, None),
+        ("whatsapp", "bot", 140, None), ("whatsapp", "operator", 500, 60),
+        ("whatsapp", "operator", 700, 90), ("whatsapp", "operator", 300, None),
+        ("web_cabinet", "self_service", 200, None), ("web_cabinet", "self_service", 400, None),
+        ("web_cabinet", "operator", 600, None), ("web_cabinet", "operator", 800, None),
+        ("office", "operator", 900, None)]
+    with engine.begin() as connection:
+        connection.execute(insert(Operator).values(
+            id=1, external_id="OP1", name="A", team="digital", region_id=1,
+            active_from=dt.date(2020, 1, 1)))
+        connection.execute(insert(Contact), [
+            {"external_id": f"H{n}", "started_at": T0 + dt.timedelta(minutes=n),
+             "channel_id": CHANNEL_BY_CODE[channel].id, "region_id": 1, "service_type_id": 1,
+             "served_by": who, "operator_id": 1 if who == "operator" else None,
+             "wait_s": 30 if who == "operator" else 0, "handle_s": handle, "bot_s": bot,
+             "subscriber_key": "k"} for n, (channel, who, handle, bot) in enumerate(rows)])
+    yield engine
+    engine.dispose()
+
+
+def test_handling_by_channel_measures_the_bot_to_human_path(handling_engine):
+    with handling_engine.connect() as connection:
+        frame = queries.handling_by_channel(connection, Filters(T0.date(), T0.date()))
+    assert frame.columns == HANDLING_COLUMNS
+    rows = {row["channel"]: row for row in frame.iter_rows(named=True)}
+    assert rows["whatsapp"] == pytest.approx({
+        "channel": "whatsapp", "contacts": 6, "by_operator": 3, "by_bot": 3,
+        "by_self_service": 0, "escalated": 2, "automated": 3, "operator_aht_s": 500.0,
+        "automated_handle_s": 120.0, "bot_handle_s": 120.0, "escalated_bot_s": 75.0,
+        "automated_share": 0.5, "self_service_share": 0.0, "bot_share": 5 / 6,
+        "bot_containment": 3 / 5})
+    assert rows["web_cabinet"] == pytest.approx({
+        "channel": "web_cabinet", "contacts": 4, "by_operator": 2, "by_bot": 0,
+        "by_self_service": 2, "escalated": 0, "automated": 2, "operator_aht_s": 700.0,
+        "automated_handle_s": 300.0, "bot_handle_s": None, "escalated_bot_s": None,
+        "automated_share": 0.5, "self_service_share": 0.5, "bot_share": 0.0,
+        "bot_containment": None})
+    assert rows["office"]["bot_containment"] is None and rows["office"]["bot_share"] == 0
+    assert frame.schema["contacts"] == pl.Int64 and frame.schema["bot_share"] == pl.Float64
+
+
+def test_latest_contact_date_ignores_days_after_today(handling_engine):
+    from sqlalchemy import insert
+
+    from data_access.config import local_today
+
+    with handling_engine.connect() as connection:
+        before = queries.latest_contact_date(connection)
+    assert before == T0.date()
+    tomorrow = dt.datetime.combine(local_today() + dt.timedelta(days=1), dt.time(9))
+    with handling_engine.begin() as connection:
+        connection.execute(insert(Contact), [
+            {"external_id": f"FUTURE-{n}", "started_at": moment, "channel_id": 2,
+             "region_id": 1, "service_type_id": 1, "served_by": "bot", "operator_id": None,
+             "wait_s": 0, "handle_s": 60, "subscriber_key": "k"}
+            for n, moment in enumerate((dt.datetime(2999, 6, 1, 12, 0), tomorrow))])
+    with handling_engine.connect() as connection:
+        assert queries.latest_contact_date(connection) == before
+        today = dt.datetime.combine(local_today(), dt.time(0, 1))
+        connection.execute(insert(Contact).values(
+            external_id="TODAY", started_at=today, channel_id=2, region_id=1,
+            service_type_id=1, served_by="bot", wait_s=0, handle_s=60, subscriber_key="k"))
+        assert queries.latest_contact_date(connection) == local_today()
+        connection.rollback()
