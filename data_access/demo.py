@@ -8,6 +8,16 @@ appeals fall; e-Otinish appeals start in February 2022.
 
 The story runs 2021-01-01..2022-07-31 and is shifted so that it ends on `end` (default today).
 Units: seconds for waits and handle times, hours for case stage durations.
+
+The bot → human path (issue 13): on WhatsApp and Telegram the bot answers a chat first and
+finishes `bot_share` of all chats (8% → 14% → 30%, story.py). Of the chats it answers it
+finishes `bot_containment` (57% in January 2021, 60% by December 2021, 63% by July 2022), so
+for every chat it finishes (1 − c) / c ≈ 0.75 → 0.59 more are handed to a person: those are
+operator-served contacts with `bot_s`, the time spent with the bot first, 15 s plus an
+exponential of mean 90 s (mean 105 s). They are drawn from the operator-served chats, so the
+served counts per channel do not change; their `wait_s` is the wait for the person after the
+handover, and the contact (its survey, its rating) ends bot_s + wait_s + handle_s after it
+started. No extra score penalty for a handover: the wait carries the score model as before.
 """
 
 from __future__ import annotations
@@ -82,6 +92,7 @@ HOURLY_SELF_SERVICE = np.array([0.30, 0.20, 0.12, 0.10, 0.10, 0.15, 0.35, 0.70, 
 BASE_WAIT_S = {"office": 600.0, "whatsapp": 200.0, "telegram": 190.0, "web_cabinet": 300.0,
                "mobile_app": 280.0}
 ZERO_WAIT_SHARE = 0.15
+BOT_HANDOVER_S = (15.0, 90.0)  # escalated chats' bot time: this floor + an exponential mean
 MAX_WAIT_S = 4 * 3600
 HANDLE_S = {  # (mean seconds, coefficient of variation), lognormal
     ("office", "operator"): (720, 0.6), ("chat", "operator"): (540, 0.8),
@@ -470,6 +481,26 @@ def _served_by(skeleton: dict[str, np.ndarray], rng: np.random.Generator) -> np.
     return served
 
 
+def _escalated(skeleton: dict[str, np.ndarray], served: np.ndarray, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Which operator-served chats started in the bot, and their bot time (0 elsewhere).
+
+    The bot finishes `bot_share` of the chats (served_by = 'bot'); for a containment c it
+    handed over (1 − c) / c as many, drawn from the operator-served chats.
+    """
+    months = skeleton["month_index"]
+    finished = np.array([m.bot_share for m in MONTHS])[months]
+    containment = np.array([m.bot_containment for m in MONTHS])[months]
+    handed_over = finished * (1 - containment) / containment  # share of all chats
+    chat = np.isin(skeleton["channel"],
+                   [CHANNEL_BY_CODE["whatsapp"].id, CHANNEL_BY_CODE["telegram"].id])
+    draw = rng.random(served.size)
+    escalated = chat & (served == "operator") & (draw < handed_over / (1 - finished))
+    floor, mean = BOT_HANDOVER_S
+    seconds = np.round(floor + rng.exponential(mean, served.size)).astype(np.int64)
+    return escalated, np.where(escalated, seconds, 0)
+
+
 def _service_types(served: np.ndarray, office: np.ndarray, rng: np.random.Generator
                    ) -> np.ndarray:
     result = np.empty(served.size, dtype=np.int64)
@@ -569,10 +600,14 @@ def _survey_penalty(wait: np.ndarray, served: np.ndarray) -> np.ndarray:
 
 def _surveys(contact_ids: np.ndarray, skeleton: dict[str, np.ndarray], served: np.ndarray,
              wait: np.ndarray, handle: np.ndarray, cutoff: np.datetime64,
-             rng: np.random.Generator, level: float | None = None) -> pl.DataFrame:
-    """Survey rows; `level` fixes the latent mean (a live feed's few contacts cannot solve it)."""
+             rng: np.random.Generator, level: float | None = None,
+             bot: np.ndarray | None = None) -> pl.DataFrame:
+    """Survey rows, sent as each contact ends (after `bot` seconds in the bot, if any, the
+    wait and the handling); `level` fixes the latent mean (a live feed's few contacts cannot
+    solve it)."""
     channel = skeleton["channel"]
-    sent = skeleton["started"] + (wait + handle).astype("timedelta64[s]")
+    spent = wait + handle if bot is None else bot + wait + handle
+    sent = skeleton["started"] + spent.astype("timedelta64[s]")
     answer_rate = _answer_rates(channel)
     answered_at = sent + _lognormal(rng, 50 * 60, 1.2, channel.size).astype("timedelta64[s]")
     answered = (rng.random(channel.size) < answer_rate) & (answered_at < cutoff)
@@ -689,6 +724,10 @@ def build_month(
             values[ended] for values in (served, office, service, region, rated_service,
                                          operator, wait, handle))
         size = int(ended.sum())
+    # Chats the bot handed over; one still running at the cutoff stays a direct chat (rare).
+    escalated, bot = _escalated(skeleton, served, streams.rng("contacts", key, 2))
+    escalated &= skeleton["started"] + (bot + wait + handle).astype("timedelta64[s]") < cutoff
+    bot[~escalated] = 0
     contact_ids = np.arange(first_contact_id, first_contact_id + size, dtype=np.int64)
     subscriber = rng.integers(0, subscriber_keys.len(), size)
 
@@ -703,14 +742,16 @@ def build_month(
         "wait_s": wait,
         "handle_s": handle,
         "subscriber_key": subscriber_keys.gather(subscriber),
+        "bot_s": bot,
     }).with_columns(
         external_id=_prefixed_ids("CT", pl.col("id")),
         operator_id=pl.when(pl.col("operator_id") > 0).then("operator_id"),
+        bot_s=pl.when(pl.Series(escalated)).then("bot_s"),
     )
     surveys = _surveys(contact_ids, skeleton, served, wait, handle, cutoff,
-                       streams.rng("surveys", key))
+                       streams.rng("surveys", key), bot=bot)
     skill = _operator_skill(operators["id"].to_numpy(), streams.rng("operators", 1))
-    end_times = skeleton["started"] + (wait + handle).astype("timedelta64[s]")
+    end_times = skeleton["started"] + (bot + wait + handle).astype("timedelta64[s]")
     ratings = _ratings(contact_ids, operator, rated_service, end_times, wait, skill, cutoff,
                        streams.rng("ratings", key))
     return _MonthBatch(contacts, surveys, ratings)

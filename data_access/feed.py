@@ -49,6 +49,7 @@ from data_access.demo import (
     DemoConfig,
     _answer_rates,
     _assign_operators,
+    _escalated,
     _handle_times,
     _hourly_profile,
     _operator_skill,
@@ -350,22 +351,24 @@ def _new_contacts(connection: Connection, model: _Model, tick: int, now: dt.date
                                  (served == "operator") & ~office, rated_service, rng)
     wait = _waits(skeleton, served, model.streams.rng("feed_waits", tick))
     handle = _handle_times(channel, served, model.streams.rng("feed_waits", tick, 1))
+    escalated, bot = _escalated(skeleton, served, model.streams.rng("feed_contacts", tick, 1))
     ended = np.full(count, np.datetime64(now, "us"))
-    skeleton["started"] = ended - (wait + handle).astype("timedelta64[s]")
+    skeleton["started"] = ended - (bot + wait + handle).astype("timedelta64[s]")
     subscriber = model.subscribers.gather(
         rng.integers(0, model.subscribers.len(), count)).to_list()
     rows = [
         {"external_id": next_id(), "started_at": started, "channel_id": int(channel[i]),
          "region_id": int(region[i]), "service_type_id": int(service[i]),
          "served_by": served[i], "operator_id": int(operator[i]) or None,
-         "wait_s": int(wait[i]), "handle_s": int(handle[i]), "subscriber_key": subscriber[i]}
+         "wait_s": int(wait[i]), "handle_s": int(handle[i]), "subscriber_key": subscriber[i],
+         "bot_s": int(bot[i]) if escalated[i] else None}
         for i, started in enumerate(skeleton["started"].astype(dt.datetime))
     ]
     contact_ids = np.array(connection.execute(
         insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows).scalars().all())
     # The survey goes out as the contact ends; an answer, if any, is stamped the same moment.
     surveys = _surveys(contact_ids, skeleton, served, wait, handle, NEVER,
-                       model.streams.rng("feed_surveys", tick), level=model.level
+                       model.streams.rng("feed_surveys", tick), level=model.level, bot=bot
                        ).with_columns(answered_at=pl.when("answered").then("sent_at"))
     connection.execute(insert(NpsSurvey), surveys.to_dicts())
     ratings = _ratings(contact_ids, operator, rated_service, ended, wait, model.skill, NEVER,

@@ -63,6 +63,8 @@ class StoryMonth:
     nps_target: float
     wait_level: float
     bot_share: float  # share of WhatsApp/Telegram chats the bot finishes
+    # Of the chats the bot answers first, the share it finishes; the rest go to a person.
+    bot_containment: float
     self_service_share: float  # share of web cabinet / app contacts finished without an operator
     progress: float  # 0 at the start of the story, 1 at its end
 
@@ -117,6 +119,7 @@ def _build_months() -> tuple[StoryMonth, ...]:
                 nps_target=NPS_TARGETS[index],
                 wait_level=WAIT_LEVEL[index],
                 bot_share=_ramp(index, 0.08, 0.14, 0.30),
+                bot_containment=_ramp(index, 0.57, 0.60, 0.63),
                 self_service_share=_ramp(index, 0.60, 0.66, 0.74),
                 progress=index / 18,
             )

@@ -170,3 +170,21 @@ def test_default_story_ends_today_with_nothing_in_the_future(tmp_path):
     assert newest <= now and answered <= now and received <= now and sent <= now
     assert (now - newest) < dt.timedelta(days=2)
     assert oldest.date() == config.start == config.end - dt.timedelta(days=576)
+
+
+def test_chats_record_the_bot_to_human_path(seeded_engine):
+    """On WhatsApp and Telegram the bot contains 55–65% of the chats it answers; the rest
+    reach a person after about 90–120 s in the bot (domain: bot containment is measured)."""
+    from data_access.queries import handling_by_channel
+
+    with seeded_engine.connect() as connection:
+        handling = handling_by_channel(connection, Filters(STORY["start"], STORY["end"]))
+    chats = handling.filter(pl.col("channel").is_in(["whatsapp", "telegram"]))
+    assert chats.height == 2
+    for row in chats.iter_rows(named=True):
+        assert 0.55 <= row["bot_containment"] <= 0.65, row
+        assert 0.6 <= row["escalated"] / row["by_bot"] <= 0.8, row
+        assert 90 <= row["escalated_bot_s"] <= 120, row
+        assert row["escalated"] < row["by_operator"]
+    others = handling.filter(~pl.col("channel").is_in(["whatsapp", "telegram"]))
+    assert (others["escalated"] == 0).all() and others["bot_containment"].is_null().all()

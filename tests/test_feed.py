@@ -20,7 +20,7 @@ from data_access.config import local_now, local_today, mask_url
 from data_access.demo import CASE_FLOW, DemoConfig, generate_demo
 from data_access.engine import create_db_engine
 from data_access.feed import FeedError, LiveFeed
-from data_access.reference import SERVICE_TYPES, seed_reference
+from data_access.reference import CHANNEL_BY_CODE, SERVICE_TYPES, seed_reference
 from data_access.schema import (
     CLOSED_STAGES,
     AgentRating,
@@ -124,12 +124,17 @@ def test_ticks_write_every_event_type_stamped_now_within_the_rules(feed_engine):
             .where(Contact.external_id.like("feed-%"))).all()
         for contact, survey in contacts:
             assert survey.sent_at in ticks
+            # an escalated chat spent bot_s in the bot before its wait for a person
             assert contact.started_at == survey.sent_at - dt.timedelta(
-                seconds=contact.wait_s + contact.handle_s)
+                seconds=(contact.bot_s or 0) + contact.wait_s + contact.handle_s)
             assert survey.answered_at == (survey.sent_at if survey.answered else None)
             assert (survey.score is not None) == survey.answered
             assert survey.reason is None or (survey.answered and survey.score <= 6)
             assert (contact.served_by == "operator") == (contact.operator_id is not None)
+        escalated = [contact for contact, _ in contacts if contact.bot_s is not None]
+        assert escalated and all(contact.served_by == "operator" and contact.channel_id in (
+            CHANNEL_BY_CODE["whatsapp"].id, CHANNEL_BY_CODE["telegram"].id)
+            for contact in escalated)
 
         rated = aliased(Contact)
         for rating, contact, survey in connection.execute(
