@@ -66,7 +66,7 @@ RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # waits before the retries of a fail
 EXIT_FILE = 2  # the file cannot be read at all (or the command line is wrong)
 EXIT_DATABASE = 3  # the database is unreachable or refused the work
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a process stopped by SIGINT
-INT_MAX = 2**31 - 1  # INTEGER columns (wait_s, handle_s)
+INT_MAX = 2**31 - 1  # INTEGER columns (wait_s, handle_s, bot_s)
 ID_LENGTH = 64
 # The longest value read, in characters: the csv module's default field limit. It keeps a stray
 # quote to one line (the reader gives up there), so the fast path applies it too.
@@ -164,9 +164,10 @@ class _Checks:
         self.rule(name, _text_expr(name).str.len_chars() > max_length,
                   f"longer than {max_length:,} characters")
 
-    def integer(self, name: str, low: int, high: int, *, required: bool = True) -> None:
+    def integer(self, name: str, low: int, high: int, *, required: bool = True,
+                in_header: bool = True) -> None:
         """Digits only; digits beyond 64 bits are out of range too, not "not a number"."""
-        self._column(name, required, True)
+        self._column(name, required, in_header)
         self.values[_value(name)] = _text_expr(name).cast(pl.Int64, strict=False)
         number = pl.col(_value(name))
         digits = _text_expr(name).str.contains(r"^[+-]?[0-9]+$")
@@ -314,6 +315,11 @@ def _contacts() -> Kind:
     checks.integer("wait_s", 0, INT_MAX)
     checks.integer("handle_s", 0, INT_MAX)
     checks.text("subscriber_key")
+    # Seconds with the chat bot before a person took over: only on operator-served contacts.
+    checks.integer("bot_s", 0, INT_MAX, required=False, in_header=False)
+    checks.rule("bot_s", _given("bot_s") & (pl.col(_value("served_by")) != "operator"),
+                "must be empty unless served_by is operator (bot_s is the bot time of a "
+                "contact a person finished; a contact the bot finished has served_by bot)")
     return Kind(
         "contacts", Contact.__table__, checks, key=("external_id",),
         references=(_Reference("operator_external_id", Operator.__table__, "operator_id",
@@ -322,7 +328,7 @@ def _contacts() -> Kind:
                 "channel_id": "channel_id", "region_id": "region_id",
                 "service_type_id": "service_type_id", "served_by": "served_by",
                 "operator_id": "operator_id", "wait_s": "wait_s", "handle_s": "handle_s",
-                "subscriber_key": "subscriber_key"})
+                "subscriber_key": "subscriber_key", "bot_s": "bot_s"})
 
 
 def _surveys() -> Kind:

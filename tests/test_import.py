@@ -759,3 +759,32 @@ def test_readme_documents_every_column_of_every_kind():
         assert f"| `{kind.name}` |" in section
         for column in kind.columns:
             assert f"`{column}`" in section, (kind.name, column)
+
+
+def test_contacts_bot_s_is_optional_and_only_on_operator_contacts(demo_url, tmp_path, capsys):
+    header = CONTACT_HEADER + ",bot_s"
+    path = write(tmp_path / "contacts.csv", header,
+                 "B-1,2022-07-01 09:00,whatsapp,astana,consultation,operator,OP00001,30,400,k,95",
+                 "B-2,2022-07-01 09:01,whatsapp,astana,consultation,operator,OP00001,30,400,k,",
+                 "B-3,2022-07-01 09:02,whatsapp,astana,consultation,bot,,0,140,k,10",
+                 "B-4,2022-07-01 09:03,telegram,astana,consultation,operator,OP00001,5,300,k,-5",
+                 "B-5,2022-07-01 09:04,web_cabinet,astana,consultation,self_service,,0,9,k,0",
+                 "B-6,2022-07-01 09:05,telegram,astana,consultation,operator,OP00001,5,300,k,1.5")
+    assert counts(run_import(capsys, "contacts", path, demo_url)) == (6, 2, 0, 4, 0)
+    not_operator = ("must be empty unless served_by is operator (bot_s is the bot time of a "
+                    "contact a person finished; a contact the bot finished has served_by bot)")
+    assert rejects(path) == [
+        (3, "bot_s", "10", not_operator),
+        (4, "bot_s", "-5", "must be between 0 and 2147483647"),
+        (5, "bot_s", "0", not_operator),
+        (6, "bot_s", "1.5", "not a whole number"),
+    ]
+    old = write(tmp_path / "old.csv", CONTACT_HEADER,  # a file from before bot_s: still valid
+                "B-7,2022-07-01 09:06,whatsapp,astana,consultation,bot,,0,140,k")
+    assert counts(run_import(capsys, "contacts", old, demo_url)) == (1, 1, 0, 0, 0)
+    engine = create_db_engine(demo_url)
+    with engine.connect() as connection:
+        stored = dict(connection.execute(select(Contact.external_id, Contact.bot_s).where(
+            Contact.external_id.like("B-%"))).all())
+    engine.dispose()
+    assert stored == {"B-1": 95, "B-2": None, "B-7": None}
