@@ -269,3 +269,11 @@ def test_a_generated_cookie_secret_passes():
 def test_a_redirect_uri_that_streamlit_would_refuse_is_named():
     problems = auth.settings_problems({**DEFAULT_PROVIDER, "redirect_uri": "http://x/login"})
     assert problems == [problems[0]] and "`[auth] redirect_uri`" in problems[0]
+
+
+def test_st_login_dependencies_are_required_and_installed():
+    """st.login runs Authlib's Starlette client, which imports httpx: without it, HTTP 500."""
+    requirements = (Path(APP).parent / "requirements.txt").read_text().lower().split()
+    assert any(line.startswith("httpx==") for line in requirements)
+    assert any(line.startswith("authlib==") for line in requirements)
+    from authlib.integrations import starlette_client  # noqa: F401  (imports httpx)
