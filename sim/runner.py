@@ -193,7 +193,8 @@ def _simulate_here(scenario: Scenario, replications: int, seed: int,
     return pl.concat(frames)
 
 
-COMPARED = ("service_level", "asa_s", "wait_p90_s", "abandoned_share", "occupancy", "cost",
+COMPARED = ("service_level", "queue_service_level", "asa_s", "wait_p90_s", "abandoned_share",
+            "queue_abandoned_share", "gave_up_in_bot", "occupancy", "cost",
             "operator_cost", "bot_cost", "offered", "answered", "abandoned", "unserved",
             "self_served", "bot_contained", "escalated")
 

@@ -121,6 +121,7 @@ KPI_ROWS: tuple[tuple[str, str, str], ...] = (
     ("offered", "Contacts offered", "count"),
     ("answered", "Answered by operators", "count"),
     ("abandoned_share", "Abandoned (of queued)", "share"),
+    ("gave_up_in_bot", "Gave up while in the bot", "count"),
     ("service_level", "Service level (within target)", "share"),
     ("asa_s", "Average speed of answer", "seconds"),
     ("wait_p90_s", "90th percentile wait", "seconds"),
