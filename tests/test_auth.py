@@ -160,6 +160,9 @@ def test_broken_secrets_file_with_auth_stops_the_app(monkeypatch, seeded_sqlite_
     at = run(monkeypatch, seeded_sqlite_url, None, SIGNED_OUT, page=page)
     banner = assert_stopped(at, str(path), "line 9", "[auth]")
     assert "not valid TOML" in banner
+    path.write_text(path.read_text().replace(BROKEN_DATABASE, "\n[database]\nurl = 'x'\n"))
+    at.run()  # fixed on disk: the next run asks for sign-in
+    assert_sign_in_page_only(at)
 
 
 def test_broken_secrets_file_without_auth_stops_the_app(monkeypatch, seeded_sqlite_url,

@@ -188,5 +188,10 @@ def test_broken_secrets_file_stops_the_app_in_the_browser(seeded_sqlite_url, tmp
                 assert page.get_by_test_id("stSidebarNav").count() == 0
                 assert page.get_by_role("button", name="Sign in").count() == 0
                 assert page.get_by_test_id("stHeading").count() == 0
+            # Fixed on disk, the next page load asks for sign-in: no restart needed.
+            path.write_text(path.read_text().replace("postgresql://x", '"postgresql://x"'),
+                            encoding="utf-8")
+            page.reload()
+            assert_sign_in_only(page)
         finally:
             context.close()
