@@ -4,8 +4,7 @@ import streamlit as st
 
 from data_access.metrics import rating_summary
 from data_access.operations import OPERATOR_ORDERS, operator_names
-from data_access.queries import lowest_rated_share
-from ui import layout, operations_charts, state
+from ui import charts, layout, operations_charts, state
 from ui.filters import url_choice, url_number, url_text
 from ui.frame import run_inside_frame
 from ui.view_state import shown
@@ -19,9 +18,16 @@ if not st.session_state.get("engine_ready"):
 MAX_SEARCH = 60  # characters
 MAX_PAGE = 10_000
 ORDER_LABELS = {"best": "Best", "worst": "Lowest"}
+RATED_HELP = ("The lowest share of active front-line operators rated in a whole month of the "
+              "range; without a whole month, the month with most days in the range, named "
+              "under the tile.")
+TREND_HELP = ("Mean of the range's last month minus the month before; — when the operator "
+              "was not rated in both.")
+SPARKLINE_HELP = "Monthly mean ratings, drawn from three rated months on."
 
 view = st.session_state["view"]
 target = state.rated_share_target()
+links = layout.page_header(view)
 with st.columns([1, 2])[0]:
     min_ratings = url_number("Rank operators with at least this many ratings", "min_ratings",
                              state.min_ratings_default(), 1, 100_000)
@@ -34,14 +40,16 @@ def figures() -> None:
     ratings_before, mean_before = rating_summary(state.rating_distribution(view.previous))
     coverage = state.front_line_coverage(view.filters)
     coverage_before = state.front_line_coverage(view.previous)
+    rated, rated_note = layout.rated_share_tile(coverage, view.start, view.end)
+    rated_before, _ = layout.rated_share_tile(coverage_before, view.previous.start,
+                                              view.previous.end)
     layout.kpi_tiles([
         layout.Tile("Ratings", ratings, ratings_before),
         layout.Tile("Mean rating", mean, mean_before, digits=2, help="On the 1–5 scale."),
-        layout.Tile("Front line rated (lowest month)", lowest_rated_share(coverage),
-                    lowest_rated_share(coverage_before), digits=1, percent=True,
-                    target=target, beat_target=True,
-                    help="The lowest monthly share of active front-line operators rated."),
-    ], layout.compared_with(view), comparable=ratings_before > 0)
+        layout.Tile("Front line rated (lowest month)", rated, rated_before, digits=1,
+                    percent=True, target=target, beat_target=True, note=rated_note,
+                    help=RATED_HELP),
+    ], view, comparable=ratings_before > 0)
     left, right = st.columns(2)
     with left:
         layout.show_chart(
@@ -51,9 +59,10 @@ def figures() -> None:
     with right:
         layout.show_chart(
             lambda: operations_charts.rated_share_vs_target(
-                coverage, target=target,
+                coverage, target=target, span=view,
                 title=f"Front-line operators rated per month, {view.label}"),
             coverage, "rated_share", view, counted="rated_operators",
+            periods=charts.monthly(view),
             caption=f"Target: more than {target:.0%} of the active front-line operators rated "
                     "every month (ratings feed their pay). A month cut by the range counts "
                     "only its days inside it.")
@@ -87,15 +96,20 @@ def operators() -> None:
         st.info(f"Page {listed['asked']} is past the last page; showing page {listing.page} "
                 f"of {listing.pages}.", icon=":material/last_page:")
     layout.show_table(
-        listing.rows, "operators", view, height=420,
+        layout.operator_rows(listing.rows), "operators", view, height=420,
         column_config={
+            "operator_id": None,
+            "operator": st.column_config.TextColumn("Operator id"),
+            "name": st.column_config.TextColumn("Name"),
+            "team": st.column_config.TextColumn("Team"),
+            "region": st.column_config.TextColumn("Region"),
+            "ratings": st.column_config.NumberColumn("Ratings"),
             "mean_score": st.column_config.NumberColumn("Mean rating", format="%.2f"),
-            "trend": st.column_config.NumberColumn("Trend", format="%+.2f",
-                                                   help="Last month's mean minus the month "
-                                                        "before"),
-            "monthly_means": st.column_config.LineChartColumn("Monthly means", y_min=1,
-                                                              y_max=5),
+            "trend": st.column_config.TextColumn("Trend", help=TREND_HELP),
+            "monthly_means": st.column_config.LineChartColumn(
+                "Monthly means", y_min=1, y_max=5, help=SPARKLINE_HELP),
             "rank": st.column_config.NumberColumn("Rank"),
+            "ranked": st.column_config.CheckboxColumn("Ranked"),
         },
         empty=(f"No rated operator's id or name contains {shown(search)}." if search and
                listing.rated else layout.NO_ROWS),
@@ -113,8 +127,9 @@ def operators() -> None:
     trend = state.operator_trend(view.filters, chosen)
     layout.show_chart(
         lambda: operations_charts.operator_trend(
-            trend, f"Monthly mean rating of {names[chosen]}, {view.label}"),
-        trend, "operator_trend", view)
+            trend, f"Monthly mean rating of {names[chosen]}, {view.label}", view),
+        trend, "operator_trend", view, periods=charts.monthly(view))
 
 
 state.live(figures)
+layout.page_links(links, view)

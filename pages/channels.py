@@ -14,6 +14,10 @@ if not st.session_state.get("engine_ready"):
     st.stop()
 
 view = st.session_state["view"]
+links = layout.page_header(view)
+WAIT_HELP = "Median wait in seconds of the contacts an operator served."
+WAIT_CAPTION = ("Seconds from arrival until an operator answered, for operator-served "
+                "contacts: median, mean and 90th percentile.")
 
 
 def figures() -> None:
@@ -29,23 +33,24 @@ def figures() -> None:
                     automated_share(earlier), digits=1, percent=True),
         layout.Tile("Median wait", state.median_wait_s(view.filters),
                     state.median_wait_s(view.previous), unit=" s", lower_is_better=True,
-                    help="Median seconds waited by contacts served by an operator."),
-    ], layout.compared_with(view),
+                    help=WAIT_HELP),
+    ], view,
         comparable=before["contacts_online"] + before["contacts_offline"] > 0)
     left, right = st.columns(2)
     with left:
         layout.show_chart(
             lambda: operations_charts.online_share_trend(
-                contacts, f"Online share of contacts per {view.granularity}, {view.label}"),
-            contacts, "online_share", view,
+                contacts, f"Online share of contacts per {view.granularity}, {view.label}",
+                view),
+            contacts, "online_share", view, periods=view,
             caption="Online: messengers, web cabinet, mobile app and e-Otinish; offline: "
                     "offices.")
     with right:
         volume = channel_volume(contacts)
         layout.show_chart(
             lambda: operations_charts.channel_volume(
-                volume, f"Contacts per channel per {view.granularity}, {view.label}"),
-            volume, "channel_volume", view)
+                volume, f"Contacts per channel per {view.granularity}, {view.label}", view),
+            volume, "channel_volume", view, periods=view)
     heatmap = state.contacts_by_hour_weekday(view.filters, True)
     layout.show_chart(
         lambda: operations_charts.hour_weekday_heatmap(
@@ -62,15 +67,16 @@ def figures() -> None:
             lambda: operations_charts.wait_by_channel(
                 waits, f"Wait for an operator by channel, {view.label}"),
             waits, "wait_by_channel", view,
-            caption="Seconds from arrival to an operator; mean, median and 90th percentile.")
+            caption=WAIT_CAPTION)
     with right:
         served = served_by_share(contacts)
         layout.show_chart(
             lambda: operations_charts.served_by_share(
-                served, f"Who served the contacts per {view.granularity}, {view.label}"),
-            served, "served_by", view,
+                served, f"Who served the contacts per {view.granularity}, {view.label}", view),
+            served, "served_by", view, periods=view,
             caption="Bots and self-service take contacts no operator has to answer: the "
                     "automation lever the Staffing simulator tests.")
 
 
 state.live(figures)
+layout.page_links(links, view)

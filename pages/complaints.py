@@ -7,6 +7,7 @@ from data_access.metrics import open_at_end
 from ui import customer_charts, layout, state
 from ui.filters import url_choice
 from ui.frame import run_inside_frame
+from ui.view_state import named
 
 run_inside_frame()
 
@@ -16,6 +17,7 @@ if not st.session_state.get("engine_ready"):
 
 BREAKDOWNS = {"category": "Category", "channel": "Channel", "region": "Region"}
 view = st.session_state["view"]
+links = layout.page_header(view)
 
 
 def figures() -> None:
@@ -42,22 +44,23 @@ def figures() -> None:
     layout.show_chart(
         lambda: customer_charts.case_counts_yoy(
             counts, f"Complaints and appeals received per {view.granularity}, {view.label}, "
-                    "with the year before"),
-        counts, "cases_yoy", view,
+                    "with the year before", view),
+        counts, "cases_yoy", view, periods=view,
         caption="Dashed: the same period a year earlier; the tooltip gives the change.")
     left, right = st.columns(2)
     with left:
         layout.show_chart(
             lambda: customer_charts.resolution_trend(
                 cases, f"Resolution time (median and 90th percentile) of cases received per "
-                       f"{view.granularity}, {view.label}"),
-            cases, "resolution_time", view, counted="received",
+                       f"{view.granularity}, {view.label}", view),
+            cases, "resolution_time", view, counted="received", periods=view,
             caption="Hours from receipt to the answer, for answered cases (nearest rank).")
     with right:
         layout.show_chart(
             lambda: customer_charts.backlog_trend(
-                cases, f"Open cases at the end of each {view.granularity}, {view.label}"),
-            cases, "open_backlog", view)
+                cases, f"Open cases at the end of each {view.granularity}, {view.label}",
+                view),
+            cases, "open_backlog", view, periods=view)
     breakdown()
     e_otinish()
 
@@ -81,10 +84,12 @@ def e_otinish() -> None:
             funnel, f"Stages reached by e-Otinish appeals received {view.label}"),
         funnel, "e_otinish_funnel", view, counted="cases",
         empty="No e-Otinish appeals for these filters.")
-    open_appeals = state.open_e_otinish_appeals(view.filters, minute_now(), 200)
+    open_appeals = named(state.open_e_otinish_appeals(view.filters, minute_now(), 200))
     layout.show_table(
         open_appeals, "e_otinish_open", view,
-        column_config={"age_days": st.column_config.NumberColumn("Age (days)", format="%.1f"),
+        column_config={"region": st.column_config.TextColumn("Region"),
+                       "stage": st.column_config.TextColumn("Stage"),
+                       "age_days": st.column_config.NumberColumn("Age (days)", format="%.1f"),
                        "received_at": st.column_config.DatetimeColumn(
                            "Received", format="YYYY-MM-DD HH:mm"),
                        "stage_since": st.column_config.DatetimeColumn(
@@ -94,3 +99,4 @@ def e_otinish() -> None:
 
 
 state.live(figures)
+layout.page_links(links, view)

@@ -6,6 +6,7 @@ from data_access.schema import DETRACTOR_MAX_SCORE
 from ui import customer_charts, layout, state
 from ui.filters import url_choice
 from ui.frame import run_inside_frame
+from ui.view_state import CODE_COLUMNS, named
 
 run_inside_frame()
 
@@ -13,9 +14,12 @@ st.title("NPS")
 if not st.session_state.get("engine_ready"):
     st.stop()
 
-SPLITS = {"channel": "Channel", "region": "Region", "service_type": "Service type"}
+SPLITS = {column: CODE_COLUMNS[column][0] for column in ("channel", "region", "service_type")}
+TABLE_COLUMNS = {column: st.column_config.TextColumn(CODE_COLUMNS[column][0])
+                 for column in ("reason", "channel", "region", "service_type")}
 view = st.session_state["view"]
 target = state.nps_target()
+links = layout.page_header(view)
 split = url_choice("Split the trend by", list(SPLITS), "split", "channel",
                    format_func=SPLITS.get, widget="segmented_control")
 
@@ -32,14 +36,14 @@ def figures() -> None:
         layout.Tile("Answer rate", now["answer_rate"], before["answer_rate"], digits=1,
                     percent=True, help=f"{now['responses']:,} of {now['surveys_sent']:,} "
                                        "surveys answered."),
-    ], layout.compared_with(view), before)
+    ], view, before)
     periods = state.nps_by_period(view.filters, view.granularity)
     by_split = state.nps_by_period(view.filters, view.granularity, by=split)
     layout.show_chart(
         lambda: customer_charts.nps_split_trend(
             by_split, split, target,
-            f"NPS by {SPLITS[split].lower()} per {view.granularity}, {view.label}"),
-        by_split, f"nps_by_{split}", view,
+            f"NPS by {SPLITS[split].lower()} per {view.granularity}, {view.label}", view),
+        by_split, f"nps_by_{split}", view, periods=view,
         caption=f"Dashed line: target {target:g}. Small groups swing widely: the tooltip "
                 "gives each point's responses and margin of error.")
     left, right = st.columns(2)
@@ -47,8 +51,8 @@ def figures() -> None:
         layout.show_chart(
             lambda: customer_charts.nps_class_shares(
                 periods, f"Promoters, passives and detractors per {view.granularity}, "
-                         f"{view.label}"),
-            periods, "nps_classes", view,
+                         f"{view.label}", view),
+            periods, "nps_classes", view, periods=view,
             caption="Promoters score 9–10, passives 7–8, detractors 0–6.")
     with right:
         reasons = state.detractor_reasons(view.filters)
@@ -70,19 +74,21 @@ def figures() -> None:
     with right:
         layout.show_chart(
             lambda: customer_charts.answer_rate_trend(
-                periods, f"Survey answer rate per {view.granularity}, {view.label}"),
-            periods, "answer_rate", view,
+                periods, f"Survey answer rate per {view.granularity}, {view.label}", view),
+            periods, "answer_rate", view, periods=view,
             caption="A survey is sent after every contact; this is the share answered.")
     st.subheader("Latest low-score comments")
-    comments = state.low_score_comments(view.filters, 50)
+    comments = named(state.low_score_comments(view.filters, 50))
     layout.show_table(
         comments, "low_score_comments", view,
         column_config={"answered_at": st.column_config.DatetimeColumn("Answered",
                                                                       format="YYYY-MM-DD HH:mm"),
-                       "suggestion": st.column_config.TextColumn("Comment", width="large")},
+                       "suggestion": st.column_config.TextColumn("Comment", width="large"),
+                       **TABLE_COLUMNS},
         caption=f"The 50 newest comments with a score of {DETRACTOR_MAX_SCORE} or less, shown "
                 "as plain text.",
         empty="No low-score comments for these filters.")
 
 
 state.live(figures)
+layout.page_links(links, view)

@@ -14,12 +14,16 @@ st.title("ServicePulse overview")
 if not st.session_state.get("engine_ready"):
     st.stop()
 
+CONTACTS_SERVED_HELP = ("All contacts in offices and online channels, whoever finished them: "
+                        "operators, bots or self-service (web cabinet and app).")
+DELTAS_AGAINST = "Deltas are against the previous {days} days ({start} – {end})."
 view = st.session_state["view"]
 target = state.nps_target()
 backlog_limit = state.appeals_backlog_limit()
-compared_with = layout.compared_with(view)
-st.caption(f"{view.label}, per {view.granularity}; deltas {compared_with} "
-           f"({view.previous.start:%d %b %Y} – {view.previous.end:%d %b %Y}).")
+links = layout.page_header(view)
+st.caption(DELTAS_AGAINST.format(days=(view.end - view.start).days + 1,
+                                 start=f"{view.previous.start:%d %b %Y}",
+                                 end=f"{view.previous.end:%d %b %Y}"))
 
 
 def figures() -> None:
@@ -39,8 +43,8 @@ def figures() -> None:
         layout.Tile("Answer rate", now["answer_rate"], before["answer_rate"], digits=1,
                     percent=True, help="Share of surveys answered."),
         layout.Tile("Contacts served", contacts_served(now), contacts_served(before),
-                    help="Contacts in offices and online channels, by operators and bots."),
-    ], compared_with, before)
+                    help=CONTACTS_SERVED_HELP),
+    ], view, before)
     layout.kpi_tiles([
         layout.Tile("Online share", now["online_share"], before["online_share"], digits=1,
                     percent=True, help="Contacts in online channels over all contacts."),
@@ -51,28 +55,30 @@ def figures() -> None:
         layout.Tile("Median wait", state.median_wait_s(view.filters),
                     state.median_wait_s(view.previous), unit=" s", lower_is_better=True,
                     help="Median seconds waited by contacts served by an operator."),
-    ], compared_with, before, say_why=False)
+    ], view, before, say_why=False)
 
     left, right = st.columns(2)
     with left:
         layout.show_chart(
             lambda: charts.nps_trend(periods, target,
-                                     f"NPS per {view.granularity}, {view.label}"),
-            periods, "nps_trend", view,
+                                     f"NPS per {view.granularity}, {view.label}", view),
+            periods, "nps_trend", view, periods=view,
             caption=f"Band: 95% margin of error. Dashed line: target {target:g}.")
     with right:
         mix = online_offline_totals(state.contacts_by_period(view.filters, view.granularity))
         layout.show_chart(
             lambda: charts.online_offline_mix(
-                mix, f"Contacts online and offline per {view.granularity}, {view.label}"),
-            mix, "channel_mix", view)
+                mix, f"Contacts online and offline per {view.granularity}, {view.label}",
+                view),
+            mix, "channel_mix", view, periods=view)
     trend = state.case_trend_with_yoy(view.filters, view.granularity)
     layout.show_chart(
         lambda: customer_charts.case_counts_yoy(
             trend, f"Complaints and appeals received per {view.granularity}, {view.label}, "
-                   "with the year before"),
-        trend, "cases_yoy", view,
+                   "with the year before", view),
+        trend, "cases_yoy", view, periods=view,
         caption="Dashed: the same period a year earlier; the tooltip gives the change.")
 
 
 state.live(figures)
+layout.page_links(links, view)

@@ -488,7 +488,7 @@ def test_nps_split_trend_by_channel_and_region():
                  "NPS by channel")
     units = _units(spec)
     color = _channel(units, "color", "channel")
-    assert color["scale"] == {"domain": ["office", "whatsapp"],
+    assert color["scale"] == {"domain": ["Service office", "WhatsApp"],  # names, not codes
                               "range": [CHANNEL_COLORS["office"], CHANNEL_COLORS["whatsapp"]]}
     rule = next(unit for unit in units if unit["mark"]["type"] == "rule")
     assert rule["mark"]["color"] == TARGET_COLOR and rule["mark"]["strokeDash"]
@@ -496,7 +496,7 @@ def test_nps_split_trend_by_channel_and_region():
 
     regions = NPS_FRAME.rename({"channel": "region"})
     spec = _spec(charts.nps_split_trend(regions, "region", None, "By region"), "By region")
-    assert len(_units(spec)) == 1  # no target, no rule
+    assert len(_units(spec)) == 2  # line and points; no target, no rule
     assert _channel(_units(spec), "color", "region")["scale"] == {"scheme": "tableau20"}
     with pytest.raises(ValueError, match="service_type"):
         charts.nps_split_trend(NPS_FRAME, "service_type", 40.0, "x")
@@ -517,7 +517,7 @@ def test_nps_class_shares_is_a_100_percent_stack():
     encoding = spec["encoding"]
     assert encoding["y"]["stack"] == "normalize"
     assert encoding["y"]["axis"]["format"] == "%"
-    assert encoding["color"]["scale"]["domain"] == list(NPS_CLASS_COLORS)
+    assert encoding["color"]["scale"]["domain"] == ["Promoters", "Passives", "Detractors"]
     assert encoding["color"]["scale"]["range"] == list(NPS_CLASS_COLORS.values())
     assert {"field": "share", "format": ".1%", "title": "Share",
             "type": "quantitative"} in encoding["tooltip"]
@@ -530,7 +530,7 @@ def test_detractor_pareto_sorts_bars_and_puts_cumulative_share_on_a_percent_axis
     spec = _spec(charts.detractor_pareto(frame.reverse(), "Why detractors"), "Why detractors")
     units = _units(spec)
     bars = next(unit for unit in units if unit["mark"]["type"] == "bar")
-    assert bars["encoding"]["x"]["sort"] == ["long_wait", "other", "price"]
+    assert bars["encoding"]["x"]["sort"] == ["Long wait", "Other", "price"]  # unknown: as is
     line = _channel(units, "y", "cumulative_share")
     assert line["axis"]["format"] == "%" and line["scale"]["domain"] == [0, 1]
     assert spec["resolve"] == {"scale": {"y": "independent"}}
@@ -544,7 +544,8 @@ def test_nps_by_wait_keeps_bucket_order_and_draws_error_bars():
     units = _units(spec)
     marks = {unit["mark"]["type"] for unit in units}
     assert marks == {"errorbar", "point"}
-    assert all(unit["encoding"]["x"]["sort"] == frame["wait_bucket"].to_list() for unit in units)
+    assert all(unit["encoding"]["x"]["sort"] == ["0–30", "30–60", "60–120", "1,200 or more"]
+               for unit in units)  # seconds, the app's one unit for waits
     errorbar = next(unit for unit in units if unit["mark"]["type"] == "errorbar")
     assert errorbar["encoding"]["y"]["field"] == "low"
     assert errorbar["encoding"]["y2"]["field"] == "high"
@@ -555,8 +556,9 @@ def test_nps_by_wait_keeps_bucket_order_and_draws_error_bars():
 def test_answer_rate_trend_uses_a_percent_axis():
     spec = _spec(charts.answer_rate_trend(NPS_FRAME.filter(pl.col("channel") == "office"),
                                           "Answer rate"), "Answer rate")
-    assert spec["encoding"]["y"]["field"] == "answer_rate"
-    assert spec["encoding"]["y"]["axis"]["format"] == "%"
+    line = _units(spec)[0]
+    assert line["encoding"]["y"]["field"] == "answer_rate"
+    assert line["encoding"]["y"]["axis"]["format"] == "%"
 
 
 YOY_FRAME = pl.DataFrame({
@@ -574,13 +576,13 @@ def test_case_counts_yoy_dashes_the_year_before():
     dash = _channel(units, "strokeDash", "series")
     assert dash["scale"]["domain"] == ["received", "a year earlier"]
     assert dash["scale"]["range"][1] != [1, 0]  # the second series is dashed
-    assert _channel(units, "color", "kind")["scale"]["domain"] == list(CASE_KIND_COLORS)
+    assert _channel(units, "color", "kind")["scale"]["domain"] == ["Complaint", "Appeal"]
     tooltip = units[0]["encoding"]["tooltip"]
     assert {"field": "yoy_change", "format": "+.1%", "title": "Change on a year earlier",
             "type": "quantitative"} in tooltip
     rows = _data(spec)
     assert len(rows) == 2 * YOY_FRAME.height
-    assert any((row["series"], row["kind"], row["cases"]) == ("a year earlier", "appeal", 60)
+    assert any((row["series"], row["kind"], row["cases"]) == ("a year earlier", "Appeal", 60)
                for row in rows)
 
 
@@ -614,12 +616,13 @@ def test_resolution_and_backlog_trends():
     assert units[0]["encoding"]["y"]["field"] == "hours"
     rows = _data(spec)
     assert {(row["kind"], row["series"], row["hours"]) for row in rows} == {
-        ("appeal", "median", 60.5), ("appeal", "p90", 150.0),
-        ("complaint", "median", 48.0), ("complaint", "p90", 170.0)}
+        ("Appeal", "median", 60.5), ("Appeal", "p90", 150.0),
+        ("Complaint", "median", 48.0), ("Complaint", "p90", 170.0)}
 
     spec = _spec(charts.backlog_trend(CASES_FRAME, "Open backlog"), "Open backlog")
-    assert spec["encoding"]["y"]["field"] == "open_backlog"
-    assert spec["encoding"]["color"]["scale"]["domain"] == list(CASE_KIND_COLORS)
+    line = _units(spec)[0]
+    assert line["encoding"]["y"]["field"] == "open_backlog"
+    assert line["encoding"]["color"]["scale"]["domain"] == ["Complaint", "Appeal"]
 
 
 def test_stage_funnel_keeps_the_case_flow_order():
@@ -628,9 +631,12 @@ def test_stage_funnel_keeps_the_case_flow_order():
     spec = _spec(charts.stage_funnel(frame.reverse(), "e-Otinish funnel"), "e-Otinish funnel")
     units = _units(spec)
     assert {unit["mark"]["type"] for unit in units} == {"bar", "text"}
-    assert all(unit["encoding"]["y"]["sort"] == list(CASE_STAGES) for unit in units)
+    names = ["Received", "Assigned to an executor", "Under review", "Answer prepared",
+             "Answered", "Withdrawn"]  # the flow's order of CASE_STAGES, by name
+    assert len(names) == len(CASE_STAGES) == len(STAGE_COLORS)
+    assert all(unit["encoding"]["y"]["sort"] == names for unit in units)
     bars = next(unit for unit in units if unit["mark"]["type"] == "bar")
-    assert bars["encoding"]["color"]["scale"]["domain"] == list(STAGE_COLORS)
+    assert bars["encoding"]["color"]["scale"]["domain"] == names
     text = next(unit for unit in units if unit["mark"]["type"] == "text")
     assert text["encoding"]["text"] == {"field": "share", "format": ".0%", "type": "quantitative"}
 

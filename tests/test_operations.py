@@ -452,16 +452,18 @@ def _contacts_frame() -> pl.DataFrame:
 
 def test_online_share_and_channel_volume_charts():
     contacts = _contacts_frame()
-    (online,) = _checked(charts.online_share_trend(contacts, "Online share"), "Online share")
+    online, _points = _checked(charts.online_share_trend(contacts, "Online share"),
+                               "Online share")
     assert online["encoding"]["y"]["field"] == "online_share"
     assert _y_axis_format(online) == "%"
     assert len(charts.online_share_trend(contacts, "t").data) == 2  # one row per period
 
-    (volume,) = _checked(charts.channel_volume(operations.channel_volume(contacts), "Mix"),
-                         "Mix")
+    volume, _points = _checked(
+        charts.channel_volume(operations.channel_volume(contacts), "Mix"), "Mix")
     color = volume["encoding"]["color"]
     assert color["field"] == "channel"
-    assert color["scale"]["domain"] == ["office", "whatsapp"]  # palette order, present only
+    # palette order, present only, by name
+    assert color["scale"]["domain"] == ["Service office", "WhatsApp"]
     assert color["scale"]["range"] == [CHANNEL_COLORS["office"], CHANNEL_COLORS["whatsapp"]]
     assert {tip["field"] for tip in volume["encoding"]["tooltip"]} >= {"contacts", "share"}
 
@@ -477,14 +479,15 @@ def test_heatmap_chart_orders_weekdays_monday_first():
     assert encoding["opacity"]["field"] == "mean_contacts"
 
 
-def test_wait_chart_uses_channel_colours_and_minutes():
+def test_wait_chart_uses_channel_colours_and_seconds():
     summary = pl.DataFrame({"channel": ["office", "telegram"], "contacts": [100, 50],
                             "mean_wait_s": [600.0, 120.0], "median_wait_s": [300.0, 90.0],
                             "p90_wait_s": [1500.0, 400.0]})
     spread, points = _checked(charts.wait_by_channel(summary, "Waits"), "Waits")
-    assert spread["encoding"]["x"]["field"] == "median_wait_min"
-    assert spread["encoding"]["x2"]["field"] == "p90_wait_min"
-    assert spread["encoding"]["y"]["sort"] == ["office", "telegram"]  # longest p90 first
+    assert spread["encoding"]["x"]["field"] == "median_wait_s"
+    assert spread["encoding"]["x"]["title"].endswith("(s)")
+    assert spread["encoding"]["x2"]["field"] == "p90_wait_s"
+    assert spread["encoding"]["y"]["sort"] == ["Service office", "Telegram"]  # longest p90
     assert points["encoding"]["shape"]["field"] == "statistic"
     for unit in (spread, points):
         assert unit["encoding"]["color"]["scale"]["range"] == [CHANNEL_COLORS["office"],
@@ -497,17 +500,15 @@ def test_served_by_chart_stacks_to_one_hundred_percent():
     (unit,) = _checked(chart, "Who served")
     assert _y_axis_format(unit) == "%"
     assert unit["encoding"]["color"]["scale"]["range"] == list(SERVED_BY_COLORS.values())
-    data = chart.data
-    highest = data.group_by("period").agg(pl.col("high").max())
-    assert highest["high"].to_list() == pytest.approx([1.0, 1.0])
-    # Bars span their month: January's runs to February 1st.
-    assert data.filter(pl.col("period") == dt.date(2022, 1, 1))["period_end"].to_list()[0] == (
-        dt.date(2022, 2, 1))
+    assert unit["encoding"]["y"]["stack"] == "normalize"
+    # One bar per period on the one date axis (ui.charts.period_x), labelled by its month.
+    assert unit["encoding"]["x"]["field"] == "period_label"
+    assert unit["encoding"]["x"]["scale"]["domain"] == ["Jan 2022", "Feb 2022"]
     weekly = shares.with_columns(  # the same rows as weeks starting Jan 3 and Jan 10
         period=pl.col("period").replace_strict({dt.date(2022, 1, 1): dt.date(2022, 1, 3),
                                                 dt.date(2022, 2, 1): dt.date(2022, 1, 10)}))
-    spans = charts.served_by_share(weekly, "Weekly").data.select("period", "period_end")
-    assert {(end - start).days for start, end in spans.iter_rows()} == {7}
+    (unit,) = _checked(charts.served_by_share(weekly, "Weekly"), "Weekly")
+    assert unit["encoding"]["x"]["scale"]["domain"] == ["week of 3 Jan", "week of 10 Jan"]
 
 
 def test_rating_distribution_chart():
@@ -524,13 +525,15 @@ def test_rated_share_chart_marks_partial_months_and_the_target():
     coverage = pl.DataFrame({
         "period": [dt.date(2022, 5, 1), dt.date(2022, 6, 1)], "active_operators": [40, 40],
         "rated_operators": [36, 20], "rated_share": [0.9, 0.5], "partial_month": [False, True]})
-    line, points, rule = _checked(charts.rated_share_vs_target(coverage, 0.8, "Rated"), "Rated")
+    span = charts.Span(dt.date(2022, 5, 1), dt.date(2022, 6, 20), "month")
+    line, points, rule = _checked(charts.rated_share_vs_target(coverage, 0.8, "Rated", span),
+                                  "Rated")
     assert _y_axis_format(line) == _y_axis_format(points) == "%"
-    assert points["encoding"]["shape"]["field"] == "month"
+    assert points["encoding"]["fillOpacity"]["field"] == "period_kind"  # hollow: partial
     assert rule["mark"] == {"type": "rule", "color": TARGET_COLOR, "strokeDash": [6, 4]}
-    chart = charts.rated_share_vs_target(coverage, 0.8, "Rated")
+    chart = charts.rated_share_vs_target(coverage, 0.8, "Rated", span)
     assert chart.layer[2].data["target"].to_list() == [0.8]
-    assert chart.layer[1].data["month"].to_list() == ["Whole month", "Partial month"]
+    assert chart.layer[1].data["period_note"].to_list() == ["whole", "partial: 20 of 30 days"]
 
 
 def test_operator_trend_chart():
@@ -539,12 +542,13 @@ def test_operator_trend_chart():
                           "score_2": [0, 1], "score_3": [1, 0], "score_4": [1, 0],
                           "score_5": [2, 1]})
     chart = charts.operator_trend(trend, "OP1")
-    bars, line = _checked(chart, "OP1")
+    bars, line, _points = _checked(chart, "OP1")
     assert line["encoding"]["y"]["scale"]["domain"] == [1, 5]
     assert bars["encoding"]["color"]["scale"]["range"] == list(RATING_COLORS.values())
+    assert bars["encoding"]["y"]["stack"] == "zero"
     stacked = chart.layer[0].data
-    assert stacked.group_by("period").agg(pl.col("high").max()).sort("period")[
-        "high"].to_list() == [4, 2]
+    assert stacked.group_by("period").agg(pl.col("ratings").sum()).sort("period")[
+        "ratings"].to_list() == [4, 2]
 
 
 # --- Fixed grids with nothing in them, and the overview's volume ------------------------------

@@ -282,7 +282,7 @@ def drawn_charts(at: AppTest) -> dict[str, list[pl.DataFrame]]:
     drawn = {}
     for chart in at.get("vega_lite_chart"):
         title = json.loads(chart.proto.spec).get("title")
-        drawn[title if isinstance(title, str) else str(title)] = [
+        drawn[title["text"] if isinstance(title, dict) else str(title)] = [
             pl.from_arrow(pa.ipc.open_stream(dataset.data.data).read_all())
             for dataset in chart.proto.datasets]
     return drawn
@@ -330,10 +330,10 @@ def test_the_e_otinish_section_follows_the_tiles_filters(monkeypatch, seeded_url
         return
     assert len(funnels) == 1
     stages = dict(zip(funnels[0][0]["stage"], funnels[0][0]["cases"], strict=True))
-    assert stages["received"] == tile > 0
+    assert stages["Received"] == tile > 0  # stages by name, not code
     # The range holds every e-Otinish appeal, so the open list is what is neither closed.
     still_open = at.dataframe[0].value.shape[0] if at.dataframe else 0
-    assert still_open == stages["received"] - stages["answered"] - stages["withdrawn"]
+    assert still_open == stages["Received"] - stages["Answered"] - stages["Withdrawn"]
 
 
 def test_the_rated_share_target_must_be_beaten():
@@ -418,3 +418,63 @@ def test_no_deltas_against_a_period_before_the_data(monkeypatch, seeded_sqlite_u
     at = open_page(monkeypatch, seeded_sqlite_url, page, SUMMER)
     assert any(metric.delta for metric in at.metric)
     assert not [c.value for c in at.caption if c.value.startswith("No deltas")]
+
+
+# --- Dashboards that never mislead a reader ---------------------------------------------------
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_deltas_against_a_period_that_begins_before_the_data(monkeypatch, seeded_sqlite_url,
+                                                                page):
+    """Finding 3: 11–31 January 2021 against 21 Dec 2020 – 10 Jan 2021, of which only ten
+    days hold data: that delta would count the data's start. It is dropped, and said why."""
+    at = open_page(monkeypatch, seeded_sqlite_url, page, {"from": "2021-01-11",
+                                                          "to": "2021-01-31"})
+    assert_clean(at, page)
+    assert tiles(at)[FIRST_TILE[page]] not in ("—", "0")
+    assert all(not metric.delta for metric in at.metric), [m.delta for m in at.metric]
+    notes = [c.value for c in at.caption if c.value.startswith("No deltas")]
+    assert notes == ["No deltas: the previous 21 days (21 Dec 2020 – 10 Jan 2021) begin "
+                     "before the first day with data, so they are not a whole period to "
+                     "compare with."], notes
+
+
+FILTERED = {**SUMMER, "region": ["almaty_city", "astana"], "channel": "whatsapp"}
+FILTER_LINE = "Almaty, Astana · WhatsApp"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_active_filters_are_named_under_the_title_in_charts_and_in_the_link(
+        monkeypatch, seeded_sqlite_url, page):
+    """Finding 4: the view's filters, by name, under the title, in every chart's subtitle,
+    in the Copy-link text (sidebar and the page's own popover)."""
+    at = open_page(monkeypatch, seeded_sqlite_url, page, FILTERED)
+    assert_clean(at, page)
+    main_captions = [c.value for c in at.main.caption]
+    assert "01 Jun 2022 – 31 Jul 2022, per week · Almaty, Astana · WhatsApp" in main_captions
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    assert specs
+    for spec in specs:
+        assert FILTER_LINE in spec["title"]["subtitle"], spec["title"]
+    for captions in (main_captions, [c.value for c in at.sidebar.caption]):
+        assert [text for text in captions if text.startswith("This exact view: ")
+                and FILTER_LINE in text], captions
+    assert len([code.value for code in at.main.code if "region=astana" in code.value]) == 1
+
+
+def test_contacts_served_help_counts_self_service(monkeypatch, seeded_sqlite_url):
+    """Finding 13: the tile counts every contact, self-service included."""
+    at = open_page(monkeypatch, seeded_sqlite_url, "overview", SUMMER)
+    served = next(metric for metric in at.metric if metric.proto.label == "Contacts served")
+    assert "self-service" in served.proto.help and "by operators and bots." not in \
+        served.proto.help
+
+
+def test_the_operator_table_shows_names_and_never_none(monkeypatch, seeded_sqlite_url):
+    """Findings 5 and 8: region and team by name; no trend reads "—", not "None"."""
+    at = open_page(monkeypatch, seeded_sqlite_url, "agents", SUMMER)
+    assert_clean(at, "agents")
+    rows = operator_rows(at)
+    assert rows and all(isinstance(row["trend"], str) for row in rows), rows[:3]
+    assert all(row["trend"] == "—" or row["trend"][0] in "+-" for row in rows)
+    assert all(row["team"] in ("Front line", "Digital team") for row in rows)
+    assert not [row for row in rows if "_" in row["region"]]

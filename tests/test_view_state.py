@@ -13,9 +13,13 @@ from data_access.dates import period_of, period_starts
 from ui.view_state import (
     DEFAULT_GRANULARITY,
     MAX_PERIODS,
+    NO_FILTERS,
     PRESETS,
     ViewState,
+    filters_line,
+    filters_slug,
     fit_periods,
+    named,
     parse_view,
     period_count,
     preset_is_stale,
@@ -33,7 +37,7 @@ HOSTILE = ["'; DROP TABLE contacts;--", "<script>alert(1)</script>", "99999-01-0
     ("last_30_days", dt.date(2026, 10, 27)),
     ("quarter_to_date", dt.date(2026, 10, 1)),
     ("year_to_date", dt.date(2026, 1, 1)),
-    ("last_12_months", dt.date(2025, 12, 1)),
+    ("last_12_months", dt.date(2025, 11, 26)),
 ])
 def test_presets_end_today(preset, start):
     assert preset_range(preset, TODAY) == (start, TODAY)
@@ -42,7 +46,7 @@ def test_presets_end_today(preset, start):
 def test_quarter_to_date_on_the_first_day_of_a_quarter():
     assert preset_range("quarter_to_date", dt.date(2026, 4, 1)) == (dt.date(2026, 4, 1),
                                                                    dt.date(2026, 4, 1))
-    assert preset_range("last_12_months", dt.date(2024, 2, 29))[0] == dt.date(2023, 3, 1)
+    assert preset_range("last_12_months", dt.date(2024, 2, 29))[0] == dt.date(2023, 3, 2)
 
 
 def test_empty_url_gives_the_default_view():
@@ -218,3 +222,40 @@ def test_another_pages_parameter_is_named_on_a_first_link():
     assert [w for w in on_agents if "'split'" in w] and not [
         w for w in on_agents if "'min_ratings'" in w]
     assert parse_view(params, TODAY)[1] == []  # no page given: nothing to compare with
+
+
+@pytest.mark.parametrize("today", [dt.date(2026, 12, 3), dt.date(2024, 2, 29),
+                                   dt.date(2026, 1, 1)])
+def test_last_12_months_is_exactly_the_last_365_days_and_says_so(today):
+    """Finding 3: in December it was 1 January – today, the same as year to date."""
+    start, end = preset_range("last_12_months", today)
+    assert end == today and (end - start).days + 1 == 365
+    assert PRESETS["last_12_months"] == "Last 365 days"
+    if today.month == 12:
+        assert (start, end) != preset_range("year_to_date", today)
+
+
+def test_active_filters_in_one_line_of_names():
+    """Finding 4: "Almaty, Astana · WhatsApp", names not codes; nothing chosen says so."""
+    view = ViewState("custom", dt.date(2026, 11, 1), dt.date(2026, 11, 30), "week",
+                     regions=("almaty_city", "astana"), channels=("whatsapp",))
+    assert filters_line(view) == "Almaty, Astana · WhatsApp"
+    assert filters_slug(view) == "almaty_city-astana_whatsapp"
+    everything = ViewState("custom", view.start, view.end, "week")
+    assert filters_line(everything) == NO_FILTERS == "All regions, channels and service types"
+    many = ViewState("custom", view.start, view.end, "week",
+                     regions=("abai", "akmola", "aktobe", "atyrau"))
+    assert filters_slug(many) == "4-regions"
+
+
+def test_one_mapping_from_codes_to_names():
+    """Finding 5: every code column a dashboard shows goes through one mapping."""
+    import polars as pl
+    frame = pl.DataFrame({"channel": ["web_cabinet"], "region": ["almaty_city"],
+                          "reason": ["long_wait"], "stage": ["under_review"],
+                          "served_by": ["self_service"], "kind": ["appeal"],
+                          "team": ["front_line"], "reason_unknown": ["x"]})
+    assert named(frame).row(0) == ("Web cabinet TELECOM.KZ", "Almaty", "Long wait",
+                                   "Under review", "Self-service", "Appeal", "Front line", "x")
+    assert named(frame.with_columns(reason=pl.lit("imported_reason")))["reason"][0] == (
+        "imported_reason")

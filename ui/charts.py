@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import altair as alt
 import polars as pl
 
+from data_access.dates import month_end, period_starts
 from ui.palette import (
     CHANNEL_COLORS,
     DOMINATED_COLOR,
@@ -19,38 +23,211 @@ from ui.palette import (
     TEXT_COLOR,
     color_scale,
 )
+from ui.view_state import MODE_NAMES, named
+
+# --------------------------------------------------------------------------- dashboards' periods
+# One date axis per granularity for every dashboard chart: each period is one labelled point
+# or bar ("3 Nov", "week of 3 Nov", "Nov 2026"), the axis holds exactly the periods the range
+# touches (nothing drawn past its end), and a period the range cuts is marked as partial.
+
+PERIOD_LABELS: dict[str, str] = {"day": "{day} {month}", "week": "week of {day} {month}",
+                                 "month": "{month} {year}"}
+PERIOD_LABELS_WITH_YEAR: dict[str, str] = {"day": "{day} {month} {year}",
+                                           "week": "week of {day} {month} {year}",
+                                           "month": "{month} {year}"}
+PERIOD_TIP = "Period"
+DAYS_TIP = "Days in range"
+WHOLE_NOTE = "whole"
+PARTIAL_NOTE = "partial: {days} of {total} days"
+WHOLE_PERIOD = "Whole period"
+PARTIAL_PERIOD = "Partial period (hollow or pale)"
+PERIOD_KINDS = [WHOLE_PERIOD, PARTIAL_PERIOD]
+MAX_TICKS = 8
+HEIGHT = 280
 
 
-def nps_trend(frame: pl.DataFrame, target: float, title: str) -> alt.LayerChart:
+@dataclass(frozen=True)
+class Span:
+    """The range a chart covers and its granularity (a ViewState is one too)."""
+
+    start: dt.date
+    end: dt.date
+    granularity: str
+
+
+def monthly(span: Span) -> Span:
+    """The same range counted per month (ratings coverage and one operator's trend)."""
+    return Span(span.start, span.end, "month")
+
+
+def period_last_day(period: dt.date, granularity: str) -> dt.date:
+    if granularity == "month":
+        return month_end(period)
+    return period + dt.timedelta(days=6 if granularity == "week" else 0)
+
+
+def period_coverage(period: dt.date, granularity: str, start: dt.date, end: dt.date
+                    ) -> tuple[int, int]:
+    """(days of the period inside start..end, days of the period): pure, from the period's
+    first day and granularity; a period is partial when the first is smaller."""
+    last = period_last_day(period, granularity)
+    total = (last - period).days + 1
+    inside = (min(last, end) - max(period, start)).days + 1
+    return max(inside, 0), total
+
+
+def period_label(period: dt.date, granularity: str, with_year: bool = False) -> str:
+    labels = PERIOD_LABELS_WITH_YEAR if with_year else PERIOD_LABELS
+    return labels[granularity].format(day=period.day, month=f"{period:%b}", year=period.year)
+
+
+def period_labels(span: Span) -> dict[dt.date, str]:
+    """Every period of the span, in order, with its axis label (years added only when a
+    label would repeat, as the same day of two years)."""
+    periods = period_starts(span.start, span.end, span.granularity)
+    labels = {period: period_label(period, span.granularity) for period in periods}
+    if len(set(labels.values())) < len(labels):
+        labels = {period: period_label(period, span.granularity, True) for period in periods}
+    return labels
+
+
+def partial_periods(span: Span) -> list[tuple[dt.date, int, int]]:
+    """The span's first and last periods when the range cuts them: (period, days, total)."""
+    periods = period_starts(span.start, span.end, span.granularity)
+    edges = [periods[0], periods[-1]] if len(periods) > 1 else periods
+    found = []
+    for period in edges:
+        days, total = period_coverage(period, span.granularity, span.start, span.end)
+        if days < total:
+            found.append((period, days, total))
+    return found
+
+
+def with_periods(frame: pl.DataFrame, span: Span, column: str = "period") -> pl.DataFrame:
+    """`frame` with period_label, partial, period_kind and period_note (for the tooltip:
+    "partial: 4 of 31 days"); rows of periods outside the span are dropped."""
+    labels = period_labels(span)
+    notes = []
+    for period, label in labels.items():
+        days, total = period_coverage(period, span.granularity, span.start, span.end)
+        notes.append({"_period": period, "period_label": label, "partial": days < total,
+                      "period_kind": PARTIAL_PERIOD if days < total else WHOLE_PERIOD,
+                      "period_note": (PARTIAL_NOTE.format(days=days, total=total)
+                                      if days < total else WHOLE_NOTE)})
+    table = pl.DataFrame(notes, schema={"_period": pl.Date, "period_label": pl.String,
+                                        "partial": pl.Boolean, "period_kind": pl.String,
+                                        "period_note": pl.String})
+    return frame.join(table, left_on=pl.col(column).cast(pl.Date), right_on="_period",
+                      how="inner", maintain_order="left").drop("_period", strict=False)
+
+
+def span_of(frame: pl.DataFrame, column: str = "period") -> Span:
+    """A frame's own span, for a builder called without one: its first period to the last
+    day of its last, the granularity read from the smallest gap (28 days and more: months)."""
+    periods = frame[column].drop_nulls().unique().sort()
+    if periods.is_empty():
+        today = dt.date.today()
+        return Span(today, today, "day")
+    gaps = periods.diff().drop_nulls().dt.total_days()
+    step = int(gaps.min()) if gaps.len() else 28
+    granularity = "month" if step >= 28 else "week" if step >= 7 else "day"
+    first, last = periods[0], periods[-1]
+    return Span(first, period_last_day(last, granularity), granularity)
+
+
+def period_x(span: Span, band: float | None = None) -> alt.X:
+    """The one date axis: the span's periods in order, labelled by granularity, at most
+    MAX_TICKS labels, ticks on the points (or bar centres). `band` places a line over bars."""
+    labels = list(period_labels(span).values())
+    step = max(1, -(-len(labels) // MAX_TICKS))
+    shown = labels[::step]
+    extra = {"bandPosition": band} if band is not None else {}
+    return alt.X("period_label:O", title=None, sort=labels,
+                 scale=alt.Scale(domain=labels),
+                 axis=alt.Axis(values=shown, labelAngle=0, labelOverlap="greedy",
+                               labelFlush=False), **extra)
+
+
+def period_tips() -> list[alt.Tooltip]:
+    return [alt.Tooltip("period_label:N", title=PERIOD_TIP),
+            alt.Tooltip("period_note:N", title=DAYS_TIP)]
+
+
+def partial_fill() -> alt.FillOpacity:
+    """Points of partial periods are hollow; the legend says what hollow means."""
+    return alt.FillOpacity("period_kind:N", title=None, scale=alt.Scale(
+        domain=PERIOD_KINDS, range=[1, 0]), legend=alt.Legend(orient="bottom"))
+
+
+def partial_opacity() -> alt.Opacity:
+    """Bars of partial periods are pale."""
+    return alt.Opacity("period_kind:N", title=None, scale=alt.Scale(
+        domain=PERIOD_KINDS, range=[1, 0.35]), legend=alt.Legend(orient="bottom"))
+
+
+def trend_points(base: alt.Chart, **mark: object) -> alt.Chart:
+    """The points over a trend line: filled for whole periods, hollow for partial ones."""
+    style = {"filled": True, "size": 55, "strokeWidth": 1.5} | mark
+    return base.mark_point(**style).encode(
+        fillOpacity=partial_fill())
+
+
+def named_scale(colors: dict[str, str], names: dict[str, str],
+                present: set[str] | None = None) -> alt.Scale:
+    """A palette keyed by code, as a scale of display names (only `present` codes listed)."""
+    kept = {code: color for code, color in colors.items() if present is None or code in present}
+    return alt.Scale(domain=[names.get(code, code) for code in kept], range=list(kept.values()))
+
+
+def with_subtitle(chart: alt.TopLevelMixin, subtitle: str) -> alt.TopLevelMixin:
+    """Add a line (the active filters) under a chart's title, after any subtitle it has."""
+    title = chart.title
+    if isinstance(title, str):
+        return chart.properties(title=alt.Title(title, subtitle=subtitle))
+    if isinstance(title, alt.Title):
+        old = title.subtitle
+        lines = ([old] if isinstance(old, str) else list(old)) if old is not alt.Undefined \
+            else []
+        return chart.properties(title=alt.Title(title.text, subtitle=[*lines, subtitle]))
+    return chart
+
+
+def nps_trend(frame: pl.DataFrame, target: float, title: str, span: Span | None = None
+              ) -> alt.LayerChart:
     """NPS per period with its 95% margin-of-error band and the target line."""
-    tooltip = [alt.Tooltip("period:T", title="Period from"),
+    span = span or span_of(frame)
+    data = with_periods(frame.select("period", "nps", "nps_moe", "responses"), span)
+    tooltip = [*period_tips(),
                alt.Tooltip("nps:Q", format=".1f", title="NPS"),
                alt.Tooltip("nps_moe:Q", format=".1f", title="± margin (95%)"),
                alt.Tooltip("responses:Q", format=",", title="Responses")]
-    base = alt.Chart(frame.select("period", "nps", "nps_moe", "responses")).transform_calculate(
+    base = alt.Chart(data).transform_calculate(
         low="datum.nps - datum.nps_moe", high="datum.nps + datum.nps_moe",
-    ).encode(x=alt.X("period:T", title=None))
+    ).encode(x=period_x(span))
     band = base.mark_area(opacity=0.2).encode(
         y=alt.Y("low:Q", title="NPS"), y2="high:Q", tooltip=tooltip)
-    line = base.mark_line(point=True).encode(y="nps:Q", tooltip=tooltip)
+    line = base.mark_line().encode(y="nps:Q", tooltip=tooltip)
+    points = trend_points(base).encode(y="nps:Q", tooltip=tooltip)
     rule = alt.Chart(pl.DataFrame({"target": [target]})).mark_rule(
         color=TARGET_COLOR, strokeDash=[6, 4]).encode(
         y="target:Q", tooltip=[alt.Tooltip("target:Q", title="Target NPS")])
-    return alt.layer(band, line, rule).properties(height=280, title=title)
+    return alt.layer(band, line, points, rule).properties(height=HEIGHT, title=title)
 
 
-def online_offline_mix(frame: pl.DataFrame, title: str) -> alt.Chart:
+def online_offline_mix(frame: pl.DataFrame, title: str,
+        span: Span | None = None) -> alt.Chart:
     """Contacts per period stacked online/offline (from `online_offline_totals`)."""
-    return alt.Chart(frame).mark_bar().encode(
-        # Discrete periods: a band per period, so bars are wide whatever the granularity.
-        x=alt.X("yearmonthdate(period):O", title=None,
-                axis=alt.Axis(format="%Y-%m-%d", labelAngle=-45)),
+    span = span or span_of(frame)
+    data = with_periods(named(frame), span)
+    return alt.Chart(data).mark_bar().encode(
+        x=period_x(span),
         y=alt.Y("contacts:Q", stack="zero", title="Contacts"),
-        color=alt.Color("mode:N", scale=color_scale(ONLINE_COLORS), title=None),
-        tooltip=[alt.Tooltip("period:T", title="Period from"), alt.Tooltip("mode:N", title="Mode"),
+        color=alt.Color("mode:N", scale=named_scale(ONLINE_COLORS, MODE_NAMES), title=None),
+        opacity=partial_opacity(),
+        tooltip=[*period_tips(), alt.Tooltip("mode:N", title="Mode"),
                  alt.Tooltip("contacts:Q", format=",", title="Contacts"),
                  alt.Tooltip("share:Q", format=".1%", title="Share of period")],
-    ).properties(height=280, title=title)
+    ).properties(height=HEIGHT, title=title)
 
 
 # --------------------------------------------------------------------------- staffing simulator

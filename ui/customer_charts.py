@@ -9,7 +9,18 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
+from data_access.rollups import WAIT_BUCKETS
 from data_access.schema import CASE_STAGES
+from ui.charts import (
+    Span,
+    named_scale,
+    partial_opacity,
+    period_tips,
+    period_x,
+    span_of,
+    trend_points,
+    with_periods,
+)
 from ui.palette import (
     CASE_KIND_COLORS,
     CHANNEL_COLORS,
@@ -19,7 +30,13 @@ from ui.palette import (
     STAGE_COLORS,
     TARGET_COLOR,
     TEXT_COLOR,
-    color_scale,
+)
+from ui.view_state import (
+    CODE_COLUMNS,
+    KIND_NAMES,
+    SCORE_CLASS_NAMES,
+    STAGE_NAMES,
+    named,
 )
 
 HEIGHT = 280
@@ -30,24 +47,19 @@ DASH = [6, 4]
 SPLIT_COLORS: dict[str, dict[str, str]] = {"channel": CHANNEL_COLORS,
                                            "served_by": SERVED_BY_COLORS}
 SPLIT_SCHEME = "tableau20"
-SPLIT_TITLES = {"channel": "Channel", "region": "Region", "service_type": "Service type",
-                "served_by": "Served by"}
+SPLIT_TITLES = {column: CODE_COLUMNS[column][0]
+                for column in ("channel", "region", "service_type", "served_by")}
 # Solid for what was received, dashed for a year earlier; solid median, dashed p90.
 YOY_SERIES = {"received": "received", "received_year_before": "a year earlier"}
 RESOLUTION_SERIES = {"median_resolution_h": "median", "p90_resolution_h": "p90"}
 _SOLID_DASHED = [[1, 0], DASH]
-
-
-def _period_x() -> alt.X:
-    return alt.X("period:T", title=None)
-
-
-def _period_tooltip() -> alt.Tooltip:
-    return alt.Tooltip("period:T", title="Period", format="%Y-%m-%d")
+WAIT_RANGE = "{low}–{high}"
+WAIT_OPEN = "{low} or more"
+WAIT_BUCKET_AXIS = "Wait before an operator answered (s)"
 
 
 def _kind_color() -> alt.Color:
-    return alt.Color("kind:N", scale=color_scale(CASE_KIND_COLORS), title="Kind")
+    return alt.Color("kind:N", scale=named_scale(CASE_KIND_COLORS, KIND_NAMES), title="Kind")
 
 
 def _percent_tooltip(field: str, title: str) -> alt.Tooltip:
@@ -69,27 +81,26 @@ def _long(frame: pl.DataFrame, labels: dict[str, str], value: str) -> pl.DataFra
 
 # --- NPS -------------------------------------------------------------------------------------
 
-def nps_split_trend(frame: pl.DataFrame, by: str, target: float | None, title: str
-                    ) -> alt.LayerChart:
+def nps_split_trend(frame: pl.DataFrame, by: str, target: float | None, title: str,
+                    span: Span | None = None) -> alt.LayerChart:
     """NPS per period, one line per value of `by` (`queries.nps_by_period(..., by=by)`)."""
+    span = span or span_of(frame)
     if by not in frame.columns:
         raise ValueError(f"frame has no {by!r} column; build it with nps_by_period(by={by!r})")
     colors = SPLIT_COLORS.get(by)
     present = set(frame[by].drop_nulls().to_list())
-    scale = (color_scale({value: color for value, color in colors.items() if value in present})
-             if colors else alt.Scale(scheme=SPLIT_SCHEME))
+    names = CODE_COLUMNS[by][1] if by in CODE_COLUMNS else {}
+    scale = (named_scale(colors, names, present) if colors else alt.Scale(scheme=SPLIT_SCHEME))
     label = SPLIT_TITLES.get(by, by)
-    lines = alt.Chart(frame.select("period", by, "nps", "nps_moe", "responses")).mark_line(
-        point=True).encode(
-        x=_period_x(),
-        y=alt.Y("nps:Q", title="NPS"),
-        color=alt.Color(f"{by}:N", scale=scale, title=label),
-        tooltip=[_period_tooltip(), alt.Tooltip(f"{by}:N", title=label),
-                 alt.Tooltip("nps:Q", format=".1f", title="NPS"),
-                 alt.Tooltip("nps_moe:Q", format=".1f", title="± margin"),
-                 alt.Tooltip("responses:Q", format=",", title="Responses")],
-    )
-    layers: list[alt.Chart] = [lines]
+    data = with_periods(named(frame.select("period", by, "nps", "nps_moe", "responses")), span)
+    tooltip = [*period_tips(), alt.Tooltip(f"{by}:N", title=label),
+               alt.Tooltip("nps:Q", format=".1f", title="NPS"),
+               alt.Tooltip("nps_moe:Q", format=".1f", title="± margin"),
+               alt.Tooltip("responses:Q", format=",", title="Responses")]
+    base = alt.Chart(data).encode(
+        x=period_x(span), y=alt.Y("nps:Q", title="NPS"),
+        color=alt.Color(f"{by}:N", scale=scale, title=label), tooltip=tooltip)
+    layers: list[alt.Chart] = [base.mark_line(), trend_points(base)]
     if target is not None:
         layers.append(alt.Chart(pl.DataFrame({"target": [float(target)]})).mark_rule(
             color=TARGET_COLOR, strokeDash=DASH).encode(
@@ -115,17 +126,20 @@ def nps_class_long(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def nps_class_shares(frame: pl.DataFrame, title: str) -> alt.Chart:
+def nps_class_shares(frame: pl.DataFrame, title: str,
+        span: Span | None = None) -> alt.Chart:
     """Each period's answers as 100% bars of promoters, passives and detractors."""
-    return alt.Chart(nps_class_long(frame)).mark_bar().encode(
-        # Discrete periods: a band per period, so bars are wide whatever the granularity.
-        x=alt.X("yearmonthdate(period):O", title=None,
-                axis=alt.Axis(format="%Y-%m-%d", labelAngle=-45)),
+    span = span or span_of(frame)
+    data = with_periods(named(nps_class_long(frame)), span)
+    return alt.Chart(data).mark_bar().encode(
+        x=period_x(span),
         y=alt.Y("respondents:Q", stack="normalize", title="Share of answers",
                 axis=alt.Axis(format=PERCENT)),
-        color=alt.Color("score_class:N", scale=color_scale(NPS_CLASS_COLORS), title=None),
+        color=alt.Color("score_class:N", scale=named_scale(NPS_CLASS_COLORS, SCORE_CLASS_NAMES),
+                        title=None),
+        opacity=partial_opacity(),
         order=alt.Order("class_order:Q"),
-        tooltip=[_period_tooltip(), alt.Tooltip("score_class:N", title="Class"),
+        tooltip=[*period_tips(), alt.Tooltip("score_class:N", title="Class"),
                  alt.Tooltip("respondents:Q", format=",", title="Answers"),
                  _percent_tooltip("share", "Share")],
     ).properties(title=title, height=HEIGHT)
@@ -133,7 +147,7 @@ def nps_class_shares(frame: pl.DataFrame, title: str) -> alt.Chart:
 
 def detractor_pareto(frame: pl.DataFrame, title: str) -> alt.LayerChart:
     """Detractors per reason, largest first, with the cumulative share (`detractor_reasons`)."""
-    data = frame.sort(["detractors", "reason"], descending=[True, False])
+    data = named(frame.sort(["detractors", "reason"], descending=[True, False]))
     base = alt.Chart(data).encode(
         x=alt.X("reason:N", sort=data["reason"].to_list(), title=None,
                 axis=alt.Axis(labelAngle=-30)))
@@ -151,14 +165,22 @@ def detractor_pareto(frame: pl.DataFrame, title: str) -> alt.LayerChart:
         title=title, height=HEIGHT)
 
 
+def wait_bucket_names() -> dict[str, str]:
+    """The rollup's wait buckets ("1-2 min") in seconds, the app's one unit for waits."""
+    return {label: (WAIT_RANGE.format(low=f"{low:,}", high=f"{high:,}") if high is not None
+                    else WAIT_OPEN.format(low=f"{low:,}"))
+            for label, low, high in WAIT_BUCKETS}
+
+
 def nps_by_wait(frame: pl.DataFrame, title: str) -> alt.LayerChart:
     """NPS per wait bucket (`nps_by_wait_bucket`, shortest wait first) with 95% error bars."""
-    data = frame.select("wait_bucket", "nps", "nps_moe", "responses")
+    data = frame.select(pl.col("wait_bucket").replace(wait_bucket_names()), "nps", "nps_moe",
+                        "responses")
     base = alt.Chart(data).transform_calculate(
         low="datum.nps - datum.nps_moe", high="datum.nps + datum.nps_moe",
-    ).encode(x=alt.X("wait_bucket:N", sort=frame["wait_bucket"].to_list(),
-                     title="Wait before an operator answered", axis=alt.Axis(labelAngle=-30)))
-    tooltip = [alt.Tooltip("wait_bucket:N", title="Wait"),
+    ).encode(x=alt.X("wait_bucket:N", sort=data["wait_bucket"].to_list(),
+                     title=WAIT_BUCKET_AXIS, axis=alt.Axis(labelAngle=-30)))
+    tooltip = [alt.Tooltip("wait_bucket:N", title="Wait (s)"),
                alt.Tooltip("nps:Q", format=".1f", title="NPS"),
                alt.Tooltip("nps_moe:Q", format=".1f", title="± margin"),
                alt.Tooltip("responses:Q", format=",", title="Responses")]
@@ -169,46 +191,52 @@ def nps_by_wait(frame: pl.DataFrame, title: str) -> alt.LayerChart:
     return alt.layer(bars, points).properties(title=title, height=HEIGHT)
 
 
-def answer_rate_trend(frame: pl.DataFrame, title: str) -> alt.Chart:
+def answer_rate_trend(frame: pl.DataFrame, title: str,
+        span: Span | None = None) -> alt.LayerChart:
     """Share of surveys answered per period (`nps_by_period` without a split)."""
-    return alt.Chart(frame.select("period", "answer_rate", "responses", "surveys_sent")
-                     ).mark_line(point=True, color=TEXT_COLOR).encode(
-        x=_period_x(),
+    span = span or span_of(frame)
+    data = with_periods(frame.select("period", "answer_rate", "responses", "surveys_sent"), span)
+    base = alt.Chart(data).encode(
+        x=period_x(span),
         y=alt.Y("answer_rate:Q", title="Answer rate", axis=alt.Axis(format=PERCENT),
                 scale=alt.Scale(zero=True)),
-        tooltip=[_period_tooltip(), _percent_tooltip("answer_rate", "Answer rate"),
+        tooltip=[*period_tips(), _percent_tooltip("answer_rate", "Answer rate"),
                  alt.Tooltip("responses:Q", format=",", title="Answers"),
-                 alt.Tooltip("surveys_sent:Q", format=",", title="Surveys sent")],
-    ).properties(title=title, height=HEIGHT)
+                 alt.Tooltip("surveys_sent:Q", format=",", title="Surveys sent")])
+    return alt.layer(base.mark_line(color=TEXT_COLOR), trend_points(base, color=TEXT_COLOR)
+                     ).properties(title=title, height=HEIGHT)
 
 
 # --- Cases -----------------------------------------------------------------------------------
 
-def case_counts_yoy(frame: pl.DataFrame, title: str) -> alt.LayerChart:
+def case_counts_yoy(frame: pl.DataFrame, title: str,
+        span: Span | None = None) -> alt.LayerChart:
     """Cases received per period and kind (solid) against a year earlier (dashed).
 
     Input: `customer.case_trend_with_yoy`.
     """
+    span = span or span_of(frame)
     data = _long(frame.select("period", "kind", *YOY_SERIES, "yoy_change"), YOY_SERIES, "cases")
     return _solid_and_dashed(
-        data, alt.Y("cases:Q", title="Cases received"), YOY_SERIES, None,
+        with_periods(named(data), span), span, alt.Y("cases:Q", title="Cases received"),
+        YOY_SERIES, None,
         [alt.Tooltip("series:N", title="Series"),
          alt.Tooltip("cases:Q", format=",", title="Cases"),
          alt.Tooltip("yoy_change:Q", format="+.1%", title="Change on a year earlier")],
     ).properties(title=title, height=HEIGHT)
 
 
-def _solid_and_dashed(data: pl.DataFrame, y: alt.Y, series: dict[str, str],
+def _solid_and_dashed(data: pl.DataFrame, span: Span, y: alt.Y, series: dict[str, str],
                       series_title: str | None, tooltip: list[alt.Tooltip]) -> alt.LayerChart:
     """Lines per kind and series (solid / dashed) with points on top for exact tooltips.
 
     The points sit in their own layer: on a line with point=True the dash legend would draw
     filled dots, hiding which series is dashed.
     """
-    tooltip = [_period_tooltip(), alt.Tooltip("kind:N", title="Kind"), *tooltip]
-    base = alt.Chart(data).encode(x=_period_x(), y=y, color=_kind_color(), tooltip=tooltip)
+    tooltip = [*period_tips(), alt.Tooltip("kind:N", title="Kind"), *tooltip]
+    base = alt.Chart(data).encode(x=period_x(span), y=y, color=_kind_color(), tooltip=tooltip)
     lines = base.mark_line().encode(strokeDash=_dashes(series, series_title))
-    points = base.mark_point(filled=True, size=30).encode(detail="series:N")
+    points = trend_points(base).encode(detail="series:N")
     return alt.layer(lines, points)
 
 
@@ -219,25 +247,30 @@ def case_breakdown(frame: pl.DataFrame, by: str, title: str) -> alt.Chart:
     """
     if by not in frame.columns:
         raise ValueError(f"frame has no {by!r} column; build it with case_breakdown(by={by!r})")
-    return alt.Chart(frame.select("kind", by, "received", "share_of_kind")).mark_bar().encode(
+    data = named(frame.select("kind", by, "received", "share_of_kind"))
+    title_of_by = CODE_COLUMNS[by][0] if by in CODE_COLUMNS else by.title()
+    return alt.Chart(data).mark_bar().encode(
         y=alt.Y(f"{by}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
         x=alt.X("received:Q", stack="zero", title="Cases received"),
         color=_kind_color(),
-        tooltip=[alt.Tooltip("kind:N", title="Kind"), alt.Tooltip(f"{by}:N", title=by.title()),
+        tooltip=[alt.Tooltip("kind:N", title="Kind"), alt.Tooltip(f"{by}:N", title=title_of_by),
                  alt.Tooltip("received:Q", format=",", title="Received"),
                  _percent_tooltip("share_of_kind", "Share of its kind")],
     ).properties(title=title, height=alt.Step(20))
 
 
-def resolution_trend(frame: pl.DataFrame, title: str) -> alt.LayerChart:
+def resolution_trend(frame: pl.DataFrame, title: str,
+        span: Span | None = None) -> alt.LayerChart:
     """Median (solid) and p90 (dashed) hours to answer per period and kind.
 
     Input: `queries.cases_by_period(..., by=None)`.
     """
+    span = span or span_of(frame)
     data = _long(frame.select("period", "kind", *RESOLUTION_SERIES, "answered"),
                  RESOLUTION_SERIES, "hours")
     return _solid_and_dashed(
-        data, alt.Y("hours:Q", title="Hours from received to answered"), RESOLUTION_SERIES,
+        with_periods(named(data), span), span,
+        alt.Y("hours:Q", title="Hours from received to answered"), RESOLUTION_SERIES,
         "Statistic",
         [alt.Tooltip("series:N", title="Statistic"),
          alt.Tooltip("hours:Q", format=".1f", title="Hours"),
@@ -245,18 +278,22 @@ def resolution_trend(frame: pl.DataFrame, title: str) -> alt.LayerChart:
     ).properties(title=title, height=HEIGHT)
 
 
-def backlog_trend(frame: pl.DataFrame, title: str) -> alt.Chart:
+def backlog_trend(frame: pl.DataFrame, title: str,
+        span: Span | None = None) -> alt.LayerChart:
     """Cases still open at each period's end, per kind (`cases_by_period(..., by=None)`)."""
-    return alt.Chart(frame.select("period", "kind", "open_backlog", "received", "closed")
-                     ).mark_line(point=True).encode(
-        x=_period_x(),
+    span = span or span_of(frame)
+    data = with_periods(named(frame.select("period", "kind", "open_backlog", "received",
+                                           "closed")), span)
+    base = alt.Chart(data).encode(
+        x=period_x(span),
         y=alt.Y("open_backlog:Q", title="Open at period end"),
         color=_kind_color(),
-        tooltip=[_period_tooltip(), alt.Tooltip("kind:N", title="Kind"),
+        tooltip=[*period_tips(), alt.Tooltip("kind:N", title="Kind"),
                  alt.Tooltip("open_backlog:Q", format=",", title="Open at end"),
                  alt.Tooltip("received:Q", format=",", title="Received"),
-                 alt.Tooltip("closed:Q", format=",", title="Closed")],
-    ).properties(title=title, height=HEIGHT)
+                 alt.Tooltip("closed:Q", format=",", title="Closed")])
+    return alt.layer(base.mark_line(), trend_points(base)).properties(title=title,
+                                                                      height=HEIGHT)
 
 
 def stage_funnel(frame: pl.DataFrame, title: str) -> alt.LayerChart:
@@ -264,14 +301,14 @@ def stage_funnel(frame: pl.DataFrame, title: str) -> alt.LayerChart:
 
     Input: `customer.e_otinish_funnel`.
     """
-    base = alt.Chart(frame.select("stage", "cases", "share")).encode(
-        y=alt.Y("stage:N", sort=list(CASE_STAGES), title=None))
+    base = alt.Chart(named(frame.select("stage", "cases", "share"))).encode(
+        y=alt.Y("stage:N", sort=[STAGE_NAMES[stage] for stage in CASE_STAGES], title=None))
     tooltip = [alt.Tooltip("stage:N", title="Stage"),
                alt.Tooltip("cases:Q", format=",", title="Appeals"),
                _percent_tooltip("share", "Share of received")]
     bars = base.mark_bar().encode(
         x=alt.X("cases:Q", title="Appeals"),
-        color=alt.Color("stage:N", scale=color_scale(STAGE_COLORS), legend=None),
+        color=alt.Color("stage:N", scale=named_scale(STAGE_COLORS, STAGE_NAMES), legend=None),
         tooltip=tooltip)
     labels = base.mark_text(align="left", dx=4, color=TEXT_COLOR).encode(
         x="cases:Q", text=alt.Text("share:Q", format=".0%"), tooltip=tooltip)

@@ -25,6 +25,7 @@ from ui.view_state import (
     PAGE_PARAMS,
     PRESETS,
     ViewState,
+    filters_line,
     fit_periods,
     parse_view,
     preset_range,
@@ -265,21 +266,42 @@ def url_text(label: str, param: str, max_chars: int, resets: Mapping[str, Any] |
     return _kept(param, value, value)
 
 
+LINK_EXACT = ("This exact view: {range}, {grain}, {filters}. The link also keeps the "
+              "page's own choices.")
+LINK_ROLLING = "Rolling link: always the {preset}, {grain}, {filters}."
+GRAIN_PHRASES = {"day": "per day", "week": "per week", "month": "per month"}
+COPY_LINK = "Copy link"
+
+
+def link_texts(view: ViewState) -> tuple[str, str | None]:
+    """The exact link of this view (with the page's own choices) and, for a preset, the
+    rolling bookmark; None when the range is custom."""
+    base = st.context.url or ""
+    own = {name: st.query_params.get_all(name) for name in PAGE_PARAMS
+           if name in st.query_params}
+    exact = f"{base}?{urlencode(view_params(view) | own, doseq=True)}"
+    if view.preset == "custom":
+        return exact, None
+    return exact, f"{base}?{urlencode(view_params(view, rolling=True) | own, doseq=True)}"
+
+
+def draw_links(view: ViewState) -> None:
+    """The links, each under a sentence naming the dates, granularity and active filters."""
+    exact, rolling = link_texts(view)
+    grain, named_filters = GRAIN_PHRASES[view.granularity], filters_line(view)
+    st.caption(LINK_EXACT.format(range=view.label, grain=grain, filters=named_filters))
+    st.code(exact, language=None, wrap_lines=True)
+    if rolling is not None:
+        st.caption(LINK_ROLLING.format(preset=PRESETS[view.preset].lower(), grain=grain,
+                                       filters=named_filters))
+        st.code(rolling, language=None, wrap_lines=True)
+
+
 def share_links(view: ViewState) -> None:
     """The 'Copy link' control (drawn where the caller is): the exact view, and a rolling bookmark.
 
     Drawn after the page has run, so the links carry the page's own choices (the NPS split,
     the chosen operator…) as well as the sidebar's view.
     """
-    base = st.context.url or ""
-    own = {name: st.query_params.get_all(name) for name in PAGE_PARAMS
-           if name in st.query_params}
-    exact = f"{base}?{urlencode(view_params(view) | own, doseq=True)}"
-    with st.expander("Copy link", icon=":material/link:"):
-        st.caption("This exact view (page, dates, granularity, filters and the page's "
-                   "choices):")
-        st.code(exact, language=None, wrap_lines=True)
-        if view.preset != "custom":
-            rolling = f"{base}?{urlencode(view_params(view, rolling=True) | own, doseq=True)}"
-            st.caption(f"Rolling link: always the {PRESETS[view.preset].lower()}:")
-            st.code(rolling, language=None, wrap_lines=True)
+    with st.expander(COPY_LINK, icon=":material/link:"):
+        draw_links(view)

@@ -8,6 +8,17 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
+from ui.charts import (
+    Span,
+    monthly,
+    named_scale,
+    partial_opacity,
+    period_tips,
+    period_x,
+    span_of,
+    trend_points,
+    with_periods,
+)
 from ui.palette import (
     CHANNEL_COLORS,
     ONLINE_COLORS,
@@ -16,11 +27,13 @@ from ui.palette import (
     TARGET_COLOR,
     color_scale,
 )
+from ui.view_state import CHANNEL_NAMES, SERVED_BY_NAMES, named
 
 # Single-series marks take the online blue, which is also the theme's primary colour.
 PRIMARY_COLOR = ONLINE_COLORS["online"]
-_PERIOD = alt.X("period:T", title=None)
-_PERIOD_TIP = alt.Tooltip("period:T", title="Period")
+# Waits are in seconds everywhere in the app: tiles, axes, tooltips and CSV headers.
+WAIT_AXIS = "Wait of operator-served contacts (s)"
+WAIT_TIP = "{statistic} wait (s)"
 
 
 def _percent_axis(title: str) -> dict:
@@ -29,36 +42,16 @@ def _percent_axis(title: str) -> dict:
 
 
 def _channel_color(frame: pl.DataFrame) -> alt.Color:
-    """Channel colours from the palette; the legend lists only the channels in `frame`."""
+    """Channel colours from the palette by name; the legend lists only the channels in
+    `frame` (its channel column still holds codes)."""
     present = set(frame["channel"].to_list())
-    return alt.Color("channel:N", title="Channel", scale=color_scale(
-        {code: color for code, color in CHANNEL_COLORS.items() if code in present}))
+    return alt.Color("channel:N", title="Channel",
+                     scale=named_scale(CHANNEL_COLORS, CHANNEL_NAMES, present))
 
 
-def _with_period_end(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add period_end (the next period's start) so bars span their day, week or month.
-
-    The granularity is read from the smallest gap between periods; a single period or gaps of
-    28 days and more are months.
-    """
-    gaps = frame["period"].unique().sort().diff().drop_nulls().dt.total_days()
-    step = int(gaps.min()) if gaps.len() else 28
-    offset = "1mo" if step >= 28 else f"{step}d"
-    return frame.with_columns(period_end=pl.col("period").dt.offset_by(offset))
-
-
-def _stacked(frame: pl.DataFrame, value: str, key: str, order: list[str]) -> pl.DataFrame:
-    """Add low/high: `value` stacked per period in `order` of `key`.
-
-    Bars that span their period (x to x2) cannot use Vega-Lite's stack, so they stack here.
-    """
+def _order(key: str, order: list[str]) -> pl.Expr:
     rank = {item: index for index, item in enumerate(order)}
-    return (
-        frame.with_columns(order=pl.col(key).replace_strict(rank, default=len(rank)))
-        .sort("period", "order")
-        .with_columns(high=pl.col(value).fill_null(0).cum_sum().over("period"))
-        .with_columns(low=pl.col("high") - pl.col(value).fill_null(0))
-    )
+    return pl.col(key).replace_strict(rank, default=len(rank)).alias("order")
 
 
 def _target_rule(target: float, title: str) -> alt.Chart:
@@ -67,29 +60,36 @@ def _target_rule(target: float, title: str) -> alt.Chart:
         y="target:Q", tooltip=[alt.Tooltip("target:Q", format=".0%", title=title)])
 
 
-def online_share_trend(frame: pl.DataFrame, title: str) -> alt.Chart:
+def online_share_trend(frame: pl.DataFrame, title: str,
+        span: Span | None = None) -> alt.LayerChart:
     """Online share per period, from `queries.contacts_by_period` (one row per period used)."""
-    data = frame.select("period", "online_share", "period_contacts").unique("period").sort(
-        "period")
-    return alt.Chart(data).mark_line(point=True, color=PRIMARY_COLOR).encode(
-        x=_PERIOD,
+    span = span or span_of(frame)
+    data = with_periods(frame.select("period", "online_share", "period_contacts").unique(
+        "period").sort("period"), span)
+    base = alt.Chart(data).encode(
+        x=period_x(span),
         y=alt.Y("online_share:Q", **_percent_axis("Online share")),
-        tooltip=[_PERIOD_TIP, alt.Tooltip("online_share:Q", format=".1%", title="Online share"),
-                 alt.Tooltip("period_contacts:Q", format=",", title="All contacts")],
-    ).properties(title=title, height=260)
+        tooltip=[*period_tips(),
+                 alt.Tooltip("online_share:Q", format=".1%", title="Online share"),
+                 alt.Tooltip("period_contacts:Q", format=",", title="All contacts")])
+    return alt.layer(base.mark_line(color=PRIMARY_COLOR),
+                     trend_points(base, color=PRIMARY_COLOR)).properties(title=title,
+                                                                         height=260)
 
 
-def channel_volume(frame: pl.DataFrame, title: str) -> alt.Chart:
+def channel_volume(frame: pl.DataFrame, title: str,
+        span: Span | None = None) -> alt.LayerChart:
     """Contacts per period, one line per channel, from `operations.channel_volume`."""
-    return alt.Chart(frame.select("period", "channel", "contacts", "share")).mark_line(
-        point=True).encode(
-        x=_PERIOD,
+    span = span or span_of(frame)
+    data = with_periods(named(frame.select("period", "channel", "contacts", "share")), span)
+    base = alt.Chart(data).encode(
+        x=period_x(span),
         y=alt.Y("contacts:Q", title="Contacts"),
         color=_channel_color(frame),
-        tooltip=[_PERIOD_TIP, alt.Tooltip("channel:N", title="Channel"),
+        tooltip=[*period_tips(), alt.Tooltip("channel:N", title="Channel"),
                  alt.Tooltip("contacts:Q", format=",", title="Contacts"),
-                 alt.Tooltip("share:Q", format=".1%", title="Share of period")],
-    ).properties(title=title, height=260)
+                 alt.Tooltip("share:Q", format=".1%", title="Share of period")])
+    return alt.layer(base.mark_line(), trend_points(base)).properties(title=title, height=260)
 
 
 def hour_weekday_heatmap(frame: pl.DataFrame, title: str) -> alt.Chart:
@@ -120,48 +120,56 @@ _WAIT_STATISTICS: dict[str, str] = {"median": "Median", "mean": "Mean",
 def wait_by_channel(frame: pl.DataFrame, title: str) -> alt.LayerChart:
     """Per channel a bar from median to p90 wait, with the three statistics as points.
 
-    From `operations.wait_by_channel`; waits are shown in minutes, longest p90 on top.
+    From `operations.wait_by_channel`; waits in seconds (WAIT_AXIS), longest p90 on top.
     """
-    data = frame.select("channel", "contacts", *[
-        (pl.col(f"{key}_wait_s") / 60).alias(f"{key}_wait_min") for key in _WAIT_STATISTICS])
+    data = named(frame.select("channel", "contacts", *[f"{key}_wait_s"
+                                                       for key in _WAIT_STATISTICS]))
     long = data.unpivot(index=["channel", "contacts"], variable_name="column",
-                        value_name="wait_min").with_columns(
+                        value_name="wait_s").with_columns(
         statistic=pl.col("column").replace_strict(
-            {f"{key}_wait_min": label for key, label in _WAIT_STATISTICS.items()}))
+            {f"{key}_wait_s": label for key, label in _WAIT_STATISTICS.items()}))
     y = alt.Y("channel:N", title=None,
-              sort=data.sort("p90_wait_min", descending=True, nulls_last=True)["channel"]
+              sort=data.sort("p90_wait_s", descending=True, nulls_last=True)["channel"]
               .to_list())
     color = _channel_color(frame).legend(None)
     spread = alt.Chart(data).mark_bar(height=10, opacity=0.45).encode(
-        y=y, x=alt.X("median_wait_min:Q", title="Wait of operator-served contacts, min"),
-        x2="p90_wait_min:Q", color=color,
+        y=y, x=alt.X("median_wait_s:Q", title=WAIT_AXIS),
+        x2="p90_wait_s:Q", color=color,
         tooltip=[alt.Tooltip("channel:N", title="Channel"),
                  alt.Tooltip("contacts:Q", format=",", title="Operator-served"),
-                 *[alt.Tooltip(f"{key}_wait_min:Q", format=".1f", title=f"{label}, min")
+                 *[alt.Tooltip(f"{key}_wait_s:Q", format=",.0f",
+                               title=WAIT_TIP.format(statistic=label))
                    for key, label in _WAIT_STATISTICS.items()]],
     )
     points = alt.Chart(long).mark_point(filled=True, size=80).encode(
-        y=y, x="wait_min:Q", color=color,
+        y=y, x="wait_s:Q", color=color,
         shape=alt.Shape("statistic:N", title=None, sort=list(_WAIT_STATISTICS.values())),
         tooltip=[alt.Tooltip("channel:N", title="Channel"),
                  alt.Tooltip("statistic:N", title="Statistic"),
-                 alt.Tooltip("wait_min:Q", format=".1f", title="Wait, min")],
+                 alt.Tooltip("wait_s:Q", format=",.0f", title="Wait (s)")],
     )
     return alt.layer(spread, points).properties(title=title, height=280)
 
 
-def served_by_share(frame: pl.DataFrame, title: str) -> alt.Chart:
+def served_by_share(frame: pl.DataFrame, title: str,
+        span: Span | None = None) -> alt.Chart:
     """Operator / bot / self-service share of each period, stacked to 100%.
 
     From `operations.served_by_share`.
     """
-    data = _stacked(_with_period_end(frame.select("period", "served_by", "contacts", "share")),
-                    "share", "served_by", list(SERVED_BY_COLORS))
-    return alt.Chart(data).mark_rect().encode(
-        x=_PERIOD, x2="period_end:T",
-        y=alt.Y("low:Q", **_percent_axis("Share of contacts")), y2="high:Q",
-        color=alt.Color("served_by:N", scale=color_scale(SERVED_BY_COLORS), title="Served by"),
-        tooltip=[_PERIOD_TIP, alt.Tooltip("served_by:N", title="Served by"),
+    span = span or span_of(frame)
+    data = with_periods(named(frame.select(
+        "period", "served_by", "contacts", "share", _order("served_by",
+                                                           list(SERVED_BY_COLORS)))), span)
+    return alt.Chart(data).mark_bar().encode(
+        x=period_x(span),
+        y=alt.Y("contacts:Q", stack="normalize", title="Share of contacts",
+                axis=alt.Axis(format="%")),
+        color=alt.Color("served_by:N", scale=named_scale(SERVED_BY_COLORS, SERVED_BY_NAMES),
+                        title="Served by"),
+        order=alt.Order("order:Q"),
+        opacity=partial_opacity(),
+        tooltip=[*period_tips(), alt.Tooltip("served_by:N", title="Served by"),
                  alt.Tooltip("contacts:Q", format=",", title="Contacts"),
                  alt.Tooltip("share:Q", format=".1%", title="Share")],
     ).properties(title=title, height=260)
@@ -188,63 +196,61 @@ def rating_distribution(frame: pl.DataFrame, title: str) -> alt.LayerChart:
 
 
 def rated_share_vs_target(frame: pl.DataFrame, target: float = 0.85,
-                          title: str = "Front-line operators rated") -> alt.LayerChart:
+                          title: str = "Front-line operators rated",
+                          span: Span | None = None) -> alt.LayerChart:
     """Monthly share of active front-line operators rated, against the target (dashed).
 
-    From `queries.front_line_coverage`. Months the range cuts are drawn as hollow diamonds:
-    their share covers only the days inside the range.
+    From `queries.front_line_coverage`. Months the range cuts are hollow points: their share
+    covers only the days inside the range.
     """
-    data = frame.select("period", "active_operators", "rated_operators", "rated_share",
-                        "partial_month").with_columns(
-        month=pl.when(pl.col("partial_month")).then(pl.lit("Partial month"))
-        .otherwise(pl.lit("Whole month")))
-    y = alt.Y("rated_share:Q", **_percent_axis("Operators rated"))
-    tooltip = [alt.Tooltip("period:T", title="Month", format="%b %Y"),
+    span = span or span_of(frame)
+    months = monthly(span)
+    data = with_periods(frame.select("period", "active_operators", "rated_operators",
+                                     "rated_share"), months)
+    tooltip = [*period_tips(),
                alt.Tooltip("rated_share:Q", format=".1%", title="Rated"),
                alt.Tooltip("rated_operators:Q", title="Operators rated"),
-               alt.Tooltip("active_operators:Q", title="Operators active"),
-               alt.Tooltip("month:N", title="Month in range")]
-    line = alt.Chart(data).mark_line(color=PRIMARY_COLOR).encode(
-        x=_PERIOD, y=y, tooltip=tooltip)
-    points = alt.Chart(data).mark_point(size=70, filled=True, color=PRIMARY_COLOR,
-                                        stroke=PRIMARY_COLOR, strokeWidth=1.5).encode(
-        x=_PERIOD, y=y, tooltip=tooltip,
-        shape=alt.Shape("month:N", title=None, scale=alt.Scale(
-            domain=["Whole month", "Partial month"], range=["circle", "diamond"])),
-        fillOpacity=alt.FillOpacity("month:N", legend=None, scale=alt.Scale(
-            domain=["Whole month", "Partial month"], range=[1, 0])))
-    return alt.layer(line, points, _target_rule(target, "Target")).properties(
-        title=title, height=260)
+               alt.Tooltip("active_operators:Q", title="Operators active")]
+    base = alt.Chart(data).encode(
+        x=period_x(months), y=alt.Y("rated_share:Q", **_percent_axis("Operators rated")),
+        tooltip=tooltip)
+    return alt.layer(base.mark_line(color=PRIMARY_COLOR),
+                     trend_points(base, color=PRIMARY_COLOR, size=70),
+                     _target_rule(target, "Target")).properties(title=title, height=260)
 
 
-def operator_trend(frame: pl.DataFrame, title: str) -> alt.LayerChart:
+def operator_trend(frame: pl.DataFrame, title: str,
+        span: Span | None = None) -> alt.LayerChart:
     """One operator by month: ratings stacked by score (bars) and the mean score (line, 1..5).
 
-    From `operations.operator_trend`.
+    From `operations.operator_trend`. Only the range's months are drawn; a month the range
+    cuts is pale (bars) and hollow (point).
     """
+    span = span or span_of(frame)
+    months = monthly(span)
     scores = list(RATING_COLORS)
-    counts = frame.select("period", *[f"score_{score}" for score in scores]).unpivot(
+    counts = with_periods(frame.select("period", *[f"score_{score}" for score in scores]).unpivot(
         index="period", variable_name="column", value_name="ratings").with_columns(
-        score=pl.col("column").str.strip_prefix("score_"),
-        period_end=pl.col("period").dt.offset_by("1mo"))
-    bars = alt.Chart(_stacked(counts, "ratings", "score", scores)).mark_rect(
-        opacity=0.6).encode(
-        x=_PERIOD, x2="period_end:T",
-        y=alt.Y("low:Q", title="Ratings"), y2="high:Q",
+        score=pl.col("column").str.strip_prefix("score_")).with_columns(
+        _order("score", scores)), months)
+    bars = alt.Chart(counts).mark_bar().encode(
+        x=period_x(months),
+        y=alt.Y("ratings:Q", title="Ratings", stack="zero"),
         color=alt.Color("score:N", scale=color_scale(RATING_COLORS), title="Score"),
-        tooltip=[alt.Tooltip("period:T", title="Month", format="%b %Y"),
-                 alt.Tooltip("score:N", title="Score"),
+        order=alt.Order("order:Q"),
+        opacity=partial_opacity(),
+        tooltip=[*period_tips(), alt.Tooltip("score:N", title="Score"),
                  alt.Tooltip("ratings:Q", title="Ratings")],
     )
-    middle = frame.select("period", "ratings", "mean_score").with_columns(
-        middle=pl.col("period").dt.offset_by("14d"))  # the point sits over its month's bar
-    line = alt.Chart(middle).mark_line(point=True, color=PRIMARY_COLOR).encode(
-        x="middle:T",
+    means = with_periods(frame.select("period", "ratings", "mean_score"), months)
+    base = alt.Chart(means).encode(
+        x=period_x(months, band=0.5),
         y=alt.Y("mean_score:Q", title="Mean score", scale=alt.Scale(domain=[1, 5]),
                 axis=alt.Axis(orient="right", tickCount=5)),
-        tooltip=[alt.Tooltip("period:T", title="Month", format="%b %Y"),
+        tooltip=[*period_tips(),
                  alt.Tooltip("mean_score:Q", format=".2f", title="Mean score"),
-                 alt.Tooltip("ratings:Q", title="Ratings")],
-    )
+                 alt.Tooltip("ratings:Q", title="Ratings")])
+    line = alt.layer(base.mark_line(color=PRIMARY_COLOR),
+                     trend_points(base, color=PRIMARY_COLOR))
     return alt.layer(bars, line).resolve_scale(y="independent").properties(
         title=title, height=260)

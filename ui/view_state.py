@@ -13,23 +13,102 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import polars as pl
+
 from data_access.argtypes import MAX_DAY, MIN_DAY
 from data_access.dates import period_of
 from data_access.queries import GRANULARITIES, Filters
 from data_access.reference import CHANNELS, REGIONS, SERVICE_TYPES
 
+# The key "last_12_months" stays for old links; it means exactly the last 365 days (today
+# included), not 1 January to today (that is "year to date").
 PRESETS: dict[str, str] = {
     "last_30_days": "Last 30 days",
     "quarter_to_date": "Quarter to date",
     "year_to_date": "Year to date",
-    "last_12_months": "Last 12 months",
+    "last_12_months": "Last 365 days",
     "custom": "Custom",
 }
+PRESET_DAYS: dict[str, int] = {"last_30_days": 30, "last_12_months": 365}
 DEFAULT_PRESET = "last_30_days"
 DEFAULT_GRANULARITY = "week"
 CHANNEL_NAMES: dict[str, str] = {channel.code: channel.name for channel in CHANNELS}
 REGION_NAMES: dict[str, str] = {region.code: region.name for region in REGIONS}
 SERVICE_TYPE_NAMES: dict[str, str] = {service.code: service.name for service in SERVICE_TYPES}
+
+# --- Display names: the one place a code becomes the name a reader sees ----------------------
+# Channels, regions and service types take the reference tables' names (above); the codes
+# below have no table. Every chart, table, tooltip and CSV header goes through `named` or
+# `csv_frame`; a code missing here (say an imported reason) is shown as it is.
+REASON_NAMES: dict[str, str] = {
+    "long_wait": "Long wait",
+    "problem_not_solved": "Problem not solved",
+    "operator_competence": "Operator's competence",
+    "operator_politeness": "Operator's politeness",
+    "price_tariff": "Price or tariff",
+    "technical_quality": "Technical quality",
+    "other": "Other",
+    "not given": "Not given",
+}
+STAGE_NAMES: dict[str, str] = {
+    "received": "Received",
+    "assigned": "Assigned to an executor",
+    "under_review": "Under review",
+    "answer_prepared": "Answer prepared",
+    "answered": "Answered",
+    "withdrawn": "Withdrawn",
+}
+SERVED_BY_NAMES: dict[str, str] = {"operator": "Operator", "bot": "Bot",
+                                   "self_service": "Self-service"}
+KIND_NAMES: dict[str, str] = {"complaint": "Complaint", "appeal": "Appeal"}
+TEAM_NAMES: dict[str, str] = {"front_line": "Front line", "digital": "Digital team"}
+MODE_NAMES: dict[str, str] = {"online": "Online", "offline": "Offline"}
+SCORE_CLASS_NAMES: dict[str, str] = {"promoters": "Promoters", "passives": "Passives",
+                                     "detractors": "Detractors"}
+# Column holding codes -> (its header, code -> name). `stage` is a case stage wherever it
+# appears (funnel, open appeals).
+CODE_COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
+    "channel": ("Channel", CHANNEL_NAMES),
+    "region": ("Region", REGION_NAMES),
+    "service_type": ("Service type", SERVICE_TYPE_NAMES),
+    "reason": ("Reason", REASON_NAMES),
+    "stage": ("Stage", STAGE_NAMES),
+    "served_by": ("Served by", SERVED_BY_NAMES),
+    "kind": ("Kind", KIND_NAMES),
+    "team": ("Team", TEAM_NAMES),
+    "mode": ("Mode", MODE_NAMES),
+    "score_class": ("Class", SCORE_CLASS_NAMES),
+}
+CODE_HEADER = "{column} code"  # the CSV keeps the codes next to the names
+# CSV headers of the other columns the dashboards export; any other keeps its name.
+COLUMN_HEADERS: dict[str, str] = {
+    "period": "Period from", "nps": "NPS", "nps_moe": "NPS margin of error (95%, points)",
+    "responses": "Responses", "surveys_sent": "Surveys sent", "answer_rate": "Answer rate",
+    "promoters": "Promoters", "passives": "Passives", "detractors": "Detractors",
+    "contacts": "Contacts", "share": "Share", "cumulative_share": "Cumulative share",
+    "online_share": "Online share", "period_contacts": "Contacts in period",
+    "received": "Received", "received_year_before": "Received a year earlier",
+    "yoy_change": "Change on a year earlier", "closed": "Closed",
+    "open_backlog": "Open at period end", "median_resolution_h": "Median hours to answer",
+    "p90_resolution_h": "90th percentile hours to answer", "answered": "Answered",
+    "share_of_kind": "Share of its kind", "cases": "Cases", "wait_bucket": "Wait",
+    "mean_wait_s": "Mean wait (s)", "median_wait_s": "Median wait (s)",
+    "p90_wait_s": "90th percentile wait (s)", "score": "Score", "ratings": "Ratings",
+    "mean_score": "Mean rating", "trend": "Trend", "monthly_means": "Monthly means",
+    "rank": "Rank", "ranked": "Ranked", "operator": "Operator id", "name": "Name",
+    "active_operators": "Operators active", "rated_operators": "Operators rated",
+    "rated_share": "Share rated", "partial_month": "Partial month",
+    "weekday_name": "Weekday", "hour": "Hour", "mean_contacts": "Contacts per day",
+    "days": "Days", "answered_at": "Answered", "suggestion": "Comment",
+    "external_id": "Appeal id", "received_at": "Received", "stage_since": "In stage since",
+    "age_days": "Age (days)", "category": "Category",
+}
+FILTER_HEADERS: dict[str, str] = {"from": "Range from", "to": "Range to",
+                                  "regions": "Regions filter", "channels": "Channels filter",
+                                  "service_types": "Service types filter"}
+ALL_VALUES = "All"
+NO_FILTERS = "All regions, channels and service types"
+FILTER_SEPARATOR = " · "
 
 # URL parameter -> (allowed codes, their display names); lists repeat the parameter.
 LIST_PARAMS: dict[str, dict[str, str]] = {
@@ -85,10 +164,8 @@ def preset_range(preset: str, today: dt.date) -> tuple[dt.date, dt.date]:
         return today.replace(month=3 * ((today.month - 1) // 3) + 1, day=1), today
     if preset == "year_to_date":
         return today.replace(month=1, day=1), today
-    if preset == "last_12_months":  # whole months, so a monthly chart has no stub first bar
-        months = today.year * 12 + today.month - 1 - 11
-        return dt.date(months // 12, months % 12 + 1, 1), today
-    return today - dt.timedelta(days=29), today
+    days = PRESET_DAYS.get(preset, PRESET_DAYS[DEFAULT_PRESET])
+    return today - dt.timedelta(days=days - 1), today
 
 
 def preset_is_stale(view: ViewState, today: dt.date) -> bool:
@@ -258,3 +335,58 @@ def view_params(view: ViewState, rolling: bool = False) -> dict[str, list[str]]:
         if codes:
             params[name] = list(codes)
     return params
+
+
+def name_of(column: str, code: str | None) -> str | None:
+    """The display name of one code of a code column (the code itself when unknown)."""
+    if code is None:
+        return None
+    return CODE_COLUMNS[column][1].get(code, code) if column in CODE_COLUMNS else code
+
+
+def named(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with every code column's codes replaced by their display names."""
+    return frame.with_columns(
+        pl.col(column).replace(names) for column, (_, names) in CODE_COLUMNS.items()
+        if column in frame.columns and frame.schema[column] == pl.String)
+
+
+def filters_line(view: ViewState) -> str:
+    """The active filters in one line of display names ("Almaty, Astana · WhatsApp")."""
+    groups = [", ".join(names[code] for code in codes) for codes, names in (
+        (view.regions, REGION_NAMES), (view.channels, CHANNEL_NAMES),
+        (view.service_types, SERVICE_TYPE_NAMES)) if codes]
+    return FILTER_SEPARATOR.join(groups) if groups else NO_FILTERS
+
+
+def filters_slug(view: ViewState, most: int = 3) -> str:
+    """The filters for a file name: codes joined, a long list counted ("7-regions")."""
+    parts = []
+    for codes, noun in ((view.regions, "regions"), (view.channels, "channels"),
+                        (view.service_types, "services")):
+        if codes:
+            parts.append("-".join(codes) if len(codes) <= most else f"{len(codes)}-{noun}")
+    return "_".join(parts) if parts else "all"
+
+
+def csv_frame(frame: pl.DataFrame, view: ViewState) -> pl.DataFrame:
+    """A frame as its CSV shows it: names under readable headers, each code column kept as
+    "<header> code", and the view's range and filters as the last columns (on every row, so
+    that a sheet cut from the file still says what it counts)."""
+    columns = []
+    for column in frame.columns:
+        if column in CODE_COLUMNS and frame.schema[column] == pl.String:
+            header, names = CODE_COLUMNS[column]
+            columns += [pl.col(column).replace(names).alias(header),
+                        pl.col(column).alias(CODE_HEADER.format(column=header))]
+        else:
+            columns.append(pl.col(column).alias(COLUMN_HEADERS.get(column, column)))
+    chosen = {
+        "from": view.start.isoformat(), "to": view.end.isoformat(),
+        "regions": ", ".join(REGION_NAMES[code] for code in view.regions) or ALL_VALUES,
+        "channels": ", ".join(CHANNEL_NAMES[code] for code in view.channels) or ALL_VALUES,
+        "service_types": ", ".join(SERVICE_TYPE_NAMES[code] for code in view.service_types)
+        or ALL_VALUES,
+    }
+    return frame.select(columns).with_columns(
+        pl.lit(value, pl.String).alias(FILTER_HEADERS[key]) for key, value in chosen.items())
