@@ -122,6 +122,7 @@ st.dataframe(kpis, hide_index=True, height="content")
 planner.download(kpis, "kpis", view)
 st.caption(f"{replications} simulated days each, seed {seed}; 95% intervals over the days. "
            "Each change is paired: baseline and scenario simulate the same days.")
+st.caption(results.QUEUE_NOTE)
 if retargeted:
     st.caption(results.RETARGETED)
 with st.expander("Per channel (scenario)"):

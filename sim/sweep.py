@@ -24,8 +24,12 @@ from sim.nps import WaitNpsCurve, predict
 from sim.results import confidence, day_results
 from sim.runner import Progress, map_tasks, simulate_replications
 
-SWEEP_METRICS = ("service_level", "asa_s", "abandoned_share", "occupancy", "cost",
-                 "operator_cost", "bot_cost", "bot_contained", "self_served")
+SWEEP_METRICS = ("queue_service_level", "service_level", "asa_s", "queue_abandoned_share",
+                 "abandoned_share", "gave_up_in_bot", "occupancy", "cost", "operator_cost",
+                 "bot_cost", "bot_contained", "self_served")
+# The service level a mix is judged by: of the contacts that reached the operators' queue, as
+# a contact centre reports it (those who gave up in the bot are `gave_up_in_bot`).
+SWEEP_LEVEL = "queue_service_level"
 
 
 def bot_channels(scenario: Scenario, pool: str) -> tuple[str, ...]:
@@ -93,10 +97,10 @@ def sweep(scenario: Scenario, pool: str, operator_factors: Sequence[float],
     return with_frontier(grid).select(*first, pl.exclude(*first))
 
 
-def with_frontier(grid: pl.DataFrame) -> pl.DataFrame:
+def with_frontier(grid: pl.DataFrame, level_column: str = SWEEP_LEVEL) -> pl.DataFrame:
     """Flag mixes on the cost/service-level Pareto frontier (no other mix is cheaper and better)."""
     cost = grid["cost"].to_numpy()
-    level = grid["service_level"].to_numpy()
+    level = grid[level_column].to_numpy()
     dominated = np.zeros(grid.height, dtype=bool)
     for i in range(grid.height):
         better = (cost <= cost[i]) & (level >= level[i]) & ((cost < cost[i])
@@ -107,7 +111,7 @@ def with_frontier(grid: pl.DataFrame) -> pl.DataFrame:
 
 def cheapest_meeting(grid: pl.DataFrame, target: float) -> dict[str, Any] | None:
     """The cheapest frontier mix whose mean service level reaches the target."""
-    meeting = grid.filter(pl.col("on_frontier") & (pl.col("service_level") >= target - 1e-12))
+    meeting = grid.filter(pl.col("on_frontier") & (pl.col(SWEEP_LEVEL) >= target - 1e-12))
     if meeting.is_empty():
         return None
     return meeting.sort("cost").row(0, named=True)

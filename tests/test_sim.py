@@ -283,7 +283,7 @@ def test_sweep_frontier_and_monotone_cost():
     frontier = grid.filter(pl.col("on_frontier"))
     for row in grid.filter(~pl.col("on_frontier")).iter_rows(named=True):
         assert ((frontier["cost"] <= row["cost"])
-                & (frontier["service_level"] >= row["service_level"])).any()
+                & (frontier["queue_service_level"] >= row["queue_service_level"])).any()
     by_mix = {(r["operator_factor"], r["extra_bot_share"]): r for r in grid.iter_rows(named=True)}
     # Same automation, more operators: better service and more cost.
     assert by_mix[(1.2, 0.0)]["service_level"] > by_mix[(0.8, 0.0)]["service_level"]
@@ -293,7 +293,8 @@ def test_sweep_frontier_and_monotone_cost():
 
 
 def test_frontier_marks_only_undominated_mixes():
-    grid = pl.DataFrame({"cost": [10.0, 12.0, 11.0, 20.0], "service_level": [0.7, 0.9, 0.6, 0.9]})
+    grid = pl.DataFrame({"cost": [10.0, 12.0, 11.0, 20.0],
+                         "queue_service_level": [0.7, 0.9, 0.6, 0.9]})
     assert with_frontier(grid)["on_frontier"].to_list() == [True, True, False, False]
 
 

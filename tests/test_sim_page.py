@@ -161,7 +161,7 @@ def test_presets_apply_their_values(monkeypatch, seeded_sqlite_url):
     # The answer opens the page: the change, then each figure with its paired 95% CI.
     answer = at.success[0].value
     assert answer.startswith("+10 digital operators 18–23 h: service level +"), answer
-    assert "[" in answer and "for +125.0k KZT a day" in answer
+    assert "[" in answer and "for +125.0 k KZT a day" in answer
 
     at.button(key="preset_bot").click().run()
     assert not at.exception
@@ -205,7 +205,7 @@ def test_unavailable_database_falls_back_to_the_example_day(monkeypatch):
 def test_overloaded_scenario_is_flagged_as_unstable(monkeypatch, seeded_sqlite_url):
     at = open_page(monkeypatch, seeded_sqlite_url, mult="3")
     assert any(w.value.startswith("Scenario is unstable: pool 'office'") for w in at.warning)
-    assert kpis(at).loc["Abandoned (of queued)", "Change"].startswith("+")
+    assert kpis(at).loc["Abandoned in the queue", "Change"].startswith("+")
 
 
 def drawn_specs(at: AppTest) -> list[dict]:
@@ -327,8 +327,8 @@ def test_one_replication_per_mix_is_refused_by_name_not_a_crash(monkeypatch, see
 
 def test_sweep_answer_formats_a_missing_interval():
     best = {"operator_factor": 1.0, "operator_hours": 100.0, "extra_bot_share": 0.3,
-            "service_level": 0.85, "service_level_ci_low": None,
-            "service_level_ci_high": None, "asa_s": None, "cost": 1000.0}
+            "queue_service_level": 0.85, "queue_service_level_ci_low": None,
+            "queue_service_level_ci_high": None, "asa_s": None, "cost": 1000.0}
     assert "95% CI —–—" in results.sweep_answer(best, 0.8, "KZT")
 
 

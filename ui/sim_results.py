@@ -91,10 +91,16 @@ def interval_frame(scenario: Scenario, intervals: pl.DataFrame, series: str) -> 
         [{"pool": p.name, "interval": i, "operators": n}
          for p in scenario.pools for i, n in enumerate(scenario.scheduled(p))],
         schema={"pool": pl.String, "interval": pl.Int32, "operators": pl.Int64}, orient="row")
-    columns = ["queued", "answered", "service_level", "service_level_ci_low",
-               "service_level_ci_high", "abandoned_share", "asa_s", "occupancy", "max_queue"]
-    measured = intervals.select("pool", pl.col("interval").cast(pl.Int32),
-                                *[c for c in columns if c in intervals.columns])
+    columns = ["queued", "answered", "asa_s", "occupancy", "max_queue"]
+    # Service level and abandonment of the queue: what the operators on duty deliver.
+    queue = {f"queue_{name}{end}": f"{name}{end}" for name in ("service_level",
+                                                               "abandoned_share")
+             for end in ("", "_ci_low", "_ci_high")}
+    measured = intervals.select(
+        "pool", pl.col("interval").cast(pl.Int32),
+        *[c for c in columns if c in intervals.columns],
+        *[pl.col(source).alias(name) for source, name in queue.items()
+          if source in intervals.columns])
     served = pl.col("queued") > 0
     return (
         operators.join(measured, on=["pool", "interval"], how="left")
@@ -120,9 +126,11 @@ def interval_frame(scenario: Scenario, intervals: pl.DataFrame, series: str) -> 
 KPI_ROWS: tuple[tuple[str, str, str], ...] = (
     ("offered", "Contacts offered", "count"),
     ("answered", "Answered by operators", "count"),
-    ("abandoned_share", "Abandoned (of queued)", "share"),
+    ("queue_abandoned_share", "Abandoned in the queue", "share"),
     ("gave_up_in_bot", "Gave up while in the bot", "count"),
-    ("service_level", "Service level (within target)", "share"),
+    ("abandoned_share", "Abandoned, bot drop-outs included", "share"),
+    ("queue_service_level", "Service level (within target)", "share"),
+    ("service_level", "Service level, bot drop-outs as misses", "share"),
     ("asa_s", "Average speed of answer", "seconds"),
     ("wait_p90_s", "90th percentile wait", "seconds"),
     ("occupancy", "Occupancy", "share"),
@@ -194,7 +202,8 @@ def answer(edits: Mapping[str, Number], defaults: Mapping[str, Number], baseline
         return tuple(fmt_delta(kind, paired.get(f"{key}_delta{end}"), currency)
                      for end in ("", "_ci_low", "_ci_high"))
 
-    sl, ab, cost = figure("service_level", "share"), figure("abandoned_share", "share"), \
+    sl, ab, cost = figure("queue_service_level", "share"), \
+        figure("queue_abandoned_share", "share"), \
         figure("cost", "money_short")
     values = {"change": change_summary(edits, defaults).capitalize(), "sl": sl[0],
               "sl_low": sl[1], "sl_high": sl[2], "ab": ab[0], "ab_low": ab[1],
@@ -266,9 +275,9 @@ def kpi_tiles(baseline: SimOutcome, scenario: SimOutcome, currency: str) -> list
     after, paired = _with_nps(scenario), changes(baseline, scenario)
     tiles = []
     for key, label, kind, colour in (
-            ("service_level", "Service level", "share", "normal"),
+            ("queue_service_level", "Service level", "share", "normal"),
             ("asa_s", "Average speed of answer", "seconds", "inverse"),
-            ("abandoned_share", "Abandoned", "share", "inverse"),
+            ("queue_abandoned_share", "Abandoned", "share", "inverse"),
             ("cost", "Cost per day", "money_short", "inverse"),
             ("predicted_nps", "Predicted NPS", "nps", "normal")):
         if key not in after:
@@ -294,10 +303,11 @@ def channel_table(outcome: SimOutcome, scenario: Scenario) -> pl.DataFrame:
         pl.col("offered").round(0).alias("Offered"),
         pl.col("bot_contained").round(0).alias("Bot finished"),
         pl.col("queued").round(0).alias("Queued"),
-        (pl.col("service_level") * 100).round(1).alias("SL %"),
+        (pl.col("queue_service_level") * 100).round(1).alias("SL %"),
         pl.col("channel").replace_strict(targets, default="").alias("Target"),
         pl.col("asa_s").clip(lower_bound=0).round(0).alias("ASA s"),
-        (pl.col("abandoned_share") * 100).round(1).alias("Abandoned %"),
+        (pl.col("queue_abandoned_share") * 100).round(1).alias("Abandoned %"),
+        pl.col("gave_up_in_bot").round(0).alias("Gave up in the bot"),
     )
 
 
@@ -411,6 +421,10 @@ SWEEP_BEST_NPS = ("Cheapest mix reaching {target:.0%}: operators × {factor:g} (
                   "operator-hours) with the bot on {extra:.0%} more of the chats — service "
                   "level {sl} (95% CI {sl_low}–{sl_high}), ASA {asa}, cost {cost} per day, "
                   "predicted NPS {nps:.1f} (model estimate).")
+QUEUE_NOTE = ("Service level and abandonment count the contacts that reached the operators' "
+              "queue, as a contact centre reports them; contacts who gave up while still in "
+              "the bot are counted apart (their time in the bot counts against their "
+              "patience), and the table shows both ways.")
 RETARGETED = ("Targets differ from the baseline's: both runs are measured against the "
               "scenario's targets, so a new target alone changes no service level.")
 
@@ -420,9 +434,9 @@ def sweep_answer(best: Mapping[str, Any] | None, target: float, currency: str) -
         return SWEEP_NONE.format(target=target)
     values = {"target": target, "factor": best["operator_factor"],
               "hours": best["operator_hours"], "extra": best["extra_bot_share"],
-              "sl": fmt("share", best["service_level"]),
-              "sl_low": fmt("share", best.get("service_level_ci_low")),
-              "sl_high": fmt("share", best.get("service_level_ci_high")),
+              "sl": fmt("share", best["queue_service_level"]),
+              "sl_low": fmt("share", best.get("queue_service_level_ci_low")),
+              "sl_high": fmt("share", best.get("queue_service_level_ci_high")),
               "asa": fmt("seconds", best.get("asa_s")),
               "cost": fmt("money", best["cost"], currency)}
     if best.get("predicted_nps") is None:
