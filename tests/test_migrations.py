@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -30,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
+from streamlit.testing.v1 import AppTest
 
 from data_access import migrate, rollups
 from data_access.cli import main
@@ -40,6 +42,7 @@ from tests.conftest import _admin_execute, fresh_url
 from tests.test_rollups import assert_matches_rebuild
 
 T0 = dt.datetime(2022, 7, 1, 9, 0)
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
 NEW_MEASURES = ("bot_handle_s", "escalated", "escalated_bot_s")
 
 
@@ -251,13 +254,32 @@ def test_a_database_made_by_create_all_is_recognised_at_head(backend, tmp_path):
     engine.dispose()
 
 
+def _app(monkeypatch, url: str) -> AppTest:
+    monkeypatch.setenv("DATABASE_URL", url)
+    return AppTest.from_file(APP, default_timeout=180).run()
+
+
+def test_the_app_upgrades_an_old_database_on_start(previous_version, monkeypatch):
+    at = _app(monkeypatch, previous_version.url.render_as_string(hide_password=False))
+    assert not at.exception
+    assert not at.error
+    with previous_version.connect() as connection:
+        assert migrate.stamped_revision(connection) == migrate.head()
+        assert rollups.installed_version(connection) == rollups.definition_version(
+            connection.dialect.name)
+    assert_matches_rebuild(previous_version)
+
+
 @pytest.mark.postgres
-def test_a_read_only_role_gets_the_command_to_run(tmp_path):
-    """The app's start-up upgrade, as a SELECT-only role: SchemaOutdated naming the command."""
+def test_a_read_only_role_gets_the_command_to_run(tmp_path, monkeypatch):
+    """The app's start-up upgrade, as a SELECT-only role: SchemaOutdated naming the command,
+    shown as the app's one banner."""
     engine = _engine("postgresql", tmp_path, "readonly")
     _upgrade_to(engine, migrate.BASELINE)
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE alembic_version"))
+        seed_reference(connection)
+        connection.execute(insert(Contact).values(**_contact(1, "bot")))
     role = f"sp_mig_reader_{os.getpid()}"
     _admin_execute([f"DROP ROLE IF EXISTS {role}",
                     f"CREATE ROLE {role} LOGIN PASSWORD '{role}-secret'"])
@@ -274,6 +296,10 @@ def test_a_read_only_role_gets_the_command_to_run(tmp_path):
         assert "python -m data_access migrate" in str(raised.value)
         assert "0001_baseline" in str(raised.value) and "secret" not in str(raised.value)
         reader.dispose()
+        at = _app(monkeypatch, make_url(engine.url).set(
+            username=role, password=f"{role}-secret").render_as_string(hide_password=False))
+        assert not at.exception
+        assert len(at.error) == 1 and "`python -m data_access migrate`" in at.error[0].value
         with engine.connect() as connection:  # nothing was changed
             assert migrate.stamped_revision(connection) is None
         assert migrate.ensure_current(engine).after == migrate.head()  # the owner may

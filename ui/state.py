@@ -125,8 +125,12 @@ def ensure_database() -> Engine | None:
                     _schema_current(engine)
                     _rollups_current(engine)
                 _READY_URLS.add(url)
-    except (DatabaseUnavailable, ConfigError, RollupsOutdated, SchemaOutdated,
-            MigrationFailed) as error:
+    except (RollupsOutdated, SchemaOutdated, MigrationFailed) as error:
+        # Reachable but not usable by this version: retry once the writer has upgraded it.
+        unavailable_banner(f"The database is unavailable: {error}.",
+                           recovered=lambda: _up_to_date(get_engine(url)))
+        return None
+    except (DatabaseUnavailable, ConfigError) as error:
         unavailable_banner(f"The database is unavailable: {error}.")
         return None
     except (SQLAlchemyError, DemoError) as error:
@@ -136,11 +140,13 @@ def ensure_database() -> Engine | None:
     return engine
 
 
-def unavailable_banner(message: str, retry_by_itself: bool = True) -> None:
+def unavailable_banner(message: str, retry_by_itself: bool = True,
+                       recovered: Callable[[], bool] | None = None) -> None:
     """One error banner with a retry button; at start-up it also retries every refresh.
 
     Inside a page's live part the part itself re-runs on the interval, so only the button is
-    added there.
+    added there. `recovered` tells a reachable database's problem is gone (without it, being
+    reachable is enough); a reachable database still in the way is not re-run in a loop.
     """
     st.error(f"{message} Retrying every {REFRESH_SECONDS:g} s.", icon=":material/cloud_off:")
     if st.button("Retry now", icon=":material/refresh:", key="retry_database"):
@@ -152,6 +158,8 @@ def unavailable_banner(message: str, retry_by_itself: bool = True) -> None:
     def retry_when_back() -> None:
         try:
             check_connection(get_engine(database_url()))
+            if recovered is not None and not recovered():
+                return
         except (DatabaseUnavailable, ConfigError, SQLAlchemyError):
             return
         if st.session_state.get("_database_was_down"):
@@ -204,6 +212,13 @@ def live(render: Callable[[], None]) -> None:
         guarded(lambda: _with_one_data_version(render))
 
     st.fragment(run_every=interval)(tick)()
+
+
+def _up_to_date(engine: Engine) -> bool:
+    """The schema at this version's revision and the rollups of this version (reads only)."""
+    with engine.connect() as connection:
+        return migrate.is_current(connection) and rollups.installed_version(connection) == (
+            rollups.definition_version(connection.dialect.name))
 
 
 def _schema_current(engine: Engine) -> None:
