@@ -160,12 +160,12 @@ def settings_problems(settings: object) -> list[str]:
 
 def configuration_problems() -> list[str]:
     """Why the app must not open, or [] when it may (open, or behind a working sign-in)."""
-    required, problems = require_auth_setting()
-    problems = [problems] if problems else []
+    required, setting_problem = require_auth_setting()
+    problems = [setting_problem] if setting_problem else []
     files = [inspect_secrets_file(path) for path in secrets_paths()]
     for broken in (file for file in files if file.error):
         why = ("it has an `[auth]` section, which is ignored with the rest of the file"
-               if broken.mentions_auth else "sign-in settings in it would be ignored too")
+               if broken.mentions_auth else "any sign-in settings would be ignored too")
         problems.append(f"The secrets file `{broken.path}` {broken.error}. Streamlit then treats "
                         f"every secret as absent ({why}), so the app stays closed until the "
                         "file is fixed.")
