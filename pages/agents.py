@@ -108,7 +108,7 @@ def operators() -> None:
             "trend": st.column_config.TextColumn("Trend", help=TREND_HELP),
             "monthly_means": st.column_config.LineChartColumn(
                 "Monthly means", y_min=1, y_max=5, help=SPARKLINE_HELP),
-            "rank": st.column_config.NumberColumn("Rank"),
+            "rank": st.column_config.TextColumn("Rank"),
             "ranked": st.column_config.CheckboxColumn("Ranked"),
         },
         empty=(f"No rated operator's id or name contains {shown(search)}." if search and

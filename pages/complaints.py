@@ -87,7 +87,9 @@ def e_otinish() -> None:
     open_appeals = named(state.open_e_otinish_appeals(view.filters, minute_now(), 200))
     layout.show_table(
         open_appeals, "e_otinish_open", view,
-        column_config={"region": st.column_config.TextColumn("Region"),
+        column_config={"external_id": st.column_config.TextColumn("Appeal id"),
+                       "category": st.column_config.TextColumn("Category"),
+                       "region": st.column_config.TextColumn("Region"),
                        "stage": st.column_config.TextColumn("Stage"),
                        "age_days": st.column_config.NumberColumn("Age (days)", format="%.1f"),
                        "received_at": st.column_config.DatetimeColumn(

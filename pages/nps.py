@@ -84,6 +84,7 @@ def figures() -> None:
         column_config={"answered_at": st.column_config.DatetimeColumn("Answered",
                                                                       format="YYYY-MM-DD HH:mm"),
                        "suggestion": st.column_config.TextColumn("Comment", width="large"),
+                       "score": st.column_config.NumberColumn("Score"),
                        **TABLE_COLUMNS},
         caption=f"The 50 newest comments with a score of {DETRACTOR_MAX_SCORE} or less, shown "
                 "as plain text.",

@@ -267,9 +267,11 @@ def test_operator_table_shows_no_none_and_no_stub_sparklines():
     """Finding 8: no trend reads "—"; one or two months draw no sparkline."""
     rows = pl.DataFrame({"operator": ["OP1", "OP2", "OP3"], "team": ["front_line"] * 3,
                          "region": ["almaty_city"] * 3, "trend": [None, 0.25, -0.5],
-                         "monthly_means": [[4.0], [4.0, 4.25], [4.0, 4.5, 4.0]]})
+                         "monthly_means": [[4.0], [4.0, 4.25], [4.0, 4.5, 4.0]],
+                         "rank": [None, 2, 1]}, schema_overrides={"rank": pl.Int64})
     shown = layout.operator_rows(rows)
     assert shown["trend"].to_list() == ["—", "+0.25", "-0.50"]
+    assert shown["rank"].to_list() == ["—", "2", "1"]
     assert shown["monthly_means"].to_list() == [None, None, [4.0, 4.5, 4.0]]
     assert shown["team"].to_list() == ["Front line"] * 3
     assert shown["region"].to_list() == ["Almaty"] * 3

@@ -365,7 +365,7 @@ def test_a_shared_link_reproduces_the_operator_search_order_and_page(monkeypatch
     assert_clean(at, "agents")
     rows = operator_rows(at)
     assert len(rows) == 5 and all("a" in row["name"].lower() for row in rows)
-    ranks = [row["rank"] for row in rows if row["ranked"]]
+    ranks = [int(row["rank"]) for row in rows if row["ranked"]]
     assert ranks == sorted(ranks, reverse=True)
     caption = next(c.value for c in at.caption if c.value.startswith("Page "))
     assert caption.startswith("Page 2 of ") and "matching of" in caption

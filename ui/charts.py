@@ -40,7 +40,7 @@ DAYS_TIP = "Days in range"
 WHOLE_NOTE = "whole"
 PARTIAL_NOTE = "partial: {days} of {total} days"
 WHOLE_PERIOD = "Whole period"
-PARTIAL_PERIOD = "Partial period (hollow or pale)"
+PARTIAL_PERIOD = "Partial period"
 PERIOD_KINDS = [WHOLE_PERIOD, PARTIAL_PERIOD]
 MAX_TICKS = 8
 HEIGHT = 280
@@ -166,10 +166,19 @@ def partial_opacity() -> alt.Opacity:
 
 
 def trend_points(base: alt.Chart, **mark: object) -> alt.Chart:
-    """The points over a trend line: filled for whole periods, hollow for partial ones."""
+    """The points over a trend line: filled for whole periods, hollow for partial ones.
+
+    The outline takes the series' colour (the mark's `color`, or the base's colour
+    encoding), so a hollow point stays visible."""
     style = {"filled": True, "size": 55, "strokeWidth": 1.5} | mark
-    return base.mark_point(**style).encode(
-        fillOpacity=partial_fill())
+    if "color" in mark:  # one series: its colour outlines the hollow points too
+        style["stroke"] = mark["color"]
+        return base.mark_point(**style).encode(fillOpacity=partial_fill())
+    color = base.encoding.color
+    kept = ({key: value for key, value in color.to_dict().items()
+             if key in ("field", "type", "scale")} if color is not alt.Undefined else {})
+    outline = {"stroke": alt.Stroke(**kept)} if kept else {}  # merges with the colour legend
+    return base.mark_point(**style).encode(fillOpacity=partial_fill(), **outline)
 
 
 def named_scale(colors: dict[str, str], names: dict[str, str],
@@ -180,7 +189,10 @@ def named_scale(colors: dict[str, str], names: dict[str, str],
 
 
 def with_subtitle(chart: alt.TopLevelMixin, subtitle: str) -> alt.TopLevelMixin:
-    """Add a line (the active filters) under a chart's title, after any subtitle it has."""
+    """Add a line (the active filters) under a chart's title, after any subtitle it has.
+
+    Legend labels are cut at 140 px, so that on a phone the plot keeps most of the width."""
+    chart = chart.configure_legend(labelLimit=140)
     title = chart.title
     if isinstance(title, str):
         return chart.properties(title=alt.Title(title, subtitle=subtitle))
@@ -204,10 +216,11 @@ def nps_trend(frame: pl.DataFrame, target: float, title: str, span: Span | None 
     base = alt.Chart(data).transform_calculate(
         low="datum.nps - datum.nps_moe", high="datum.nps + datum.nps_moe",
     ).encode(x=period_x(span))
-    band = base.mark_area(opacity=0.2).encode(
+    color = ONLINE_COLORS["online"]  # the theme's primary colour
+    band = base.mark_area(opacity=0.2, color=color).encode(
         y=alt.Y("low:Q", title="NPS"), y2="high:Q", tooltip=tooltip)
-    line = base.mark_line().encode(y="nps:Q", tooltip=tooltip)
-    points = trend_points(base).encode(y="nps:Q", tooltip=tooltip)
+    line = base.mark_line(color=color).encode(y="nps:Q", tooltip=tooltip)
+    points = trend_points(base, color=color).encode(y="nps:Q", tooltip=tooltip)
     rule = alt.Chart(pl.DataFrame({"target": [target]})).mark_rule(
         color=TARGET_COLOR, strokeDash=[6, 4]).encode(
         y="target:Q", tooltip=[alt.Tooltip("target:Q", title="Target NPS")])

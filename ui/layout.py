@@ -340,11 +340,13 @@ def rated_share_tile(coverage: pl.DataFrame, start: dt.date, end: dt.date
 
 def operator_rows(rows: pl.DataFrame) -> pl.DataFrame:
     """The operators table as shown: names for codes, the trend as text ("—" when there is
-    no month before to compare with), sparklines only with enough months to be a trend."""
+    no month before to compare with), no rank shown as "—" (not "None"), sparklines only with
+    enough months to be a trend."""
     return named(rows).with_columns(
         trend=pl.col("trend").map_elements(
             lambda value: NO_TREND if value is None else TREND_FORMAT.format(trend=value),
             return_dtype=pl.String, skip_nulls=False),
+        rank=pl.col("rank").cast(pl.String).fill_null(NO_TREND),
         monthly_means=pl.when(pl.col("monthly_means").list.len() >= MIN_SPARKLINE_POINTS)
         .then(pl.col("monthly_means")),
     )
