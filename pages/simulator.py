@@ -179,7 +179,7 @@ else:
     for problem in problems:
         st.error(f"Cannot sweep — {problem}")
     if not problems:
-        grid = planner.run_sweep(form.pool_only(built.data, results.SWEEP_POOL),
+        grid = planner.run_sweep(form.sweep_data(baseline.scenario, edits, results.SWEEP_POOL),
                                  results.SWEEP_POOL, axes.factors, axes.shares,
                                  axes.replications, seed, curve)
         target = results.pool_target(scenario, results.SWEEP_POOL)

@@ -395,7 +395,7 @@ def test_a_visit_to_the_simulator_keeps_both_views(app_server, browser):
         navigation = page.get_by_test_id("stSidebarNav")
         navigation.get_by_role("link", name="Staffing simulator").click()
         wait_for_page(page, app_server, "Staffing simulator", None)
-        page.get_by_role("button", name="Bot on 30% more of the chats, containment 60%").click()
+        page.get_by_role("button", name="Bot on 30% more chats").click()
         expect(page).to_have_url(re.compile(r"bot_add=0\.3"), timeout=RENDER_TIMEOUT_MS)
         wait_for_page(page, app_server, "Staffing simulator", None)
         assert "from=" not in page.url

@@ -370,3 +370,13 @@ def test_the_three_planner_questions_move_the_way_their_lever_pushes(seeded_sqli
     assert by_mix[(1.2, 0.0)]["service_level"] >= by_mix[(1.0, 0.0)]["service_level"]
     assert by_mix[(1.0, 0.2)]["bot_contained"] > by_mix[(1.0, 0.0)]["bot_contained"]
     assert by_mix[(1.0, 0.0)]["is_baseline"]
+
+
+def test_the_page_sweeps_around_today_s_bot_not_the_form_s_extra_share():
+    """The sweep's extra bot share is its own axis: the form's extra share is left out, the
+    rest of the scenario (volume, staffing edits) is kept."""
+    baseline = scenario_of(example())
+    data = form.sweep_data(baseline, {"bot_add": 0.3, "bot_cont": 0.6, "mult": 1.2}, "digital")
+    assert {c["pool"] for c in data["channels"]} == {"digital"}
+    assert all(c["extra_bot_share"] == 0 for c in data["channels"])
+    assert data["volume_multiplier"] == 1.2

@@ -166,14 +166,15 @@ class Preset:
 
 
 PRESETS: tuple[Preset, ...] = (
-    Preset("evening", "Add 10 operators in the evening",
+    Preset("evening", "+10 operators, 18–23 h",
            {"dig_add": 10, "dig_from": 18, "dig_to": 23},
-           "Digital pool +10 operators from 18:00 to 23:00."),
-    Preset("bot", "Bot on 30% more of the chats, containment 60%",
+           "Hire: the digital pool gets 10 more operators from 18:00 to 23:00."),
+    Preset("bot", "Bot on 30% more chats",
            {"bot_add": 0.3, "bot_cont": 0.6},
-           "WhatsApp and Telegram: the bot answers a further 30% of all chats first, on top "
-           "of what it answers today, and finishes 60% of those; today's bot is unchanged."),
-    Preset("cheapest", "Cheapest mix of operators and bot for the digital targets",
+           "Automate: on WhatsApp and Telegram the bot answers a further 30% of all chats "
+           "first, on top of what it answers today, and finishes 60% of those (containment "
+           "60%); today's bot is unchanged."),
+    Preset("cheapest", "Cheapest mix: operators × bot",
            {"sweep": 1},
            "Sweeps the digital pool's operators × an extra bot share around the baseline and "
            "picks the cheapest mix on the frontier that meets the pool's own target."),
@@ -448,6 +449,16 @@ def build_scenario(baseline: Scenario, edits: Mapping[str, Number]) -> Built:
     return Built(data, parsed, messages, changed)
 
 
+EXTRA_BOT_EDITS = ("bot_add", "bot_cont")
+
+
+def sweep_data(baseline: Scenario, edits: Mapping[str, Number], pool: str) -> dict[str, Any]:
+    """What the sweep varies around: the scenario's pool without the form's extra bot share,
+    which is the sweep's own axis (its +0% column is today's bot, as in the baseline)."""
+    kept = {key: value for key, value in edits.items() if key not in EXTRA_BOT_EDITS}
+    return pool_only(apply_edits(baseline, kept)[0], pool)
+
+
 def pool_only(data: Mapping[str, Any], pool: str) -> dict[str, Any]:
     """The scenario restricted to one pool and its channels (for a pool's own sweep)."""
     return {**data, "pools": [p for p in data["pools"] if p["name"] == pool],
@@ -495,7 +506,7 @@ def field_text(spec: Field, value: Number | None) -> str:
     """A field's value as the form shows it: shares in %, the rest as numbers."""
     if value is None:
         return "—"
-    if spec.kind == "float" and spec.high == 1.0 and spec.step < 1:
+    if spec.kind == "float" and spec.high <= 1.0 and spec.step < 1:
         return f"{float(value):.0%}"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -511,8 +522,9 @@ BASELINE_NOTES_SPECIAL = {
 
 def baseline_notes(scenario: Scenario, defaults: Mapping[str, Number]) -> dict[str, str]:
     """The baseline's value of each input, shown beside it: every lever reads as a change."""
+    settings = {*KEPT_BY_PRESETS, *(key for window in WINDOWS.values() for key in window[1:])}
     notes = {spec.key: BASELINE_NOTE.format(value=field_text(spec, defaults.get(spec.key)))
-             for spec in FIELDS if spec.group == "scenario"}
+             for spec in FIELDS if spec.group == "scenario" and spec.key not in settings}
     for key, names, attribute in (("bot_add", CHAT_CHANNELS, "bot_share"),
                                   ("ss_add", WEB_CHANNELS, "self_service_share")):
         members = [c for c in scenario.channels if c.name in names]

@@ -191,7 +191,7 @@ ANSWER = ("{change}: service level {sl} [{sl_low}, {sl_high}], abandoned {ab} [{
 ANSWER_WITH_NPS = ("{change}: service level {sl} [{sl_low}, {sl_high}], abandoned {ab} "
                    "[{ab_low}, {ab_high}], predicted NPS {nps} [{nps_low}, {nps_high}], for "
                    "{cost} a day.")
-PICK_A_CHANGE = ("Pick a change: a planner question above, or an input in the form. Until "
+PICK_A_CHANGE = ("Pick a change: a planner question below, or an input in the form. Until "
                  "then the figures below are the baseline alone.")
 def answer(edits: Mapping[str, Number], defaults: Mapping[str, Number], baseline: SimOutcome,
            scenario: SimOutcome, currency: str) -> str:

@@ -86,8 +86,6 @@ def field_input(key: str, notes: Mapping[str, str] | None = None) -> None:
     widget's value lives in session state."""
     spec = FIELD_BY_KEY[key]
     name = widget_key(key)
-    if notes and key in notes:
-        st.caption(notes[key])
     if spec.kind == "choice":
         st.selectbox(spec.label, spec.options, key=name, format_func=spec.option_label,
                      help=spec.help)
@@ -98,6 +96,8 @@ def field_input(key: str, notes: Mapping[str, str] | None = None) -> None:
         st.number_input(spec.label, min_value=float(spec.low), max_value=float(spec.high),
                         step=float(spec.step), format=f"%.{spec.decimals}f", key=name,
                         help=spec.help)
+    if notes and key in notes:
+        st.caption(notes[key])
 
 
 def _submit(group: str) -> None:
