@@ -149,13 +149,31 @@ def _sweep(args: argparse.Namespace) -> None:
         print(json.dumps([{k: _json_value(v) for k, v in row.items()}
                           for row in grid.iter_rows(named=True)]))
     else:
-        _print_table(grid.select("operator_factor", "extra_bot_share", "is_baseline",
-                                 "operator_hours", "service_level", "asa_s", "abandoned_share",
-                                 "cost", "on_frontier"))
         target = scenario.pool_targets(pool)[0]
         best = cheapest_meeting(grid, target)
+        print(_cheapest_line(best, target, scenario.currency))
+        _print_table(grid.select("operator_factor", "extra_bot_share", "is_baseline",
+                                 "operator_hours", "queue_service_level", "service_level",
+                                 "asa_s", "queue_abandoned_share", "cost", "on_frontier"))
         for warning in edge_warnings(grid, best):
             print(f"warning: {warning}", file=sys.stderr)
+
+
+CHEAPEST_NONE = "No mix on the grid reaches a {target:.0%} service level; widen the ranges."
+CHEAPEST = ("Cheapest mix reaching {target:.0%}: operators x {factor:g} with the bot on "
+            "{extra:.0%} more of the arrivals: service level {sl:.1%} [{low:.1%}, {high:.1%}], "
+            "{cost:,.0f} {currency} a day.")
+
+
+def _cheapest_line(best: dict | None, target: float, currency: str) -> str:
+    """The sweep's answer first, then the grid."""
+    if best is None:
+        return CHEAPEST_NONE.format(target=target)
+    return CHEAPEST.format(target=target, factor=best["operator_factor"],
+                           extra=best["extra_bot_share"], sl=best["queue_service_level"],
+                           low=best["queue_service_level_ci_low"],
+                           high=best["queue_service_level_ci_high"], cost=best["cost"],
+                           currency=currency)
 
 
 def _compare(args: argparse.Namespace) -> None:
