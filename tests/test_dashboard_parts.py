@@ -101,7 +101,7 @@ def test_a_period_with_no_rows_has_no_data_to_compare_with():
 def test_sweep_charts_title_the_day_and_tip_every_mark_with_units():
     grid = pl.DataFrame({
         "operator_factor": [0.8, 1.0, 0.8, 1.0], "extra_bot_share": [0.0, 0.0, 0.3, 0.3],
-        "operator_hours": [40.0, 50.0, 40.0, 50.0], "service_level": [0.7, 0.85, 0.8, 0.9],
+        "operator_hours": [40.0, 50.0, 40.0, 50.0], "queue_service_level": [0.7, 0.85, 0.8, 0.9],
         "asa_s": [40.0, 12.0, 20.0, 8.0], "cost": [100.0, 125.0, 110.0, 135.0],
         "on_frontier": [True, True, True, True], "is_baseline": [False, True, False, False]})
     best = grid.row(2, named=True)

@@ -398,7 +398,8 @@ def _mix_tooltip(grid: pl.DataFrame, currency: str) -> list[alt.Tooltip]:
     """One mix of the sweep, as every sweep mark shows it."""
     tooltip = [alt.Tooltip("operators:N", title="Operators (× scheduled)"),
                alt.Tooltip("extra_bot:N", title="Extra bot share (of chats)"),
-               alt.Tooltip("service_level:Q", format=".1%", title="Service level"),
+               alt.Tooltip("queue_service_level:Q", format=".1%",
+                           title="Service level (of the queue)"),
                alt.Tooltip("asa_s:Q", format=".0f", title="Average speed of answer (s)"),
                alt.Tooltip("cost:Q", format=",.0f", title=f"Cost per day ({currency})")]
     if "predicted_nps" in grid.columns:
@@ -473,7 +474,8 @@ def cost_frontier(grid: pl.DataFrame, target: float, currency: str, best: dict |
             pl.lit("dominated")))
     tooltip = _mix_tooltip(data, currency)
     x = alt.X("cost:Q", title=f"Cost per day ({currency})", scale=alt.Scale(zero=False))
-    y = alt.Y("service_level:Q", title="Service level", axis=alt.Axis(format="%"))
+    y = alt.Y("queue_service_level:Q", title="Service level (of the queue)",
+              axis=alt.Axis(format="%"))
     points = alt.Chart(data).mark_circle(size=70, opacity=0.9).encode(
         x=x, y=y, color=alt.Color("mark:N", title=None, scale=color_scale(
             {"frontier": FRONTIER_COLOR, "dominated": DOMINATED_COLOR})), tooltip=tooltip)

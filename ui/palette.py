@@ -37,7 +37,7 @@ NEUTRAL_COLOR = "#888888"  # a pool without its own colour
 TEXT_COLOR = "#1B2430"  # labels drawn on charts, as the theme's text
 # Sweep heatmaps: metric -> (title, number format, colour scheme, higher is worse).
 SWEEP_HEATMAPS: dict[str, tuple[str, str, str, bool]] = {
-    "service_level": ("Service level", ".0%", "redyellowgreen", False),
+    "queue_service_level": ("Service level", ".0%", "redyellowgreen", False),
     "asa_s": ("ASA (s)", ".0f", "redyellowgreen", True),
     "cost": ("Cost per day", ".3~s", "blues", False),
 }
