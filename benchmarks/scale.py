@@ -340,7 +340,7 @@ RATING_SCHEMA = {
 OPERATOR_SCHEMA = {"id": pl.Int64, "team": pl.String, "region": pl.String,
                    "active_from": pl.Date, "active_to": pl.Date}
 SIM_SCHEMA = {"started_at": pl.Datetime("us"), "channel": pl.String, "served_by": pl.String,
-              "handle_s": pl.Int64}
+              "handle_s": pl.Int64, "bot_s": pl.Int64}
 
 
 def _at(day: dt.date) -> dt.datetime:
@@ -727,7 +727,7 @@ class Naive:
         filters = Filters(end - dt.timedelta(days=7 * weeks - 1), end)
         rows = self._load(
             select(Contact.started_at, Channel.code.label("channel"), Contact.served_by,
-                   Contact.handle_s)
+                   Contact.handle_s, Contact.bot_s)
             .select_from(Contact).join(Channel, Channel.id == Contact.channel_id)
             .where(Contact.started_at >= filters.start_at,
                    Contact.started_at < filters.end_before), SIM_SCHEMA)
@@ -742,12 +742,18 @@ class Naive:
             .with_columns(days=pl.lit(days), mean_contacts=pl.col("contacts") / max(days, 1))
             .sort("channel", "interval"))
         operator = pl.col("served_by") == "operator"
+        bot = pl.col("served_by") == "bot"
+        escalated = operator & pl.col("bot_s").is_not_null()
         handling = (
             rows.group_by("channel")
             .agg(_count().alias("contacts"), _count(operator).alias("by_operator"),
-                 _count(~operator).alias("automated"),
+                 _count(~operator).alias("automated"), _count(bot).alias("by_bot"),
+                 _count(pl.col("served_by") == "self_service").alias("by_self_service"),
+                 _count(escalated).alias("escalated"),
                  pl.col("handle_s").filter(operator).mean().alias("operator_aht_s"),
-                 pl.col("handle_s").filter(~operator).mean().alias("automated_handle_s"))
+                 pl.col("handle_s").filter(~operator).mean().alias("automated_handle_s"),
+                 pl.col("handle_s").filter(bot).mean().alias("bot_handle_s"),
+                 pl.col("bot_s").filter(escalated).mean().alias("escalated_bot_s"))
             .with_columns(automated_share=pl.col("automated") / pl.col("contacts"))
             .sort("channel"))
         if handling.is_empty() or arrivals.is_empty():

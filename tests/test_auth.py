@@ -99,7 +99,7 @@ def test_signed_in_user_sees_the_dashboards_and_a_sign_out(monkeypatch, seeded_s
     assert at.metric
     assert "Sign in" not in [button.label for button in at.button]
     assert "Sign out" in [button.label for button in at.sidebar.button]
-    assert "Signed in as Aigerim Sadykova" in [caption.value for caption in at.sidebar.caption]
+    assert "Signed in as ` 'Aigerim Sadykova' `" in [c.value for c in at.sidebar.caption]
 
 
 @pytest.mark.parametrize("page", ["pages/nps.py", "pages/simulator.py"])

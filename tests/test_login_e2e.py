@@ -121,7 +121,7 @@ def test_sign_in_through_a_real_oidc_redirect(signed_in_setup, chromium_browser)
             expect(page.get_by_role("heading", name="ServicePulse overview", exact=True)
                    ).to_be_visible(timeout=RENDER_TIMEOUT_MS)
             sidebar = page.get_by_test_id("stSidebar")
-            expect(sidebar.get_by_text(f"Signed in as {USER_NAME}")).to_be_visible(
+            expect(sidebar.get_by_text(f"Signed in as '{USER_NAME}'")).to_be_visible(
                 timeout=RENDER_TIMEOUT_MS)
             expect(sidebar.get_by_role("button", name="Sign out")).to_be_visible()
             expect(page.get_by_test_id("stSidebarNav")).to_be_visible()
@@ -139,7 +139,7 @@ def test_sign_in_through_a_real_oidc_redirect(signed_in_setup, chromium_browser)
         expect(nps).to_be_visible(timeout=RENDER_TIMEOUT_MS)
         value = nps.get_by_test_id("stMetricValue").inner_text()
         assert any(character.isdigit() for character in value), value
-        expect(page.get_by_test_id("stSidebar").get_by_text(f"Signed in as {USER_NAME}")
+        expect(page.get_by_test_id("stSidebar").get_by_text(f"Signed in as '{USER_NAME}'")
                ).to_be_visible(timeout=RENDER_TIMEOUT_MS)
 
         # Another browser has no cookie: it still sees only the Sign in button.

@@ -24,9 +24,14 @@ import streamlit as st
 from streamlit import config
 from streamlit.errors import StreamlitSecretNotFoundError
 
+from ui.view_state import message_text
+
 PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
 REQUIRED_KEYS = ("redirect_uri", "cookie_secret")
 REQUIRE_AUTH_ENV = "SERVICEPULSE_REQUIRE_AUTH"
+# The identity provider's name for the user is outside text: shown escaped, never as Markdown.
+SIGNED_IN_AS = "Signed in as {name}"
+SIGNED_IN = "Signed in"
 TRUE_VALUES, FALSE_VALUES = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 MIN_COOKIE_SECRET_BYTES = 32
 GENERATE_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
@@ -220,6 +225,7 @@ def gate(pages: Mapping[str, list]) -> bool:
         sign_in_page()
         return False
     with st.sidebar:
-        st.caption(f"Signed in as {st.user.get('name') or st.user.get('email') or 'you'}")
+        who = st.user.get("name") or st.user.get("email")
+        st.caption(SIGNED_IN_AS.format(name=message_text(who)) if who else SIGNED_IN)
         st.button("Sign out", icon=":material/logout:", on_click=st.logout)
     return True

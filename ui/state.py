@@ -28,7 +28,7 @@ from data_access.migrate import MigrationFailed, SchemaOutdated
 from data_access.operations import OPERATORS_PER_PAGE, OperatorPage
 from data_access.rollups import RollupsOutdated
 from ui.filters import FULL_RUN_NEEDED, KEPT_VIEW
-from ui.view_state import preset_is_stale
+from ui.view_state import message_text, preset_is_stale
 
 _SEED_LOCK = threading.Lock()
 _READY_URLS: set[str] = set()
@@ -127,15 +127,16 @@ def ensure_database() -> Engine | None:
                 _READY_URLS.add(url)
     except (RollupsOutdated, SchemaOutdated, MigrationFailed) as error:
         # Reachable but not usable by this version: retry once the writer has upgraded it.
-        unavailable_banner(f"The database is unavailable: {error}.",
+        unavailable_banner(f"The database is unavailable: {message_text(error)}.",
                            recovered=lambda: _up_to_date(get_engine(url)))
         return None
     except (DatabaseUnavailable, ConfigError) as error:
-        unavailable_banner(f"The database is unavailable: {error}.")
+        unavailable_banner(f"The database is unavailable: {message_text(error)}.")
         return None
     except (SQLAlchemyError, DemoError) as error:
         message = scrub(str(getattr(error, "orig", None) or error).splitlines()[0], url)
-        unavailable_banner(f"The database {mask_url(url)} could not be prepared: {message}")
+        unavailable_banner(f"The database {message_text(mask_url(url))} could not be prepared: "
+                           f"{message_text(message)}")
         return None
     return engine
 
@@ -174,7 +175,8 @@ def database_error(error: Exception) -> None:
     """A query failed mid-page (e.g. the server went away): one masked banner, no traceback."""
     url = database_url()
     reason = scrub(str(getattr(error, "orig", None) or error).strip().splitlines()[0], url)
-    unavailable_banner(f"The database {mask_url(url)} did not answer: {reason}.",
+    unavailable_banner(f"The database {message_text(mask_url(url))} did not answer: "
+                       f"{message_text(reason)}.",
                        retry_by_itself=False)
 
 

@@ -125,6 +125,7 @@ PAGE_PARAMS: tuple[str, ...] = tuple(name for names in PARAMS_OF_PAGE.values() f
 STREAMLIT_PARAMS: tuple[str, ...] = ("embed", "embed_options")
 DASHBOARD_PARAMS: tuple[str, ...] = (*GLOBAL_PARAMS, *PAGE_PARAMS)
 MAX_SHOWN_VALUE = 40
+MAX_SHOWN_MESSAGE = 400  # a database's or identity provider's text: longer, still escaped
 MAX_PERIODS = 800  # points per chart series: two years per day, 15 per week, 66 per month
 
 
@@ -178,7 +179,13 @@ def default_view(today: dt.date) -> ViewState:
     return ViewState(DEFAULT_PRESET, start, end, DEFAULT_GRANULARITY)
 
 
-def shown(value: str) -> str:
+def message_text(value: object) -> str:
+    """A database's or identity provider's text (an error line, a user's name) for Markdown:
+    the same code span as `shown`, long enough for a whole message."""
+    return shown(str(value), MAX_SHOWN_MESSAGE)
+
+
+def shown(value: str, limit: int = MAX_SHOWN_VALUE) -> str:
     """A user-supplied value, quoted and cut short, as a Markdown code span for a warning.
 
     Streamlit renders warnings as Markdown: as plain text, a link could carry a clickable
@@ -186,7 +193,7 @@ def shown(value: str) -> str:
     bare URL would still be turned into a link. Inside a code span nothing is interpreted; the
     fence is longer than any run of backticks in the value, so the value cannot close it.
     """
-    text = value if len(value) <= MAX_SHOWN_VALUE else value[:MAX_SHOWN_VALUE] + "…"
+    text = value if len(value) <= limit else value[:limit] + "…"
     literal = repr(text)
     fence = "`" * (max(map(len, re.findall("`+", literal)), default=0) + 1)
     return f"{fence} {literal} {fence}"
