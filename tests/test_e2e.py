@@ -150,9 +150,9 @@ def app_server(today_sqlite_url) -> Iterator[AppServer]:
         server.stop()
 
 
-@pytest.fixture
-def browser(chromium, app_server):
-    """A headless Chromium per test (about a second); `chromium` skips or fails when missing."""
+@contextmanager
+def chromium_launched(chromium: str):
+    """Debian's headless Chromium through Playwright, for one test (about a second)."""
     if playwright_api is None:
         missing("the playwright package is not installed (pip install -r requirements-dev.txt)")
     with playwright_api.sync_playwright() as driver:
@@ -160,6 +160,13 @@ def browser(chromium, app_server):
                                           args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def browser(chromium, app_server):
+    """A headless Chromium per test; `chromium` skips or fails when missing."""
+    with chromium_launched(chromium) as launched:
+        yield launched
 
 
 @dataclass

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import missing
 from tests.oidc_provider import OidcProvider
-from tests.test_e2e import CHROMIUM_ARGS, RENDER_TIMEOUT_MS, AppServer, playwright_api
+from tests.test_e2e import RENDER_TIMEOUT_MS, AppServer, chromium_launched, playwright_api
 
 pytestmark = pytest.mark.browser
 
@@ -63,13 +62,8 @@ def signed_in_setup(seeded_sqlite_url, tmp_path_factory
 
 @pytest.fixture
 def chromium_browser(chromium):
-    if playwright_api is None:
-        missing("the playwright package is not installed (pip install -r requirements-dev.txt)")
-    with playwright_api.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=chromium, headless=True,
-                                          args=CHROMIUM_ARGS)
+    with chromium_launched(chromium) as launched:
         yield launched
-        launched.close()
 
 
 def explain(page, server: AppServer, provider: OidcProvider | None = None) -> str:

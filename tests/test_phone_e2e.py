@@ -17,12 +17,11 @@ import pytest
 
 from data_access.demo import DemoConfig, generate_demo
 from data_access.engine import create_db_engine
-from tests.conftest import missing
 from tests.test_e2e import (
-    CHROMIUM_ARGS,
     E2E_SCALE,
     RENDER_TIMEOUT_MS,
     AppServer,
+    chromium_launched,
     frame_problems,
     report,
     visit,
@@ -69,13 +68,8 @@ def phone_server(tmp_path_factory) -> Iterator[AppServer]:
 
 @pytest.fixture
 def chromium_browser(chromium, phone_server):
-    if playwright_api is None:
-        missing("the playwright package is not installed (pip install -r requirements-dev.txt)")
-    with playwright_api.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=chromium, headless=True,
-                                          args=CHROMIUM_ARGS)
+    with chromium_launched(chromium) as launched:
         yield launched
-        launched.close()
 
 
 def settle(page) -> None:
