@@ -23,7 +23,7 @@ from ui.palette import (
     TEXT_COLOR,
     color_scale,
 )
-from ui.view_state import MODE_NAMES, named
+from ui.view_state import CHANNEL_NAMES, MODE_NAMES, named
 
 # --------------------------------------------------------------------------- dashboards' periods
 # One date axis per granularity for every dashboard chart: each period is one labelled point
@@ -359,7 +359,8 @@ def staffing_service_level(frame: pl.DataFrame, pool: str, day: str,
 
 def wait_histogram(frame: pl.DataFrame, cap_s: int, day: str) -> alt.LayerChart:
     """Answered waits per day: scenario bars stacked by channel, baseline total as a step line."""
-    scenario = frame.filter(pl.col("series") == "scenario")
+    present = set(frame["channel"].unique().to_list()) if frame.height else set()
+    scenario = named(frame.filter(pl.col("series") == "scenario"))
     baseline = (frame.filter(pl.col("series") == "baseline")
                 .group_by("wait_from_s", "wait_to_s").agg(pl.col("contacts_per_day").sum())
                 .sort("wait_from_s"))
@@ -372,7 +373,8 @@ def wait_histogram(frame: pl.DataFrame, cap_s: int, day: str) -> alt.LayerChart:
     bars = alt.Chart(scenario).mark_bar().encode(
         x=x, x2="wait_to_s:Q",
         y=alt.Y("contacts_per_day:Q", stack="zero", title="Contacts per day"),
-        color=alt.Color("channel:N", scale=color_scale(CHANNEL_COLORS), title="Channel"),
+        color=alt.Color("channel:N", scale=named_scale(CHANNEL_COLORS, CHANNEL_NAMES, present),
+                        title="Channel"),
         tooltip=[alt.Tooltip("channel:N", title="Channel"), *waited,
                  alt.Tooltip("contacts_per_day:Q", format=".1f",
                              title="Contacts per day (scenario)")],

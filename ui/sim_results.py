@@ -26,6 +26,7 @@ from ui.sim_form import (
     pool_only,
     validated,
 )
+from ui.view_state import name_of, named
 
 SWEEP_POOL = "digital"
 WAIT_BIN_S = 15
@@ -296,9 +297,9 @@ def kpi_tiles(baseline: SimOutcome, scenario: SimOutcome, currency: str) -> list
 
 def channel_table(outcome: SimOutcome, scenario: Scenario) -> pl.DataFrame:
     """Per channel: what was offered, how fast it was answered and against which target."""
-    targets = {c.name: f"{c.sl_target_share:.0%} in {c.sl_target_s:g} s"
+    targets = {name_of("channel", c.name): f"{c.sl_target_share:.0%} in {c.sl_target_s:g} s"
                for c in scenario.channels}
-    return outcome.by_channel.select(
+    return named(outcome.by_channel).select(
         pl.col("channel").alias("Channel"),
         pl.col("offered").round(0).alias("Offered"),
         pl.col("bot_contained").round(0).alias("Bot finished"),
