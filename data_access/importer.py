@@ -742,8 +742,9 @@ class _ParquetSource:
                 f"{path} is not a readable Parquet file: {_first_line(error)}") from None
         self.columns = _header(list(self._file.schema_arrow.names), path)
         try:
-            empty = pl.from_arrow(self._file.schema_arrow.empty_table())
-        except (pa.ArrowException, pl.exceptions.PolarsError) as error:
+            empty = pl.from_arrow(_instants_in_utc(self._file.schema_arrow.empty_table()))
+        except (pa.ArrowException, pl.exceptions.PolarsError,
+                pl.exceptions.PanicException) as error:
             raise ImportFileError(f"{path} has a column type that cannot be read: "
                                   f"{_first_line(error)}") from None
         assert isinstance(empty, pl.DataFrame)
@@ -762,7 +763,7 @@ class _ParquetSource:
         number = 0
         try:
             for batch in self._file.iter_batches(batch_size=size):
-                frame = pl.from_arrow(batch)
+                frame = pl.from_arrow(_instants_in_utc(batch))
                 assert isinstance(frame, pl.DataFrame)
                 frame = frame.rename(dict(zip(frame.columns, self.columns, strict=True)))
                 rows = pl.int_range(number + 1, number + 1 + frame.height, eager=True)
@@ -777,12 +778,29 @@ class _ParquetSource:
                 frame = frame.select(*(_as_text(name, dtype) for name, dtype
                                        in frame.schema.items() if name != ROW), ROW)
                 yield _Chunk(frame, undecoded=pl.concat(undecoded))
-        except (pa.ArrowException, OSError, pl.exceptions.PolarsError) as error:
+        except (pa.ArrowException, OSError, pl.exceptions.PolarsError,
+                pl.exceptions.PanicException) as error:
             raise ImportFileError(f"{self.path}: rows from {number + 1} on cannot be read: "
                                   f"{_first_line(error)}") from None
 
     def close(self) -> None:
         self._file.close()
+
+
+def _instants_in_utc(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+    """Timestamp columns with any time zone (`+05:45` as pandas writes an offset, `Asia/...`,
+    even a name Polars does not know) relabelled UTC.
+
+    Arrow stores such a column as UTC instants and the zone is only a label, so relabelling
+    keeps every instant; Polars then converts them to local time like any other. Polars
+    itself cannot read a fixed-offset label such as `+05:45` (it panics).
+    """
+    columns = []
+    for column, kind in zip(data.columns, data.schema.types, strict=True):
+        if pa.types.is_timestamp(kind) and kind.tz is not None and kind.tz != "UTC":
+            column = column.cast(pa.timestamp(kind.unit, "UTC"))
+        columns.append(column)
+    return type(data).from_arrays(columns, names=data.schema.names)
 
 
 def _decoded(values: pl.Series) -> tuple[pl.Series, pl.Series]:

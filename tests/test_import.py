@@ -362,6 +362,33 @@ def test_parquet_instants_and_whole_floats(demo_url, tmp_path, capsys):
     assert "missing required columns started_at, channel, region" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("zone", ["+05:45", "America/St_Johns", "-03:30"])
+def test_parquet_offsets_of_any_zone_become_local_time(zone, demo_url, tmp_path, capsys):
+    """pandas writes a fixed offset as the zone `+05:45`, which Polars cannot read (it
+    panicked); every zone's instants are stored in naive Almaty time."""
+    import pandas as pd
+
+    path = tmp_path / "contacts.parquet"
+    started = pd.to_datetime(["2022-07-01 10:00", "2022-07-01 11:30", None,
+                              "2022-07-01 12:00"]).tz_localize(zone)
+    pd.DataFrame({
+        "external_id": ["Z-1", "Z-2", "Z-3", "Z-4"], "started_at": started,
+        "channel": ["office"] * 4, "region": ["astana"] * 4, "service_type": ["connection"] * 4,
+        "served_by": ["bot"] * 4, "operator_external_id": [None] * 4, "wait_s": [0] * 4,
+        "handle_s": [1, 2, 3, -1], "subscriber_key": ["k1", "k2", "k3", "k4"],
+    }).to_parquet(path)
+    summary = run_import(capsys, "contacts", path, demo_url)
+    assert counts(summary) == (4, 2, 0, 2, 0)
+    assert rejects(path) == [(3, "started_at", "", "required"),
+                             (4, "handle_s", "-1", "must be between 0 and 2147483647")]
+    expected = {f"Z-{number}": local(moment.isoformat())
+                for number, moment in ((1, started[0]), (2, started[1]))}
+    assert dict(stored(demo_url, (Contact.external_id, Contact.started_at),
+                       Contact.external_id.like("Z-%"))) == expected
+    if zone == "+05:45":
+        assert expected["Z-1"] == dt.datetime(2022, 7, 1, 10, 15)  # UTC+6 in Almaty in 2022
+
+
 def test_parquet_binary_columns_are_read_as_utf8_text(demo_url, tmp_path, capsys):
     """Bytes are decoded, never stored as a Python repr; bytes that are not UTF-8 reject
     their row, in a column the kind reads, and no warning is printed."""
