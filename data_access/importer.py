@@ -1074,6 +1074,33 @@ class _Importer:
         return _problems(clash, unique.column, pl.col(unique.column),
                          pl.format(unique.stored, pl.col(" holder")))
 
+    def _late_clashes(self, checked: _Checked, refused: pl.DataFrame) -> pl.DataFrame:
+        """Rows the insert skipped although their external_id is not stored: another import
+        stored their second unique key (the contact's rating) after this batch was checked.
+        They are rejected with the stored row named, as when the imports run one after
+        the other; a row whose external_id is stored is a duplicate (skipped)."""
+        own = _value("external_id")
+        frame = checked.good.join(refused.select(pl.col("row").alias(ROW)), on=ROW,
+                                  how="anti", maintain_order="left")
+
+        def find() -> pl.DataFrame:
+            with self.engine.connect() as connection:
+                known = self._lookup(connection, self.kind.table, "external_id",
+                                     frame[own].to_list(), "external_id")
+            missing = frame.filter(~pl.col(own).is_in([key for key, _ in known]))
+            clashes = [self._stored_clashes(missing, unique) for unique in self.kind.also_unique]
+            found = pl.concat([_no_problems(), *clashes])
+            # A clashing row deleted again meanwhile: still not stored, still rejected.
+            unexplained = missing.join(found.select(pl.col("row").alias(ROW)), on=ROW,
+                                       how="anti", maintain_order="left")
+            return pl.concat([found, _problems(
+                unexplained, "(row)", pl.lit(""),
+                pl.lit("not stored: it clashed with a row another import stored at the same "
+                       "time"))])
+
+        last = frame[ROW].max() if frame.height else checked.first_row
+        return self.retry(find, f"checking rows {checked.first_row:,}..{last:,} after storing")
+
     def _insert(self, frame: pl.DataFrame, first_row: int) -> tuple[int, pl.DataFrame]:
         """Store the rows; rows the database refuses (split off by halving) come back."""
         values = frame.select(pl.col(_value(source)).alias(column)
@@ -1152,6 +1179,8 @@ class _Importer:
     def store(self, checked: _Checked, rejects: _RejectsFile) -> None:
         """Insert the good rows, write the rejects and count: one committed batch."""
         inserted, refused = self._insert(checked.good, checked.first_row)
+        if self.kind.also_unique and inserted < checked.good.height - refused.height:
+            refused = pl.concat([refused, self._late_clashes(checked, refused)])
         problems = pl.concat([checked.problems, refused]).sort("row", maintain_order=True)
         summary = self.summary  # counted first: the batch is committed even if the write fails
         summary.read += checked.read

@@ -26,7 +26,7 @@ from data_access.config import LOCAL_TZ
 from data_access.demo import DemoConfig, generate_demo
 from data_access.engine import create_db_engine
 from data_access.reference import REGIONS
-from data_access.schema import AgentRating, Case, CaseEvent, Contact, NpsSurvey
+from data_access.schema import AgentRating, Case, CaseEvent, Contact, NpsSurvey, Operator
 from tests.conftest import fresh_postgres_database, signal_when
 from tests.tcp_proxy import TcpProxy
 
@@ -279,6 +279,72 @@ def test_ratings_mixed_file(demo_url, tmp_path, capsys):
     first_rejects = rejects(path)
     assert counts(run_import(capsys, "ratings", path, demo_url)) == (7, 0, 2, 5, 1)
     assert rejects(path) == first_rejects  # the stored R-1 does not make row 2 a new clash
+
+
+def unrated_operator_contacts(url: str, count: int) -> list[tuple[str, str]]:
+    """(contact external_id, operator external_id) of demo contacts a person served, unrated."""
+    rated = select(AgentRating.contact_id)
+    return stored(url, (Contact.external_id, Operator.external_id),
+                  Contact.operator_id == Operator.id, Contact.served_by == "operator",
+                  Contact.id.not_in(rated))[:count]
+
+
+def test_concurrent_rating_imports_reject_the_clashing_rows(demo_url, tmp_path, monkeypatch):
+    """Two imports rate the same contacts under different external ids at once: both check
+    before either stores, so the clash is found only when the second one stores. Its rows
+    are rejected with the stored rating named, as when the imports run one after another."""
+    contacts = unrated_operator_contacts(demo_url, 5)
+    header = "external_id,contact_external_id,operator_external_id,score,rated_at"
+    paths = {name: write(tmp_path / f"{name}.csv", header, *(
+        f"{name}-{number},{contact},{operator},4,2022-07-31 12:00"
+        for number, (contact, operator) in enumerate(contacts, start=1)))
+        for name in ("A", "B")}
+    both_checked = threading.Barrier(2, timeout=60)
+    original = importer._Importer.store
+
+    def store(self, checked, rejects_file):
+        both_checked.wait()  # neither stores before both have looked for stored clashes
+        return original(self, checked, rejects_file)
+
+    monkeypatch.setattr(importer._Importer, "store", store)
+    summaries: dict[str, importer.ImportSummary] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            summaries[name] = importer.import_file("ratings", paths[name], demo_url,
+                                                   warn=lambda message: None)
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in paths]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    winner = {row[0].split("-")[0] for row in stored(
+        demo_url, (AgentRating.external_id,),
+        AgentRating.external_id.like("A-%") | AgentRating.external_id.like("B-%"))}
+    assert len(winner) == 1
+    (won,) = winner
+    lost = "B" if won == "A" else "A"
+    assert (summaries[won].inserted, summaries[won].rejected) == (5, 0)
+    assert (summaries[lost].read, summaries[lost].inserted, summaries[lost].duplicates_skipped,
+            summaries[lost].rejected) == (5, 0, 0, 5)
+    assert rejects(paths[lost]) == [
+        (number, "contact_external_id", contact,
+         f"contact already rated: rating {won}-{number} is stored for it; one rating per "
+         "contact") for number, (contact, _) in enumerate(contacts, start=1)]
+
+    # One after the other, the same rows are rejected alike.
+    monkeypatch.setattr(importer._Importer, "store", original)
+    again = importer.import_file("ratings", paths[lost], demo_url, warn=lambda message: None)
+    assert (again.inserted, again.duplicates_skipped, again.rejected) == (0, 0, 5)
+    assert rejects(paths[lost]) == [
+        (number, "contact_external_id", contact,
+         f"contact already rated: rating {won}-{number} is stored for it; one rating per "
+         "contact") for number, (contact, _) in enumerate(contacts, start=1)]
 
 
 def test_example_files_import_cleanly_in_order(demo_url, tmp_path, capsys):
