@@ -578,56 +578,73 @@ def ratings_by_period(connection: Connection, filters: Filters,
     return frame.with_columns(mean_score=pl.col("score_sum") / pl.col("ratings"))
 
 
-def front_line_coverage(connection: Connection, filters: Filters) -> pl.DataFrame:
-    """Per month: front-line operators active, how many were rated, and the share (target 85%).
+def _month_windows(windows: list[tuple[dt.date, dt.date, dt.date]]):
+    """(period, window_start, window_end) rows as a subquery, one per month of the range."""
+    return union_all(*[
+        select(literal(month.isoformat()).label("period"),
+               literal(first).label("window_start"), literal(last).label("window_end"))
+        for month, first, last in windows
+    ]).subquery()
 
-    A month cut by the range counts only its days inside the range, on both sides, so a
-    range that starts or ends mid-month is not read as a coverage drop.
+
+def _active_front_line(months, filters: Filters) -> ColumnElement:
+    """A front-line operator of the filtered regions, active in some day of `months`' window."""
+    return and_(Operator.team == "front_line",
+                *_dimension_filters(Filters(filters.start, filters.end, regions=filters.regions),
+                                    None, Operator.region_id),
+                Operator.active_from <= months.c.window_end,
+                or_(Operator.active_to.is_(None), Operator.active_to >= months.c.window_start))
+
+
+def front_line_coverage(connection: Connection, filters: Filters) -> pl.DataFrame:
+    """Per month: front-line operators active, how many of them were rated, and the share.
+
+    The share is (rated ∩ active front-line) ÷ active front-line, so it never exceeds 1: an
+    operator rated in a month counts only if they are front-line and active in that month's
+    window (`active_from` ≤ window end, `active_to` empty or ≥ window start), the same test
+    that makes them active. A rating that arrives after the operator left, or before they
+    joined, does not count. A month cut by the range counts only its days inside the range,
+    on both sides, so a range that starts or ends mid-month is not read as a coverage drop.
+    Region filters apply (the operator's region); channel and service filters do not.
     """
     windows = [(month, max(month, filters.start), min(month_end(month), filters.end))
                for month in month_starts(filters.start, filters.end)]
-    region_filter = _dimension_filters(
-        Filters(filters.start, filters.end, regions=filters.regions), None, Operator.region_id)
-    active_frames = []
+    dialect = connection.dialect.name
+    active_frames, rated_frames = [], []
     for offset in range(0, len(windows), _MONTHS_PER_QUERY):
-        month_rows = union_all(*[
-            select(literal(month.isoformat()).label("period"),
-                   literal(first).label("window_start"), literal(last).label("window_end"))
-            for month, first, last in windows[offset:offset + _MONTHS_PER_QUERY]
-        ]).subquery()
+        chunk = windows[offset:offset + _MONTHS_PER_QUERY]
+        months = _month_windows(chunk)
         active = (
-            select(month_rows.c.period,
-                   func.count(distinct(Operator.id)).label("active_operators"))
-            .select_from(month_rows)
-            .join(Operator, and_(Operator.active_from <= month_rows.c.window_end,
-                                 or_(Operator.active_to.is_(None),
-                                     Operator.active_to >= month_rows.c.window_start)))
-            .where(Operator.team == "front_line", *region_filter)
-            .group_by(month_rows.c.period)
+            select(months.c.period, func.count(distinct(Operator.id)).label("active_operators"))
+            .select_from(months).join(Operator, _active_front_line(months, filters))
+            .group_by(months.c.period)
         )
         active_frames.append(_frame(connection, active, {"period": pl.Date,
                                                          "active_operators": pl.Int64}))
-    # Rated operators per month, counted in SQL: a monthly rollup row is already one operator
-    # in one month, so whole months count rows; the edge days count distinct operators.
-    dialect = connection.dialect.name
 
-    def rated_of(table: Table) -> Select:
-        period = period_start(table.c.day, "month", dialect)
-        counted = (func.count(distinct(table.c.operator_id)) if table is OPERATOR_DAYS
-                   else func.count())
-        return (select(period.label("period"), counted.label("rated_operators"))
-                .join(Operator, Operator.id == table.c.operator_id)
-                .where(table.c.ratings > 0, Operator.team == "front_line", *region_filter)
-                .group_by(period))
+        # Rated operators per month, counted in SQL: a monthly rollup row is already one
+        # operator in one month, so whole months count rows; the edge days count distinct
+        # operators. Each is joined to its month's window to keep the active ones only.
+        def rated_of(table: Table, chunk=chunk) -> Select:
+            period = period_start(table.c.day, "month", dialect)
+            counted = (func.count(distinct(table.c.operator_id)) if table is OPERATOR_DAYS
+                       else func.count())
+            window = _month_windows(chunk)
+            return (select(period.label("period"), counted.label("rated_operators"))
+                    .join(Operator, Operator.id == table.c.operator_id)
+                    .join(window, window.c.period == period)
+                    .where(table.c.ratings > 0, _active_front_line(window, filters))
+                    .group_by(period))
 
-    rated = whole_month_rows(connection, OPERATOR_DAYS, filters, rated_of)
+        span = replace(filters, start=chunk[0][1], end=chunk[-1][2])
+        rated_frames.append(_frame(
+            connection, whole_month_rows(connection, OPERATOR_DAYS, span, rated_of),
+            {"period": pl.Date, "rated_operators": pl.Int64}))
     partial = pl.DataFrame({"period": [month for month, _, _ in windows],
                             "partial_month": [(first, last) != (month, month_end(month))
                                               for month, first, last in windows]})
-    return monthly_coverage(
-        pl.concat(active_frames),
-        _frame(connection, rated, {"period": pl.Date, "rated_operators": pl.Int64}),
-    ).join(partial, on="period", how="left")
+    return monthly_coverage(pl.concat(active_frames), pl.concat(rated_frames)).join(
+        partial, on="period", how="left")
 
 
 # --- KPIs for scripts ------------------------------------------------------------------------

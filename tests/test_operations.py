@@ -596,7 +596,8 @@ def test_operator_ratings_and_coverage_match_raw_ratings(seeded_engine, start, e
         expected = _raw_ranking(connection, filters, 20)
         coverage = queries.front_line_coverage(connection, filters)
         raw = connection.execute(
-            select(AgentRating.rated_at, Operator.external_id, Operator.team)
+            select(AgentRating.rated_at, Operator.external_id, Operator.team,
+                   Operator.active_from, Operator.active_to)
             .join(Operator, Operator.id == AgentRating.operator_id)
             .where(AgentRating.rated_at >= filters.start_at,
                    AgentRating.rated_at < filters.end_before)).all()
@@ -605,8 +606,84 @@ def test_operator_ratings_and_coverage_match_raw_ratings(seeded_engine, start, e
                                    for row in expected}
     assert len(listed) > 10
     rated = {}
-    for rated_at, operator, team in raw:
-        if team == "front_line":
-            rated.setdefault(rated_at.date().replace(day=1), set()).add(operator)
-    assert dict(coverage.select("period", "rated_operators").iter_rows()) == {
-        month: len(operators) for month, operators in rated.items()}
+    for rated_at, operator, team, active_from, active_to in raw:
+        month = rated_at.date().replace(day=1)
+        first, last = max(month, start), min(_month_end(month), end)
+        if team == "front_line" and active_from <= last and (active_to or last) >= first:
+            rated.setdefault(month, set()).add(operator)
+    assert {month: count for month, count in coverage.select("period", "rated_operators")
+            .iter_rows() if count} == {month: len(operators) for month, operators in rated.items()}
+    assert coverage["rated_share"].drop_nulls().max() <= 1
+
+
+def _month_end(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+# Front-line coverage against hand-made raw rows: operators who join, leave or move team
+# within February 2023. (team, active_from, active_to, rating days in 2023)
+_STAFF = {
+    "stays": ("front_line", dt.date(2022, 1, 1), None, [dt.date(2023, 2, 10)]),
+    "left_in_january": ("front_line", dt.date(2022, 1, 1), dt.date(2023, 1, 31),
+                        [dt.date(2023, 2, 3)]),  # rated after leaving: not active in February
+    "joins_mid_month": ("front_line", dt.date(2023, 2, 20), None, [dt.date(2023, 2, 25)]),
+    "joins_in_march": ("front_line", dt.date(2023, 3, 5), None, [dt.date(2023, 2, 27)]),
+    "leaves_mid_month": ("front_line", dt.date(2022, 1, 1), dt.date(2023, 2, 10),
+                         [dt.date(2023, 2, 15)]),  # active in February, rated after leaving
+    "moved_to_digital": ("digital", dt.date(2022, 1, 1), None, [dt.date(2023, 2, 12)]),
+    "never_rated": ("front_line", dt.date(2022, 1, 1), None, []),
+}
+
+
+@pytest.fixture
+def staff_engine(empty_url):
+    from data_access.engine import create_db_engine
+    from data_access.reference import seed_reference
+    from data_access.rollups import ensure_schema
+    from data_access.schema import ServiceType
+
+    engine = create_db_engine(empty_url)
+    ensure_schema(engine)
+    with engine.begin() as connection:
+        seed_reference(connection)
+        region = connection.scalar(select(Region.id).order_by(Region.id))
+        channel = connection.scalar(select(Channel.id).order_by(Channel.id))
+        service = connection.scalar(select(ServiceType.id).order_by(ServiceType.id))
+        contact = 0
+        for number, (name, (team, first, last, days)) in enumerate(_STAFF.items(), start=1):
+            connection.execute(Operator.__table__.insert().values(
+                id=number, external_id=name, name=name, team=team, region_id=region,
+                active_from=first, active_to=last))
+            for day in days:
+                contact += 1
+                moment = dt.datetime.combine(day, dt.time(10))
+                connection.execute(Contact.__table__.insert().values(
+                    id=contact, external_id=f"c{contact}", started_at=moment,
+                    channel_id=channel, region_id=region, service_type_id=service,
+                    served_by="operator", operator_id=number, wait_s=5, handle_s=60,
+                    subscriber_key="s"))
+                connection.execute(AgentRating.__table__.insert().values(
+                    id=contact, external_id=f"r{contact}", operator_id=number,
+                    contact_id=contact, score=5, rated_at=moment))
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize("start, end, active, rated", [
+    # Whole February from the monthly rollup: active are stays, joins_mid_month,
+    # leaves_mid_month, never_rated; rated among them all but never_rated.
+    (dt.date(2023, 2, 1), dt.date(2023, 2, 28), 4, 3),
+    (dt.date(2023, 1, 1), dt.date(2023, 3, 31), 4, 3),  # whole months on both sides
+    # Feb 12-28 from the daily rollup: leaves_mid_month is gone; only joins_mid_month counts.
+    (dt.date(2023, 2, 12), dt.date(2023, 2, 28), 3, 1),
+])
+def test_rated_share_is_rated_among_active_front_line_never_above_one(staff_engine, start,
+                                                                      end, active, rated):
+    with staff_engine.connect() as connection:
+        coverage = queries.front_line_coverage(connection, Filters(start, end))
+        share = queries.kpis(connection, Filters(start, end))["operators_rated_share"]
+    february = coverage.filter(pl.col("period") == dt.date(2023, 2, 1)).row(0, named=True)
+    assert (february["active_operators"], february["rated_operators"]) == (active, rated)
+    assert february["rated_share"] == pytest.approx(rated / active)
+    assert coverage["rated_share"].drop_nulls().max() <= 1
+    assert share <= 1
