@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import csv
+import datetime as dt
 import io
 import itertools
 import json
@@ -37,7 +38,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 
-from data_access import rollups
+from data_access import config, rollups
 from data_access.argtypes import MAX_DAY, MIN_DAY
 from data_access.config import LOCAL_TZ, mask_url, resolve_database_url, scrub
 from data_access.engine import (
@@ -80,6 +81,10 @@ TIMESTAMP_HELP = ("YYYY-MM-DD HH:MM[:SS[.ffffff]] in local time (Asia/Almaty), o
 _TIMESTAMP = (r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(?:[.,]\d{1,9})?)?"
               r"\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?$")
 _TRUE, _FALSE = ("true", "t", "yes", "y", "1"), ("false", "f", "no", "n", "0")
+FUTURE_SLACK = dt.timedelta(days=1)  # clocks and zones differ; beyond a day ahead is an error
+NOW = " now"  # local_now() + FUTURE_SLACK, set on every chunk as it is checked
+STAGE_RANK = {stage: min(rank, CASE_STAGES.index(CLOSED_STAGES[0]))
+              for rank, stage in enumerate(CASE_STAGES)}  # answered and withdrawn rank alike
 T = TypeVar("T")
 
 
@@ -139,7 +144,9 @@ class _Checks:
 
     def parse(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The typed values of a chunk of text rows, null where a value is missing or bad."""
-        frame = frame.with_columns(**self.texts)
+        latest = config.local_now() + FUTURE_SLACK
+        frame = frame.with_columns(pl.lit(latest, dtype=pl.Datetime("us")).alias(NOW),
+                                   **self.texts)
         for name in self.timestamps:
             frame = _with_timestamp(frame, name)
         return frame.with_columns(**self.values)
@@ -203,6 +210,8 @@ class _Checks:
         low = pl.lit(MIN_DAY).cast(pl.Datetime("us"))
         high = pl.lit(MAX_DAY).cast(pl.Datetime("us")) + pl.duration(days=1)
         self.rule(name, (value < low) | (value >= high), f"outside {MIN_DAY}..{MAX_DAY}")
+        self.rule(name, (value > pl.col(NOW)) & (value < high),
+                  "in the future (more than one day ahead of now)")
 
     def empty_unless(self, name: str, condition: pl.Expr, when: str) -> None:
         """The column must be filled where `condition` holds and empty where it does not."""
@@ -253,10 +262,16 @@ class _Reference:
     table: Table
     target: str  # the id it resolves to, e.g. operator_id
     what: str  # how the problem names the missing row
+    extra: tuple[str, ...] = ()  # columns of the referenced row read too (see `referenced`)
 
     @property
     def key(self) -> str:
         return _value(self.column)
+
+
+def _referenced(table: Table, name: str) -> str:
+    """Name of a column of the referenced row, e.g. the contact's served_by."""
+    return f" {table.name}.{name}"
 
 
 @dataclass(frozen=True)
@@ -380,15 +395,44 @@ def _cases() -> Kind:
                 "resolved_at": "resolved_at"})
 
 
+def _shown(moment: pl.Expr) -> pl.Expr:
+    return moment.dt.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _case_events() -> Kind:
+    """Each event is checked against its case here; against the case's other events (stored
+    or earlier in the file) in `_Importer._out_of_order`."""
     checks = _Checks()
     checks.text("case_external_id")
     checks.choice("stage", {value: value for value in CASE_STAGES}, "stage")
     checks.timestamp("at")
+    case = Case.__table__
+    at, stage = pl.col(_value("at")), pl.col(_value("stage"))
+    received, status, resolved = (pl.col(_referenced(case, name))
+                                  for name in ("received_at", "status", "resolved_at"))
+    closing, case_closed = stage.is_in(CLOSED_STAGES), status.is_in(CLOSED_STAGES)
+    rank = stage.replace_strict(STAGE_RANK, default=None, return_dtype=pl.Int64)
+    status_rank = status.replace_strict(STAGE_RANK, default=None, return_dtype=pl.Int64)
+    checks.rule("at", at < received,
+                pl.format("before the case's received_at {}", _shown(received)))
+    checks.rule("stage", closing & status.is_not_null() & ~case_closed,
+                pl.format("the case's status is {}: it has no closing event ({}) yet", status,
+                          stage))
+    checks.rule("stage", closing & case_closed & (stage != status),
+                pl.format("the case's status is {}: answered and withdrawn exclude each other",
+                          status))
+    checks.rule("stage", ~closing & ~case_closed & (rank > status_rank),
+                pl.format("the case's status is {}: {} is a later stage", status, stage))
+    checks.rule("at", closing & (stage == status) & (at != resolved),
+                pl.format("the closing event must be at the case's resolved_at {}",
+                          _shown(resolved)))
+    checks.rule("at", ~closing & (at > resolved),
+                pl.format("after the case's resolved_at {}", _shown(resolved)))
     return Kind(
         "case_events", CaseEvent.__table__, checks, key=("case_external_id", "stage"),
-        references=(_Reference("case_external_id", Case.__table__, "case_id",
-                               "no case with this external_id (import cases first)"),),
+        references=(_Reference("case_external_id", case, "case_id",
+                               "no case with this external_id (import cases first)",
+                               extra=("received_at", "status", "resolved_at")),),
         stored={"case_id": "case_id", "stage": "stage", "at": "at"})
 
 
@@ -399,11 +443,16 @@ def _ratings() -> Kind:
     checks.text("operator_external_id")
     checks.integer("score", 1, 5)
     checks.timestamp("rated_at")
+    served_by = pl.col(_referenced(Contact.__table__, "served_by"))
+    checks.rule("contact_external_id", served_by != "operator",
+                pl.format("the contact was served by {} (served_by), not an operator: only "
+                          "a contact a person served is rated", served_by))
     return Kind(
         "ratings", AgentRating.__table__, checks, key=("external_id",),
         references=(
             _Reference("contact_external_id", Contact.__table__, "contact_id",
-                       "no contact with this external_id (import contacts first)"),
+                       "no contact with this external_id (import contacts first)",
+                       extra=("served_by",)),
             _Reference("operator_external_id", Operator.__table__, "operator_id",
                        "no operator with this external_id")),
         also_unique=(_AlsoUnique(
@@ -993,6 +1042,13 @@ def _key_expr(columns: tuple[str, ...]) -> pl.Expr:
                          separator="\x00")
 
 
+def _polars_type(table: Table, name: str) -> pl.DataType:
+    python_type = table.c[name].type.python_type
+    if python_type is dt.datetime:
+        return pl.Datetime("us")
+    return pl.Int64 if python_type is int else pl.String
+
+
 class _Importer:
     def __init__(self, kind: Kind, engine: Engine, url: str, warn: Warn,
                  summary: ImportSummary) -> None:
@@ -1003,6 +1059,9 @@ class _Importer:
         self.summary = summary
         self.stopping = threading.Event()  # Ctrl-C: no more retries, the run is ending
         self.claimed = [_ClaimedKeys() for _ in (kind.key, *kind.also_unique)]
+        # Case events accepted from earlier chunks (their batches may not be stored yet).
+        self.events = pl.DataFrame(schema={"row": pl.Int64, "case": pl.Int64,
+                                           "stage": pl.String, "at": pl.Datetime("us")})
         # PostgreSQL cannot store NUL in text; CSV files with NULs near the start are refused.
         nul = [_Rule(name, pl.when(pl.col(name).str.contains("\x00", literal=True))
                      .then(pl.lit("contains a NUL character"))) for name in kind.columns]
@@ -1040,16 +1099,24 @@ class _Importer:
         else:  # one JSON parameter: SQLite caps the number of bound variables
             statement, parameter = query + "IN (SELECT value FROM json_each(:keys))", \
                 json.dumps(keys)
-        return [tuple(row) for row in connection.execute(text(statement), {"keys": parameter})]
+        # Typed: SQLite hands back its timestamps as text otherwise.
+        names = [name.strip() for name in (column, *returned.split(","))]
+        typed = text(statement)
+        if len(set(names)) == len(names):
+            typed = typed.columns(*(table.c[name] for name in names))
+        return [tuple(row) for row in connection.execute(typed, {"keys": parameter})]
 
     def _resolve(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Join the ids of the referenced rows (null where there is none)."""
         with self.engine.connect() as connection:
             for reference in self.kind.references:
                 keys = frame[reference.key].drop_nulls().unique().to_list()
-                found = self._lookup(connection, reference.table, "external_id", keys, "id")
+                found = self._lookup(connection, reference.table, "external_id", keys,
+                                     ", ".join(("id", *reference.extra)))
+                extra = {_referenced(reference.table, name): _polars_type(reference.table, name)
+                         for name in reference.extra}
                 ids = pl.DataFrame(found, schema={reference.key: pl.String,
-                                                  _value(reference.target): pl.Int64},
+                                                  _value(reference.target): pl.Int64, **extra},
                                    orient="row")
                 frame = frame.join(ids, on=reference.key, how="left", maintain_order="left")
         return frame
@@ -1073,6 +1140,55 @@ class _Importer:
                          & ~pl.col(own).is_in([key for key, _ in known])))
         return _problems(clash, unique.column, pl.col(unique.column),
                          pl.format(unique.stored, pl.col(" holder")))
+
+    def _out_of_order(self, good: pl.DataFrame, what: str) -> pl.DataFrame:
+        """Events out of stage order with their case's stored events and the file's earlier
+        ones: a later stage earlier in time (or the reverse), or answered and withdrawn both.
+        The earlier event stands; accepted events are remembered for the next chunks."""
+        mine = good.select(pl.col(ROW).alias("row"), pl.col(_value("case_id")).alias("case"),
+                           pl.col(_value("stage")).alias("stage"),
+                           pl.col(_value("at")).alias("at"))
+
+        def stored() -> list[tuple]:
+            with self.engine.connect() as connection:
+                return self._lookup(connection, CaseEvent.__table__, "case_id",
+                                    mine["case"].unique().to_list(), "stage, at")
+
+        schema = {"case": pl.Int64, "stage": pl.String, "at": pl.Datetime("us")}
+        known = pl.DataFrame(self.retry(stored, what), schema=schema, orient="row").join(
+            self.events, on=["case", "stage"], how="anti")  # this file's: named by row
+        others = pl.concat([known.with_columns(row=pl.lit(0, dtype=pl.Int64)).select(mine.columns),
+                            self.events, mine])
+        rank, other_rank = (pl.col(name).replace_strict(STAGE_RANK, return_dtype=pl.Int64)
+                            for name in ("stage", "stage_other"))
+        closing = pl.col("stage").is_in(CLOSED_STAGES) & pl.col(
+            "stage_other").is_in(CLOSED_STAGES)
+        which = pl.when(pl.col("row_other") > 0).then(
+            pl.format("row {}", pl.col("row_other"))).otherwise(pl.lit("stored"))
+        pairs = (mine.join(others, on="case", suffix="_other")
+                 .filter((pl.col("row_other") < pl.col("row"))
+                         & (pl.col("stage_other") != pl.col("stage")))
+                 .with_columns(
+                     field=pl.when(closing).then(pl.lit("stage")).otherwise(pl.lit("at")),
+                     problem=pl.when(closing).then(pl.format(
+                         "the case has a {} event already ({}): answered and withdrawn "
+                         "exclude each other", pl.col("stage_other"), which))
+                     .when((other_rank < rank) & (pl.col("at_other") > pl.col("at"))).then(
+                         pl.format("before the case's {} event at {} ({})",
+                                   pl.col("stage_other"), _shown(pl.col("at_other")), which))
+                     .when((other_rank > rank) & (pl.col("at_other") < pl.col("at"))).then(
+                         pl.format("after the case's {} event at {} ({})",
+                                   pl.col("stage_other"), _shown(pl.col("at_other")), which)))
+                 .filter(pl.col("problem").is_not_null())
+                 .sort("row", "row_other").unique("row", keep="first", maintain_order=True))
+        texts = good.select(pl.col(ROW).alias("row"), pl.col("stage").alias(" stage text"),
+                            pl.col("at").alias(" at text"))
+        disorder = pairs.join(texts, on="row", how="left").select(
+            "row", "field", pl.when(pl.col("field") == "stage").then(pl.col(" stage text"))
+            .otherwise(pl.col(" at text")).fill_null("").alias("value"), "problem")
+        accepted = mine.join(disorder.select("row"), on="row", how="anti")
+        self.events = pl.concat([self.events, accepted])
+        return disorder
 
     def _late_clashes(self, checked: _Checked, refused: pl.DataFrame) -> pl.DataFrame:
         """Rows the insert skipped although their external_id is not stored: another import
@@ -1170,6 +1286,11 @@ class _Importer:
                 good = good.join(clash.select(pl.col("row").alias(ROW)), on=ROW, how="anti",
                                  maintain_order="left")
                 problems.append(clash)
+        if kind.name == "case_events" and good.height:
+            disorder = self._out_of_order(good, what)
+            good = good.join(disorder.select(pl.col("row").alias(ROW)), on=ROW, how="anti",
+                             maintain_order="left")
+            problems.append(disorder)
         malformed_rows, malformed = _malformed(chunk, reject_columns)
         return _Checked(
             good.sort(ROW), first_row, pl.concat([*problems, malformed]),

@@ -249,21 +249,22 @@ def test_cases_and_case_events_mixed_files(demo_url, tmp_path, capsys):
 
 def test_ratings_mixed_file(demo_url, tmp_path, capsys):
     import_examples(capsys, demo_url, tmp_path, ("contacts", "ratings"))  # EX-R-0001 rates C-0001
+    (c2, _), (c3, _) = unrated_operator_contacts(demo_url, 2)  # a person served them
     path = write(
         tmp_path / "ratings.csv", "external_id,contact_external_id,operator_external_id,score,"
                                   "rated_at",
-        "R-1,EX-C-0002,OP00001,5,2022-07-01 11:00",
-        "R-2,EX-C-0002,OP00002,4,2022-07-01 11:00",
-        "R-1,EX-C-0003,OP00001,5,2022-07-01 11:00",
+        f"R-1,{c2},OP00001,5,2022-07-01 11:00",
+        f"R-2,{c2},OP00002,4,2022-07-01 11:00",
+        f"R-1,{c3},OP00001,5,2022-07-01 11:00",
         "R-4,EX-C-0001,OP00001,2,2022-07-01 11:00",
         "EX-R-0004,EX-C-0004,OP00002,4,2022-07-01 13:30",
-        "R-6,EX-C-0003,OP99999,0,2022-07-01 11:00",
+        f"R-6,{c3},OP99999,0,2022-07-01 11:00",
         "R-7,NOPE,OP00001,3,2022-07-01 25:00",
     )
     summary = run_import(capsys, "ratings", path, demo_url)
     assert counts(summary) == (7, 1, 1, 5, 1)
     assert rejects(path) == [
-        (2, "contact_external_id", "EX-C-0002",
+        (2, "contact_external_id", c2,
          "contact already rated in row 1; one rating per contact"),
         (3, "external_id", "R-1", "repeats row 1 (same external_id); only the first is imported"),
         (4, "contact_external_id", "EX-C-0001",
@@ -345,6 +346,99 @@ def test_concurrent_rating_imports_reject_the_clashing_rows(demo_url, tmp_path, 
         (number, "contact_external_id", contact,
          f"contact already rated: rating {won}-{number} is stored for it; one rating per "
          "contact") for number, (contact, _) in enumerate(contacts, start=1)]
+
+
+def test_case_events_follow_the_stage_order_and_their_case(demo_url, tmp_path, capsys):
+    cases = write(
+        tmp_path / "cases.csv",
+        "external_id,kind,channel,category,region,received_at,status,resolved_at",
+        "Q-1,appeal,office,Billing,astana,2022-07-10 09:00,received,",
+        "Q-2,complaint,office,Billing,astana,2022-07-10 09:00,answered,2022-07-12 10:00",
+        "Q-3,appeal,office,Billing,astana,2022-07-10 09:00,under_review,",
+    )
+    assert counts(run_import(capsys, "cases", cases, demo_url)) == (3, 3, 0, 0, 0)
+    stored_event = write(tmp_path / "stored.csv", "case_external_id,stage,at",
+                         "Q-3,under_review,2022-07-11 09:00")
+    assert counts(run_import(capsys, "case_events", stored_event, demo_url)) == (1, 1, 0, 0, 0)
+    events = write(
+        tmp_path / "case_events.csv", "case_external_id,stage,at",
+        "Q-1,received,2022-07-10 09:00",
+        "Q-1,assigned,2022-06-10 09:00",  # a month before the case was received
+        "Q-1,answered,2022-07-11 09:00",  # the case is still received
+        "Q-1,withdrawn,2022-07-11 09:00",
+        "Q-2,assigned,2022-07-10 12:00",
+        "Q-2,withdrawn,2022-07-12 10:00",  # the case was answered
+        "Q-2,answered,2022-07-12 11:00",  # not at resolved_at
+        "Q-2,under_review,2022-07-13 09:00",  # after resolved_at
+        "Q-2,answer_prepared,2022-07-10 10:00",  # before row 5's assigned
+        "Q-3,assigned,2022-07-11 10:00",  # after the stored under_review
+        "Q-3,received,2022-07-10 09:30",
+        "Q-3,answer_prepared,2022-07-12 09:00",  # later than the case's status
+    )
+    summary = run_import(capsys, "case_events", events, demo_url, "--batch-rows", "5")
+    assert counts(summary) == (12, 3, 0, 9, 0)
+    assert rejects(events) == [
+        (2, "at", "2022-06-10 09:00", "before the case's received_at 2022-07-10 09:00:00"),
+        (2, "stage", "assigned", "the case's status is received: assigned is a later stage"),
+        (3, "stage", "answered", "the case's status is received: it has no closing event "
+                                 "(answered) yet"),
+        (4, "stage", "withdrawn", "the case's status is received: it has no closing event "
+                                  "(withdrawn) yet"),
+        (6, "stage", "withdrawn", "the case's status is answered: answered and withdrawn "
+                                  "exclude each other"),
+        (7, "at", "2022-07-12 11:00", "the closing event must be at the case's resolved_at "
+                                      "2022-07-12 10:00:00"),
+        (8, "at", "2022-07-13 09:00", "after the case's resolved_at 2022-07-12 10:00:00"),
+        (9, "at", "2022-07-10 10:00", "before the case's assigned event at 2022-07-10 "
+                                      "12:00:00 (row 5)"),
+        (10, "at", "2022-07-11 10:00", "after the case's under_review event at 2022-07-11 "
+                                       "09:00:00 (stored)"),
+        (12, "stage", "answer_prepared", "the case's status is under_review: answer_prepared "
+                                         "is a later stage"),
+    ]
+    assert sorted(stored(demo_url, (Case.external_id, CaseEvent.stage),
+                         CaseEvent.case_id == Case.id, Case.external_id.like("Q-%"))) == [
+        ("Q-1", "received"), ("Q-2", "assigned"), ("Q-3", "received"),
+        ("Q-3", "under_review")]
+
+
+def test_ratings_need_an_operator_served_contact(demo_url, tmp_path, capsys):
+    import_examples(capsys, demo_url, tmp_path, ("contacts",))
+    path = write(
+        tmp_path / "ratings.csv", "external_id,contact_external_id,operator_external_id,score,"
+                                  "rated_at",
+        "R-1,EX-C-0002,OP00001,5,2022-07-01 11:00",
+        "R-2,EX-C-0003,OP00001,4,2022-07-01 11:00",
+        "R-3,EX-C-0001,OP00001,4,2022-07-01 11:00")
+    assert counts(run_import(capsys, "ratings", path, demo_url)) == (3, 1, 0, 2, 0)
+    assert rejects(path) == [
+        (1, "contact_external_id", "EX-C-0002", "the contact was served by bot (served_by), "
+         "not an operator: only a contact a person served is rated"),
+        (2, "contact_external_id", "EX-C-0003", "the contact was served by self_service "
+         "(served_by), not an operator: only a contact a person served is rated")]
+
+
+@pytest.mark.parametrize("kind", ORDER)
+def test_timestamps_more_than_a_day_ahead_are_in_the_future(kind, demo_url, tmp_path, capsys,
+                                                            monkeypatch):
+    """Every timestamp column of every kind, against local_now() plus one day."""
+    monkeypatch.setattr(importer.config, "local_now", lambda: dt.datetime(2022, 7, 10, 12, 0))
+    import_examples(capsys, demo_url, tmp_path, ORDER[:ORDER.index(kind)])
+    source = (EXAMPLES / f"{kind}.csv").read_text(encoding="utf-8").splitlines()
+    header = source[0].split(",")
+    first = next(csv.reader([source[1]]))
+    columns = [number for number, name in enumerate(header)
+               if name in ("started_at", "sent_at", "answered_at", "received_at",
+                           "resolved_at", "at", "rated_at") and first[number]]
+    row = list(first)
+    for column in columns:  # just over a day ahead, in order with each other
+        row[column] = "2022-07-11 12:00:01"
+    path = write(tmp_path / f"future_{kind}.csv", source[0], ",".join(row))
+    run_import(capsys, kind, path, demo_url)
+    found = {(field, problem) for _, field, _, problem in rejects(path)
+             if problem.startswith("in the future")}
+    assert found == {(header[column], "in the future (more than one day ahead of now)")
+                     for column in columns}
 
 
 def test_example_files_import_cleanly_in_order(demo_url, tmp_path, capsys):
