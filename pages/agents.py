@@ -46,9 +46,10 @@ def figures() -> None:
     layout.kpi_tiles([
         layout.Tile("Ratings", ratings, ratings_before),
         layout.Tile("Mean rating", mean, mean_before, digits=2, help="On the 1–5 scale."),
-        layout.Tile("Front line rated (lowest month)", rated, rated_before, digits=1,
-                    percent=True, target=target, beat_target=True, note=rated_note,
-                    help=RATED_HELP),
+        layout.not_filtered_tile(
+            layout.Tile("Front line rated (lowest month)", rated, rated_before, digits=1,
+                        percent=True, target=target, beat_target=True, note=rated_note,
+                        help=RATED_HELP), view, "front_line"),
     ], view, comparable=ratings_before > 0)
     left, right = st.columns(2)
     with left:
@@ -63,9 +64,10 @@ def figures() -> None:
                 title=f"Front-line operators rated per month, {view.label}"),
             coverage, "rated_share", view, counted="rated_operators",
             periods=charts.monthly(view),
-            caption=f"Target: more than {target:.0%} of the active front-line operators rated "
-                    "every month (ratings feed their pay). A month cut by the range counts "
-                    "only its days inside it.")
+            caption=layout.with_note(
+                f"Target: more than {target:.0%} of the active front-line operators rated "
+                "every month (ratings feed their pay). A month cut by the range counts "
+                "only its days inside it.", layout.not_filtered(view, "front_line")))
     operators()
 
 

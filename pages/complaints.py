@@ -25,7 +25,8 @@ def figures() -> None:
     now, before = (state.kpis(view.filters, rated_share=False),
                    state.kpis(view.previous, rated_share=False))
     cases = state.cases_by_period(view.filters, view.granularity, by=None)
-    layout.kpi_tiles([
+    note = layout.not_filtered(view, "cases")
+    layout.kpi_tiles([layout.not_filtered_tile(tile, view, "cases") for tile in [
         layout.Tile("Complaints", now["complaints"], before["complaints"],
                     lower_is_better=True, help="Complaints received: the service was bad."),
         layout.Tile("Appeals", now["appeals"], before["appeals"], lower_is_better=True,
@@ -39,14 +40,15 @@ def figures() -> None:
                     target=state.appeals_backlog_limit(),
                     help=f"Appeals open at the end of {view.end} (received earlier, not yet "
                          "answered or withdrawn); the target is the alert limit."),
-    ], layout.compared_with(view), before)
+    ]], layout.compared_with(view), before)
     counts = state.case_trend_with_yoy(view.filters, view.granularity)
     layout.show_chart(
         lambda: customer_charts.case_counts_yoy(
             counts, f"Complaints and appeals received per {view.granularity}, {view.label}, "
                     "with the year before", view),
         counts, "cases_yoy", view, periods=view,
-        caption="Dashed: the same period a year earlier; the tooltip gives the change.")
+        caption=layout.with_note(
+            "Dashed: the same period a year earlier; the tooltip gives the change.", note))
     left, right = st.columns(2)
     with left:
         layout.show_chart(
@@ -54,13 +56,14 @@ def figures() -> None:
                 cases, f"Resolution time (median and 90th percentile) of cases received per "
                        f"{view.granularity}, {view.label}", view),
             cases, "resolution_time", view, counted="received", periods=view,
-            caption="Hours from receipt to the answer, for answered cases (nearest rank).")
+            caption=layout.with_note(
+                "Hours from receipt to the answer, for answered cases (nearest rank).", note))
     with right:
         layout.show_chart(
             lambda: customer_charts.backlog_trend(
                 cases, f"Open cases at the end of each {view.granularity}, {view.label}",
                 view),
-            cases, "open_backlog", view, periods=view)
+            cases, "open_backlog", view, periods=view, caption=note)
     breakdown()
     e_otinish()
 
@@ -73,7 +76,7 @@ def breakdown() -> None:
     layout.show_chart(
         lambda: customer_charts.case_breakdown(
             frame, by, f"Cases received by {BREAKDOWNS[by].lower()}, {view.label}"),
-        frame, f"cases_by_{by}", view)
+        frame, f"cases_by_{by}", view, caption=layout.not_filtered(view, "cases"))
 
 
 def e_otinish() -> None:
@@ -83,6 +86,7 @@ def e_otinish() -> None:
         lambda: customer_charts.stage_funnel(
             funnel, f"Stages reached by e-Otinish appeals received {view.label}"),
         funnel, "e_otinish_funnel", view, counted="cases",
+        caption=layout.not_filtered(view, "cases"),
         empty="No e-Otinish appeals for these filters.")
     open_appeals = named(state.open_e_otinish_appeals(view.filters, minute_now(), 200))
     layout.show_table(
@@ -96,7 +100,9 @@ def e_otinish() -> None:
                            "Received", format="YYYY-MM-DD HH:mm"),
                        "stage_since": st.column_config.DatetimeColumn(
                            "In stage since", format="YYYY-MM-DD HH:mm")},
-        caption=f"Open now, received up to {view.end}, oldest first (at most 200).",
+        caption=layout.with_note(
+            f"Open now, received up to {view.end}, oldest first (at most 200).",
+            layout.not_filtered(view, "cases")),
         empty="No open e-Otinish appeals for these filters.")
 
 

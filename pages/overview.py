@@ -48,10 +48,13 @@ def figures() -> None:
     layout.kpi_tiles([
         layout.Tile("Online share", now["online_share"], before["online_share"], digits=1,
                     percent=True, help="Contacts in online channels over all contacts."),
-        layout.Tile("Complaints", now["complaints"], before["complaints"],
-                    lower_is_better=True, help="Complaints received: the service was bad."),
-        layout.Tile("Appeals", now["appeals"], before["appeals"], lower_is_better=True,
-                    help="Appeals received: solve my problem."),
+        layout.not_filtered_tile(
+            layout.Tile("Complaints", now["complaints"], before["complaints"],
+                        lower_is_better=True, help="Complaints received: the service was bad."),
+            view, "cases"),
+        layout.not_filtered_tile(
+            layout.Tile("Appeals", now["appeals"], before["appeals"], lower_is_better=True,
+                        help="Appeals received: solve my problem."), view, "cases"),
         layout.Tile("Median wait", state.median_wait_s(view.filters),
                     state.median_wait_s(view.previous), unit=" s", lower_is_better=True,
                     help="Median seconds waited by contacts served by an operator."),
@@ -77,7 +80,9 @@ def figures() -> None:
             trend, f"Complaints and appeals received per {view.granularity}, {view.label}, "
                    "with the year before", view),
         trend, "cases_yoy", view, periods=view,
-        caption="Dashed: the same period a year earlier; the tooltip gives the change.")
+        caption=layout.with_note(
+            "Dashed: the same period a year earlier; the tooltip gives the change.",
+            layout.not_filtered(view, "cases")))
 
 
 state.live(figures)

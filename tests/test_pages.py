@@ -478,3 +478,49 @@ def test_the_operator_table_shows_names_and_never_none(monkeypatch, seeded_sqlit
     assert all(row["trend"] == "—" or row["trend"][0] in "+-" for row in rows)
     assert all(row["team"] in ("Front line", "Digital team") for row in rows)
     assert not [row for row in rows if "_" in row["region"]]
+
+
+# Figures an active filter cannot reach, by page: (filter parameter, value, tiles labelled).
+NOT_REACHED = [
+    ("complaints", "service", "consultation",
+     ["Complaints", "Appeals", "e-Otinish appeals", "Open appeals"], "service type"),
+    ("overview", "service", "consultation", ["Complaints", "Appeals"], "service type"),
+    ("agents", "channel", "telegram", ["Front line rated (lowest month)"], "channels"),
+    ("agents", "service", "consultation", ["Front line rated (lowest month)"], "service type"),
+]
+
+
+def tile_notes(at: AppTest) -> dict[str, tuple[str, str]]:
+    """Each tile's help and the captions drawn under it, by label."""
+    notes = {}
+    for column in at.get("column"):
+        metrics = column.get("metric")
+        if len(metrics) == 1:
+            notes[metrics[0].label] = (metrics[0].proto.help,
+                                       " ".join(caption.value for caption in column.caption))
+    return notes
+
+
+@pytest.mark.parametrize("page, name, value, labelled, words", NOT_REACHED)
+def test_a_figure_an_active_filter_cannot_reach_says_so(monkeypatch, seeded_sqlite_url, page,
+                                                        name, value, labelled, words):
+    unfiltered = open_page(monkeypatch, seeded_sqlite_url, page, SUMMER)
+    assert_clean(unfiltered, page)
+    assert not any("does not apply" in note or "do not apply" in note
+                   for help_, caption in tile_notes(unfiltered).values()
+                   for note in (help_, caption))
+    at = open_page(monkeypatch, seeded_sqlite_url, page, {**SUMMER, name: value})
+    assert_clean(at, page)
+    notes = tile_notes(at)
+    for label in labelled:
+        help_, caption = notes[label]
+        assert f"all {words}" in caption.lower() and "not apply" in caption, (label, caption)
+        assert "not apply" in help_, (label, help_)
+    # Tiles the filter does reach carry no such note.
+    for label, (help_, caption) in notes.items():
+        if label not in labelled:
+            assert "not apply" not in caption and "not apply" not in (help_ or ""), label
+    if page == "complaints":  # every chart and table of cases says it too
+        assert sum("service type filter does not apply" in c.value for c in at.caption) >= 5
+    if page == "complaints" and name == "service":  # the case tiles really are unfiltered
+        assert tiles(at)["Complaints"] == tiles(unfiltered)["Complaints"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import altair as alt
@@ -43,6 +43,20 @@ NO_DELTAS_PARTIAL = ("No deltas: the previous {days} days ({start} – {end}) be
 COMPARED_WITH = "vs previous {days} days"
 RATED_PARTIAL_NOTE = ("No whole month in this range: this is {month}, a partial month "
                       "({days} of its {total} days).")
+# Filters a figure cannot reach (their names as in `Filters`): said on the page when active.
+NOT_FILTERED = {"cases": ("service_types",), "front_line": ("channels", "service_types")}
+NOT_FILTERED_NOTE = {
+    ("channels",): "Counts all channels: the channel filter does not apply.",
+    ("service_types",): "Counts all service types: the service type filter does not apply.",
+    ("channels", "service_types"): ("Counts all channels and service types: these filters do "
+                                    "not apply."),
+}
+NOT_FILTERED_WHY = {
+    "cases": "Complaints and appeals carry no service type, so a service type filter cannot "
+             "select them; the channel and region filters apply.",
+    "front_line": "Front-line operators are counted by their region only: who was active does "
+                  "not depend on a channel or service type, so those filters do not apply.",
+}
 NO_TREND = "—"
 TREND_FORMAT = "{trend:+.2f}"
 MIN_SPARKLINE_POINTS = 3  # fewer months draw a flat stub, not a trend
@@ -219,6 +233,30 @@ class Tile:
         shown = (f"{gap * 100:+.1f} pp" if self.percent
                  else f"{gap:+,.{self.digits}f}{self.unit}")
         return f"Target {rule}{self.formatted(self.target)}: {shown}, {verdict}"
+
+
+def not_filtered(view: ViewState, figure: str) -> str | None:
+    """The sentences saying which active filters `figure` (a `NOT_FILTERED` key) ignores,
+    or None when every active filter applies to it."""
+    ignored = tuple(name for name in NOT_FILTERED[figure] if getattr(view.filters, name))
+    if not ignored:
+        return None
+    return f"{NOT_FILTERED_NOTE[ignored]} {NOT_FILTERED_WHY[figure]}"
+
+
+def not_filtered_tile(tile: Tile, view: ViewState, figure: str) -> Tile:
+    """The tile with a note under it (and in its help) when an active filter cannot reach it."""
+    ignored = tuple(name for name in NOT_FILTERED[figure] if getattr(view.filters, name))
+    if not ignored:
+        return tile
+    return replace(tile, note=" ".join(filter(None, [tile.note, NOT_FILTERED_NOTE[ignored]])),
+                   help=" ".join(filter(None, [tile.help, NOT_FILTERED_NOTE[ignored],
+                                               NOT_FILTERED_WHY[figure]])))
+
+
+def with_note(caption: str | None, note: str | None) -> str | None:
+    """A chart or table caption followed by a `not_filtered` note, when there is one."""
+    return " ".join(filter(None, [caption, note])) or None
 
 
 def nps_tile(now: Mapping[str, Any], before: Mapping[str, Any], target: float) -> Tile:
