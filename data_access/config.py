@@ -111,3 +111,16 @@ def local_now() -> dt.datetime:
 
 def local_today() -> dt.date:
     return local_now().date()
+
+
+# Targets for answering a case, in days from receipt, per deadline kind. They are settings (an
+# organisation's own service targets), not a law written into the code: set them to yours.
+# "e_otinish" is an appeal received through the e-Otinish portal; "appeal" every other appeal;
+# "complaint" every complaint, whatever its channel.
+DEADLINE_KINDS: tuple[str, ...] = ("complaint", "appeal", "e_otinish")
+DEADLINE_SETTINGS: dict[str, tuple[str, float]] = {
+    "complaint": ("SERVICEPULSE_DEADLINE_DAYS_COMPLAINT", 15.0),
+    "appeal": ("SERVICEPULSE_DEADLINE_DAYS_APPEAL", 15.0),
+    "e_otinish": ("SERVICEPULSE_DEADLINE_DAYS_E_OTINISH", 15.0),
+}
+DEADLINE_DAYS_RANGE = (0.5, 3650.0)

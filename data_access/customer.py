@@ -10,14 +10,16 @@ and a partial index that holds just the rows such a list can show.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import replace
 
 import polars as pl
-from sqlalchemy import ColumnElement, Connection, DateTime, and_, literal_column, select, text
+from sqlalchemy import ColumnElement, Connection, DateTime, and_, func, literal_column, select, text
 
-from data_access.config import local_now
+from data_access.config import DEADLINE_KINDS, local_now
 from data_access.dates import month_end
 from data_access.queries import (
+    CASE_TOTALS,
     CASES,
     REASONS,
     STAGES,
@@ -28,6 +30,7 @@ from data_access.queries import (
     _dimension_filters,
     _frame,
     _none,
+    _segment_filters,
     _summed,
     cases_received,
     first_case_day,
@@ -272,14 +275,16 @@ def minute_now() -> dt.datetime:
 
 
 def open_e_otinish_appeals(connection: Connection, filters: Filters, as_of: dt.datetime,
-                           limit: int = 200) -> pl.DataFrame:
+                           limit: int = 200, deadline_days: float | None = None
+                           ) -> pl.DataFrame:
     """e-Otinish appeals open now (status not closed), received up to filters.end, oldest first.
 
     Columns: external_id, received_at, category, region (code), stage (the current status),
     stage_since (when that stage's event happened; null if it has none), age_days (from
     received_at to `as_of`, fractional). At most `limit` rows; channel and region filters
     apply as in `e_otinish_funnel`, the start of the range does not (an old open appeal is
-    exactly what this list is for).
+    exactly what this list is for). With `deadline_days` (the e-Otinish target) two more
+    columns: due_at (received_at + the target) and overdue (due_at before `as_of`).
     """
     statement = (
         select(Case.external_id.label("external_id"), Case.received_at.label("received_at"),
@@ -296,7 +301,68 @@ def open_e_otinish_appeals(connection: Connection, filters: Filters, as_of: dt.d
     frame = _frame(connection, statement, {
         "external_id": pl.String, "received_at": pl.Datetime("us"), "category": pl.String,
         "region": pl.String, "stage": pl.String, "stage_since": pl.Datetime("us")})
-    return frame.with_columns(
+    frame = frame.with_columns(
         age_days=(pl.lit(as_of, pl.Datetime("us")) - pl.col("received_at")).dt.total_seconds(
             fractional=True) / 86_400,
     )
+    if deadline_days is None:
+        return frame
+    return frame.with_columns(
+        due_at=pl.col("received_at") + dt.timedelta(days=deadline_days)).with_columns(
+        overdue=pl.col("due_at") < pl.lit(as_of, pl.Datetime("us")))
+
+
+def _deadline_kind(kind: str) -> pl.Expr:
+    """The (kind, channel) rows of a deadline kind (`config.DEADLINE_KINDS`)."""
+    if kind == "complaint":
+        return pl.col("kind") == "complaint"
+    e_otinish = pl.col("channel") == E_OTINISH
+    return (pl.col("kind") == "appeal") & (e_otinish if kind == "e_otinish" else ~e_otinish)
+
+
+def _deadline_condition(kind: str) -> ColumnElement:
+    if kind == "complaint":
+        return Case.kind == "complaint"
+    e_otinish = select(Channel.id).where(Channel.code == E_OTINISH).scalar_subquery()
+    return and_(Case.kind == "appeal", Case.channel_id == e_otinish if kind == "e_otinish"
+                else Case.channel_id != e_otinish)
+
+
+def overdue_cases(connection: Connection, filters: Filters, as_of: dt.datetime,
+                  deadline_days: Mapping[str, float]) -> dict[str, int]:
+    """Cases open at `as_of` and past their target, per deadline kind (`DEADLINE_KINDS`).
+
+    A case is overdue when it is open (not answered or withdrawn) and was received more than
+    its kind's target (`deadline_days`, days) before `as_of`: an e-Otinish appeal against the
+    e_otinish target, any other appeal against appeal, a complaint against complaint. Like
+    the open list, cases received up to filters.end count and the range's start does not
+    (an old open case is exactly what this is for); channel and region filters apply, a
+    service type filter cannot (cases carry none).
+
+    From the rollups: every open case (all received less all closed, `rollup_case_totals`)
+    less those received from the cut-off's day on (received less answered less withdrawn,
+    `rollup_cases`), plus the cut-off day's own cases received before the cut-off time (raw
+    rows of one day, through the received_at index). The cost follows the days since the
+    cut-off, not the history.
+    """
+    totals = _case_sums(connection, CASE_TOTALS, None,
+                        lambda table: _segment_filters(table, filters), None, "channel",
+                        ["received", "closed"])
+    counts = dict.fromkeys(DEADLINE_KINDS, 0)
+    for kind, days in deadline_days.items():
+        cutoff = min(as_of - dt.timedelta(days=days), filters.end_before)
+        since = _case_sums(connection, CASES, replace(filters, start=cutoff.date(),
+                                                       end=dt.date.max),
+                           _none, None, "channel", ["received", "answered", "withdrawn"])
+        still_open = totals.filter(_deadline_kind(kind)).select(
+            pl.col("received").sum() - pl.col("closed").sum()).item()
+        open_since = since.filter(_deadline_kind(kind)).select(
+            pl.col("received").sum() - pl.col("answered").sum()
+            - pl.col("withdrawn").sum()).item()
+        same_day = connection.scalar(
+            select(func.count()).select_from(Case)
+            .where(Case.received_at >= dt.datetime.combine(cutoff.date(), dt.time()),
+                   Case.received_at < cutoff, text(OPEN_CASE), _deadline_condition(kind),
+                   *_dimension_filters(filters, Case.channel_id, Case.region_id)))
+        counts[kind] = int((still_open or 0) - (open_since or 0) + (same_day or 0))
+    return counts

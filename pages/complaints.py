@@ -16,6 +16,17 @@ if not st.session_state.get("engine_ready"):
     st.stop()
 
 BREAKDOWNS = {"category": "Category", "channel": "Channel", "region": "Region"}
+OVERDUE_LABEL = "Overdue"
+OVERDUE_HELP = ("Cases open now, received up to {end}, and older than their answer target: "
+                "complaints {complaint:g} days, appeals {appeal:g} days, e-Otinish appeals "
+                "{e_otinish:g} days. The targets are settings (SERVICEPULSE_DEADLINE_DAYS_"
+                "COMPLAINT, _APPEAL and _E_OTINISH), not a law built into the app.")
+OVERDUE_ALERT = ("{total:,} open cases are past their answer target: {complaint:,} complaints "
+                 "(target {complaint_days:g} days), {appeal:,} appeals (target {appeal_days:g} "
+                 "days) and {e_otinish:,} e-Otinish appeals (target {e_otinish_days:g} days).")
+OPEN_APPEALS_CAPTION = ("Open now, received up to {end}, oldest first (at most 200). Overdue: "
+                        "older than the e-Otinish target of {days:g} days (a setting); due is "
+                        "the date received plus the target.")
 view = st.session_state["view"]
 links = layout.page_header(view)
 
@@ -26,6 +37,14 @@ def figures() -> None:
                    state.kpis(view.previous, rated_share=False))
     cases = state.cases_by_period(view.filters, view.granularity, by=None)
     note = layout.not_filtered(view, "cases")
+    deadlines = state.deadline_days()
+    overdue = state.overdue_cases(view.filters, minute_now(), deadlines)
+    overdue_total = sum(overdue.values())
+    if overdue_total:
+        st.error(OVERDUE_ALERT.format(
+            total=overdue_total, **overdue,
+            **{f"{kind}_days": days for kind, days in deadlines.items()}),
+            icon=":material/warning:")
     layout.kpi_tiles([layout.not_filtered_tile(tile, view, "cases") for tile in [
         layout.Tile("Complaints", now["complaints"], before["complaints"],
                     lower_is_better=True, help="Complaints received: the service was bad."),
@@ -40,6 +59,8 @@ def figures() -> None:
                     target=state.appeals_backlog_limit(),
                     help=f"Appeals open at the end of {view.end} (received earlier, not yet "
                          "answered or withdrawn); the target is the alert limit."),
+        layout.Tile(OVERDUE_LABEL, overdue_total, None, lower_is_better=True,
+                    help=OVERDUE_HELP.format(end=view.end, **deadlines)),
     ]], layout.compared_with(view), before)
     counts = state.case_trend_with_yoy(view.filters, view.granularity)
     layout.show_chart(
@@ -65,7 +86,7 @@ def figures() -> None:
                 view),
             cases, "open_backlog", view, periods=view, caption=note)
     breakdown()
-    e_otinish()
+    e_otinish(deadlines["e_otinish"])
 
 
 def breakdown() -> None:
@@ -79,7 +100,7 @@ def breakdown() -> None:
         frame, f"cases_by_{by}", view, caption=layout.not_filtered(view, "cases"))
 
 
-def e_otinish() -> None:
+def e_otinish(days: float) -> None:
     st.subheader("e-Otinish appeals")
     funnel = state.e_otinish_funnel(view.filters)
     layout.show_chart(
@@ -88,7 +109,7 @@ def e_otinish() -> None:
         funnel, "e_otinish_funnel", view, counted="cases",
         caption=layout.not_filtered(view, "cases"),
         empty="No e-Otinish appeals for these filters.")
-    open_appeals = named(state.open_e_otinish_appeals(view.filters, minute_now(), 200))
+    open_appeals = named(state.open_e_otinish_appeals(view.filters, minute_now(), 200, days))
     layout.show_table(
         open_appeals, "e_otinish_open", view,
         column_config={"external_id": st.column_config.TextColumn("Appeal id"),
@@ -99,9 +120,12 @@ def e_otinish() -> None:
                        "received_at": st.column_config.DatetimeColumn(
                            "Received", format="YYYY-MM-DD HH:mm"),
                        "stage_since": st.column_config.DatetimeColumn(
-                           "In stage since", format="YYYY-MM-DD HH:mm")},
+                           "In stage since", format="YYYY-MM-DD HH:mm"),
+                       "due_at": st.column_config.DatetimeColumn(
+                           "Due", format="YYYY-MM-DD HH:mm"),
+                       "overdue": st.column_config.CheckboxColumn("Overdue")},
         caption=layout.with_note(
-            f"Open now, received up to {view.end}, oldest first (at most 200).",
+            OPEN_APPEALS_CAPTION.format(end=view.end, days=days),
             layout.not_filtered(view, "cases")),
         empty="No open e-Otinish appeals for these filters.")
 

@@ -681,3 +681,74 @@ def test_totals_by_whole_months_and_edge_days_match_raw_rows(seeded_engine, star
             int(waits["operator_wait_s"].sum())) == tuple(raw_contacts)
     assert dict(reasons.select("reason", "detractors").iter_rows()) == {
         reason or customer.NO_REASON: count for reason, count in raw_reasons}
+
+
+# --- Deadlines: overdue open cases -------------------------------------------------------------
+
+DEADLINES = {"complaint": 10.0, "appeal": 20.0, "e_otinish": 15.0}
+
+
+def _overdue_from_raw(connection, filters: Filters, as_of: dt.datetime,
+                      deadlines: dict[str, float]) -> dict[str, int]:
+    """Every case read raw and judged in Python: the oracle for `overdue_cases`."""
+    rows = connection.execute(
+        select(Case.kind, Channel.code, Region.code, Case.status, Case.received_at)
+        .join(Channel, Channel.id == Case.channel_id)
+        .join(Region, Region.id == Case.region_id)).all()
+    counts = dict.fromkeys(DEADLINES, 0)
+    for kind, channel, region, status, received_at in rows:
+        if (status in CLOSED_STAGES or received_at >= filters.end_before
+                or (filters.channels and channel not in filters.channels)
+                or (filters.regions and region not in filters.regions)):
+            continue
+        deadline = ("complaint" if kind == "complaint"
+                    else "e_otinish" if channel == "e_otinish" else "appeal")
+        if received_at < as_of - dt.timedelta(days=deadlines[deadline]):
+            counts[deadline] += 1
+    return counts
+
+
+@pytest.mark.parametrize("filters, as_of", [
+    # The story's open cases were received in its last days: judged weeks later, the
+    # complaints' 10-day target passes first, then the e-Otinish 15, then appeals' 20 days.
+    (STORY, dt.datetime(2022, 8, 12)),
+    (STORY, dt.datetime(2022, 8, 25)),
+    (_with(STORY, end=dt.date(2022, 7, 29)), dt.datetime(2022, 8, 25)),
+    (_with(STORY, channels=("e_otinish", "office")), dt.datetime(2022, 8, 25)),
+])
+def test_overdue_cases_match_the_raw_cases(seeded_engine, filters, as_of):
+    with seeded_engine.connect() as connection:
+        counted = customer.overdue_cases(connection, filters, as_of, DEADLINES)
+        expected = _overdue_from_raw(connection, filters, as_of, DEADLINES)
+    assert counted == expected
+    assert sum(counted.values()) > 0
+
+
+def test_an_old_open_e_otinish_appeal_is_flagged_overdue(planted_appeals):
+    """The issue's case: an appeal 17 days old sits in under_review; the target is 15 days."""
+    connection, _ = planted_appeals
+    almaty = _with(H1_2022, regions=("almaty_city",))
+    as_of = dt.datetime(2022, 3, 18, 18)  # TEST-A received 1 March 18:00: 17 days old
+    before = customer.overdue_cases(connection, almaty, as_of, DEADLINES)
+    frame = customer.open_e_otinish_appeals(connection, almaty, as_of, deadline_days=15)
+    planted = {row["external_id"]: row for row in frame.iter_rows(named=True)
+               if row["external_id"].startswith("TEST-")}
+    assert planted["TEST-A"]["overdue"] and planted["TEST-A"]["age_days"] == pytest.approx(17)
+    assert planted["TEST-A"]["due_at"] == dt.datetime(2022, 3, 16, 18)
+    assert planted["TEST-B"]["overdue"] and planted["TEST-B"]["age_days"] == pytest.approx(16.5)
+    assert not planted["TEST-C"]["overdue"]  # received 1 April: not due yet
+    longer = customer.overdue_cases(connection, almaty, as_of, DEADLINES | {"e_otinish": 18})
+    assert before == _overdue_from_raw(connection, almaty, as_of, DEADLINES)
+    assert before["e_otinish"] - longer["e_otinish"] >= 2  # TEST-A and TEST-B, 17 and 16.5 d
+
+
+@pytest.mark.parametrize("days", [16.25, 16.6, 17.5, 30])
+def test_overdue_cut_off_inside_a_day_counts_that_days_cases_by_time(planted_appeals, days):
+    """The cut-off day's cases come from raw rows by time; earlier days from the rollups."""
+    connection, _ = planted_appeals
+    almaty = _with(H1_2022, regions=("almaty_city",))
+    as_of = dt.datetime(2022, 3, 18, 18)  # minus 16.25 days: 2 March 12:00, TEST-B at 06:00
+    deadlines = DEADLINES | {"e_otinish": days}
+    counted = customer.overdue_cases(connection, almaty, as_of, deadlines)
+    assert counted == _overdue_from_raw(connection, almaty, as_of, deadlines)
+    assert counted["e_otinish"] == {16.25: 2, 16.6: 1, 17.5: 0, 30: 0}[days]

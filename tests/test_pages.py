@@ -483,7 +483,8 @@ def test_the_operator_table_shows_names_and_never_none(monkeypatch, seeded_sqlit
 # Figures an active filter cannot reach, by page: (filter parameter, value, tiles labelled).
 NOT_REACHED = [
     ("complaints", "service", "consultation",
-     ["Complaints", "Appeals", "e-Otinish appeals", "Open appeals"], "service type"),
+     ["Complaints", "Appeals", "e-Otinish appeals", "Open appeals", "Overdue"],
+     "service type"),
     ("overview", "service", "consultation", ["Complaints", "Appeals"], "service type"),
     ("agents", "channel", "telegram", ["Front line rated (lowest month)"], "channels"),
     ("agents", "service", "consultation", ["Front line rated (lowest month)"], "service type"),
@@ -524,3 +525,19 @@ def test_a_figure_an_active_filter_cannot_reach_says_so(monkeypatch, seeded_sqli
         assert sum("service type filter does not apply" in c.value for c in at.caption) >= 5
     if page == "complaints" and name == "service":  # the case tiles really are unfiltered
         assert tiles(at)["Complaints"] == tiles(unfiltered)["Complaints"]
+
+
+def test_complaints_page_counts_overdue_cases_and_flags_them(monkeypatch, seeded_sqlite_url):
+    """The story ended in 2022: every case still open is years past any target now."""
+    monkeypatch.setenv("SERVICEPULSE_DEADLINE_DAYS_E_OTINISH", "12")
+    at = open_page(monkeypatch, seeded_sqlite_url, "complaints", SUMMER)
+    assert_clean(at, "complaints")
+    overdue = int(tiles(at)["Overdue"].replace(",", ""))
+    assert overdue > 0
+    alerts = [e.value for e in at.error if "past their answer target" in e.value]
+    assert len(alerts) == 1 and f"{overdue:,} open cases" in alerts[0]
+    assert "target 12 days" in alerts[0]
+    table = next(frame.value for frame in at.dataframe
+                 if "overdue" in frame.value.columns)
+    assert table["overdue"].all() and len(table) > 0
+    assert any("e-Otinish target of 12 days" in caption.value for caption in at.caption)

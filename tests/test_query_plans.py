@@ -46,6 +46,8 @@ ROLLUP_PREFIX = "rollup_"
 DETAIL_READS: dict[str, str] = {
     "customer.low_score_comments": "the newest detractor comments, in the customers' words",
     "customer.open_e_otinish_appeals": "the open e-Otinish appeals, one row each",
+    "customer.overdue_cases": "open cases past their target: rollups, and the raw cases of "
+                              "the cut-off day only (received before the cut-off time)",
     "operations.operator_trend": "one operator's ratings",
     "queries.latest_contact_date": "the newest contact, anchoring the simulator's weeks",
 }
@@ -120,6 +122,8 @@ def page_calls(operator: str) -> dict[str, list[Call]]:
             add(function, filters)
         add(customer.low_score_comments, filters, 50)
         add(customer.open_e_otinish_appeals, filters, AS_OF, 200)
+        add(customer.overdue_cases, filters, AS_OF,
+            {"complaint": 15.0, "appeal": 15.0, "e_otinish": 15.0})
         add(operations.contacts_by_hour_weekday, filters, True)
         add(operations.operator_table, filters, MIN_RATINGS)
         add(operations.operator_table, filters, MIN_RATINGS, search="bek", order="worst",

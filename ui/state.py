@@ -16,6 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from data_access import customer, freshness, migrate, operations, queries, rollups
 from data_access.config import (
+    DEADLINE_DAYS_RANGE,
+    DEADLINE_SETTINGS,
     ConfigError,
     local_today,
     mask_url,
@@ -106,6 +108,13 @@ def operators_per_page() -> int:
 def rated_share_target() -> float:
     """Front-line operators rated per month: more than 85% of those active."""
     return _number_setting("SERVICEPULSE_RATED_SHARE_TARGET", 0.85, 0, 1)
+
+
+def deadline_days() -> dict[str, float]:
+    """Target days to answer a case, per deadline kind (`config.DEADLINE_SETTINGS`)."""
+    low, high = DEADLINE_DAYS_RANGE
+    return {kind: _number_setting(name, default, low, high)
+            for kind, (name, default) in DEADLINE_SETTINGS.items()}
 
 
 def ensure_database() -> Engine | None:
@@ -320,6 +329,7 @@ case_trend_with_yoy: Callable[..., pl.DataFrame] = _cached(customer.case_trend_w
 case_breakdown: Callable[..., pl.DataFrame] = _cached(customer.case_breakdown)
 e_otinish_funnel: Callable[..., pl.DataFrame] = _cached(customer.e_otinish_funnel)
 open_e_otinish_appeals: Callable[..., pl.DataFrame] = _cached(customer.open_e_otinish_appeals)
+overdue_cases: Callable[..., dict] = _cached(customer.overdue_cases)
 median_wait_s: Callable[..., float | None] = _cached(operations.median_wait_s)
 wait_by_channel: Callable[..., pl.DataFrame] = _cached(operations.wait_by_channel)
 contacts_by_hour_weekday: Callable[..., pl.DataFrame] = _cached(
