@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Connection, DateTime, and_, func, literal_
 
 from data_access.config import DEADLINE_KINDS, local_now
 from data_access.dates import month_end
+from data_access.metrics import censored_resolution
 from data_access.queries import (
     CASE_TOTALS,
     CASES,
@@ -36,7 +37,12 @@ from data_access.queries import (
     first_case_day,
     whole_month_rows,
 )
-from data_access.rollups import NO_REASON_KEY, STAGE_COLUMNS
+from data_access.rollups import (
+    NO_REASON_KEY,
+    RESOLUTION_COLUMNS,
+    RESOLUTION_EDGES_H,
+    STAGE_COLUMNS,
+)
 from data_access.schema import (
     CASE_STAGES,
     OPEN_CASE,
@@ -366,3 +372,28 @@ def overdue_cases(connection: Connection, filters: Filters, as_of: dt.datetime,
                    *_dimension_filters(filters, Case.channel_id, Case.region_id)))
         counts[kind] = int((still_open or 0) - (open_since or 0) + (same_day or 0))
     return counts
+
+
+def resolution_estimates(connection: Connection, filters: Filters, granularity: Granularity,
+                         as_of: dt.datetime, deadline_days: Mapping[str, float]
+                         ) -> pl.DataFrame:
+    """Per period and kind, the resolution time of the cases received, open cases included.
+
+    Answered-only percentiles (`queries.cases_by_period`) leave out the cases still open, the
+    slow ones, so the latest periods read too fast. Here each case still open at `as_of` is
+    censored at its age (see `metrics.censored_resolution`): the median and p90 (hours) of a
+    life table over the rollup's resolution-time buckets, and the estimated share answered
+    within the kind's target (`deadline_days`: complaint, appeal). Channel and region filters
+    apply; a service type filter cannot (cases carry none).
+
+    Columns: period, kind, received, answered, open, median_h, p90_h, within_target.
+    """
+    buckets = list(RESOLUTION_COLUMNS)
+    daily = _case_sums(connection, CASES, filters, _none, "day", None,
+                       ["received", "answered", "withdrawn", *buckets]).rename({"period": "day"})
+    every = {"day": "1d", "week": "1w", "month": "1mo"}[granularity]
+    periods = daily.select("day").unique().with_columns(
+        period=pl.col("day").dt.truncate(every))
+    return censored_resolution(daily, periods, as_of, buckets, RESOLUTION_EDGES_H,
+                               {kind: deadline_days[kind] * 24 for kind in ("complaint",
+                                                                           "appeal")})

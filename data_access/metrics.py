@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
@@ -174,3 +175,90 @@ def with_bucket_percentiles(frame: pl.DataFrame, columns: Sequence[str],
         found[name] = pl.Series(name, np.where(total > 0, value, np.nan),
                                 dtype=pl.Float64).fill_nan(None)
     return frame.with_columns(**found)
+
+
+def life_table(answered: Sequence[float], censored: Sequence[float]) -> list[float]:
+    """Survival S at each bucket edge (S[0] = 1) from per-bucket answered and censored counts.
+
+    The actuarial life table: per bucket with n at risk at its start, d answered and c
+    censored inside, q = d / (n - c/2) and S falls by (1 - q).
+    """
+    at_risk = float(sum(answered) + sum(censored))
+    survival = [1.0]
+    for done, still_open in zip(answered, censored, strict=True):
+        effective = at_risk - still_open / 2
+        survival.append(survival[-1] * (1 - done / effective) if effective > 0
+                        else survival[-1])
+        at_risk -= done + still_open
+    return survival
+
+
+def survival_percentile(survival: Sequence[float], edges: Sequence[float], share: float
+                        ) -> float | None:
+    """Hours by which `share` of the cases are answered: where S reaches 1 - share, placed
+    linearly inside its bucket (the open last bucket reads as its lower edge); None when S
+    has not fallen that far."""
+    for j in range(len(edges)):
+        if survival[j + 1] <= 1 - share + 1e-12:
+            if j + 1 == len(edges):
+                return float(edges[j])
+            drop = survival[j] - survival[j + 1]
+            return float(edges[j] + (edges[j + 1] - edges[j]) * (survival[j] - (1 - share))
+                         / drop)
+    return None
+
+
+def answered_within(survival: Sequence[float], edges: Sequence[float], hours: float) -> float:
+    """1 - S(hours), S placed linearly inside the bucket holding `hours`."""
+    j = bisect.bisect_right(list(edges), hours) - 1
+    if j + 1 == len(edges):
+        return 1 - survival[j + 1]
+    inside = (hours - edges[j]) / (edges[j + 1] - edges[j])
+    return 1 - (survival[j] + (survival[j + 1] - survival[j]) * inside)
+
+
+def censored_resolution(daily: pl.DataFrame, periods: pl.DataFrame, as_of: dt.datetime,
+                        bucket_columns: Sequence[str], edges: Sequence[float],
+                        target_hours: Mapping[str, float]) -> pl.DataFrame:
+    """Resolution time of each received cohort with the open cases counted (life table).
+
+    `daily`: one row per received day and kind with received, answered, withdrawn and the
+    answered cases' resolution-time histogram (`bucket_columns` over `edges`, hours).
+    `periods`: day -> period. A case still open at `as_of` is censored at its age, measured
+    from its receipt day's midpoint (the rollups keep the day, not the time). Withdrawn cases
+    are left out: they were neither answered nor are they waiting. See `life_table`,
+    `survival_percentile`: median_h and p90_h are null while too many cases are still open to
+    tell. `within_target` is 1 - S at the kind's target (`target_hours`), the estimated share
+    answered within it; null while the cohort's oldest case is younger than the target.
+
+    Columns: period, kind, received, answered, open, median_h, p90_h, within_target.
+    """
+    rows = []
+    frame = daily.join(periods, on="day", how="left")
+    for (period, kind), group in frame.group_by(["period", "kind"], maintain_order=True):
+        answered = group.select(bucket_columns).sum().row(0)
+        censored = [0] * len(edges)
+        open_total, oldest = 0, 0.0
+        for day, received, done, withdrawn in group.select(
+                "day", "received", "answered", "withdrawn").iter_rows():
+            age_h = max((as_of - dt.datetime.combine(day, dt.time(12))).total_seconds()
+                        / 3600, 0.0)
+            oldest = max(oldest, age_h)
+            still_open = int(received) - int(done) - int(withdrawn)
+            if still_open > 0:
+                censored[bisect.bisect_right(list(edges), age_h) - 1] += still_open
+                open_total += still_open
+        has_cases = sum(answered) + open_total > 0
+        survival = life_table(answered, censored)
+        target = target_hours[kind]
+        rows.append({
+            "period": period, "kind": kind, "received": int(group["received"].sum()),
+            "answered": int(group["answered"].sum()), "open": open_total,
+            "median_h": survival_percentile(survival, edges, 0.5) if has_cases else None,
+            "p90_h": survival_percentile(survival, edges, 0.9) if has_cases else None,
+            "within_target": (answered_within(survival, edges, target)
+                              if has_cases and oldest >= target else None)})
+    return pl.DataFrame(rows, schema={
+        "period": pl.Date, "kind": pl.String, "received": pl.Int64, "answered": pl.Int64,
+        "open": pl.Int64, "median_h": pl.Float64, "p90_h": pl.Float64,
+        "within_target": pl.Float64}).sort("period", "kind")

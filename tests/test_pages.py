@@ -326,13 +326,14 @@ def test_the_e_otinish_section_follows_the_tiles_filters(monkeypatch, seeded_url
         assert not funnels
         assert "No e-Otinish appeals for these filters." in infos(at)
         assert "No open e-Otinish appeals for these filters." in infos(at)
-        assert not at.dataframe
+        assert not [frame for frame in at.dataframe if "external_id" in frame.value.columns]
         return
     assert len(funnels) == 1
     stages = dict(zip(funnels[0][0]["stage"], funnels[0][0]["cases"], strict=True))
     assert stages["Received"] == tile > 0  # stages by name, not code
     # The range holds every e-Otinish appeal, so the open list is what is neither closed.
-    still_open = at.dataframe[0].value.shape[0] if at.dataframe else 0
+    lists = [frame.value for frame in at.dataframe if "external_id" in frame.value.columns]
+    still_open = lists[0].shape[0] if lists else 0
     assert still_open == stages["Received"] - stages["Answered"] - stages["Withdrawn"]
 
 
@@ -541,3 +542,15 @@ def test_complaints_page_counts_overdue_cases_and_flags_them(monkeypatch, seeded
                  if "overdue" in frame.value.columns)
     assert table["overdue"].all() and len(table) > 0
     assert any("e-Otinish target of 12 days" in caption.value for caption in at.caption)
+
+
+def test_complaints_page_shows_resolution_with_the_open_cases_counted(monkeypatch,
+                                                                     seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url, "complaints", SUMMER)
+    assert_clean(at, "complaints")
+    table = next(frame.value for frame in at.dataframe
+                 if "within_target" in frame.value.columns)
+    assert {"median_h", "p90_h", "open"} <= set(table.columns) and len(table) > 0
+    captions = " ".join(caption.value for caption in at.caption)
+    assert "counts as not answered up to its age" in captions
+    assert "Cases still open are not in it" in captions

@@ -132,6 +132,8 @@ def page_calls(operator: str) -> dict[str, list[Call]]:
         for granularity in GRANULARITIES:
             add(queries.contacts_by_period, filters, granularity)
             add(customer.case_trend_with_yoy, filters, granularity)
+            add(customer.resolution_estimates, filters, granularity, AS_OF,
+                {"complaint": 15.0, "appeal": 15.0, "e_otinish": 15.0})
             for split in NPS_SPLITS:
                 add(queries.nps_by_period, filters, granularity, by=split)
             for split in CASE_SPLITS:

@@ -330,6 +330,7 @@ case_breakdown: Callable[..., pl.DataFrame] = _cached(customer.case_breakdown)
 e_otinish_funnel: Callable[..., pl.DataFrame] = _cached(customer.e_otinish_funnel)
 open_e_otinish_appeals: Callable[..., pl.DataFrame] = _cached(customer.open_e_otinish_appeals)
 overdue_cases: Callable[..., dict] = _cached(customer.overdue_cases)
+resolution_estimates: Callable[..., pl.DataFrame] = _cached(customer.resolution_estimates)
 median_wait_s: Callable[..., float | None] = _cached(operations.median_wait_s)
 wait_by_channel: Callable[..., pl.DataFrame] = _cached(operations.wait_by_channel)
 contacts_by_hour_weekday: Callable[..., pl.DataFrame] = _cached(
