@@ -661,12 +661,21 @@ class Naive:
                     | (pl.col("active_to") >= pl.col("window_start")))
             .group_by("period").agg(pl.col("id").n_unique().cast(pl.Int64)
                                     .alias("active_operators")))
+        # Rated counts only operators active on the front line in that month's window, as
+        # the app's query does: the share is (rated ∩ active) ÷ active.
         rated = (
             self.ratings.filter(_within("rated_at", Filters(filters.start, filters.end)),
                                 pl.col("team") == "front_line",
                                 pl.col("operator_region").is_in(filters.regions)
                                 if filters.regions else pl.lit(True))
-            .group_by(_period("rated_at", "month"))
+            .with_columns(_period("rated_at", "month"))
+            .join(windows, on="period")
+            .join(self.operators.select(pl.col("id").alias("operator_id"), "active_from",
+                                        "active_to"), on="operator_id")
+            .filter(pl.col("active_from") <= pl.col("window_end"),
+                    pl.col("active_to").is_null()
+                    | (pl.col("active_to") >= pl.col("window_start")))
+            .group_by("period")
             .agg(pl.col("operator_id").n_unique().cast(pl.Int64).alias("rated_operators")))
         partial = windows.select("period", partial_month=(
             (pl.col("window_start") != pl.col("period"))
