@@ -108,16 +108,15 @@ def resolution(deadlines: dict[str, float]) -> None:
     estimates = state.resolution_estimates(view.filters, view.granularity, minute_now(),
                                            deadlines)
     layout.show_table(
-        named(estimates), "resolution_estimates", view,
+        layout.estimate_rows(estimates), "resolution_estimates", view,
         column_config={"period": st.column_config.DateColumn("Received in (period start)"),
                        "kind": st.column_config.TextColumn("Kind"),
                        "received": st.column_config.NumberColumn("Received"),
                        "answered": st.column_config.NumberColumn("Answered"),
                        "open": st.column_config.NumberColumn("Open now"),
-                       "median_h": st.column_config.NumberColumn("Median hours", format="%.1f"),
-                       "p90_h": st.column_config.NumberColumn("p90 hours", format="%.1f"),
-                       "within_target": st.column_config.NumberColumn(
-                           "Answered within target", format="percent")},
+                       "median_h": st.column_config.TextColumn("Median hours"),
+                       "p90_h": st.column_config.TextColumn("p90 hours"),
+                       "within_target": st.column_config.TextColumn("Answered within target")},
         caption=layout.with_note(ESTIMATES_CAPTION.format(**deadlines),
                                  layout.not_filtered(view, "cases")))
 

@@ -292,3 +292,15 @@ def test_lowest_month_is_judged_on_whole_months_or_named_as_partial():
         0.96, None)
     assert layout.rated_share_tile(coverage.clear(), dt.date(2026, 11, 1),
                                    dt.date(2026, 12, 1)) == (None, None)
+
+
+def test_resolution_estimates_show_a_dash_not_none():
+    """The open-cases table read "None" where a cohort is still open to tell."""
+    from ui.layout import estimate_rows
+
+    frame = pl.DataFrame({"kind": ["appeal", "complaint"], "median_h": [42.0, None],
+                          "p90_h": [84.0, None], "within_target": [1.0, None]})
+    rows = estimate_rows(frame)
+    assert rows["median_h"].to_list() == ["42.0", "—"]
+    assert rows["within_target"].to_list() == ["100%", "—"]
+    assert rows["kind"].to_list() == ["Appeal", "Complaint"]

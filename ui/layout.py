@@ -376,6 +376,23 @@ def rated_share_tile(coverage: pl.DataFrame, start: dt.date, end: dt.date
         month=period_label(month, "month"), days=days[best][0], total=days[best][1])
 
 
+HOURS_FORMAT = "{hours:.1f}"
+SHARE_FORMAT = "{share:.0%}"
+
+
+def estimate_rows(estimates: pl.DataFrame) -> pl.DataFrame:
+    """The resolution estimates as shown: names for codes, and a blank estimate (a cohort
+    still open to tell) as "—" rather than "None"."""
+    def text(column: str, template: str, key: str) -> pl.Expr:
+        return pl.col(column).map_elements(
+            lambda value: NO_TREND if value is None else template.format(**{key: value}),
+            return_dtype=pl.String, skip_nulls=False)
+
+    return named(estimates).with_columns(text("median_h", HOURS_FORMAT, "hours"),
+                                         text("p90_h", HOURS_FORMAT, "hours"),
+                                         text("within_target", SHARE_FORMAT, "share"))
+
+
 def operator_rows(rows: pl.DataFrame) -> pl.DataFrame:
     """The operators table as shown: names for codes, the trend as text ("—" when there is
     no month before to compare with), no rank shown as "—" (not "None"), sparklines only with
