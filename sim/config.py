@@ -155,12 +155,18 @@ class Scenario:
         updated = []
         for channel in self.channels:
             if channels is None or channel.name in channels:
-                room = max(0.0, 1.0 - channel.self_service_share - channel.bot_share)
+                room = unrouted_share(channel.self_service_share, channel.bot_share)
                 channel = replace(channel, extra_bot_share=min(extra_share, room),
                                   extra_bot_containment=channel.bot_containment
                                   if containment is None else containment)
             updated.append(channel)
         return replace(self, channels=tuple(updated))
+
+
+def unrouted_share(self_service_share: float, bot_share: float) -> float:
+    """The share of arrivals neither self-service nor today's bot takes: the most that an
+    extra bot or self-service share can add without routing more than every contact."""
+    return max(0.0, 1.0 - self_service_share - bot_share)
 
 
 @dataclass(frozen=True)

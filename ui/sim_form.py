@@ -26,6 +26,7 @@ from sim.config import (
     nearest_key,
     parse_scenario,
     scenario_to_dict,
+    unrouted_share,
 )
 from sim.demand import WEEKDAYS
 from ui.view_state import shown
@@ -400,14 +401,14 @@ def apply_edits(scenario: Scenario, edits: Mapping[str, Number]) -> tuple[dict[s
 def _add_automation(channel: dict[str, Any], edits: Mapping[str, Number]) -> None:
     """Extra bot and self-service shares go on top of what the channel already does, capped
     by what is left (a channel cannot route more than all of its contacts)."""
-    room = 1.0 - channel.get("self_service_share", 0.0) - channel.get("bot_share", 0.0)
+    room = unrouted_share(channel.get("self_service_share", 0.0), channel.get("bot_share", 0.0))
     if channel["name"] in CHAT_CHANNELS and edits.get("bot_add"):
-        channel["extra_bot_share"] = round(min(float(edits["bot_add"]), max(room, 0.0)), 6)
+        channel["extra_bot_share"] = round(min(float(edits["bot_add"]), room), 6)
         channel["extra_bot_containment"] = float(
             edits.get("bot_cont", channel.get("bot_containment", 0.0)))
     if channel["name"] in WEB_CHANNELS and edits.get("ss_add"):
         channel["self_service_share"] = round(channel.get("self_service_share", 0.0) + min(
-            float(edits["ss_add"]), max(room, 0.0)), 6)
+            float(edits["ss_add"]), room), 6)
 
 
 def describe_problem(problem: Problem, data: Mapping[str, Any]) -> str:
