@@ -40,11 +40,11 @@ def create_db_engine(url: str | None = None) -> Engine:
         )
     except (ArgumentError, NoSuchModuleError, ValueError, ImportError) as error:
         raise DatabaseUnavailable(
-            f"Invalid database URL {mask_url(url)}: {scrub(_first_line(error), url)}"
+            f"Invalid database URL {mask_url(url)}: {scrub(first_line(error), url)}"
         ) from error
     except OSError as error:  # e.g. the SQLite folder cannot be created
         raise DatabaseUnavailable(
-            f"Cannot open database {mask_url(url)}: {scrub(_first_line(error), url)}"
+            f"Cannot open database {mask_url(url)}: {scrub(first_line(error), url)}"
         ) from error
 
 
@@ -57,7 +57,7 @@ def check_connection(engine: Engine) -> None:
         url = engine.url.render_as_string(hide_password=False)
         raise DatabaseUnavailable(
             f"Cannot reach database {mask_url(url)}: "
-            f"{scrub(_first_line(getattr(error, 'orig', None) or error), url)}"
+            f"{scrub(first_line(error), url)}"
         ) from error
 
 
@@ -82,6 +82,9 @@ def require_schema(engine: Engine) -> None:
         raise DatabaseUnavailable(outdated[0].upper() + outdated[1:])
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first line of an error (of the driver's own, for a SQLAlchemy error): the part
+    that says what is wrong; the error's type name when it has no text."""
+    error = getattr(error, "orig", None) or error
     message = str(error).strip().splitlines()
     return message[0] if message else type(error).__name__

@@ -65,8 +65,8 @@ from data_access.demo import (
 )
 from data_access.engine import (
     DatabaseUnavailable,
-    _first_line,
     create_db_engine,
+    first_line,
     require_schema,
 )
 from data_access.reference import CHANNEL_BY_CODE, REGIONS, SERVICE_TYPES, seed_reference
@@ -467,7 +467,7 @@ def _reason(error: BaseException) -> str:
     """The driver's own first line: the part that says what is wrong."""
     if isinstance(error, DatabaseUnavailable) and error.__cause__ is not None:
         error = error.__cause__
-    return _first_line(getattr(error, "orig", None) or error)
+    return first_line(error)
 
 
 def _stderr(line: str) -> None:

@@ -20,11 +20,12 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from data_access import importer
+from data_access import config, importer
 from data_access.cli import main
 from data_access.config import LOCAL_TZ
 from data_access.demo import DemoConfig, generate_demo
 from data_access.engine import create_db_engine
+from data_access.importer import pipeline
 from data_access.reference import REGIONS
 from data_access.schema import AgentRating, Case, CaseEvent, Contact, NpsSurvey, Operator
 from tests.conftest import fresh_postgres_database, signal_when
@@ -301,13 +302,13 @@ def test_concurrent_rating_imports_reject_the_clashing_rows(demo_url, tmp_path, 
         for number, (contact, operator) in enumerate(contacts, start=1)))
         for name in ("A", "B")}
     both_checked = threading.Barrier(2, timeout=60)
-    original = importer._Importer.store
+    original = importer.Importer.store
 
     def store(self, checked, rejects_file):
         both_checked.wait()  # neither stores before both have looked for stored clashes
         return original(self, checked, rejects_file)
 
-    monkeypatch.setattr(importer._Importer, "store", store)
+    monkeypatch.setattr(importer.Importer, "store", store)
     summaries: dict[str, importer.ImportSummary] = {}
     errors: list[BaseException] = []
 
@@ -339,7 +340,7 @@ def test_concurrent_rating_imports_reject_the_clashing_rows(demo_url, tmp_path, 
          "contact") for number, (contact, _) in enumerate(contacts, start=1)]
 
     # One after the other, the same rows are rejected alike.
-    monkeypatch.setattr(importer._Importer, "store", original)
+    monkeypatch.setattr(importer.Importer, "store", original)
     again = importer.import_file("ratings", paths[lost], demo_url, warn=lambda message: None)
     assert (again.inserted, again.duplicates_skipped, again.rejected) == (0, 0, 5)
     assert rejects(paths[lost]) == [
@@ -422,7 +423,7 @@ def test_ratings_need_an_operator_served_contact(demo_url, tmp_path, capsys):
 def test_timestamps_more_than_a_day_ahead_are_in_the_future(kind, demo_url, tmp_path, capsys,
                                                             monkeypatch):
     """Every timestamp column of every kind, against local_now() plus one day."""
-    monkeypatch.setattr(importer.config, "local_now", lambda: dt.datetime(2022, 7, 10, 12, 0))
+    monkeypatch.setattr(config, "local_now", lambda: dt.datetime(2022, 7, 10, 12, 0))
     import_examples(capsys, demo_url, tmp_path, ORDER[:ORDER.index(kind)])
     source = (EXAMPLES / f"{kind}.csv").read_text(encoding="utf-8").splitlines()
     header = source[0].split(",")
@@ -454,6 +455,9 @@ UNREADABLE = {
                         "operator_external_id,handle_s,subscriber_key", "contacts",
                         "missing required columns served_by, wait_s for --kind contacts"),
     "empty file": ("", "contacts", "is empty: no header row"),
+    "internal column name": (CONTACT_HEADER + ",__row", "contacts",
+                             "column __row starts with '__', which the importer keeps for its "
+                             "own columns; rename it"),
     "UTF-16": ("utf-16", "contacts", "is UTF-16 encoded (byte-order mark); save it as UTF-8"),
     "Latin-1": ("latin-1", "contacts", "is not UTF-8: byte 0xF6 on line 3 is invalid"),
     "broken Parquet": ("parquet", "contacts", "is not a readable Parquet file"),
@@ -579,7 +583,7 @@ def test_database_outage_is_retried_then_reported_in_one_line(demo_url, tmp_path
                                                               monkeypatch):
     path = write(tmp_path / "contacts.csv", CONTACT_HEADER, *(
         f"O-{n},2022-07-01 09:00,office,astana,connection,bot,,0,1,k" for n in range(1, 7)))
-    real_insert = importer.insert_new_rows_counted
+    real_insert = pipeline.insert_new_rows_counted
     calls = {"count": 0, "fail": {2, 3}}
 
     def flaky_insert(connection, table, frame):
@@ -588,8 +592,8 @@ def test_database_outage_is_retried_then_reported_in_one_line(demo_url, tmp_path
             raise OperationalError("INSERT", {}, Exception("server closed the connection"))
         return real_insert(connection, table, frame)
 
-    monkeypatch.setattr(importer, "RETRY_DELAYS_S", (0.0, 0.0, 0.0))
-    monkeypatch.setattr(importer, "insert_new_rows_counted", flaky_insert)
+    monkeypatch.setattr(pipeline, "RETRY_DELAYS_S", (0.0, 0.0, 0.0))
+    monkeypatch.setattr(pipeline, "insert_new_rows_counted", flaky_insert)
     command = ["import", "--kind", "contacts", "--file", str(path), "--db", demo_url,
                "--batch-rows", "2"]
     assert main([*command, "--json"]) == 0
@@ -626,7 +630,7 @@ def test_a_real_postgres_outage_is_waited_out(tmp_path, capsys, monkeypatch):
     through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
     path = write(tmp_path / "contacts.csv", CONTACT_HEADER, *(
         f"P-{n},2022-07-01 09:00,office,astana,connection,bot,,0,1,k" for n in range(1, 9)))
-    real_insert = importer.insert_new_rows_counted
+    real_insert = pipeline.insert_new_rows_counted
     inserts = []
 
     def cut_before_batch_2(connection, table, frame):
@@ -636,8 +640,8 @@ def test_a_real_postgres_outage_is_waited_out(tmp_path, capsys, monkeypatch):
             threading.Timer(1.0, proxy.start).start()
         return real_insert(connection, table, frame)
 
-    monkeypatch.setattr(importer, "RETRY_DELAYS_S", (0.5, 0.5, 0.5, 0.5, 0.5))
-    monkeypatch.setattr(importer, "insert_new_rows_counted", cut_before_batch_2)
+    monkeypatch.setattr(pipeline, "RETRY_DELAYS_S", (0.5, 0.5, 0.5, 0.5, 0.5))
+    monkeypatch.setattr(pipeline, "insert_new_rows_counted", cut_before_batch_2)
     code = main(["import", "--kind", "contacts", "--file", str(path), "--db", through_proxy,
                  "--batch-rows", "2", "--json"])
     captured = capsys.readouterr()
@@ -759,7 +763,7 @@ def test_ctrl_c_stops_with_one_line_and_exit_130_and_a_rerun_finishes(demo_url, 
 
 def read_all(path: Path, batch_rows: int) -> tuple[pl.DataFrame, list, list]:
     """(good rows, rows with the wrong field count, lines that are not CSV) of a file."""
-    source = importer._CsvSource(path)
+    source = importer.CsvSource(path)
     chunks = list(source.chunks(batch_rows))
     source.close()
     assert all(chunk.frame.height + len(chunk.malformed) + len(chunk.unreadable) <= batch_rows
@@ -781,11 +785,11 @@ def test_plain_blocks_are_split_exactly_as_the_csv_module_reads_them(tmp_path, m
     quoted = tmp_path / "quoted.csv"  # plain blocks first, then a quoted field with a comma
     quoted.write_text("\n".join([*lines[:300], '300,"x, ""y""\nz",w', *lines[300:]]),
                       encoding="utf-8")
-    monkeypatch.setattr(importer._CsvSource, "BLOCK_BYTES", 512)
+    monkeypatch.setattr(importer.CsvSource, "BLOCK_BYTES", 512)
     for path in (plain, quoted):
         fast = read_all(path, 37)
         with monkeypatch.context() as patch:
-            patch.setattr(importer._CsvSource, "_plain_lines", lambda _self, _block: None)
+            patch.setattr(importer.CsvSource, "_plain_lines", lambda _self, _block: None)
             slow = read_all(path, 37)
         assert fast[0].equals(slow[0]) and fast[1] == slow[1] and fast[2] == slow[2] == []
     frame, malformed, _ = fast
@@ -871,7 +875,7 @@ def test_an_unclosed_quote_in_a_huge_field_costs_one_row_not_the_rest(demo_url, 
 
 def uses_csv_module(path: Path) -> bool:
     """Whether the file is read by the csv module (some quoting) rather than split by Polars."""
-    source = importer._CsvSource(path)
+    source = importer.CsvSource(path)
     list(source.chunks(100))
     source.close()
     return source._parser is not None
