@@ -49,7 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import ProgrammingError
 
 from data_access.bulk import bulk_insert, insert_new_rows
-from data_access.schema import CASE_STAGES, Base
+from data_access.schema import ABANDONED, CASE_STAGES, Base
 
 # Operator-served waits, seconds: [edge, next edge); the last bucket is 3600 s and over.
 WAIT_EDGES_S: tuple[int, ...] = (0, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 420, 600,
@@ -153,6 +153,15 @@ _CASE_KEYS = {"day": Date, "kind": String(16), "channel_id": SmallInteger,
               "region_id": SmallInteger, "category": String(128)}
 _OPERATOR = "d.served_by = 'operator'"
 _ESCALATED = f"{_OPERATOR} AND d.bot_s IS NOT NULL"
+# "Served" counts leave the abandoned contacts out: they are counted on their own.
+_SERVED = f"d.served_by <> '{ABANDONED}'"
+_ABANDONED = f"d.served_by = '{ABANDONED}'"
+
+# Abandoned contacts by the seconds they waited before giving up (same edges as served waits).
+ABANDONED_WAIT_COLUMNS = bucket_columns("abandoned_wait", WAIT_EDGES_S, "s")
+ABANDONED_HOUR_COLUMNS = tuple(f"abandoned_h{hour:02d}" for hour in range(24))
+# Operator-answered contacts per quarter hour by wait: service level within any edge is exact.
+QUARTER_WAIT_COLUMNS = bucket_columns("answered_wait", WAIT_EDGES_S, "s")
 
 
 def _contact_dims(row: str) -> dict[str, str]:
@@ -160,12 +169,32 @@ def _contact_dims(row: str) -> dict[str, str]:
             "service_type_id": f"{row}.service_type_id"}
 
 
+def _contact_values() -> dict[str, str]:
+    """What the contact measures test, per raw contact row."""
+    return {"served_by": "{r}.served_by", "wait_s": "{r}.wait_s", "handle_s": "{r}.handle_s",
+            "bot_s": "{r}.bot_s", "wait_bucket": _bucket_of("{r}.wait_s", WAIT_EDGES_S)}
+
+
 def _contacts_derived(sql: _Sql) -> dict[str, str]:
-    return {"day": sql.day("{r}.started_at"), **_contact_dims("{r}"),
-            "served_by": "{r}.served_by", "wait_s": "{r}.wait_s", "handle_s": "{r}.handle_s",
-            "bot_s": "{r}.bot_s",
-            "hour": f"({sql.minute_of_day('{r}.started_at')} / 60)",
-            "wait_bucket": _bucket_of("{r}.wait_s", WAIT_EDGES_S)}
+    return {"day": sql.day("{r}.started_at"), **_contact_dims("{r}"), **_contact_values(),
+            "hour": f"({sql.minute_of_day('{r}.started_at')} / 60)"}
+
+
+def _sum_when(condition: str, value: str) -> str:
+    return f"CASE WHEN {condition} THEN {value} ELSE 0 END"
+
+
+def _abandoned_measures() -> dict[str, str]:
+    return {
+        "abandoned": _flag(_ABANDONED),
+        "abandoned_wait_s": _sum_when(_ABANDONED, "d.wait_s"),
+        # Gave up waiting for a person after the bot had started the contact.
+        "abandoned_after_bot": _flag(f"{_ABANDONED} AND d.bot_s IS NOT NULL"),
+        **{column: _flag(f"{_ABANDONED} AND d.wait_bucket = {index}")
+           for index, column in enumerate(ABANDONED_WAIT_COLUMNS)},
+        **{column: _flag(f"{_ABANDONED} AND d.hour = {hour}")
+           for hour, column in enumerate(ABANDONED_HOUR_COLUMNS)},
+    }
 
 
 CONTACTS = Rollup(
@@ -173,30 +202,46 @@ CONTACTS = Rollup(
     key_types={"day": Date, **_DIMS},
     derived=_contacts_derived,
     measures={
-        "contacts": "1",
+        "contacts": _flag(_SERVED),
         "by_operator": _flag(_OPERATOR),
         "by_bot": _flag("d.served_by = 'bot'"),
         "by_self_service": _flag("d.served_by = 'self_service'"),
-        "operator_wait_s": f"CASE WHEN {_OPERATOR} THEN d.wait_s ELSE 0 END",
-        "operator_handle_s": f"CASE WHEN {_OPERATOR} THEN d.handle_s ELSE 0 END",
-        "automated_handle_s": f"CASE WHEN {_OPERATOR} THEN 0 ELSE d.handle_s END",
-        "bot_handle_s": "CASE WHEN d.served_by = 'bot' THEN d.handle_s ELSE 0 END",
+        "operator_wait_s": _sum_when(_OPERATOR, "d.wait_s"),
+        "operator_handle_s": _sum_when(_OPERATOR, "d.handle_s"),
+        "automated_handle_s": _sum_when("d.served_by IN ('bot', 'self_service')", "d.handle_s"),
+        "bot_handle_s": _sum_when("d.served_by = 'bot'", "d.handle_s"),
         # Escalated: started in the bot, finished by a person (bot_s is their bot time).
         "escalated": _flag(_ESCALATED),
-        "escalated_bot_s": f"CASE WHEN {_ESCALATED} THEN d.bot_s ELSE 0 END",
+        "escalated_bot_s": _sum_when(_ESCALATED, "d.bot_s"),
         **{column: _flag(f"{_OPERATOR} AND d.wait_bucket = {index}")
            for index, column in enumerate(WAIT_COLUMNS)},
-        **{column: _flag(f"d.hour = {hour}") for hour, column in enumerate(HOUR_COLUMNS)},
+        **{column: _flag(f"{_SERVED} AND d.hour = {hour}")
+           for hour, column in enumerate(HOUR_COLUMNS)},
+        **_abandoned_measures(),
     },
 )
 
+# Per quarter hour and channel: what the queue measures (service level, ASA, abandonment,
+# occupancy) and the backtest read, with `answered` = operator-served.
 CONTACT_QUARTERS = Rollup(
     name="rollup_contact_quarters", source="contacts",
     key_types={"day": Date, "channel_id": SmallInteger, "quarter": SmallInteger},
     derived=lambda sql: {"day": sql.day("{r}.started_at"), "channel_id": "{r}.channel_id",
                          "quarter": f"({sql.minute_of_day('{r}.started_at')} / "
-                                    f"{QUARTER_MINUTES})"},
-    measures={"contacts": "1"},
+                                    f"{QUARTER_MINUTES})", **_contact_values()},
+    measures={
+        "contacts": _flag(_SERVED),
+        "abandoned": _flag(_ABANDONED),
+        "answered": _flag(_OPERATOR),
+        "answered_wait_s": _sum_when(_OPERATOR, "d.wait_s"),
+        "abandoned_wait_s": _sum_when(_ABANDONED, "d.wait_s"),
+        "answered_handle_s": _sum_when(_OPERATOR, "d.handle_s"),
+        "escalated": _flag(_ESCALATED),
+        "bot_finished": _flag("d.served_by = 'bot'"),
+        "self_served": _flag("d.served_by = 'self_service'"),
+        **{column: _flag(f"{_OPERATOR} AND d.wait_bucket = {index}")
+           for index, column in enumerate(QUARTER_WAIT_COLUMNS)},
+    },
 )
 
 

@@ -31,14 +31,25 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-SERVED_BY = ("operator", "bot", "self_service")
+# How a contact ended: served by a person, the bot or self-service, or abandoned (the customer
+# gave up waiting in the queue). "Served" figures count the first three only.
+SERVED_BY = ("operator", "bot", "self_service", "abandoned")
+SERVED = ("operator", "bot", "self_service")
+ABANDONED = "abandoned"
 TEAMS = ("front_line", "digital")
 CASE_KINDS = ("complaint", "appeal")
 CASE_STAGES = ("received", "assigned", "under_review", "answer_prepared", "answered", "withdrawn")
 CLOSED_STAGES = ("answered", "withdrawn")
 DETRACTOR_MAX_SCORE = 6
-# Bot time is recorded only on contacts a person finished after the bot (escalated ones).
-BOT_S_RULE = "bot_s IS NULL OR (bot_s >= 0 AND served_by = 'operator')"
+# Bot time is recorded only on contacts that reached the person queue after the bot: finished by
+# a person (escalated) or abandoned while waiting for one.
+BOT_S_RULE = "bot_s IS NULL OR (bot_s >= 0 AND served_by IN ('operator', 'abandoned'))"
+# An abandoned contact was never handled: its wait_s is the time waited before giving up.
+ABANDONED_RULE = "served_by <> 'abandoned' OR handle_s = 0"
+# Agents on duty per quarter hour: the simulator's pools (sim/demand.py POOL_OF). Offices are
+# one pool in total, as the simulator models them.
+STAFFING_POOLS = ("digital", "office")
+QUARTERS_PER_DAY = 96
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -114,11 +125,13 @@ class Operator(Base):
 
 
 class Contact(Base):
-    """One service interaction, in an office or online.
+    """One service interaction, in an office or online, or one that gave up waiting.
 
     `served_by` says who finished it. A chat the bot finished is `bot` (its `handle_s` is the
     bot's time); one the bot started and handed to a person is `operator` with `bot_s`, the
     seconds spent with the bot first ("escalated"; `wait_s` is then the wait for the person).
+    An `abandoned` contact left the person queue before being answered: no operator,
+    `handle_s` 0, `wait_s` the seconds it waited, `bot_s` its bot time when the bot started it.
     """
 
     __tablename__ = "contacts"
@@ -130,6 +143,7 @@ class Contact(Base):
         CheckConstraint("wait_s >= 0", name="wait_nonnegative"),
         CheckConstraint("handle_s >= 0", name="handle_nonnegative"),
         CheckConstraint(BOT_S_RULE, name="bot_s_escalated"),
+        CheckConstraint(ABANDONED_RULE, name="abandoned_unhandled"),
         Index("ix_contacts_started_at_dims", "started_at", "channel_id", "region_id",
               "service_type_id"),
     )
@@ -237,6 +251,25 @@ class AgentRating(Base):
     contact_id: Mapped[int] = mapped_column(BigId, ForeignKey("contacts.id"), unique=True)
     score: Mapped[int] = mapped_column(SmallInteger)
     rated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Staffing(Base):
+    """Agents on duty (paid, before shrinkage) per day, quarter hour (local time) and pool.
+
+    Small (96 x 2 rows a day): pages read it by day range directly, no rollup.
+    """
+
+    __tablename__ = "staffing"
+    __table_args__ = (
+        CheckConstraint(f"quarter BETWEEN 0 AND {QUARTERS_PER_DAY - 1}", name="quarter_range"),
+        CheckConstraint(_in("pool", STAFFING_POOLS), name="pool"),
+        CheckConstraint("agents >= 0", name="agents_nonnegative"),
+    )
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    quarter: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    pool: Mapped[str] = mapped_column(String(16), primary_key=True)
+    agents: Mapped[int] = mapped_column(Integer)
 
 
 class DemoLoad(Base):

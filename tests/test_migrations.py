@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,15 +36,18 @@ from streamlit.testing.v1 import AppTest
 
 from data_access import migrate, rollups
 from data_access.cli import main
+from data_access.demo import DemoConfig, generate_demo
 from data_access.engine import DatabaseUnavailable, create_db_engine, require_schema
 from data_access.reference import seed_reference
-from data_access.schema import Contact, NpsSurvey
+from data_access.schema import Contact, NpsSurvey, Staffing
 from tests.conftest import _admin_execute, fresh_url
-from tests.test_rollups import assert_matches_rebuild
+from tests.test_rollups import MEASURES, assert_matches_rebuild
 
 T0 = dt.datetime(2022, 7, 1, 9, 0)
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 NEW_MEASURES = ("bot_handle_s", "escalated", "escalated_bot_s")
+ABANDONED_MEASURES = ("abandoned", "abandoned_wait_s", "abandoned_after_bot",
+                      *rollups.ABANDONED_WAIT_COLUMNS, *rollups.ABANDONED_HOUR_COLUMNS)
 
 
 def _snapshot(connection: Connection) -> dict:
@@ -96,6 +100,10 @@ def test_the_revisions_at_head_equal_a_new_database(backend, tmp_path):
         assert _snapshot(one) == _snapshot(other)
         checks = dict(_snapshot(one)["contacts"]["checks"])
         assert "bot_s" in checks["ck_contacts_bot_s_escalated"]
+        assert "abandoned" in checks["ck_contacts_served_by"]
+        assert "handle_s = 0" in checks["ck_contacts_abandoned_unhandled"]
+        assert {name for name, _ in _snapshot(one)["staffing"]["checks"]} == {
+            "ck_staffing_agents_nonnegative", "ck_staffing_pool", "ck_staffing_quarter_range"}
     for engine in (migrated, created):
         engine.dispose()
 
@@ -103,18 +111,28 @@ def test_the_revisions_at_head_equal_a_new_database(backend, tmp_path):
 # --- A database as the previous version left it -------------------------------------------
 
 
-def _legacy_rollups() -> tuple[tuple[rollups.Rollup, ...], dict]:
-    """The rollups as the previous version defined them: no bot → human measures."""
+def _legacy_rollups(revision: str) -> tuple[tuple[rollups.Rollup, ...], dict]:
+    """The rollups as the version at `revision` defined them.
+
+    0002 had no abandoned measures and a quarter rollup of `contacts` only; the baseline had
+    no bot → human measures either (and no bot_s column for them to read).
+    """
+    dropped = set(ABANDONED_MEASURES) | (set(NEW_MEASURES) if revision == migrate.BASELINE
+                                         else set())
+
     def derived(original):
+        if revision != migrate.BASELINE:
+            return original
         return lambda sql: {name: value for name, value in original(sql).items()
                             if name != "bot_s"}
 
     legacy = []
     for rollup in rollups.ROLLUPS:
-        if rollup.source == "contacts" and "escalated" in rollup.measures:
-            rollup = replace(rollup, derived=derived(rollup.derived), measures={
-                name: value for name, value in rollup.measures.items()
-                if name not in NEW_MEASURES})
+        if rollup.source == "contacts":
+            kept = ({"contacts": "1"} if rollup.name == "rollup_contact_quarters" else
+                    {name: value for name, value in rollup.measures.items()
+                     if name not in dropped})
+            rollup = replace(rollup, derived=derived(rollup.derived), measures=kept)
         legacy.append(rollup)
     metadata = MetaData()
     tables = {}
@@ -122,10 +140,21 @@ def _legacy_rollups() -> tuple[tuple[rollups.Rollup, ...], dict]:
         table = rollups.TABLES[rollup.name]
         columns = [Column(column.name, column.type, primary_key=column.primary_key,
                           nullable=column.nullable) for column in table.columns
-                   if column.name not in NEW_MEASURES or rollup.name not in (
-                       "rollup_contacts", "rollup_contacts_by_month")]
+                   if column.primary_key or column.name in rollup.measures]
         tables[rollup.name] = Table(rollup.name, metadata, *columns)
     return tuple(legacy), tables
+
+
+@contextmanager
+def _legacy_rollups_installed(revision: str, connection: Connection,
+                              monkeypatch) -> Iterator[None]:
+    """Inside: the rollups and triggers of the version at `revision` count what is written."""
+    legacy, tables = _legacy_rollups(revision)
+    with monkeypatch.context() as patched:
+        patched.setattr(rollups, "ROLLUPS", legacy)
+        patched.setattr(rollups, "TABLES", tables)
+        assert rollups.install(connection)
+        yield
 
 
 def _contact(number: int, served_by: str, **values) -> dict:
@@ -141,11 +170,8 @@ def previous_version(backend, tmp_path, monkeypatch) -> Iterator[Engine]:
     """Baseline tables, the previous rollups and their triggers, rows, no alembic_version."""
     engine = _engine(backend, tmp_path, "old")
     _upgrade_to(engine, migrate.BASELINE)
-    legacy, tables = _legacy_rollups()
-    with monkeypatch.context() as patched, engine.begin() as connection:
-        patched.setattr(rollups, "ROLLUPS", legacy)
-        patched.setattr(rollups, "TABLES", tables)
-        assert rollups.install(connection)
+    with engine.begin() as connection, _legacy_rollups_installed(
+            migrate.BASELINE, connection, monkeypatch):
         seed_reference(connection)
         connection.execute(text(
             "INSERT INTO operators (id, external_id, name, team, region_id, active_from) "
@@ -182,8 +208,10 @@ def previous_version(backend, tmp_path, monkeypatch) -> Iterator[Engine]:
 
 
 def _raw_rows(connection: Connection) -> dict[str, list[tuple]]:
+    """Every row of every raw table the database has (an older one lacks the newer tables)."""
+    present = set(inspect(connection).get_table_names())
     return {table: sorted(tuple(str(value) for value in row) for row in connection.execute(
-        text(f"SELECT * FROM {table}"))) for table in sorted(migrate.raw_tables())}
+        text(f"SELECT * FROM {table}"))) for table in sorted(migrate.raw_tables() & present)}
 
 
 def test_an_old_database_is_recognised_upgraded_and_keeps_every_row(previous_version, capsys):
@@ -196,7 +224,7 @@ def test_an_old_database_is_recognised_upgraded_and_keeps_every_row(previous_ver
 
     assert main(["migrate", "--db", url]) == 0
     line = capsys.readouterr().out
-    assert "upgraded 0001_baseline -> 0002_contacts_bot_s" in line
+    assert f"upgraded 0001_baseline -> {migrate.head()}" in line
     assert "recognised as 0001_baseline" in line and "rollups rebuilt" in line
 
     with engine.connect() as connection:
@@ -205,6 +233,7 @@ def test_an_old_database_is_recognised_upgraded_and_keeps_every_row(previous_ver
         assert connection.scalar(text("SELECT count(*) FROM contacts WHERE bot_s IS NULL")) == 6
     contacts_before = before.pop("contacts")
     assert after.pop("contacts") == [(*row, "None") for row in contacts_before]
+    assert after.pop("staffing") == []
     assert after == before  # every other row of every raw table, unchanged
     assert sum(len(rows) for rows in before.values()) > 30
     require_schema(engine)
@@ -226,7 +255,99 @@ def test_an_old_database_is_recognised_upgraded_and_keeps_every_row(previous_ver
     assert tuple(sums) == tuple(monthly) == (2, 135)
 
     assert main(["migrate", "--db", url]) == 0
-    assert "already at 0002_contacts_bot_s" in capsys.readouterr().out
+    assert f"already at {migrate.head()}" in capsys.readouterr().out
+
+
+# --- A database made by the previous main (revision 0002), with a demo's rows ------------------
+
+COPIED = ("operators", "contacts", "nps_surveys", "agent_ratings", "cases", "case_events",
+          "demo_loads")  # in the order their foreign keys need
+
+
+def _copy_served_rows(source: Engine, target: Connection) -> None:
+    """The demo's raw rows that revision 0002 can hold (no abandoned contacts, no staffing),
+    written through the target's own triggers as that version's writers would."""
+    tables, stored = MetaData(), MetaData()
+    tables.reflect(target, only=list(COPIED))
+    with source.connect() as reading:
+        stored.reflect(reading, only=list(COPIED))
+        for name in COPIED:
+            query = select(stored.tables[name])
+            if name == "contacts":
+                query = query.where(stored.tables[name].c.served_by != "abandoned")
+            rows = [dict(row._mapping) for row in reading.execute(query)]
+            assert rows or name == "demo_loads", f"the demo wrote no {name}"
+            for start in range(0, len(rows), 2000):
+                target.execute(insert(tables.tables[name]), rows[start:start + 2000])
+
+
+@pytest.fixture
+def made_by_0002(backend, tmp_path, monkeypatch) -> Iterator[Engine]:
+    """Revision 0002 stamped, that version's rollups and triggers, a two-week demo's rows."""
+    demo = create_db_engine(f"sqlite:///{tmp_path / 'demo_source.db'}")
+    generate_demo(demo, DemoConfig(dt.date(2022, 6, 18), dt.date(2022, 7, 1), scale=0.01))
+    engine = _engine(backend, tmp_path, "v2")
+    _upgrade_to(engine, "0002_contacts_bot_s")
+    with engine.begin() as connection, _legacy_rollups_installed(
+            "0002_contacts_bot_s", connection, monkeypatch):
+        seed_reference(connection)
+        _copy_served_rows(demo, connection)
+    demo.dispose()
+    with engine.connect() as connection:
+        assert migrate.stamped_revision(connection) == "0002_contacts_bot_s"
+        assert not inspect(connection).has_table("staffing")
+        assert "abandoned" not in {column["name"] for column in
+                                   inspect(connection).get_columns("rollup_contacts")}
+    yield engine
+    engine.dispose()
+
+
+def test_a_database_of_the_previous_main_upgrades_with_every_row_and_rollup(
+        made_by_0002, capsys):
+    engine = made_by_0002
+    url = engine.url.render_as_string(hide_password=False)
+    with engine.connect() as connection:
+        before = _raw_rows(connection)
+        served_before = connection.execute(text(
+            "SELECT sum(contacts), sum(by_operator), sum(escalated), sum(operator_wait_s) "
+            "FROM rollup_contacts")).one()
+    assert len(before["contacts"]) > 400 and len(before["nps_surveys"]) > 400
+
+    assert main(["migrate", "--db", url]) == 0
+    line = capsys.readouterr().out
+    assert f"upgraded 0002_contacts_bot_s -> {migrate.head()}" in line
+    assert "rollups rebuilt" in line and "recognised" not in line
+
+    with engine.connect() as connection:
+        after = _raw_rows(connection)
+        served_after = connection.execute(text(
+            "SELECT sum(contacts), sum(by_operator), sum(escalated), sum(operator_wait_s) "
+            "FROM rollup_contacts")).one()
+        abandoned = connection.scalar(text("SELECT sum(abandoned) FROM rollup_contacts"))
+    assert after.pop("staffing") == []
+    assert after == before  # every row of every raw table, unchanged
+    assert tuple(served_after) == tuple(served_before) and abandoned == 0
+    assert_matches_rebuild(engine)
+
+    # The new rows fit, are counted by the re-created triggers, and the new CHECKs hold.
+    with engine.begin() as connection:
+        connection.execute(insert(Contact), [
+            _contact(900_001, "abandoned", wait_s=75, handle_s=0, bot_s=None, started_at=T0),
+            _contact(900_002, "abandoned", wait_s=210, handle_s=0, bot_s=40, started_at=T0)])
+        connection.execute(insert(Staffing), [
+            {"day": T0.date(), "quarter": 36, "pool": pool, "agents": 9}
+            for pool in ("digital", "office")])
+    for wrong in ({"handle_s": 30}, {"operator_id": 1}):
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(insert(Contact).values(
+                **_contact(900_003, "abandoned", wait_s=5, handle_s=0, started_at=T0) | wrong))
+    kept = assert_matches_rebuild(engine)
+    key = (T0.date(), 2, 1, 1)
+    measures = dict(zip(MEASURES["rollup_contacts"], kept["rollup_contacts"][key], strict=True))
+    assert (measures["abandoned"], measures["abandoned_wait_s"],
+            measures["abandoned_after_bot"]) == (2, 285, 1)
+    assert main(["migrate", "--db", url]) == 0
+    assert f"already at {migrate.head()}" in capsys.readouterr().out
 
 
 def test_an_empty_database_is_created_at_head_and_stamped(backend, tmp_path, capsys):

@@ -76,28 +76,60 @@ def _sum_of(table: str, columns: tuple[str, ...] | list[str]) -> str:
 _OPERATOR_RESPONSES = [rollups.wait_bucket_column("responses", bucket)
                        for bucket in range(len(rollups.WAIT_BUCKETS))]
 # (what, counted from the raw rows, summed from the rollups)
+_SERVED = "SELECT count(*) FROM contacts WHERE served_by <> 'abandoned'"
+_ABANDONED = "FROM contacts WHERE served_by = 'abandoned'"
+_ANSWERED = "FROM contacts WHERE served_by = 'operator'"
 TOTALS = (
-    ("contacts", "SELECT count(*) FROM contacts", "SELECT sum(contacts) FROM rollup_contacts"),
+    ("contacts", _SERVED, "SELECT sum(contacts) FROM rollup_contacts"),
     ("cases ever", "SELECT count(*) FROM cases", "SELECT sum(received) FROM rollup_case_totals"),
     ("ratings per operator day", "SELECT count(*) FROM agent_ratings",
      "SELECT sum(ratings) FROM rollup_operator_days"),
     ("cases closed ever", "SELECT count(*) FROM cases WHERE resolved_at IS NOT NULL",
      "SELECT sum(closed) FROM rollup_case_totals"),
-    ("contacts by hour", "SELECT count(*) FROM contacts",
-     _sum_of("rollup_contacts", rollups.HOUR_COLUMNS)),
-    ("contacts by quarter hour", "SELECT count(*) FROM contacts",
-     "SELECT sum(contacts) FROM rollup_contact_quarters"),
+    ("contacts by hour", _SERVED, _sum_of("rollup_contacts", rollups.HOUR_COLUMNS)),
+    ("contacts by quarter hour", _SERVED, "SELECT sum(contacts) FROM rollup_contact_quarters"),
+    ("contacts by month", _SERVED, "SELECT sum(contacts) FROM rollup_contacts_by_month"),
+    ("abandoned", f"SELECT count(*) {_ABANDONED}", "SELECT sum(abandoned) FROM rollup_contacts"),
+    ("abandoned by month", f"SELECT count(*) {_ABANDONED}",
+     "SELECT sum(abandoned) FROM rollup_contacts_by_month"),
+    ("abandoned wait s", f"SELECT sum(wait_s) {_ABANDONED}",
+     "SELECT sum(abandoned_wait_s) FROM rollup_contacts"),
+    ("abandoned after the bot", f"SELECT count(*) {_ABANDONED} AND bot_s IS NOT NULL",
+     "SELECT sum(abandoned_after_bot) FROM rollup_contacts"),
+    ("abandoned by wait", f"SELECT count(*) {_ABANDONED}",
+     _sum_of("rollup_contacts", rollups.ABANDONED_WAIT_COLUMNS)),
+    ("abandoned by hour", f"SELECT count(*) {_ABANDONED}",
+     _sum_of("rollup_contacts", rollups.ABANDONED_HOUR_COLUMNS)),
+    ("abandoned by quarter hour", f"SELECT count(*) {_ABANDONED}",
+     "SELECT sum(abandoned) FROM rollup_contact_quarters"),
+    ("abandoned wait s by quarter hour", f"SELECT sum(wait_s) {_ABANDONED}",
+     "SELECT sum(abandoned_wait_s) FROM rollup_contact_quarters"),
+    ("answered by quarter hour", f"SELECT count(*) {_ANSWERED}",
+     "SELECT sum(answered) FROM rollup_contact_quarters"),
+    ("answered by quarter hour and wait", f"SELECT count(*) {_ANSWERED}",
+     _sum_of("rollup_contact_quarters", rollups.QUARTER_WAIT_COLUMNS)),
+    ("answered wait s by quarter hour", f"SELECT sum(wait_s) {_ANSWERED}",
+     "SELECT sum(answered_wait_s) FROM rollup_contact_quarters"),
+    ("answered handle s by quarter hour", f"SELECT sum(handle_s) {_ANSWERED}",
+     "SELECT sum(answered_handle_s) FROM rollup_contact_quarters"),
+    ("escalated by quarter hour", f"SELECT count(*) {_ANSWERED} AND bot_s IS NOT NULL",
+     "SELECT sum(escalated) FROM rollup_contact_quarters"),
+    ("bot finished by quarter hour", "SELECT count(*) FROM contacts WHERE served_by = 'bot'",
+     "SELECT sum(bot_finished) FROM rollup_contact_quarters"),
+    ("self-served by quarter hour",
+     "SELECT count(*) FROM contacts WHERE served_by = 'self_service'",
+     "SELECT sum(self_served) FROM rollup_contact_quarters"),
     ("operator-served by wait", "SELECT count(*) FROM contacts WHERE served_by = 'operator'",
      _sum_of("rollup_contacts", rollups.WAIT_COLUMNS)),
     ("operator wait s", "SELECT sum(wait_s) FROM contacts WHERE served_by = 'operator'",
      "SELECT sum(operator_wait_s) FROM rollup_contacts"),
     ("escalated", "SELECT count(*) FROM contacts WHERE served_by = 'operator' "
      "AND bot_s IS NOT NULL", "SELECT sum(escalated) FROM rollup_contacts"),
-    ("escalated by month", "SELECT count(*) FROM contacts WHERE bot_s IS NOT NULL",
+    ("escalated by month", f"SELECT count(*) {_ANSWERED} AND bot_s IS NOT NULL",
      "SELECT sum(escalated) FROM rollup_contacts_by_month"),
     ("escalated bot s", "SELECT sum(bot_s) FROM contacts WHERE served_by = 'operator'",
      "SELECT sum(escalated_bot_s) FROM rollup_contacts"),
-    ("escalated bot s by month", "SELECT sum(bot_s) FROM contacts",
+    ("escalated bot s by month", f"SELECT sum(bot_s) {_ANSWERED}",
      "SELECT sum(escalated_bot_s) FROM rollup_contacts_by_month"),
     ("bot handle s", "SELECT sum(handle_s) FROM contacts WHERE served_by = 'bot'",
      "SELECT sum(bot_handle_s) FROM rollup_contacts"),
@@ -145,13 +177,33 @@ def keyed_from_raw_rows(connection: Connection) -> dict[tuple[str, str], dict[tu
     """Some measures per rollup key, counted in Python from the raw rows: checks the keys and
     buckets the rollups' SQL derives, not only their sums. Zeros are left out."""
     counted: dict[tuple[str, str], Counter[tuple]] = defaultdict(Counter)
-    for row in connection.execute(select(Contact.started_at, Contact.channel_id,
-                                         Contact.region_id, Contact.service_type_id)):
-        counted["rollup_contacts", "contacts"][
-            (row.started_at.date(), row.channel_id, row.region_id, row.service_type_id)] += 1
+    for column in rollups.ABANDONED_WAIT_COLUMNS:  # every bucket compared, the empty ones too
+        counted.setdefault(("rollup_contacts", column), Counter())
+    for column in rollups.QUARTER_WAIT_COLUMNS[:3]:
+        counted.setdefault(("rollup_contact_quarters", column), Counter())
     for row in connection.execute(select(Contact.started_at, Contact.channel_id,
                                          Contact.region_id, Contact.service_type_id,
-                                         Contact.bot_s).where(Contact.bot_s > 0)):
+                                         Contact.served_by, Contact.wait_s)):
+        key = (row.started_at.date(), row.channel_id, row.region_id, row.service_type_id)
+        quarter = (row.started_at.date(), row.channel_id,
+                   (row.started_at.hour * 60 + row.started_at.minute) // 15)
+        bucket = bisect.bisect_right(rollups.WAIT_EDGES_S, row.wait_s) - 1
+        if row.served_by == "abandoned":
+            counted["rollup_contacts", "abandoned"][key] += 1
+            counted["rollup_contacts", rollups.ABANDONED_WAIT_COLUMNS[bucket]][key] += 1
+            counted["rollup_contacts", rollups.ABANDONED_HOUR_COLUMNS[
+                row.started_at.hour]][key] += 1
+            counted["rollup_contact_quarters", "abandoned_wait_s"][quarter] += row.wait_s
+            continue
+        counted["rollup_contacts", "contacts"][key] += 1
+        counted["rollup_contact_quarters", "contacts"][quarter] += 1
+        if row.served_by == "operator":
+            counted["rollup_contact_quarters", rollups.QUARTER_WAIT_COLUMNS[bucket]][
+                quarter] += 1
+    for row in connection.execute(select(Contact.started_at, Contact.channel_id,
+                                         Contact.region_id, Contact.service_type_id,
+                                         Contact.bot_s).where(Contact.bot_s > 0,
+                                                              Contact.served_by == "operator")):
         counted["rollup_contacts", "escalated_bot_s"][
             (row.started_at.date(), row.channel_id, row.region_id,
              row.service_type_id)] += row.bot_s
@@ -170,7 +222,8 @@ def keyed_from_raw_rows(connection: Connection) -> dict[tuple[str, str], dict[tu
         counted["rollup_cases", rollups.RESOLUTION_COLUMNS[bucket]][
             (row.received_at.date(), row.kind, row.channel_id, row.region_id,
              row.category)] += 1
-    return {where: dict(counts) for where, counts in counted.items()}
+    return {where: {key: count for key, count in counts.items() if count}
+            for where, counts in counted.items()}
 
 
 def assert_matches_rebuild(engine: Engine) -> Content:
@@ -255,6 +308,14 @@ def test_imports_of_every_kind_are_counted_once(demo_engine, tmp_path, capsys):
     assert assert_matches_rebuild(demo_engine) == imported
 
 
+# Abandoned copies of some operator-served contacts (and of the one picked as :id).
+ABANDONED_COPIES = (
+    "INSERT INTO contacts (external_id, started_at, channel_id, region_id, service_type_id, "
+    "served_by, operator_id, wait_s, handle_s, subscriber_key, bot_s) "
+    "SELECT 'GAVE-UP-' || id, started_at, channel_id, region_id, service_type_id, 'abandoned', "
+    "NULL, wait_s + 7, 0, subscriber_key, bot_s FROM contacts "
+    "WHERE served_by = 'operator' AND (id % 7 = 0 OR id = :id)")
+
 # Hand-written changes: (a query picking the row, the statements run on it as :id).
 HAND_WRITTEN = {
     "survey answered": (
@@ -275,6 +336,24 @@ HAND_WRITTEN = {
         "JOIN nps_surveys s ON s.contact_id = r.contact_id WHERE s.score IS NOT NULL",
         ["DELETE FROM agent_ratings WHERE contact_id = :id OR contact_id % 10 = 3",
          "DELETE FROM contacts WHERE id = :id OR id % 10 = 3"]),
+    "abandoned contacts added": (  # gave up after the bot or straight in the queue
+        "SELECT min(id) FROM contacts WHERE served_by = 'operator' AND bot_s IS NOT NULL",
+        [ABANDONED_COPIES]),
+    "abandoned contacts answered instead": (  # they move from abandoned to served
+        "SELECT min(id) FROM contacts WHERE served_by = 'operator'",
+        [ABANDONED_COPIES,
+         "UPDATE contacts SET served_by = 'operator', handle_s = 240, "
+         "operator_id = (SELECT min(id) FROM operators) "
+         "WHERE external_id LIKE 'GAVE-UP-%' AND id % 2 = 0"]),
+    "served contact abandoned instead": (
+        "SELECT min(c.id) FROM contacts c WHERE c.served_by = 'operator' "
+        "AND NOT EXISTS (SELECT 1 FROM agent_ratings r WHERE r.contact_id = c.id)",
+        ["UPDATE contacts SET served_by = 'abandoned', operator_id = NULL, handle_s = 0, "
+         "wait_s = wait_s + 1000 WHERE id = :id"]),
+    "abandoned contacts deleted": (
+        "SELECT min(id) FROM contacts WHERE served_by = 'operator'",
+        [ABANDONED_COPIES, "DELETE FROM contacts WHERE external_id LIKE 'GAVE-UP-%' "
+         "AND (id % 3 = 0 OR wait_s > 100)"]),
     "survey deleted": (
         "SELECT min(contact_id) FROM nps_surveys WHERE score <= 6 AND reason IS NOT NULL",
         ["DELETE FROM nps_surveys WHERE contact_id = :id"]),

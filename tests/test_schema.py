@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import Engine, insert, inspect, select
+from sqlalchemy import Engine, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from data_access.engine import create_db_engine
@@ -18,6 +18,7 @@ from data_access.schema import (
     Contact,
     NpsSurvey,
     Operator,
+    Staffing,
 )
 
 T0 = dt.datetime(2022, 7, 1, 10, 0)
@@ -130,3 +131,40 @@ def test_bot_s_only_on_operator_contacts_and_never_negative(engine):
     with engine.connect() as connection:
         assert dict(connection.execute(select(Contact.id, Contact.bot_s)).all()) == {
             1: None, 2: 90, 3: 0}
+
+
+def _abandoned(contact_id: int, **overrides) -> dict:
+    return _contact(contact_id, served_by="abandoned", operator_id=None, wait_s=140,
+                    handle_s=0, bot_s=None) | overrides
+
+
+def test_abandoned_contacts_have_no_operator_no_handle_time_and_may_have_bot_time(engine):
+    with engine.begin() as connection:
+        connection.execute(insert(Contact), [_abandoned(2), _abandoned(3, bot_s=45)])
+    _rejected(engine, Contact, [_abandoned(4, operator_id=1)])  # nobody answered it
+    _rejected(engine, Contact, [_abandoned(5, handle_s=30)])
+    _rejected(engine, Contact, [_abandoned(6, wait_s=-5)])
+    _rejected(engine, Contact, [_abandoned(7, bot_s=-1)])
+    _rejected(engine, Contact, [_contact(8, served_by="gave_up", operator_id=None)])
+    with engine.connect() as connection:
+        assert dict(connection.execute(
+            select(Contact.id, Contact.bot_s).where(Contact.served_by == "abandoned")).all()
+        ) == {2: None, 3: 45}
+
+
+def _staffing(**overrides) -> dict:
+    return {"day": T0.date(), "quarter": 36, "pool": "digital", "agents": 12} | overrides
+
+
+def test_staffing_is_one_row_per_day_quarter_and_pool_with_sane_values(engine):
+    with engine.begin() as connection:
+        connection.execute(insert(Staffing), [
+            _staffing(), _staffing(pool="office", agents=0), _staffing(quarter=0),
+            _staffing(quarter=95)])
+    _rejected(engine, Staffing, [_staffing()])  # the same interval and pool twice
+    _rejected(engine, Staffing, [_staffing(quarter=96)])
+    _rejected(engine, Staffing, [_staffing(quarter=-1)])
+    _rejected(engine, Staffing, [_staffing(pool="voice")])
+    _rejected(engine, Staffing, [_staffing(quarter=40, agents=-1)])
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.sum(Staffing.agents))) == 36
