@@ -31,11 +31,10 @@ from data_access import rollups
 from data_access.argtypes import MIN_DAY, int_arg, number_arg
 from data_access.bulk import advance_sequences
 from data_access.config import local_now, mask_url, scrub
-from data_access.demo import (
+from data_access.demo.calibration import (
     APPEAL_CATEGORIES,
     APPEAL_CATEGORY_WEIGHTS,
     CASE_CHANNEL_SHARES,
-    CASE_FLOW,
     COMPLAINT_CATEGORIES,
     COMPLAINT_CATEGORY_WEIGHTS,
     HOURLY_CHAT,
@@ -46,23 +45,26 @@ from data_access.demo import (
     WEEKDAY_WEIGHTS_OFFICE,
     WEEKDAY_WEIGHTS_ONLINE,
     WITHDRAW_SHARE,
-    DemoConfig,
-    _answer_rates,
-    _assign_operators,
-    _escalated,
-    _handle_times,
-    _hourly_profile,
-    _operator_skill,
-    _ratings,
-    _served_by,
-    _service_types,
-    _Streams,
-    _survey_penalty,
-    _surveys,
-    _waits,
+)
+from data_access.demo.cases import CASE_FLOW
+from data_access.demo.contacts import (
+    answer_rates,
+    assign_operators,
+    draw_bot_handovers,
+    draw_handle_times,
+    draw_operator_skill,
+    draw_ratings,
+    draw_served_by,
+    draw_service_types,
+    draw_surveys,
+    draw_waits,
+    hourly_profile,
     solve_month_level,
     subscriber_keys,
+    survey_penalty,
 )
+from data_access.demo.plan import DemoConfig, Streams
+from data_access.demo.story import MONTHS
 from data_access.engine import (
     DatabaseUnavailable,
     create_db_engine,
@@ -81,7 +83,6 @@ from data_access.schema import (
     NpsSurvey,
     Operator,
 )
-from data_access.story import MONTHS
 
 DEFAULT_RATE = 5.0
 MAX_RATE = 10_000.0
@@ -110,11 +111,11 @@ class FeedError(RuntimeError):
     """A feed that cannot start or go on, said in one line (printed with exit code 2)."""
 
 
-class _FeedStreams(_Streams):
+class _FeedStreams(Streams):
     """The demo's stream scheme under purposes of the feed's own: the same seed never replays
     the demo's numbers."""
 
-    PURPOSES = (*_Streams.PURPOSES, "feed_reference", "feed_mix", "feed_contacts", "feed_waits",
+    PURPOSES = (*Streams.PURPOSES, "feed_reference", "feed_mix", "feed_contacts", "feed_waits",
                 "feed_surveys", "feed_ratings", "feed_cases", "feed_stages")
 
 
@@ -184,7 +185,7 @@ def contact_weights(moment: dt.datetime) -> dict[str, float]:
     for code, share in shares.items():
         weights[code] = (NOW_MONTH.online * share / sum(shares.values())
                          * _weekday_share(WEEKDAY_WEIGHTS_ONLINE, weekday)
-                         * _hour_share(_hourly_profile(code), hour))
+                         * _hour_share(hourly_profile(code), hour))
     return weights
 
 
@@ -223,7 +224,7 @@ def _skeleton(channel: np.ndarray, hour: np.ndarray, weekday: np.ndarray
             "month_index": np.full(channel.size, NOW_MONTH.index)}
 
 
-def reference_level(streams: _Streams) -> float:
+def reference_level(streams: Streams) -> float:
     """The latent NPS mean for the last story month, solved once over a synthetic week.
 
     The demo solves it over a month of answered surveys; a tick's few contacts cannot, and
@@ -239,9 +240,9 @@ def reference_level(streams: _Streams) -> float:
     skeleton = _skeleton(np.array([CHANNEL_BY_CODE[cells[i][2]].id for i in picked]),
                          np.array([cells[i][1] for i in picked]),
                          np.array([cells[i][0] for i in picked]))
-    served = _served_by(skeleton, rng)
-    penalty = _survey_penalty(_waits(skeleton, served, rng), served)
-    answered = rng.random(picked.size) < _answer_rates(skeleton["channel"])
+    served = draw_served_by(skeleton, rng)
+    penalty = survey_penalty(draw_waits(skeleton, served, rng), served)
+    answered = rng.random(picked.size) < answer_rates(skeleton["channel"])
     return solve_month_level(penalty[answered], NOW_MONTH.nps_target)
 
 
@@ -249,7 +250,7 @@ def reference_level(streams: _Streams) -> float:
 
 @dataclass
 class _Model:
-    streams: _Streams
+    streams: Streams
     level: float
     operators: pl.DataFrame
     skill: np.ndarray
@@ -324,7 +325,7 @@ def _prepare(engine: Engine, seed: int, today: dt.date, where: str) -> _Model:
         operators = _usable_operators(connection, today, where)
         subscribers = _subscribers(connection, seed)
     streams = _FeedStreams(seed)
-    skill = _operator_skill(operators["id"].unique().sort().to_numpy(),
+    skill = draw_operator_skill(operators["id"].unique().sort().to_numpy(),
                             streams.rng("feed_reference", 1))
     return _Model(streams, reference_level(streams), operators, skill, subscribers)
 
@@ -342,16 +343,17 @@ def _new_contacts(connection: Connection, model: _Model, tick: int, now: dt.date
     codes = rng.choice(list(weights), size=count, p=p / p.sum())
     channel = np.array([CHANNEL_BY_CODE[code].id for code in codes])
     skeleton = _skeleton(channel, np.full(count, now.hour), np.full(count, now.weekday()))
-    served = _served_by(skeleton, rng)
+    served = draw_served_by(skeleton, rng)
     office = channel == CHANNEL_BY_CODE["office"].id
-    service = _service_types(served, office, rng)
+    service = draw_service_types(served, office, rng)
     region = rng.choice(_REGION_IDS, size=count, p=_REGION_P / _REGION_P.sum())
     rated_service = np.isin(service, _RATED_TYPES)
-    operator = _assign_operators(model.operators, now.date(), now.date(), region, office,
+    operator = assign_operators(model.operators, now.date(), now.date(), region, office,
                                  (served == "operator") & ~office, rated_service, rng)
-    wait = _waits(skeleton, served, model.streams.rng("feed_waits", tick))
-    handle = _handle_times(channel, served, model.streams.rng("feed_waits", tick, 1))
-    escalated, bot = _escalated(skeleton, served, model.streams.rng("feed_contacts", tick, 1))
+    wait = draw_waits(skeleton, served, model.streams.rng("feed_waits", tick))
+    handle = draw_handle_times(channel, served, model.streams.rng("feed_waits", tick, 1))
+    escalated, bot = draw_bot_handovers(skeleton, served,
+                                        model.streams.rng("feed_contacts", tick, 1))
     ended = np.full(count, np.datetime64(now, "us"))
     skeleton["started"] = ended - (bot + wait + handle).astype("timedelta64[s]")
     subscriber = model.subscribers.gather(
@@ -367,11 +369,11 @@ def _new_contacts(connection: Connection, model: _Model, tick: int, now: dt.date
     contact_ids = np.array(connection.execute(
         insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows).scalars().all())
     # The survey goes out as the contact ends; an answer, if any, is stamped the same moment.
-    surveys = _surveys(contact_ids, skeleton, served, wait, handle, NEVER,
+    surveys = draw_surveys(contact_ids, skeleton, served, wait, handle, NEVER,
                        model.streams.rng("feed_surveys", tick), level=model.level, bot=bot
                        ).with_columns(answered_at=pl.when("answered").then("sent_at"))
     connection.execute(insert(NpsSurvey), surveys.to_dicts())
-    ratings = _ratings(contact_ids, operator, rated_service, ended, wait, model.skill, NEVER,
+    ratings = draw_ratings(contact_ids, operator, rated_service, ended, wait, model.skill, NEVER,
                        model.streams.rng("feed_ratings", tick))
     return int(surveys["answered"].sum()), ratings.select(
         "operator_id", "contact_id", "score").to_dicts()

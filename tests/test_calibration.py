@@ -13,15 +13,15 @@ import pytest
 
 from data_access.demo import (
     DemoConfig,
-    _Streams,
+    Streams,
     build_cases,
     build_month,
     build_operators,
     build_plan,
     subscriber_keys,
 )
+from data_access.demo.story import MONTHS
 from data_access.queries import Filters, front_line_coverage, kpis, nps_by_period
-from data_access.story import MONTHS
 from tests.conftest import SMALL_SCALE, STORY
 
 
@@ -65,7 +65,7 @@ def test_e_otinish_count_scales_and_starts_in_february_2022(seeded_engine):
 def test_exactly_137_e_otinish_appeals_at_scale_1():
     """Full scale, without a database: the generator's own case frames for the whole story."""
     config = DemoConfig(scale=1.0, **STORY)
-    streams = _Streams(config.seed)
+    streams = Streams(config.seed)
     plan = build_plan(config, streams)
     counts, first_day = 0, None
     next_id = 1
@@ -118,7 +118,7 @@ def test_story_targets_are_the_published_figures():
 
 def _generated_month(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     config = DemoConfig(scale=0.01, seed=seed, **STORY)
-    streams = _Streams(config.seed)
+    streams = Streams(config.seed)
     plan = build_plan(config, streams)
     operators = build_operators(config, streams)
     batch = build_month(config, plan, operators, subscriber_keys(config), streams,
@@ -138,7 +138,7 @@ def test_the_roster_follows_roster_scale_when_given():
     """The scale benchmark grows rows without growing the operators a page ranks."""
     def roster(**sizes: float) -> pl.DataFrame:
         config = DemoConfig(seed=3, **STORY, **sizes)
-        return build_operators(config, _Streams(config.seed))
+        return build_operators(config, Streams(config.seed))
 
     reference, grown = roster(scale=1.0), roster(scale=10.0)
     assert grown.height > 9 * reference.height
