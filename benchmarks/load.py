@@ -78,6 +78,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -588,20 +590,14 @@ def committed_rows(clock: InsertClock, window: tuple[float, float], above: float
 
 
 def percentile(values: list[float], share: float) -> float:
-    """Nearest rank, as the dashboards' percentiles."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered), max(1, math.ceil(share * len(ordered)))) - 1]
+    """Nearest rank, as the dashboards' percentiles (numpy's inverted CDF is exactly that)."""
+    return float(np.percentile(values, share * 100, method="inverted_cdf"))
 
 
 def weighted_percentile(pairs: list[tuple[float, int]], share: float) -> float:
     """Nearest rank over values that each stand for `weight` observations."""
-    ordered = sorted(pairs)
-    rank = max(1, math.ceil(share * sum(weight for _, weight in ordered)))
-    for value, weight in ordered:
-        rank -= weight
-        if rank <= 0:
-            return value
-    return ordered[-1][0]
+    values, weights = zip(*pairs, strict=True)
+    return float(np.percentile(values, share * 100, method="inverted_cdf", weights=weights))
 
 
 def spread(values: list[float]) -> str:
