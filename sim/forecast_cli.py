@@ -1,0 +1,150 @@
+"""`python -m sim forecast`: next weeks' demand per quarter hour and channel, answer first.
+
+Not part of the simulator's core: like sim/cli.py it reads the database (through
+data_access.history, .queries and .holidays) and hands plain frames to the pure modules
+sim.forecast, sim.forecast_backtest and sim.required.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from data_access.argtypes import date_arg, int_arg
+
+HISTORY_DAYS = 420  # a year for the daily model plus the backtest's weeks before it
+HANDLING_DAYS = 56  # handle times and automation shares: the simulator baseline's 8 weeks
+ANSWER = ("Next week ({start} – {end}): {total:,.0f} arrivals forecast across {channels} "
+          "channels ({by_pool}).")
+ANSWER_ACCURACY = ("Next week ({start} – {end}): {total:,.0f} arrivals forecast across "
+                   "{channels} channels ({by_pool}); over the last {weeks} weeks the "
+                   "forecast's WAPE per quarter hour was {model:.1%} against {naive:.1%} for "
+                   "the same quarter last week and {mean:.1%} for the 8-week weekday mean "
+                   "({gain_naive:.0%} and {gain_mean:.0%} lower).")
+NO_HISTORY = "the database holds no contacts to forecast from"
+HOLIDAYS_UNKNOWN = ("warning: the holiday table ends in {last_year}; days after it are "
+                    "forecast as ordinary days")
+BY_POOL = "{pool} {total:,.0f}"
+
+
+def add_forecast_parser(commands: argparse._SubParsersAction) -> None:
+    """The `forecast` subcommand's options."""
+    command = commands.add_parser("forecast", help="demand per quarter hour and channel for "
+                                                   "the next weeks, with prediction intervals")
+    command.add_argument("--weeks", type=int_arg("--weeks", 1, 4), default=2,
+                         help="weeks ahead, 1..4 (default 2)")
+    command.add_argument("--backtest", action="store_true",
+                         help="also measure accuracy on the last weeks against the baselines")
+    command.add_argument("--backtest-weeks", type=int_arg("--backtest-weeks", 1, 26),
+                         default=8)
+    command.add_argument("--end", type=date_arg("--end"),
+                         help="last day of history to forecast from (default: newest contact)")
+    command.add_argument("--required", metavar="CSV",
+                         help="also write required agents per date, quarter and pool to CSV")
+    output = command.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true")
+    output.add_argument("--csv", action="store_true",
+                        help="the forecast per day, channel and quarter as CSV on stdout")
+    command.add_argument("--db")
+
+
+def load_inputs(db: str | None, end: dt.date | None
+                ) -> tuple[pl.DataFrame, pl.DataFrame, dt.date]:
+    """History of arrivals, handling per channel, and the forecast's origin, from the database."""
+    from data_access.engine import connect_checked, require_schema
+    from data_access.history import arrivals_by_quarter
+    from data_access.queries import Filters, handling_by_channel, latest_contact_date
+
+    engine = connect_checked(db)
+    require_schema(engine)
+    with engine.connect() as connection:
+        origin = end or latest_contact_date(connection)
+        if origin is None:
+            raise ValueError(NO_HISTORY)
+        history = arrivals_by_quarter(connection, origin - dt.timedelta(days=HISTORY_DAYS - 1),
+                                      origin)
+        handling = handling_by_channel(connection, Filters(
+            origin - dt.timedelta(days=HANDLING_DAYS - 1), origin))
+    if history.is_empty():
+        raise ValueError(f"--end {origin}: no contacts in the {HISTORY_DAYS} days up to it")
+    return history, handling, origin
+
+
+def answer(forecast: pl.DataFrame, origin: dt.date, accuracy: pl.DataFrame | None,
+           weeks: int) -> str:
+    """The one-sentence answer: next week's total, and the backtest's WAPE when measured."""
+    from sim.demand import POOL_OF
+
+    week = forecast.filter(pl.col("day") <= origin + dt.timedelta(days=7))
+    pools = (week.with_columns(pool=pl.col("channel").replace(POOL_OF))
+             .group_by("pool").agg(pl.col("forecast").sum()).sort("pool"))
+    values = {"start": origin + dt.timedelta(days=1), "end": origin + dt.timedelta(days=7),
+              "total": week.get_column("forecast").sum(),
+              "channels": week.get_column("channel").n_unique(),
+              "by_pool": ", ".join(BY_POOL.format(pool=pool, total=total)
+                                   for pool, total in pools.iter_rows())}
+    if accuracy is None:
+        return ANSWER.format(**values)
+    wape = dict(accuracy.select("method", "wape").iter_rows())
+    return ANSWER_ACCURACY.format(
+        **values, weeks=weeks, model=wape["model"], naive=wape["seasonal_naive"],
+        mean=wape["weekday_mean_8w"], gain_naive=1 - wape["model"] / wape["seasonal_naive"],
+        gain_mean=1 - wape["model"] / wape["weekday_mean_8w"])
+
+
+def forecast_command(args: argparse.Namespace) -> None:
+    """Read, forecast, optionally backtest and size; print the answer first."""
+    from data_access.holidays import LAST_YEAR, holiday_dates
+    from sim.forecast import forecast_intervals
+    from sim.forecast_backtest import backtest
+
+    history, handling, origin = load_inputs(args.db, args.end)
+    holidays = holiday_dates()
+    if (origin + dt.timedelta(days=7 * args.weeks)).year > LAST_YEAR:
+        print(HOLIDAYS_UNKNOWN.format(last_year=LAST_YEAR), file=sys.stderr)
+    forecast = forecast_intervals(history, origin, args.weeks, holidays)
+    tested = backtest(history, holidays, args.backtest_weeks) if args.backtest else None
+    sentence = answer(forecast, origin, tested.total if tested else None, args.backtest_weeks)
+    if args.required:
+        from sim.required import required_agents
+
+        required_agents(forecast, handling).write_csv(args.required)
+    if args.csv:
+        print(sentence, file=sys.stderr)
+        sys.stdout.write(forecast.write_csv())
+        return
+    if args.json:
+        print(json.dumps(_json_document(sentence, forecast, tested)))
+        return
+    print(sentence)
+    daily = (forecast.group_by("day", "channel").agg(pl.col("forecast").sum().round(1))
+             .pivot("channel", index="day", values="forecast").sort("day"))
+    _show(daily)
+    if tested is not None:
+        for name in ("wape", "bias"):
+            print(f"backtest {name} per channel (per quarter hour, {args.backtest_weeks} "
+                  "weekly origins):")
+            _show(tested.by_channel.pivot("method", index="channel", values=name))
+        _show(tested.total)
+    if args.required:
+        print(f"required agents written to {Path(args.required)}")
+
+
+def _show(frame: pl.DataFrame) -> None:
+    with pl.Config(tbl_rows=60, tbl_cols=12, tbl_width_chars=160, float_precision=3):
+        print(frame)
+
+
+def _json_document(sentence: str, forecast: pl.DataFrame, tested) -> dict:
+    document = {"answer": sentence,
+                "forecast": forecast.with_columns(pl.col("day").cast(pl.String)).to_dicts()}
+    if tested is not None:
+        document["backtest"] = {"total": tested.total.to_dicts(),
+                                "by_channel": tested.by_channel.to_dicts(),
+                                "by_quarter": tested.by_quarter.to_dicts()}
+    return document
