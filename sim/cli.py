@@ -259,6 +259,12 @@ def _default_scenario(args: argparse.Namespace) -> None:
         print(text)
 
 
+def _forecast(args: argparse.Namespace) -> None:
+    from sim.forecast_cli import forecast_command
+
+    forecast_command(args)
+
+
 def _replications_and_seed(command: argparse.ArgumentParser, replications: int) -> None:
     command.add_argument("--replications", type=positive_int_arg("--replications", 1000),
                          default=replications)
@@ -330,6 +336,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="last day of the weeks to learn from (default: newest contact)")
     default.add_argument("--output", help="TOML file to write (default: stdout)")
     default.add_argument("--db")
+
+    from sim.forecast_cli import add_forecast_parser
+
+    add_forecast_parser(commands)
     return parser
 
 
@@ -339,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"run": _run, "sweep": _sweep, "compare": _compare, "optimize": _optimize,
                 "erlang": _erlang,
-                "default-scenario": _default_scenario}
+                "default-scenario": _default_scenario, "forecast": _forecast}
     try:
         handlers[args.command](args)
     except (CliError, DatabaseUnavailable, ValueError) as error:
