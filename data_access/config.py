@@ -124,3 +124,14 @@ DEADLINE_SETTINGS: dict[str, tuple[str, float]] = {
     "e_otinish": ("SERVICEPULSE_DEADLINE_DAYS_E_OTINISH", 15.0),
 }
 DEADLINE_DAYS_RANGE = (0.5, 3650.0)
+
+# Queue targets (settings, like the NPS target). Abandonment: the share of queued contacts (answered
+# or abandoned) that may give up; above it the Overview raises an alert. Service level X/Y per
+# channel: X of the queued contacts answered in under Y seconds; Y is one of the wait buckets'
+# edges (rollups.WAIT_EDGES_S) so the recorded share is exact. The defaults are the simulator's.
+ABANDONMENT_TARGET_SETTING = ("SERVICEPULSE_ABANDONMENT_TARGET", 0.05)
+ABANDONMENT_TARGET_RANGE = (0.0, 1.0)
+SERVICE_LEVEL_TARGETS: dict[str, tuple[float, int]] = {
+    "office": (0.8, 300), "whatsapp": (0.8, 60), "telegram": (0.8, 60),
+    "web_cabinet": (0.8, 120), "mobile_app": (0.8, 120),
+}

@@ -259,6 +259,54 @@ def _default_scenario(args: argparse.Namespace) -> None:
         print(text)
 
 
+BACKTEST_HEADER = "{verdict}"
+BACKTEST_LINES = (
+    ("mae_sl_points", "daily service level, mean absolute error (points)"),
+    ("mae_asa_s", "daily ASA, mean absolute error (s)"),
+    ("mae_abandonment_points", "daily abandonment, mean absolute error (points)"),
+    ("interval_mae_sl_points", "hourly service level, mean absolute error (points)"),
+    ("interval_mae_asa_s", "hourly ASA, mean absolute error (s)"),
+    ("interval_mae_abandonment_points", "hourly abandonment, mean absolute error (points)"),
+    ("inside_sl", "days whose recorded SL lies in the simulation's 95% interval"),
+    ("inside_asa", "days whose recorded ASA lies in the simulation's 95% interval"),
+    ("inside_abandonment", "days whose recorded abandonment lies in the 95% interval"),
+)
+
+
+def _backtest(args: argparse.Namespace) -> None:
+    from data_access.engine import connect_checked, require_schema
+    from sim.learn import backtest_from_database
+
+    if args.date_to < args.date_from:
+        raise CliError(f"--to {args.date_to} is before --from {args.date_from}")
+    if (args.date_to - args.date_from).days >= 366:
+        raise CliError(f"--from {args.date_from} --to {args.date_to}: at most 366 days")
+    engine = connect_checked(args.db)
+    require_schema(engine)
+    with engine.connect() as connection:
+        result = backtest_from_database(connection, args.date_from, args.date_to,
+                                        args.replications, args.seed)
+    summary = result.summary
+    if args.json:
+        days = [{k: _json_value(v) if not hasattr(v, "isoformat") else v.isoformat()
+                 for k, v in row.items()} for row in result.days.iter_rows(named=True)]
+        print(json.dumps({"summary": {k: _json_value(v) for k, v in summary.items()},
+                          "days": days}))
+        return
+    print(BACKTEST_HEADER.format(verdict=summary["verdict"]))
+    if not summary.get("days"):
+        return
+    for key, label in BACKTEST_LINES:
+        value = summary.get(key)
+        shown = "-" if value is None else (f"{value:.0%}" if key.startswith("inside")
+                                          else f"{value:.2f}")
+        print(f"{label:>66}: {shown}")
+    print(f"{args.replications} replications a day, seed {args.seed}")
+    _print_table(result.days.select(
+        "day", "pool", "recorded_queued", "recorded_sl", "sim_sl", "sim_sl_low", "sim_sl_high",
+        "recorded_asa_s", "sim_asa_s", "recorded_abandonment", "sim_abandonment"))
+
+
 def _forecast(args: argparse.Namespace) -> None:
     from sim.forecast_cli import forecast_command
 
@@ -340,6 +388,14 @@ def _parser() -> argparse.ArgumentParser:
     from sim.forecast_cli import add_forecast_parser
 
     add_forecast_parser(commands)
+
+    back = commands.add_parser("backtest", help="simulate recorded days and compare with the "
+                                                "record (SL, ASA, abandonment)")
+    back.add_argument("--from", dest="date_from", type=date_arg("--from"), required=True)
+    back.add_argument("--to", dest="date_to", type=date_arg("--to"), required=True)
+    _replications_and_seed(back, 10)
+    back.add_argument("--json", action="store_true")
+    back.add_argument("--db")
     return parser
 
 
@@ -349,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"run": _run, "sweep": _sweep, "compare": _compare, "optimize": _optimize,
                 "erlang": _erlang,
-                "default-scenario": _default_scenario, "forecast": _forecast}
+                "default-scenario": _default_scenario, "forecast": _forecast, "backtest": _backtest}
     try:
         handlers[args.command](args)
     except (CliError, DatabaseUnavailable, ValueError) as error:

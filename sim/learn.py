@@ -9,6 +9,7 @@ the wait→NPS curve — is read here, as plain frames handed to those pure buil
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import polars as pl
 from sqlalchemy import Connection
@@ -22,9 +23,18 @@ from data_access.queries import (
     latest_contact_date,
     nps_by_wait_bucket,
 )
-from data_access.rollups import WAIT_BUCKETS
+from data_access.queue import (
+    automation_by_day,
+    handle_sums_by_hour,
+    queue_history,
+    queue_sums_by_channel,
+    staffing_by_quarter,
+)
+from data_access.rollups import QUARTER_MINUTES, WAIT_BUCKETS
+from sim.backtest import Backtest, History, backtest
 from sim.config import Scenario
-from sim.demand import WEEKDAYS, scenario_from_history
+from sim.demand import PATIENCE_S, WEEKDAYS, erlang_plan, scenario_from_history
+from sim.estimates import handle_by_hour, patience_by_channel
 from sim.nps import WaitNpsCurve, fit_curve
 
 
@@ -50,8 +60,33 @@ def baseline_from_database(connection: Connection, weekday: int, weeks: int,
     scenario = scenario_from_history(arrivals, handling, weekday, interval_minutes)
     if not scenario.channels:
         return None, f"no simulated channel has contacts from {start} to {end}"
-    return scenario, (f"Baseline: the mean {WEEKDAYS[weekday]} of {start} – {end} "
-                      f"({weeks} weeks), staffed at the Erlang A minimum for the targets.")
+    patience = patience_sources(learned_patience(connection, start, end), weeks)
+    staffing = recorded_staffing(connection, weekday, start, end, interval_minutes)
+    scenario = with_record(scenario, patience, staffing)
+    label = (STAFFING_LABEL.format(weekday=WEEKDAYS[weekday], start=start, end=end)
+             if staffing else STAFFING_ERLANG.format(start=start, end=end))
+    return scenario, BASELINE_NOTE.format(weekday=WEEKDAYS[weekday], start=start, end=end,
+                                          weeks=weeks, staffing=label)
+
+
+BASELINE_NOTE = "Baseline: the mean {weekday} of {start} – {end} ({weeks} weeks). {staffing}"
+
+
+def patience_from_database(connection: Connection, weeks: int, end: dt.date | None = None
+                           ) -> dict[str, tuple[float, str]]:
+    """Per channel: the patience the baseline uses and its source, for the form."""
+    end = end or latest_contact_date(connection)
+    if end is None:
+        return {code: (value, PATIENCE_ASSUMED.format(assumed=value))
+                for code, value in PATIENCE_S.items()}
+    start = end - dt.timedelta(days=7 * weeks - 1)
+    return patience_sources(learned_patience(connection, start, end), weeks)
+
+
+def erlang_reference(scenario: Scenario) -> dict[str, tuple[int, ...]]:
+    """The Erlang A minimum per pool and interval for the scenario's demand: the reference."""
+    return {pool.name: erlang_plan(scenario, pool.name) for pool in scenario.pools
+            if any(c.pool == pool.name for c in scenario.channels)}
 
 
 def curve_from_database(connection: Connection, days: int = 90
@@ -67,3 +102,110 @@ def curve_from_database(connection: Connection, days: int = 90
     automated = automated_nps_counts(connection, filters)
     return fit_curve(buckets, WAIT_BUCKETS, with_nps(automated)), (
         f"wait→NPS curve fitted on surveys from {filters.start} to {filters.end}")
+
+
+# --- The queue on record: patience, handle time, staffing, and the backtest's history --------
+
+PATIENCE_SOURCE = "learned from {weeks} weeks: {mean:.0f} s [{low:.0f}, {high:.0f}]"
+PATIENCE_NO_ABANDON = ("learned from {weeks} weeks: nobody abandoned; patience above "
+                       "{low:.0f} s (the assumed {assumed:.0f} s is kept)")
+PATIENCE_ASSUMED = "assumed {assumed:.0f} s: no queue on record in these weeks"
+STAFFING_LABEL = ("Staffing: the recorded agents on duty (mean per interval over the "
+                  "{weekday}s of {start} – {end}); the Erlang A minimum is the reference line.")
+STAFFING_ERLANG = ("Staffing: the Erlang A minimum for the targets (no staffing on record for "
+                   "{start} – {end}).")
+
+
+def learned_patience(connection: Connection, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """Mean patience per channel with its 95% interval, from the queue of `start`–`end`."""
+    return patience_by_channel(queue_sums_by_channel(connection, start, end))
+
+
+def patience_sources(patience: pl.DataFrame, weeks: int) -> dict[str, tuple[float, str]]:
+    """Per simulated channel: the patience to use and where it comes from (for the form)."""
+    learned = {row["channel"]: row for row in patience.iter_rows(named=True)}
+    sources = {}
+    for code, assumed in PATIENCE_S.items():
+        row = learned.get(code)
+        if row is None or row["patience_low_s"] is None:
+            sources[code] = (assumed, PATIENCE_ASSUMED.format(assumed=assumed))
+        elif row["patience_s"] is None:
+            sources[code] = (assumed, PATIENCE_NO_ABANDON.format(
+                weeks=weeks, low=row["patience_low_s"], assumed=assumed))
+        else:
+            sources[code] = (round(row["patience_s"], 1), PATIENCE_SOURCE.format(
+                weeks=weeks, mean=row["patience_s"], low=row["patience_low_s"],
+                high=row["patience_high_s"]))
+    return sources
+
+
+def learned_handle_by_hour(connection: Connection, start: dt.date, end: dt.date
+                           ) -> pl.DataFrame:
+    """Mean handle seconds per channel and hour (the channel's mean where an hour is thin)."""
+    return handle_by_hour(handle_sums_by_hour(connection, start, end))
+
+
+def recorded_staffing(connection: Connection, weekday: int, start: dt.date, end: dt.date,
+                      interval_minutes: int) -> dict[str, tuple[int, ...]]:
+    """Mean agents on duty per pool and interval over the range's days of `weekday`.
+
+    Empty when no such day has staffing on record. Quarters are averaged into the interval.
+    """
+    staffing = staffing_by_quarter(connection, start, end).filter(
+        pl.col("day").dt.weekday() == weekday + 1)
+    days = staffing["day"].n_unique()
+    if days == 0:
+        return {}
+    per = interval_minutes // QUARTER_MINUTES
+    means = (staffing.group_by("pool", (pl.col("quarter") // per).alias("interval"))
+             .agg((pl.col("agents").sum() / (days * per)).alias("agents")))
+    intervals = 24 * 60 // interval_minutes
+    plan = {}
+    for pool in means["pool"].unique().to_list():
+        values = [0] * intervals
+        for interval, agents in means.filter(pl.col("pool") == pool).select(
+                "interval", "agents").iter_rows():
+            values[interval] = round(agents)
+        plan[pool] = tuple(values)
+    return plan
+
+
+def with_record(scenario: Scenario, patience: dict[str, tuple[float, str]],
+                staffing: dict[str, tuple[int, ...]]) -> Scenario:
+    """The baseline with learned patience per channel and the recorded staffing per pool."""
+    channels = tuple(replace(c, patience_s=patience[c.name][0]) if c.name in patience else c
+                     for c in scenario.channels)
+    scenario = replace(scenario, channels=channels)
+    for pool, operators in staffing.items():
+        if any(p.name == pool for p in scenario.pools):
+            scenario = scenario.with_pool_operators(pool, operators)
+    return scenario
+
+
+def backtest_history(connection: Connection, start: dt.date, end: dt.date) -> History:
+    """The record of `start`–`end` the backtest replays, patience learned from the same days."""
+    patience = learned_patience(connection, start, end)
+    return History(
+        intervals=queue_history(connection, start, end),
+        automation=automation_by_day(connection, start, end),
+        staffing=staffing_by_quarter(connection, start, end),
+        patience_s={row["channel"]: row["patience_s"] for row in patience.iter_rows(named=True)},
+    )
+
+
+def backtest_from_database(connection: Connection, start: dt.date, end: dt.date,
+                           replications: int = 10, seed: int = 0, patience_scale: float = 1.0,
+                           staffing_scale: float = 1.0) -> Backtest:
+    """Simulate each recorded day of `start`–`end` and compare it with the record."""
+    if end < start:
+        raise ValueError(f"--to {end} is before --from {start}")
+    return backtest(backtest_history(connection, start, end), replications, seed,
+                    patience_scale=patience_scale, staffing_scale=staffing_scale)
+
+
+def last_weeks(connection: Connection, weeks: int = 4) -> tuple[dt.date, dt.date] | None:
+    """The last `weeks` whole weeks of days with contacts, ending on the newest day."""
+    end = latest_contact_date(connection)
+    if end is None:
+        return None
+    return end - dt.timedelta(days=7 * weeks - 1), end

@@ -33,10 +33,17 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Date, DateTime, Engine, bindparam, event, select, text
 
-from data_access import customer, operations, queries
+from data_access import customer, operations, queries, queue
 from data_access.queries import GRANULARITIES, Filters
 from data_access.schema import Operator
-from sim.learn import curve_from_database, learn_demand
+from sim.learn import (
+    backtest_history,
+    curve_from_database,
+    learn_demand,
+    learned_patience,
+    patience_from_database,
+    recorded_staffing,
+)
 
 RAW_TABLES = frozenset({"contacts", "nps_surveys", "cases", "case_events", "agent_ratings"})
 ROLLUP_PREFIX = "rollup_"
@@ -140,6 +147,9 @@ def page_calls(operator: str) -> dict[str, list[Call]]:
                 add(queries.cases_by_period, filters, granularity, by=split)
         for split in CASE_SPLITS[1:]:
             add(customer.case_breakdown, filters, split)
+        for function in (queue.queue_by_channel, queue.abandonment_by_channel_hour,
+                         queue.occupancy_by_pool_hour):  # Overview and Channels: the queue
+            add(function, filters)
     # The simulator page: its baseline day (the newest contact, then the last weeks' demand)
     # and its wait -> NPS curve.
     for interval_minutes in (15, 30, 60):
@@ -147,6 +157,12 @@ def page_calls(operator: str) -> dict[str, list[Call]]:
             add(learn_demand, weekday, 8, interval_minutes, LAST_DAY)
     add(queries.latest_contact_date)
     add(curve_from_database)
+    # Its learned patience and recorded staffing, and the last 4 weeks' backtest history.
+    add(learned_patience, LAST_DAY - dt.timedelta(days=55), LAST_DAY)
+    add(patience_from_database, 8, LAST_DAY)
+    for weekday in (0, 6):
+        add(recorded_staffing, weekday, LAST_DAY - dt.timedelta(days=55), LAST_DAY, 60)
+    add(backtest_history, LAST_DAY - dt.timedelta(days=27), LAST_DAY)
     return calls
 
 
