@@ -29,7 +29,8 @@ from sqlalchemy import (
 from data_access.config import DEADLINE_KINDS, local_now
 from data_access.dates import month_end
 from data_access.metrics import censored_resolution
-from data_access.queries import (
+from data_access.queries import cases_received, first_case_day
+from data_access.rollup_reads import (
     CASE_TOTALS,
     CASES,
     REASONS,
@@ -37,14 +38,12 @@ from data_access.queries import (
     CaseDimension,
     Filters,
     Granularity,
-    _case_sums,
-    _dimension_filters,
-    _frame,
-    _none,
-    _segment_filters,
-    _summed,
-    cases_received,
-    first_case_day,
+    case_sums,
+    dimension_filters,
+    no_conditions,
+    read_frame,
+    segment_filters,
+    summed,
     whole_month_rows,
 )
 from data_access.rollups import (
@@ -84,7 +83,7 @@ def detractor_reasons(connection: Connection, filters: Filters) -> pl.DataFrame:
     """
     rows = whole_month_rows(connection, REASONS, filters, lambda table: select(
         table.c.reason, table.c.detractors)).subquery()
-    frame = _frame(connection, _summed(rows, ["reason"], ["detractors"]),
+    frame = read_frame(connection, summed(rows, ["reason"], ["detractors"]),
                    {"reason": pl.String, "detractors": pl.Int64})
     frame = frame.filter(pl.col("detractors") > 0).with_columns(
         pl.col("reason").replace(NO_REASON_KEY, NO_REASON))
@@ -120,13 +119,13 @@ def low_score_comments(connection: Connection, filters: Filters, limit: int = 50
         .join(Region, Region.id == Contact.region_id)
         .join(ServiceType, ServiceType.id == Contact.service_type_id)
         .where(started >= filters.start_at, started < filters.end_before,
-               *_dimension_filters(filters, Contact.channel_id, Contact.region_id,
+               *dimension_filters(filters, Contact.channel_id, Contact.region_id,
                                    Contact.service_type_id),
                text(WITH_COMPLAINT))
         .order_by(NpsSurvey.answered_at.desc(), NpsSurvey.contact_id.desc())
         .limit(_checked_limit(limit))
     )
-    frame = _frame(connection, statement, {
+    frame = read_frame(connection, statement, {
         "answered_at": pl.Datetime("us"), "score": pl.Int64, "reason": pl.String,
         "suggestion": pl.String, "channel": pl.String, "region": pl.String,
         "service_type": pl.String})
@@ -236,7 +235,7 @@ def case_breakdown(connection: Connection, filters: Filters, by: CaseDimension
     """
     if by not in CASE_DIMENSIONS:
         raise ValueError(f"by must be one of {CASE_DIMENSIONS}, not {by!r}")
-    frame = _case_sums(connection, CASES, filters, _none, None, by, ["received"]).filter(
+    frame = case_sums(connection, CASES, filters, no_conditions, None, by, ["received"]).filter(
         pl.col("received") > 0)
     return frame.with_columns(
         share_of_kind=pl.col("received") / pl.col("received").sum().over("kind"),
@@ -262,9 +261,9 @@ def e_otinish_funnel(connection: Connection, filters: Filters) -> pl.DataFrame:
     null when none were). Channel and region filters apply as on the e-Otinish tile, so the
     "received" count is the tile's count.
     """
-    received = _case_sums(connection, CASES, filters, _e_otinish_appeals, None, None,
+    received = case_sums(connection, CASES, filters, _e_otinish_appeals, None, None,
                           ["received"])
-    reached = _case_sums(connection, STAGES, filters, _e_otinish_appeals, None, None,
+    reached = case_sums(connection, STAGES, filters, _e_otinish_appeals, None, None,
                          list(STAGE_COLUMNS))
     counts = pl.DataFrame({"stage": list(CASE_STAGES),
                            "cases": [int(reached[column].sum() or 0)
@@ -310,12 +309,12 @@ def open_e_otinish_appeals(connection: Connection, filters: Filters, as_of: dt.d
         .select_from(Case).join(Region, Region.id == Case.region_id)
         .outerjoin(CaseEvent, and_(CaseEvent.case_id == Case.id, CaseEvent.stage == Case.status))
         .where(*_e_otinish_appeals(Case.__table__),
-               *_dimension_filters(filters, Case.channel_id, Case.region_id),
+               *dimension_filters(filters, Case.channel_id, Case.region_id),
                Case.received_at < filters.end_before, text(OPEN_CASE))
         .order_by(Case.received_at, Case.id)
         .limit(_checked_limit(limit))
     )
-    frame = _frame(connection, statement, {
+    frame = read_frame(connection, statement, {
         "external_id": pl.String, "received_at": pl.Datetime("us"), "category": pl.String,
         "region": pl.String, "stage": pl.String, "stage_since": pl.Datetime("us")})
     frame = frame.with_columns(
@@ -347,7 +346,7 @@ def _open_received_between(start: dt.datetime, end: dt.datetime, kind: str,
     """
     received = (select(Case.status, Case.kind, Case.channel_id)
                 .where(Case.received_at >= start, Case.received_at < end,
-                       *_dimension_filters(filters, Case.channel_id, Case.region_id))
+                       *dimension_filters(filters, Case.channel_id, Case.region_id))
                 .cte("received_in_range").prefix_with("MATERIALIZED"))
     open_stage = received.c.status.not_in(CLOSED_STAGES)
     if kind == "complaint":
@@ -377,15 +376,15 @@ def overdue_cases(connection: Connection, filters: Filters, as_of: dt.datetime,
     rows of one day, through the received_at index). The cost follows the days since the
     cut-off, not the history.
     """
-    totals = _case_sums(connection, CASE_TOTALS, None,
-                        lambda table: _segment_filters(table, filters), None, "channel",
+    totals = case_sums(connection, CASE_TOTALS, None,
+                        lambda table: segment_filters(table, filters), None, "channel",
                         ["received", "closed"])
     counts = dict.fromkeys(DEADLINE_KINDS, 0)
     for kind, days in deadline_days.items():
         cutoff = min(as_of - dt.timedelta(days=days), filters.end_before)
-        since = _case_sums(connection, CASES, replace(filters, start=cutoff.date(),
+        since = case_sums(connection, CASES, replace(filters, start=cutoff.date(),
                                                        end=dt.date.max),
-                           _none, None, "channel", ["received", "answered", "withdrawn"])
+                           no_conditions, None, "channel", ["received", "answered", "withdrawn"])
         still_open = totals.filter(_deadline_kind(kind)).select(
             pl.col("received").sum() - pl.col("closed").sum()).item()
         open_since = since.filter(_deadline_kind(kind)).select(
@@ -412,7 +411,7 @@ def resolution_estimates(connection: Connection, filters: Filters, granularity: 
     Columns: period, kind, received, answered, open, median_h, p90_h, within_target.
     """
     buckets = list(RESOLUTION_COLUMNS)
-    daily = _case_sums(connection, CASES, filters, _none, "day", None,
+    daily = case_sums(connection, CASES, filters, no_conditions, "day", None,
                        ["received", "answered", "withdrawn", *buckets]).rename({"period": "day"})
     every = {"day": "1d", "week": "1w", "month": "1mo"}[granularity]
     periods = daily.select("day").unique().with_columns(

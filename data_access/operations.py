@@ -31,18 +31,18 @@ from sqlalchemy import (
 from data_access import rollups
 from data_access.dates import first_of_month, month_end
 from data_access.metrics import with_bucket_percentiles
-from data_access.queries import (
+from data_access.rollup_reads import (
     CONTACTS,
     RATINGS,
     Filters,
-    _frame,
-    _in_range,
-    _int_schema,
-    _rollup_rows,
-    _summed,
+    in_range,
+    int_schema,
     period_start,
     ranged_rows,
     ratings_table,
+    read_frame,
+    rollup_rows,
+    summed,
     weekday_number,
     whole_month_rows,
 )
@@ -71,13 +71,13 @@ def wait_histogram(connection: Connection, filters: Filters, by_channel: bool = 
         if by_channel:
             columns = [Channel.code.label("channel")]
             joins = [(Channel, Channel.id == table.c.channel_id)]
-        return _rollup_rows(table, [*columns, *[table.c[name] for name in _WAIT_SUMS]],
+        return rollup_rows(table, [*columns, *[table.c[name] for name in _WAIT_SUMS]],
                             joins, [])
 
     rows = ranged_rows(connection, CONTACTS, filters, rows_of).subquery()
     keys = ["channel"] if by_channel else []
-    return _frame(connection, _summed(rows, keys, _WAIT_SUMS),
-                  {name: pl.String for name in keys} | _int_schema(_WAIT_SUMS))
+    return read_frame(connection, summed(rows, keys, _WAIT_SUMS),
+                  {name: pl.String for name in keys} | int_schema(_WAIT_SUMS))
 
 
 def wait_summary(histogram: pl.DataFrame, by_channel: bool = False) -> pl.DataFrame:
@@ -157,15 +157,15 @@ def contacts_by_hour_weekday(connection: Connection, filters: Filters, only_24x7
     (that weekday's days in the range), mean_contacts. All 168 cells, zeros filled.
     """
     hours = list(rollups.HOUR_COLUMNS)
-    rows = _rollup_rows(
+    rows = rollup_rows(
         CONTACTS,
         [weekday_number(CONTACTS.c.day, connection.dialect.name).label("dow"),
          *[CONTACTS.c[name] for name in hours]],
         [(Channel, Channel.id == CONTACTS.c.channel_id)],
-        [*_in_range(CONTACTS, filters), *([Channel.is_24x7] if only_24x7 else [])],
+        [*in_range(CONTACTS, filters), *([Channel.is_24x7] if only_24x7 else [])],
     ).subquery()
-    sums = _frame(connection, _summed(rows, ["dow"], hours),
-                  {"dow": pl.Int64} | _int_schema(hours))
+    sums = read_frame(connection, summed(rows, ["dow"], hours),
+                  {"dow": pl.Int64} | int_schema(hours))
     counts = sums.unpivot(index="dow", on=hours, variable_name="column",
                           value_name="contacts").select(
         "dow", pl.col("column").str.strip_prefix("hour_").cast(pl.Int64).alias("hour"),
@@ -226,7 +226,7 @@ def _rating_source(connection: Connection, filters: Filters,
     the monthly rollup where there is one."""
     table = ratings_table(filters)
     if table is RATINGS:
-        return rows_of(table).where(*_in_range(table, filters))
+        return rows_of(table).where(*in_range(table, filters))
     return whole_month_rows(connection, table, filters, rows_of)
 
 
@@ -255,9 +255,9 @@ def _rating_sums(connection: Connection, filters: Filters, measures: list[str], 
         *columns_of(source)).where(*condition(source))).subquery()
     keys = {**({"period": pl.Date} if monthly else {}),
             **({"operator_id": pl.Int64} if per_operator else {})}
-    return _frame(connection, _summed(rows, list(keys), measures,
+    return read_frame(connection, summed(rows, list(keys), measures,
                                       "month" if two_level else None, dialect),
-                  keys | _int_schema(measures))
+                  keys | int_schema(measures))
 
 
 def rating_distribution(connection: Connection, filters: Filters) -> pl.DataFrame:

@@ -9,21 +9,16 @@ never repeats a parameterised expression (which PostgreSQL would treat as a diff
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import replace
 
 import polars as pl
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Integer,
     Select,
     Table,
     and_,
-    cast,
     distinct,
-    extract,
     func,
     literal,
     or_,
@@ -42,189 +37,41 @@ from data_access.metrics import (
     with_nps,
     with_online_share,
 )
+from data_access.rollup_reads import (
+    CASE_TOTALS,
+    CASES,
+    CLOSURES,
+    CONTACTS,
+    OPERATOR_DAYS,
+    QUARTERS,
+    SURVEYS,
+    CaseDimension,
+    Dimension,
+    Filters,
+    Granularity,
+    case_sums,
+    dimension_filters,
+    in_range,
+    int_schema,
+    no_conditions,
+    period_start,
+    ranged_rows,
+    ratings_table,
+    read_frame,
+    rollup_rows,
+    segment_code,
+    segment_filters,
+    summed,
+    weekday_number,
+    whole_month_rows,
+)
+from data_access.rollup_reads import (
+    GRANULARITIES as GRANULARITIES,  # re-exported: the pages' filters read it here
+)
 from data_access.rollups import WAIT_BUCKETS
-from data_access.schema import Channel, Operator, Region, ServiceType
-
-Granularity = Literal["day", "week", "month"]
-GRANULARITIES: tuple[str, ...] = ("day", "week", "month")
-Dimension = Literal["channel", "region", "service_type"]
-DIMENSIONS: dict[str, type] = {"channel": Channel, "region": Region, "service_type": ServiceType}
-CaseDimension = Literal["category", "channel", "region"]
+from data_access.schema import Channel, Operator
 
 _MONTHS_PER_QUERY = 240  # SQLite allows 500 terms in one compound SELECT
-
-CONTACTS = rollups.TABLES["rollup_contacts"]
-QUARTERS = rollups.TABLES["rollup_contact_quarters"]
-SURVEYS = rollups.TABLES["rollup_surveys"]
-REASONS = rollups.TABLES["rollup_detractor_reasons"]
-CASES = rollups.TABLES["rollup_cases"]
-CLOSURES = rollups.TABLES["rollup_case_closures"]
-CASE_TOTALS = rollups.TABLES["rollup_case_totals"]
-STAGES = rollups.TABLES["rollup_case_stages"]
-RATINGS = rollups.TABLES["rollup_ratings"]
-OPERATOR_DAYS = rollups.TABLES["rollup_operator_days"]
-
-
-
-
-def ratings_table(filters: Filters) -> Table:
-    """Ratings by the rated contact's segment only when a filter needs it (twice the rows)."""
-    return RATINGS if filters.channels or filters.regions or filters.service_types else (
-        OPERATOR_DAYS)
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Date range (inclusive, local dates) and optional code lists; empty means all."""
-
-    start: dt.date
-    end: dt.date
-    channels: tuple[str, ...] = ()
-    regions: tuple[str, ...] = ()
-    service_types: tuple[str, ...] = ()
-
-    @property
-    def start_at(self) -> dt.datetime:
-        return dt.datetime.combine(self.start, dt.time())
-
-    @property
-    def end_before(self) -> dt.datetime:
-        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time())
-
-
-def _codes_in(column: ColumnElement, model: type, codes: tuple[str, ...]) -> ColumnElement:
-    return column.in_(select(model.id).where(model.code.in_(codes)).scalar_subquery())
-
-
-def _dimension_filters(filters: Filters, channel_col, region_col, service_col=None
-                       ) -> list[ColumnElement]:
-    conditions = []
-    if filters.channels:
-        conditions.append(_codes_in(channel_col, Channel, filters.channels))
-    if filters.regions:
-        conditions.append(_codes_in(region_col, Region, filters.regions))
-    if filters.service_types and service_col is not None:
-        conditions.append(_codes_in(service_col, ServiceType, filters.service_types))
-    return conditions
-
-
-def _segment_filters(table: Table, filters: Filters) -> list[ColumnElement]:
-    """The dimension filters on a rollup (cases have no service type, operators none)."""
-    service = table.c.get("service_type_id")
-    return (_dimension_filters(filters, table.c.channel_id, table.c.region_id, service)
-            if "channel_id" in table.c else [])
-
-
-def _in_range(table: Table, filters: Filters) -> list[ColumnElement]:
-    """The range's days and the dimension filters on a rollup."""
-    return [table.c.day >= filters.start, table.c.day <= filters.end,
-            *_segment_filters(table, filters)]
-
-
-def ranged_rows(connection: Connection, daily: Table, filters: Filters,
-                rows_of: Callable[[Table], Select], granularity: str | None = None) -> Select:
-    """`rows_of(table)` over the range: by whole months where the rollup has them and the
-    periods allow (totals and months), else from the daily rows."""
-    if daily.name in rollups.MONTHLY and granularity in (None, "month"):
-        return whole_month_rows(connection, daily, filters, rows_of)
-    return rows_of(daily).where(*_in_range(daily, filters))
-
-
-def whole_month_rows(connection: Connection, daily: Table, filters: Filters,
-                     rows_of: Callable[[Table], Select]) -> Select:
-    """`rows_of(table)` over the range, taking whole months from `daily`'s monthly sibling.
-
-    A month whose days holding data all lie in the range (the current month counts once the
-    range reaches the newest day) is read from the monthly rollup: one row per segment and
-    month instead of one per active day. Only the days at the range's edges come from the
-    daily table. Both have the same columns; a monthly row's `day` is its month's first day.
-    Segment filters are applied here; `rows_of` adds its own conditions.
-    """
-    monthly = rollups.TABLES[rollups.MONTHLY[daily.name]]
-    latest = connection.scalar(select(func.max(daily.c.day)))
-    if isinstance(latest, str):
-        latest = dt.date.fromisoformat(latest)
-    if latest is None:
-        return rows_of(daily).where(*_in_range(daily, filters))
-    whole = [month for month in month_starts(filters.start, min(filters.end, latest))
-             if month >= filters.start
-             and (month_end(month) <= filters.end or latest <= filters.end)]
-    if not whole:
-        return rows_of(daily).where(*_in_range(daily, filters))
-    months = rows_of(monthly).where(monthly.c.day >= whole[0], monthly.c.day <= whole[-1],
-                                    *_segment_filters(monthly, filters))
-    edges = [(filters.start, whole[0] - dt.timedelta(days=1)),
-             (month_end(whole[-1]) + dt.timedelta(days=1), filters.end)]
-    days = [rows_of(daily).where(*_in_range(daily, replace(filters, start=first, end=last)))
-            for first, last in edges if first <= last]
-    return union_all(months, *days) if days else months
-
-
-def period_start(column: ColumnElement, granularity: str, dialect: str) -> ColumnElement:
-    """The first day of the day/week (Monday)/month that `column` falls in, as 'YYYY-MM-DD'."""
-    if granularity not in GRANULARITIES:
-        raise ValueError(f"granularity must be one of {GRANULARITIES}, not {granularity!r}")
-    if dialect == "postgresql":
-        return func.to_char(func.date_trunc(granularity, column), "YYYY-MM-DD")
-    if granularity == "day":
-        return func.date(column)
-    if granularity == "week":
-        return func.date(column, "weekday 0", "-6 days")
-    return func.substr(column, 1, 7).concat("-01")  # ISO text: cheaper than strftime
-
-
-def _frame(connection: Connection, statement: Select, schema: dict[str, pl.DataType]
-           ) -> pl.DataFrame:
-    rows = connection.execute(statement).all()
-    frame = pl.DataFrame([tuple(row) for row in rows], schema=list(schema), orient="row")
-    frame = frame.with_columns(
-        [pl.col(name).cast(dtype) for name, dtype in schema.items() if dtype != pl.Date]
-    )
-    if "period" in schema:
-        frame = frame.with_columns(pl.col("period").cast(pl.String).str.to_date("%Y-%m-%d"))
-    return frame
-
-
-def _summed(rows, keys: list[str], measures: list[str], granularity: str | None = None,
-            dialect: str = "") -> Select:
-    """GROUP BY `keys` of a subquery, summing `measures` (ordered by the keys).
-
-    With a `granularity`, `rows` has a `day` column and "period" among `keys`: the days are
-    summed first and only their sums get a period, so the date function runs once per day
-    and segment, not once per rollup row (about 3× faster on SQLite).
-    """
-    if granularity is not None:
-        others = [name for name in keys if name != "period"]
-        daily = _summed(rows, ["day", *others], measures).order_by(None).subquery()
-        rows = select(period_start(daily.c.day, granularity, dialect).label("period"),
-                      *[daily.c[name] for name in [*others, *measures]]).subquery()
-    key_columns = [rows.c[name] for name in keys]
-    return (select(*key_columns, *[func.coalesce(func.sum(rows.c[name]), 0).label(name)
-                                   for name in measures])
-            .group_by(*key_columns).order_by(*key_columns))
-
-
-def _int_schema(names) -> dict[str, pl.DataType]:
-    return {name: pl.Int64 for name in names}
-
-
-def _segment_code(table: Table, by: str | None) -> tuple[list, list]:
-    """(select columns, joins) that name a rollup row's segment by its code, for `by`."""
-    if by is None:
-        return [], []
-    if by == "category" and "category" in table.c:
-        return [table.c.category.label(by)], []
-    if by not in DIMENSIONS or f"{by}_id" not in table.c:
-        raise ValueError(f"by must be one of {tuple(DIMENSIONS)}, not {by!r}")
-    model = DIMENSIONS[by]
-    return [model.code.label(by)], [(model, model.id == table.c[f"{by}_id"])]
-
-
-def _rollup_rows(table: Table, columns: list, joins: list, conditions: list) -> Select:
-    statement = select(*columns).select_from(table)
-    for model, on in joins:
-        statement = statement.join(model, on)
-    return statement.where(*conditions)
 
 
 # --- NPS -------------------------------------------------------------------------------------
@@ -236,14 +83,14 @@ _NPS_COUNTS = {"surveys_sent": pl.Int64, "responses": pl.Int64, "promoters": pl.
 def _nps_rows(connection: Connection, filters: Filters, granularity: Granularity | None,
               by: Dimension | None) -> pl.DataFrame:
     def rows_of(table: Table) -> Select:
-        segment, joins = _segment_code(table, by)
-        return _rollup_rows(table, [*([table.c.day] if granularity else []), *segment,
+        segment, joins = segment_code(table, by)
+        return rollup_rows(table, [*([table.c.day] if granularity else []), *segment,
                                     *[table.c[name] for name in _NPS_COUNTS]], joins, [])
 
     rows = ranged_rows(connection, SURVEYS, filters, rows_of, granularity).subquery()
     keys = (["period"] if granularity else []) + ([by] if by else [])
     schema = ({"period": pl.Date} if granularity else {}) | ({by: pl.String} if by else {})
-    return _frame(connection, _summed(rows, keys, list(_NPS_COUNTS), granularity,
+    return read_frame(connection, summed(rows, keys, list(_NPS_COUNTS), granularity,
                                       connection.dialect.name), schema | _NPS_COUNTS)
 
 
@@ -268,8 +115,8 @@ def automated_nps_counts(connection: Connection, filters: Filters) -> pl.DataFra
                 for measure in ("sent", "responses", "promoters", "detractors")]
     rows = ranged_rows(connection, SURVEYS, filters, lambda table: select(
         *[table.c[name] for name in (*_NPS_COUNTS, *operator)])).subquery()
-    sums = _frame(connection, _summed(rows, [], [*_NPS_COUNTS, *operator]),
-                  _int_schema([*_NPS_COUNTS, *operator]))
+    sums = read_frame(connection, summed(rows, [], [*_NPS_COUNTS, *operator]),
+                  int_schema([*_NPS_COUNTS, *operator]))
 
     def operator_sum(measure: str) -> pl.Expr:
         return pl.sum_horizontal(rollups.wait_bucket_column(measure, bucket)
@@ -290,7 +137,7 @@ def nps_by_wait_bucket(connection: Connection, filters: Filters) -> pl.DataFrame
                 for bucket in range(len(WAIT_BUCKETS)) for measure in rollups.WAIT_MEASURES]
     rows = ranged_rows(connection, SURVEYS, filters, lambda table: select(
         *[table.c[name] for name in measures])).subquery()
-    sums = _frame(connection, _summed(rows, [], measures), _int_schema(measures))
+    sums = read_frame(connection, summed(rows, [], measures), int_schema(measures))
     return with_nps(wait_bucket_rows(sums))
 
 
@@ -324,16 +171,16 @@ _SERVED_SUMS = {"contacts": "contacts", "served_by_operator": "by_operator",
 def contacts_by_period(connection: Connection, filters: Filters,
                        granularity: Granularity = "month") -> pl.DataFrame:
     """Contacts per period and channel, who served them, waits, and the online share."""
-    rows = ranged_rows(connection, CONTACTS, filters, lambda table: _rollup_rows(
+    rows = ranged_rows(connection, CONTACTS, filters, lambda table: rollup_rows(
         table,
         [table.c.day, Channel.code.label("channel"), Channel.is_online.label("is_online"),
          *[table.c[column].label(name) for name, column in _SERVED_SUMS.items()]],
         [(Channel, Channel.id == table.c.channel_id)], []), granularity).subquery()
-    statement = _summed(rows, ["period", "channel", "is_online"], list(_SERVED_SUMS),
+    statement = summed(rows, ["period", "channel", "is_online"], list(_SERVED_SUMS),
                         granularity, connection.dialect.name)
     schema = ({"period": pl.Date, "channel": pl.String, "is_online": pl.Boolean}
-              | _int_schema(_SERVED_SUMS))
-    return with_online_share(_frame(connection, statement, schema))
+              | int_schema(_SERVED_SUMS))
+    return with_online_share(read_frame(connection, statement, schema))
 
 
 def latest_contact_date(connection: Connection) -> dt.date | None:
@@ -345,13 +192,6 @@ def latest_contact_date(connection: Connection) -> dt.date | None:
     if isinstance(latest, str):  # SQLite through a bare text expression
         latest = dt.date.fromisoformat(latest)
     return latest
-
-
-def weekday_number(column: ColumnElement, dialect: str) -> ColumnElement:
-    """0 = Sunday … 6 = Saturday on both backends."""
-    if dialect == "postgresql":
-        return cast(extract("dow", column), Integer)
-    return cast(func.strftime("%w", column), Integer)
 
 
 def arrivals_by_interval(connection: Connection, filters: Filters, weekday: int,
@@ -375,13 +215,13 @@ def arrivals_by_interval(connection: Connection, filters: Filters, weekday: int,
                    "interval"), QUARTERS.c.contacts)
         .select_from(QUARTERS).join(Channel, Channel.id == QUARTERS.c.channel_id)
         .where(QUARTERS.c.day >= filters.start, QUARTERS.c.day <= filters.end,
-               *_dimension_filters(filters, QUARTERS.c.channel_id, None),
+               *dimension_filters(filters, QUARTERS.c.channel_id, None),
                weekday_number(QUARTERS.c.day, dialect) == (weekday + 1) % 7)
         .subquery()
     )
     days = sum(1 for offset in range((filters.end - filters.start).days + 1)
                if (filters.start + dt.timedelta(days=offset)).weekday() == weekday)
-    frame = _frame(connection, _summed(rows, ["channel", "interval"], ["contacts"]),
+    frame = read_frame(connection, summed(rows, ["channel", "interval"], ["contacts"]),
                    {"channel": pl.String, "interval": pl.Int64, "contacts": pl.Int64})
     return frame.with_columns(days=pl.lit(days),
                               mean_contacts=pl.col("contacts") / max(days, 1)).sort(
@@ -398,11 +238,11 @@ def handling_by_channel(connection: Connection, filters: Filters) -> pl.DataFram
     See `handling_rates` for the columns.
     """
     measures = list(HANDLING_SUMS)
-    rows = ranged_rows(connection, CONTACTS, filters, lambda table: _rollup_rows(
+    rows = ranged_rows(connection, CONTACTS, filters, lambda table: rollup_rows(
         table, [Channel.code.label("channel"), *[table.c[name] for name in measures]],
         [(Channel, Channel.id == table.c.channel_id)], [])).subquery()
-    frame = _frame(connection, _summed(rows, ["channel"], measures),
-                   {"channel": pl.String} | _int_schema(measures))
+    frame = read_frame(connection, summed(rows, ["channel"], measures),
+                   {"channel": pl.String} | int_schema(measures))
     return handling_rates(frame)
 
 
@@ -443,38 +283,6 @@ def handling_rates(sums: pl.DataFrame) -> pl.DataFrame:
 
 # --- Cases -------------------------------------------------------------------------------------
 
-def _case_segment(table: Table, by: CaseDimension | None) -> tuple[list, list]:
-    if by not in (None, "category", "channel", "region"):
-        raise ValueError(f"by must be one of ('category', 'channel', 'region', None), not {by!r}")
-    return _segment_code(table, by)
-
-
-def _case_sums(connection: Connection, table: Table, filters: Filters | None,
-               conditions_of: Callable[[Table], list[ColumnElement]],
-               granularity: Granularity | None, by: CaseDimension | None, measures: list[str],
-               ) -> pl.DataFrame:
-    """Sums of a case rollup per [period,] kind [, by] (`filters` None: no date range).
-
-    Totals and monthly trends take whole months from the monthly rollup where it has one.
-    """
-    def rows_of(source: Table) -> Select:
-        segment, joins = _case_segment(source, by)
-        return _rollup_rows(source, [*([source.c.day] if granularity else []), source.c.kind,
-                                     *segment, *[source.c[name] for name in measures]],
-                            joins, conditions_of(source))
-
-    rows = (rows_of(table) if filters is None
-            else ranged_rows(connection, table, filters, rows_of, granularity))
-    keys = (["period"] if granularity else []) + ["kind"] + ([by] if by else [])
-    schema = ({"period": pl.Date} if granularity else {}) | {name: pl.String for name in keys
-                                                             if name != "period"}
-    return _frame(connection, _summed(rows.subquery(), keys, measures, granularity,
-                                      connection.dialect.name), schema | _int_schema(measures))
-
-
-def _none(_table: Table) -> list[ColumnElement]:
-    return []
-
 
 def cases_by_period(connection: Connection, filters: Filters, granularity: Granularity = "month",
                     by: CaseDimension | None = "category") -> pl.DataFrame:
@@ -488,9 +296,9 @@ def cases_by_period(connection: Connection, filters: Filters, granularity: Granu
     """
     dims = [by] if by else []
     buckets = list(rollups.RESOLUTION_COLUMNS)
-    received = _case_sums(connection, CASES, filters, _none, granularity, by,
+    received = case_sums(connection, CASES, filters, no_conditions, granularity, by,
                           ["received", "answered", *buckets])
-    closed = _case_sums(connection, CLOSURES, filters, _none, granularity, by, ["closed"])
+    closed = case_sums(connection, CLOSURES, filters, no_conditions, granularity, by, ["closed"])
     opening = opening_backlog(connection, filters, by)
     group = ["kind", *dims]
     percentiles = with_bucket_percentiles(
@@ -515,11 +323,11 @@ def opening_backlog(connection: Connection, filters: Filters, by: CaseDimension 
     """
     dims = [by] if by else []
     from_start = replace(filters, end=dt.date.max)
-    totals = _case_sums(connection, CASE_TOTALS, None,
-                        lambda table: _segment_filters(table, filters), None, by,
+    totals = case_sums(connection, CASE_TOTALS, None,
+                        lambda table: segment_filters(table, filters), None, by,
                         ["received", "closed"])
-    received = _case_sums(connection, CASES, from_start, _none, None, by, ["received"])
-    closed = _case_sums(connection, CLOSURES, from_start, _none, None, by, ["closed"])
+    received = case_sums(connection, CASES, from_start, no_conditions, None, by, ["received"])
+    closed = case_sums(connection, CLOSURES, from_start, no_conditions, None, by, ["closed"])
     since = received.join(closed, on=["kind", *dims], how="full", coalesce=True)
     return totals.join(since, on=["kind", *dims], how="left", suffix="_since").select(
         "kind", *dims,
@@ -534,7 +342,7 @@ def cases_received(connection: Connection, filters: Filters, granularity: Granul
 
     Columns: period, kind, [by,] received. Only periods with cases appear.
     """
-    frame = _case_sums(connection, CASES, filters, _none, granularity, by, ["received"])
+    frame = case_sums(connection, CASES, filters, no_conditions, granularity, by, ["received"])
     return frame.filter(pl.col("received") > 0)
 
 
@@ -546,7 +354,7 @@ def first_case_day(connection: Connection) -> dt.date | None:
 
 def case_counts(connection: Connection, filters: Filters) -> dict[str, int]:
     """Complaints, appeals and e-Otinish appeals received in the range."""
-    frame = _case_sums(connection, CASES, filters, _none, None, "channel", ["received"])
+    frame = case_sums(connection, CASES, filters, no_conditions, None, "channel", ["received"])
 
     def count(condition: pl.Expr) -> int:
         return int(frame.filter(condition)["received"].sum() or 0)
@@ -564,15 +372,15 @@ def ratings_by_period(connection: Connection, filters: Filters,
     """Ratings per operator and period, for the operators table and trends."""
     table = ratings_table(filters)
     period = period_start(table.c.day, granularity, connection.dialect.name)
-    rows = _rollup_rows(
+    rows = rollup_rows(
         table,
         [period.label("period"), Operator.id.label("operator_id"),
          Operator.external_id.label("operator"), Operator.name.label("name"),
          Operator.team.label("team"), table.c.ratings, table.c.score_sum],
-        [(Operator, Operator.id == table.c.operator_id)], _in_range(table, filters),
+        [(Operator, Operator.id == table.c.operator_id)], in_range(table, filters),
     ).subquery()
     keys = ["period", "operator_id", "operator", "name", "team"]
-    frame = _frame(connection, _summed(rows, keys, ["ratings", "score_sum"]), {
+    frame = read_frame(connection, summed(rows, keys, ["ratings", "score_sum"]), {
         "period": pl.Date, "operator_id": pl.Int64, "operator": pl.String, "name": pl.String,
         "team": pl.String, "ratings": pl.Int64, "score_sum": pl.Int64})
     return frame.with_columns(mean_score=pl.col("score_sum") / pl.col("ratings"))
@@ -590,7 +398,7 @@ def _month_windows(windows: list[tuple[dt.date, dt.date, dt.date]]):
 def _active_front_line(months, filters: Filters) -> ColumnElement:
     """A front-line operator of the filtered regions, active in some day of `months`' window."""
     return and_(Operator.team == "front_line",
-                *_dimension_filters(Filters(filters.start, filters.end, regions=filters.regions),
+                *dimension_filters(Filters(filters.start, filters.end, regions=filters.regions),
                                     None, Operator.region_id),
                 Operator.active_from <= months.c.window_end,
                 or_(Operator.active_to.is_(None), Operator.active_to >= months.c.window_start))
@@ -619,7 +427,7 @@ def front_line_coverage(connection: Connection, filters: Filters) -> pl.DataFram
             .select_from(months).join(Operator, _active_front_line(months, filters))
             .group_by(months.c.period)
         )
-        active_frames.append(_frame(connection, active, {"period": pl.Date,
+        active_frames.append(read_frame(connection, active, {"period": pl.Date,
                                                          "active_operators": pl.Int64}))
 
         # Rated operators per month, counted in SQL: a monthly rollup row is already one
@@ -637,7 +445,7 @@ def front_line_coverage(connection: Connection, filters: Filters) -> pl.DataFram
                     .group_by(period))
 
         span = replace(filters, start=chunk[0][1], end=chunk[-1][2])
-        rated_frames.append(_frame(
+        rated_frames.append(read_frame(
             connection, whole_month_rows(connection, OPERATOR_DAYS, span, rated_of),
             {"period": pl.Date, "rated_operators": pl.Int64}))
     partial = pl.DataFrame({"period": [month for month, _, _ in windows],
