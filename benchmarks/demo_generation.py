@@ -48,7 +48,7 @@ def child_orm(url: str, scale: float) -> dict:
 
     from data_access.demo import (
         DemoConfig,
-        _Streams,
+        Streams,
         build_month,
         build_operators,
         build_plan,
@@ -59,7 +59,7 @@ def child_orm(url: str, scale: float) -> dict:
     from data_access.schema import Base, Contact, Operator
 
     config = DemoConfig(START, END, scale=scale)
-    streams = _Streams(config.seed)
+    streams = Streams(config.seed)
     engine = create_db_engine(url)
     Base.metadata.create_all(engine)
     operators = build_operators(config, streams)

@@ -102,8 +102,8 @@ from data_access.operations import (  # noqa: E402
 )
 from data_access.queries import (  # noqa: E402
     Filters,
-    _rounded,
     lowest_rated_share,
+    rounded,
 )
 from data_access.rollups import WAIT_BUCKETS, ensure_current  # noqa: E402
 from data_access.schema import (  # noqa: E402
@@ -712,15 +712,15 @@ class Naive:
         appeals = cases.filter(pl.col("kind") == "appeal")
         return {
             "from": filters.start.isoformat(), "to": filters.end.isoformat(),
-            "nps": _rounded(nps["nps"], 2), "nps_moe": _rounded(nps["nps_moe"], 2),
+            "nps": rounded(nps["nps"], 2), "nps_moe": rounded(nps["nps_moe"], 2),
             **{name: int(nps[name]) for name in ("responses", "surveys_sent")},
-            "answer_rate": _rounded(nps["answer_rate"], 4),
+            "answer_rate": rounded(nps["answer_rate"], 4),
             **{name: int(nps[name]) for name in ("promoters", "passives", "detractors")},
             "contacts_online": online, "contacts_offline": contacts.height - online,
-            "online_share": _rounded(online / contacts.height, 4) if contacts.height else None,
+            "online_share": rounded(online / contacts.height, 4) if contacts.height else None,
             "complaints": cases.height - appeals.height, "appeals": appeals.height,
             "e_otinish_appeals": appeals.filter(pl.col("channel") == E_OTINISH).height,
-            "avg_wait_s": (_rounded(int(operator["wait_s"].sum()) / operator.height, 1)
+            "avg_wait_s": (rounded(int(operator["wait_s"].sum()) / operator.height, 1)
                            if operator.height else None),
         } | ({"operators_rated_share": lowest_rated_share(self.front_line_coverage(filters))}
              if rated_share else {})

@@ -17,7 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from data_access.argtypes import date_arg, number_arg
 from data_access.config import ConfigError
 from data_access.demo import DEFAULT_SEED, DemoConfig, DemoError, generate_demo
-from data_access.engine import DatabaseUnavailable, connect_checked, require_schema
+from data_access.engine import (
+    DatabaseUnavailable,
+    connect_checked,
+    first_line,
+    require_schema,
+)
 from data_access.migrate import MigrationFailed, migrate
 from data_access.queries import Filters, kpis
 from data_access.rollups import ensure_schema, install, rebuild
@@ -153,7 +158,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except SQLAlchemyError as error:  # e.g. the server went away mid-command
-        detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        print(f"error: database error: {detail}", file=sys.stderr)
+        print(f"error: database error: {first_line(error)}", file=sys.stderr)
         return 2
     return 0

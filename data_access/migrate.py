@@ -36,6 +36,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from data_access import rollups
 from data_access.config import mask_url
+from data_access.engine import first_line
 from data_access.schema import Base
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent / "migrations"
@@ -242,7 +243,6 @@ def ensure_current(engine: Engine) -> MigrationReport | None:
     except (ProgrammingError, OperationalError) as error:  # permission denied, read-only file
         with engine.connect() as connection:
             message = outdated_message(connection)
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         raise SchemaOutdated(
             f"{message or 'the schema is older than this version'} "
-            f"(this role cannot upgrade it: {reason})") from error
+            f"(this role cannot upgrade it: {first_line(error)})") from error

@@ -469,11 +469,11 @@ def kpis(connection: Connection, filters: Filters, rated_share: bool = True
     return {
         "from": filters.start.isoformat(),
         "to": filters.end.isoformat(),
-        "nps": _rounded(nps["nps"], 2),
-        "nps_moe": _rounded(nps["nps_moe"], 2),
+        "nps": rounded(nps["nps"], 2),
+        "nps_moe": rounded(nps["nps_moe"], 2),
         "responses": int(nps["responses"] or 0),
         "surveys_sent": int(nps["surveys_sent"] or 0),
-        "answer_rate": _rounded(nps["answer_rate"], 4),
+        "answer_rate": rounded(nps["answer_rate"], 4),
         "promoters": int(nps["promoters"] or 0),
         "passives": int(nps["passives"] or 0),
         "detractors": int(nps["detractors"] or 0),
@@ -489,8 +489,9 @@ def lowest_rated_share(coverage: pl.DataFrame) -> float | None:
     """The rule is monthly: judge whole months; a range inside one month is judged as it is."""
     whole = coverage.filter(~pl.col("partial_month"))
     shares = (whole if whole.height else coverage)["rated_share"].drop_nulls()
-    return _rounded(float(shares.min()), 4) if shares.len() else None
+    return rounded(float(shares.min()), 4) if shares.len() else None
 
 
-def _rounded(value: float | None, digits: int) -> float | None:
+def rounded(value: float | None, digits: int) -> float | None:
+    """`value` to `digits` decimals as a plain float (None stays None), as the KPIs show it."""
     return None if value is None else round(float(value), digits)
