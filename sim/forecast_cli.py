@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -53,12 +54,22 @@ def add_forecast_parser(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--db")
 
 
-def load_inputs(db: str | None, end: dt.date | None
-                ) -> tuple[pl.DataFrame, pl.DataFrame, dt.date]:
-    """History of arrivals, handling per channel, and the forecast's origin, from the database."""
+@dataclass(frozen=True)
+class Inputs:
+    """What the forecast and the required agents read from the database."""
+
+    history: pl.DataFrame  # day, channel, quarter, arrivals
+    handling: pl.DataFrame  # per channel: handle time, self-service and bot shares
+    patience_s: dict[str, float]  # per channel, learned from abandons (or assumed)
+    origin: dt.date  # the last day of history
+
+
+def load_inputs(db: str | None, end: dt.date | None) -> Inputs:
+    """History of arrivals, handling and patience per channel, and the forecast's origin."""
     from data_access.engine import connect_checked, require_schema
     from data_access.history import arrivals_by_quarter
     from data_access.queries import Filters, handling_by_channel, latest_contact_date
+    from sim.learn import patience_from_database
 
     engine = connect_checked(db)
     require_schema(engine)
@@ -70,9 +81,11 @@ def load_inputs(db: str | None, end: dt.date | None
                                       origin)
         handling = handling_by_channel(connection, Filters(
             origin - dt.timedelta(days=HANDLING_DAYS - 1), origin))
+        patience = patience_from_database(connection, HANDLING_DAYS // 7, origin)
     if history.is_empty():
         raise ValueError(f"--end {origin}: no contacts in the {HISTORY_DAYS} days up to it")
-    return history, handling, origin
+    return Inputs(history, handling, {code: value for code, (value, _) in patience.items()},
+                  origin)
 
 
 def answer(forecast: pl.DataFrame, origin: dt.date, accuracy: pl.DataFrame | None,
@@ -103,7 +116,8 @@ def forecast_command(args: argparse.Namespace) -> None:
     from sim.forecast import forecast_intervals
     from sim.forecast_backtest import backtest
 
-    history, handling, origin = load_inputs(args.db, args.end)
+    inputs = load_inputs(args.db, args.end)
+    history, origin = inputs.history, inputs.origin
     holidays = holiday_dates()
     if (origin + dt.timedelta(days=7 * args.weeks)).year > LAST_YEAR:
         print(HOLIDAYS_UNKNOWN.format(last_year=LAST_YEAR), file=sys.stderr)
@@ -113,7 +127,7 @@ def forecast_command(args: argparse.Namespace) -> None:
     if args.required:
         from sim.required import required_agents
 
-        required_agents(forecast, handling).write_csv(args.required)
+        required_agents(forecast, inputs.handling, inputs.patience_s).write_csv(args.required)
     if args.csv:
         print(sentence, file=sys.stderr)
         sys.stdout.write(forecast.write_csv())
