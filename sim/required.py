@@ -4,11 +4,12 @@ Each forecast day becomes a simulator scenario (sim.demand.scenario_from_history
 forecast as the day's arrivals and the learned handling: handle times, self-service and bot
 shares), so the required agents follow exactly the simulator's view of a pool: its channels'
 human demand merged, concurrency for chats, patience, the strictest service-level target.
-Erlang A gives the agents needed on the queue (before shrinkage); the scheduled agents after
-shrinkage are the simulator's own Erlang plan (sim.demand.erlang_plan), so the two cannot
-drift apart. `simulation_check` then runs chosen days through the simulator with those
-agents and reports per interval whether the targets hold, because Erlang A assumes a
-stationary queue that a real day with its carry-over between quarters is not.
+Erlang A gives the agents needed on the queue (`agents_before_shrinkage`); the scheduled
+agents after shrinkage (`required_agents`, what a roster must cover) are the simulator's own
+Erlang plan (sim.demand.erlang_plan), so the two cannot drift apart. `simulation_check` then
+runs chosen days through the simulator with those agents and reports per interval whether
+the targets hold, because Erlang A assumes a stationary queue that a real day with its
+carry-over between quarters is not.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sim.runner import run
 INTERVAL_MINUTES = 15
 REQUIRED_SCHEMA = {"date": pl.Date, "quarter": pl.Int16, "pool": pl.String,
                    "forecast_contacts": pl.Float64, "human_contacts": pl.Float64,
-                   "required_agents": pl.Int64, "required_scheduled": pl.Int64,
+                   "agents_before_shrinkage": pl.Int64, "required_agents": pl.Int64,
                    "shrinkage": pl.Float64}
 
 
@@ -90,7 +91,8 @@ def required_for_day(scenario: Scenario, day: dt.date, arrivals: pl.DataFrame
                          on_queue[quarter], scheduled[quarter], pool.shrinkage))
     frame = pl.DataFrame(rows, orient="row", schema={
         "date": pl.Date, "quarter": pl.Int16, "pool": pl.String, "human_contacts": pl.Float64,
-        "required_agents": pl.Int64, "required_scheduled": pl.Int64, "shrinkage": pl.Float64})
+        "agents_before_shrinkage": pl.Int64, "required_agents": pl.Int64,
+        "shrinkage": pl.Float64})
     return (frame.join(arrivals, on=["pool", "quarter"], how="left")
             .with_columns(pl.col("forecast_contacts").fill_null(0.0))
             .select(list(REQUIRED_SCHEMA)).cast(REQUIRED_SCHEMA))
@@ -104,7 +106,8 @@ def required_agents(forecast: pl.DataFrame, handling: pl.DataFrame,
     `forecast`: sim.forecast's frame (day, channel, quarter, forecast, intervals). Columns:
     REQUIRED_SCHEMA; forecast_contacts are all arrivals of the pool's channels (served by
     anyone), human_contacts those that need a person after self-service and the bot;
-    required_agents take contacts, required_scheduled are paid (÷ (1 − shrinkage)).
+    agents_before_shrinkage take contacts; required_agents are the scheduled (paid) agents,
+    ÷ (1 − shrinkage): the requirement a roster covers (sim.roster_config reads it).
     """
     known = forecast.filter(pl.col("channel").is_in(list(POOL_OF)))
     parts = []
@@ -123,7 +126,7 @@ def simulation_check(forecast: pl.DataFrame, handling: pl.DataFrame, days: list[
                      patience_s: dict[str, float] | None = None) -> pl.DataFrame:
     """Simulate `days` staffed at the required agents; per pool and quarter: SL vs target.
 
-    Columns: date, pool, quarter, required_scheduled, offered, queue_service_level (mean of
+    Columns: date, pool, quarter, required_agents (scheduled), offered, queue_service_level (mean of
     the replications), its 95% CI, sl_target, queue_abandoned_share, meets (service level at
     or above target, or no queue at all).
     """
@@ -142,9 +145,9 @@ def simulation_check(forecast: pl.DataFrame, handling: pl.DataFrame, days: list[
         parts.append(
             summary.join(targets, on="pool")
             .with_columns(date=pl.lit(day),
-                          required_scheduled=pl.col("scheduled").list.get(pl.col("interval")))
+                          required_agents=pl.col("scheduled").list.get(pl.col("interval")))
             .select("date", "pool", quarter=pl.col("interval").cast(pl.Int16),
-                    required_scheduled="required_scheduled", offered="offered",
+                    required_agents="required_agents", offered="offered",
                     queue_service_level="queue_service_level",
                     sl_ci_low="queue_service_level_ci_low",
                     sl_ci_high="queue_service_level_ci_high", sl_target="sl_target",

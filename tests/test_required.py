@@ -57,12 +57,13 @@ def test_required_agents_are_the_erlang_a_minimum_and_shrinkage_gives_the_schedu
     required = required_agents(frame, handling())
     assert required.schema == pl.Schema(REQUIRED_SCHEMA)
     assert required.height == 2 * 2 * QUARTERS
-    expected = np.ceil(required["required_agents"].to_numpy() / (1 - SHRINKAGE) - 1e-9)
-    assert (required["required_scheduled"].to_numpy() == expected).all()
+    before = required["agents_before_shrinkage"].to_numpy()
+    expected = np.ceil(before / (1 - SHRINKAGE) - 1e-9)
+    assert (required["required_agents"].to_numpy() == expected).all()
     scenario = day_scenario(frame.filter(pl.col("day") == MONDAY), handling(), MONDAY)
     for pool in ("office", "digital"):
         monday = required.filter(pl.col("date") == MONDAY, pl.col("pool") == pool)
-        assert tuple(monday["required_scheduled"]) == erlang_plan(scenario, pool)
+        assert tuple(monday["required_agents"]) == erlang_plan(scenario, pool)
     # Minimal: Erlang A meets the targets with the office's agents, and not with one fewer.
     office = scenario.pool("office")
     checked = 0
@@ -81,7 +82,7 @@ def test_required_agents_are_the_erlang_a_minimum_and_shrinkage_gives_the_schedu
     assert checked == (office.close_h - office.open_h) * 4
     # Offices are closed on Sunday: nobody needed, though the forecast had arrivals.
     sunday_office = required.filter(pl.col("date") == SUNDAY, pl.col("pool") == "office")
-    assert sunday_office["required_agents"].sum() == 0
+    assert sunday_office["agents_before_shrinkage"].sum() == 0
     # Pool arrivals are the forecast summed over the pool's channels (all arrivals).
     digital = required.filter(pl.col("date") == MONDAY, pl.col("pool") == "digital")
     assert digital["forecast_contacts"].to_list() == pytest.approx([24.0] * QUARTERS)
@@ -91,11 +92,11 @@ def test_required_agents_are_the_erlang_a_minimum_and_shrinkage_gives_the_schedu
 def test_more_demand_never_needs_fewer_agents_and_patience_is_used():
     low = required_agents(forecast([MONDAY], 3.0), handling())
     high = required_agents(forecast([MONDAY], 9.0), handling())
-    assert (high["required_agents"] >= low["required_agents"]).all()
-    assert high["required_agents"].sum() > low["required_agents"].sum()
+    assert (high["agents_before_shrinkage"] >= low["agents_before_shrinkage"]).all()
+    assert high["agents_before_shrinkage"].sum() > low["agents_before_shrinkage"].sum()
     impatient = required_agents(forecast([MONDAY], 9.0), handling(),
                                 patience_s={code: 30.0 for code in PATIENCE_S})
-    assert impatient["required_agents"].sum() > high["required_agents"].sum()
+    assert impatient["agents_before_shrinkage"].sum() > high["agents_before_shrinkage"].sum()
 
 
 def test_the_simulator_meets_the_targets_with_the_required_agents():
