@@ -2,8 +2,10 @@
 
 import streamlit as st
 
+from data_access.config import SERVICE_LEVEL_TARGETS
 from data_access.metrics import automated_share, contact_totals
 from data_access.operations import channel_volume, served_by_share
+from data_access.queue import service_level_by_channel
 from ui import layout, operations_charts, state
 from ui.frame import run_inside_frame
 
@@ -18,6 +20,14 @@ links = layout.page_header(view)
 WAIT_HELP = "Median wait in seconds of the contacts an operator served."
 WAIT_CAPTION = ("Seconds from arrival until an operator answered, for operator-served "
                 "contacts: median, mean and 90th percentile.")
+
+ABANDONMENT_CAPTION = ("Contacts that gave up waiting for a person ÷ contacts that queued for "
+                       "one, by the hour they arrived. Dashed line: the target.")
+SERVICE_LEVEL_CAPTION = ("Queued contacts answered within their channel's target (the red "
+                         "tick: X% within Y s); an abandon counts as a miss.")
+OCCUPANCY_CAPTION = ("Handle time of the contacts answered in the hour ÷ (agents on duty on "
+                     "record × contacts an agent holds at once × 1 h). Agents are before "
+                     "shrinkage: about 70% is a fully busy pool at 30% shrinkage.")
 
 
 def figures() -> None:
@@ -76,6 +86,34 @@ def figures() -> None:
             served, "served_by", view, periods=view,
             caption="Bots and self-service take contacts no operator has to answer: the "
                     "automation lever the Staffing simulator tests.")
+    queue()
+
+
+def queue() -> None:
+    """Abandonment per hour, service level against target, occupancy per pool and hour."""
+    left, right = st.columns(2)
+    with left:
+        hours = state.abandonment_by_channel_hour(view.filters)
+        layout.show_chart(
+            lambda: operations_charts.abandonment_by_hour(
+                hours, f"Abandonment rate per hour of arrival, {view.label}",
+                state.abandonment_target()),
+            hours, "abandonment_by_hour", view, counted="queued",
+            caption=layout.with_note(ABANDONMENT_CAPTION,
+                                     layout.not_filtered(view, "queue_hours")))
+    with right:
+        levels = service_level_by_channel(state.queue_by_channel(view.filters),
+                                          SERVICE_LEVEL_TARGETS)
+        layout.show_chart(
+            lambda: operations_charts.service_level_vs_target(
+                levels, f"Service level per channel against its target, {view.label}"),
+            levels, "service_level", view, counted="queued", caption=SERVICE_LEVEL_CAPTION)
+    occupancy = state.occupancy_by_pool_hour(view.filters)
+    layout.show_chart(
+        lambda: operations_charts.occupancy_by_hour(
+            occupancy, f"Occupancy per pool and hour of the day, {view.label}"),
+        occupancy, "occupancy", view, counted="staffed_s",
+        caption=layout.with_note(OCCUPANCY_CAPTION, layout.not_filtered(view, "pools")))
 
 
 state.live(figures)

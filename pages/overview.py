@@ -3,8 +3,10 @@
 import streamlit as st
 
 from data_access.alerts import overview_alerts
+from data_access.config import SERVICE_LEVEL_TARGETS
 from data_access.metrics import online_offline_totals, open_at_end
 from data_access.operations import contacts_served
+from data_access.queue import abandonment_total, service_level_by_channel, service_level_total
 from ui import charts, customer_charts, layout, state
 from ui.frame import run_inside_frame
 
@@ -20,6 +22,7 @@ DELTAS_AGAINST = "Deltas are against the previous {days} days ({start} – {end}
 view = st.session_state["view"]
 target = state.nps_target()
 backlog_limit = state.appeals_backlog_limit()
+abandonment_target = state.abandonment_target()
 links = layout.page_header(view)
 st.caption(DELTAS_AGAINST.format(days=(view.end - view.start).days + 1,
                                  start=f"{view.previous.start:%d %b %Y}",
@@ -36,6 +39,10 @@ def figures() -> None:
                                  open_at_end(cases, "appeal"), backlog_limit):
         (st.error if alert.level == "error" else st.warning)(alert.message,
                                                              icon=":material/warning:")
+    queue_now, queue_before = (state.queue_by_channel(view.filters),
+                               state.queue_by_channel(view.previous))
+    abandon_now, abandon_before = abandonment_total(queue_now), abandonment_total(queue_before)
+    layout.abandonment_alert(abandon_now, abandonment_target)
     layout.kpi_tiles([
         layout.nps_tile(now, before, target),
         layout.Tile("Survey responses", now["responses"], before["responses"],
@@ -58,6 +65,12 @@ def figures() -> None:
         layout.Tile("Median wait", state.median_wait_s(view.filters),
                     state.median_wait_s(view.previous), unit=" s", lower_is_better=True,
                     help="Median seconds waited by contacts served by an operator."),
+    ], view, before, say_why=False)
+    layout.kpi_tiles([
+        layout.abandonment_tile(abandon_now, abandon_before, abandonment_target),
+        layout.service_level_tile(
+            service_level_total(service_level_by_channel(queue_now, SERVICE_LEVEL_TARGETS)),
+            service_level_total(service_level_by_channel(queue_before, SERVICE_LEVEL_TARGETS))),
     ], view, before, say_why=False)
 
     left, right = st.columns(2)

@@ -28,6 +28,8 @@ else:
     st.info(baseline.note)
 defaults = form.defaults_for(baseline.scenario)
 notes = form.baseline_notes(baseline.scenario, defaults)
+if baseline.from_database:
+    notes |= form.patience_notes(planner.patience_sources(form.setting(edits, "wk")))
 planner.sync_widgets(edits, defaults)
 
 st.subheader("Planner questions")
@@ -207,3 +209,17 @@ else:
                    f"reaching {target:.0%}.")
         planner.download(grid, "sweep", view, "Download sweep grid (CSV)",
                          "Every mix of the sweep (the cost frontier's data) as CSV")
+
+st.subheader(results.BACKTEST_HEADER)
+backtest, reason = planner.last_backtest()
+if backtest is None or not backtest.summary.get("days"):
+    st.info(results.BACKTEST_UNAVAILABLE.format(
+        reason=reason or results.NO_BACKTEST_DAYS), icon=":material/history:")
+else:
+    (st.success if backtest.summary["passes"] else st.warning)(
+        backtest.summary["verdict"], icon=":material/fact_check:")
+    st.altair_chart(results.backtest_chart(
+        backtest.days, results.BACKTEST_TITLE.format(days=backtest.summary["days"])),
+        width="stretch")
+    planner.download(results.backtest_frame(backtest.days), "backtest", view)
+    st.caption(results.BACKTEST_CAPTION.format(replications=planner.BACKTEST_REPLICATIONS))

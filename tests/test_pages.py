@@ -554,3 +554,62 @@ def test_complaints_page_shows_resolution_with_the_open_cases_counted(monkeypatc
     captions = " ".join(caption.value for caption in at.caption)
     assert "counts as not answered up to its age" in captions
     assert "Cases still open are not in it" in captions
+
+
+# --- The queue on record (issue 16) ----------------------------------------------------------
+
+def chart_titles(at: AppTest) -> list[str]:
+    titles = []
+    for chart in at.get("vega_lite_chart"):
+        title = json.loads(chart.proto.spec).get("title")
+        titles.append(title["text"] if isinstance(title, dict) else str(title))
+    return titles
+
+
+def with_abandons(seeded_sqlite_url: str, path: Path, count: int) -> str:
+    """A copy of the seeded story with `count` chats that gave up in July 2022."""
+    from sqlalchemy import func, insert, select
+
+    from data_access.schema import Contact
+    shutil.copy(seeded_sqlite_url.removeprefix("sqlite:///"), path)
+    url = f"sqlite:///{path}"
+    engine = create_db_engine(url)
+    with engine.begin() as connection:
+        first = connection.scalar(select(func.max(Contact.id))) + 1
+        connection.execute(insert(Contact), [
+            {"id": first + n, "external_id": f"gave-up-{n}",
+             "started_at": dt.datetime(2022, 7, 20, 12, n % 60), "channel_id": 2,
+             "region_id": 1, "service_type_id": 1, "served_by": "abandoned",
+             "operator_id": None, "wait_s": 120, "handle_s": 0, "subscriber_key": "q"}
+            for n in range(count)])
+    engine.dispose()
+    return url
+
+
+def test_overview_shows_abandonment_and_service_level_with_an_alert(monkeypatch,
+                                                                      seeded_sqlite_url,
+                                                                      tmp_path):
+    quiet = open_page(monkeypatch, seeded_sqlite_url, "overview", SUMMER)
+    assert_clean(quiet, "overview")
+    assert {"Abandonment rate", "Answered within target"} <= set(tiles(quiet))
+    url = with_abandons(seeded_sqlite_url, tmp_path / "abandons.db", 2_000)
+    monkeypatch.setenv("SERVICEPULSE_ABANDONMENT_TARGET", "0.05")
+    at = open_page(monkeypatch, url, "overview", SUMMER)
+    assert_clean(at, "overview")
+    rate = float(tiles(at)["Abandonment rate"].rstrip("%")) / 100
+    assert rate > 0.05
+    alerts = [w.value for w in at.warning if "Abandonment is" in w.value]
+    assert alerts and "above the target of 5.0%" in alerts[0] and "2,000" in alerts[0]
+
+
+def test_channels_page_draws_the_queue(monkeypatch, seeded_sqlite_url, tmp_path):
+    url = with_abandons(seeded_sqlite_url, tmp_path / "abandons.db", 300)
+    at = open_page(monkeypatch, url, "channels", SUMMER)
+    assert_clean(at, "channels")
+    titles = chart_titles(at)
+    assert any(t.startswith("Abandonment rate per hour of arrival") for t in titles), titles
+    assert any(t.startswith("Service level per channel against its target") for t in titles)
+    regional = open_page(monkeypatch, url, "channels", {**SUMMER, "region": ["almaty_city"]})
+    assert_clean(regional, "channels")
+    assert any("quarter-hour record of the queue is kept per channel only" in c.value
+               for c in regional.caption)

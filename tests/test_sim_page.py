@@ -370,3 +370,50 @@ def test_csv_files_name_their_day_and_interval_and_hold_their_charts_data():
     assert results.sweep_metric(grid, "cost").columns == [
         "operator_factor", "extra_bot_share", "is_baseline", "operator_hours", "cost",
         "cost_ci_low", "cost_ci_high", "on_frontier"]
+
+
+def with_staffing(seeded_sqlite_url: str, path: Path) -> str:
+    """A copy of the seeded story with agents on record for its last 4 weeks."""
+    import datetime as dt
+    import shutil
+
+    from sqlalchemy import insert
+
+    from data_access.engine import create_db_engine
+    from data_access.schema import Staffing
+    shutil.copy(seeded_sqlite_url.removeprefix("sqlite:///"), path)
+    url = f"sqlite:///{path}"
+    engine = create_db_engine(url)
+    days = [dt.date(2022, 7, 31) - dt.timedelta(days=n) for n in range(28)]
+    with engine.begin() as connection:
+        connection.execute(insert(Staffing), [
+            {"day": day, "quarter": quarter, "pool": pool,
+             "agents": 3 if pool == "digital" else (4 if 36 <= quarter < 72 else 0)}
+            for day in days for quarter in range(96) for pool in ("digital", "office")])
+    engine.dispose()
+    return url
+
+
+def test_backtest_of_the_last_four_weeks_shows_a_verdict_and_a_chart(monkeypatch,
+                                                                       seeded_sqlite_url,
+                                                                       tmp_path):
+    at = open_page(monkeypatch, with_staffing(seeded_sqlite_url, tmp_path / "staffed.db"))
+    verdicts = [m.value for m in [*at.success, *at.warning]
+                if "the 28 days from 2022-07-04 to 2022-07-31" in m.value]
+    assert len(verdicts) == 1, [m.value for m in [*at.success, *at.warning]]
+    titles = [json.loads(chart.proto.spec).get("title") for chart in at.get("vega_lite_chart")]
+    texts = [t["text"] if isinstance(t, dict) else str(t) for t in titles]
+    assert any(t.startswith("Backtest: recorded vs simulated") for t in texts), texts
+
+
+def test_without_staffing_the_backtest_says_why(monkeypatch, seeded_sqlite_url):
+    at = open_page(monkeypatch, seeded_sqlite_url)
+    assert any(results.NO_BACKTEST_DAYS in i.value for i in at.info)
+
+
+def test_patience_notes_name_each_channel_and_its_source():
+    notes = form.patience_notes({"whatsapp": (412.0, "learned from 8 weeks: 412 s [398, 427]"),
+                                 "office": (1800.0, "assumed 1800 s: no queue on record")})
+    assert notes["pat"] == "WhatsApp: learned from 8 weeks: 412 s [398, 427]"
+    assert notes["opat"].startswith("Service office: assumed 1800 s")
+    assert "wpat" not in notes

@@ -44,8 +44,16 @@ COMPARED_WITH = "vs previous {days} days"
 RATED_PARTIAL_NOTE = ("No whole month in this range: this is {month}, a partial month "
                       "({days} of its {total} days).")
 # Filters a figure cannot reach (their names as in `Filters`): said on the page when active.
-NOT_FILTERED = {"cases": ("service_types",), "front_line": ("channels", "service_types")}
+NOT_FILTERED = {"cases": ("service_types",), "front_line": ("channels", "service_types"),
+                "queue_hours": ("regions", "service_types"),
+                "pools": ("channels", "regions", "service_types")}
 NOT_FILTERED_NOTE = {
+    ("regions",): "Counts all regions: the region filter does not apply.",
+    ("regions", "service_types"): ("Counts all regions and service types: these filters do "
+                                   "not apply."),
+    ("channels", "regions"): "Counts all channels and regions: these filters do not apply.",
+    ("channels", "regions", "service_types"): ("Counts every channel, region and service type: "
+                                               "the filters do not apply."),
     ("channels",): "Counts all channels: the channel filter does not apply.",
     ("service_types",): "Counts all service types: the service type filter does not apply.",
     ("channels", "service_types"): ("Counts all channels and service types: these filters do "
@@ -56,6 +64,9 @@ NOT_FILTERED_WHY = {
              "select them; the channel and region filters apply.",
     "front_line": "Front-line operators are counted by their region only: who was active does "
                   "not depend on a channel or service type, so those filters do not apply.",
+    "queue_hours": "The quarter-hour record of the queue is kept per channel only.",
+    "pools": "Staffing is recorded per pool (the digital team, the offices), not per channel, "
+             "region or service type.",
 }
 NO_TREND = "—"
 TREND_FORMAT = "{trend:+.2f}"
@@ -405,3 +416,35 @@ def operator_rows(rows: pl.DataFrame) -> pl.DataFrame:
         monthly_means=pl.when(pl.col("monthly_means").list.len() >= MIN_SPARKLINE_POINTS)
         .then(pl.col("monthly_means")),
     )
+
+
+ABANDONMENT_LABEL = "Abandonment rate"
+ABANDONMENT_HELP = ("Contacts that gave up waiting for a person ÷ contacts that queued for one "
+                    "(answered by an operator or abandoned).")
+SERVICE_LEVEL_LABEL = "Answered within target"
+SERVICE_LEVEL_HELP = ("Service level of all queued contacts, each against its channel's target "
+                      "(e.g. 80% in 60 s for chats): answered within the target ÷ queued; an "
+                      "abandon counts as a miss.")
+ABANDONMENT_ALERT = ("Abandonment is {rate:.1%}, above the target of {target:.1%}: {abandoned:,} "
+                     "of {queued:,} queued contacts gave up waiting.")
+
+
+def abandonment_tile(now: Mapping[str, Any], before: Mapping[str, Any], target: float) -> Tile:
+    """The abandonment tile: `queue.abandonment_total` dicts now and before, with its target."""
+    return Tile(ABANDONMENT_LABEL, now["abandonment_rate"], before["abandonment_rate"],
+                digits=1, percent=True, lower_is_better=True, target=target,
+                help=ABANDONMENT_HELP)
+
+
+def service_level_tile(now: float | None, before: float | None) -> Tile:
+    return Tile(SERVICE_LEVEL_LABEL, now, before, digits=1, percent=True,
+                help=SERVICE_LEVEL_HELP)
+
+
+def abandonment_alert(total: Mapping[str, Any], target: float) -> None:
+    """A warning when abandonment is above its target."""
+    rate = total["abandonment_rate"]
+    if rate is not None and rate > target:
+        st.warning(ABANDONMENT_ALERT.format(rate=rate, target=target,
+                                            abandoned=total["abandoned"],
+                                            queued=total["queued"]), icon=":material/warning:")

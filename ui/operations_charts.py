@@ -22,6 +22,7 @@ from ui.charts import (
 from ui.palette import (
     CHANNEL_COLORS,
     ONLINE_COLORS,
+    POOL_COLORS,
     RATING_COLORS,
     SERVED_BY_COLORS,
     TARGET_COLOR,
@@ -254,3 +255,71 @@ def operator_trend(frame: pl.DataFrame, title: str,
                      trend_points(base, color=PRIMARY_COLOR))
     return alt.layer(bars, line).resolve_scale(y="independent").properties(
         title=title, height=260)
+
+
+# --- The queue: abandonment, service level, occupancy ----------------------------------------
+
+ABANDONMENT_AXIS = "Abandoned ÷ queued"
+POOL_NAMES = {"digital": "Digital team (chats)", "office": "Service offices"}
+
+
+def abandonment_by_hour(frame: pl.DataFrame, title: str, target: float) -> alt.LayerChart:
+    """Abandonment rate per channel and hour of arrival, with the target as a dashed rule.
+
+    From `queue.abandonment_by_channel_hour`; hours nobody queued are left out.
+    """
+    data = named(frame.filter(pl.col("queued") > 0))
+    lines = alt.Chart(data).mark_line(point=True).encode(
+        x=alt.X("hour:O", title="Hour of arrival (local time)"),
+        y=alt.Y("abandonment_rate:Q", title=ABANDONMENT_AXIS, axis=alt.Axis(format="%")),
+        color=_channel_color(frame),
+        tooltip=[alt.Tooltip("channel:N", title="Channel"), alt.Tooltip("hour:O", title="Hour"),
+                 alt.Tooltip("queued:Q", format=",", title="Queued"),
+                 alt.Tooltip("abandoned:Q", format=",", title="Abandoned"),
+                 alt.Tooltip("abandonment_rate:Q", format=".1%", title="Abandonment rate")],
+    )
+    return alt.layer(lines, _target_rule(target, "Target")).properties(title=title,
+                                                                         height=280)
+
+
+def service_level_vs_target(frame: pl.DataFrame, title: str) -> alt.LayerChart:
+    """Recorded service level per channel as a bar, its own target as a tick.
+
+    From `queue.service_level_by_channel` (each channel has its X/Y target).
+    """
+    data = named(frame.filter(pl.col("queued") > 0)).with_columns(
+        target_label=pl.format("{}% in {} s", (pl.col("sl_target") * 100).round(0)
+                               .cast(pl.Int64), pl.col("sl_target_s")))
+    y = alt.Y("channel:N", title=None, sort=data.sort("service_level")["channel"].to_list())
+    tips = [alt.Tooltip("channel:N", title="Channel"),
+            alt.Tooltip("service_level:Q", format=".1%", title="Service level"),
+            alt.Tooltip("target_label:N", title="Target"),
+            alt.Tooltip("queued:Q", format=",", title="Queued"),
+            alt.Tooltip("asa_s:Q", format=",.0f", title="ASA (s)"),
+            alt.Tooltip("abandonment_rate:Q", format=".1%", title="Abandonment rate")]
+    bars = alt.Chart(data).mark_bar(height=14).encode(
+        y=y, x=alt.X("service_level:Q", **_percent_axis("Answered within target ÷ queued")),
+        color=_channel_color(frame).legend(None), tooltip=tips)
+    ticks = alt.Chart(data).mark_tick(color=TARGET_COLOR, thickness=3, size=22).encode(
+        y=y, x="sl_target:Q", tooltip=tips)
+    return alt.layer(bars, ticks).properties(title=title, height=240)
+
+
+def occupancy_by_hour(frame: pl.DataFrame, title: str) -> alt.Chart:
+    """Occupancy (work ÷ staffed places) per pool and hour, from `queue.occupancy_by_pool_hour`.
+    """
+    data = frame.filter(pl.col("staffed_s") > 0).with_columns(
+        pool_name=pl.col("pool").replace(POOL_NAMES))
+    present = set(data["pool_name"].to_list())
+    names = {name: POOL_COLORS.get(code) for code, name in POOL_NAMES.items()
+             if name in present}
+    return alt.Chart(data).mark_line(point=True).encode(
+        x=alt.X("hour:O", title="Hour of the day (local time)"),
+        y=alt.Y("occupancy:Q", title="Work ÷ staffed time", axis=alt.Axis(format="%")),
+        color=alt.Color("pool_name:N", title="Pool",
+                        scale=alt.Scale(domain=list(names), range=list(names.values()))),
+        tooltip=[alt.Tooltip("pool_name:N", title="Pool"), alt.Tooltip("hour:O", title="Hour"),
+                 alt.Tooltip("occupancy:Q", format=".1%", title="Occupancy"),
+                 alt.Tooltip("mean_agents:Q", format=",.1f", title="Agents on duty (mean)"),
+                 alt.Tooltip("work_s:Q", format=",.0f", title="Work (s)")],
+    ).properties(title=title, height=260)

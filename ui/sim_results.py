@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import altair as alt
 import polars as pl
 
 from sim.config import Scenario, clock, scenario_to_dict
@@ -451,3 +452,47 @@ def sweep_outcome(grid: pl.DataFrame, target: float, currency: str
     for each grid edge it sits on."""
     best = cheapest_meeting(grid, target)
     return best, sweep_answer(best, target, currency), edge_warnings(grid, best)
+
+
+# --------------------------------------------------------------------------- backtest
+
+BACKTEST_HEADER = "Does the simulator reproduce your recent days?"
+NO_BACKTEST_DAYS = "no recent day has both contacts and staffing on record"
+BACKTEST_TITLE = "Backtest: recorded vs simulated service level per day, last {days} days"
+BACKTEST_CAPTION = ("Each past day simulated with its own recorded arrivals, automation, handle "
+                    "times, learned patience and staffing ({replications} replications a day). "
+                    "Band: the simulation's 95% interval for a single day; dots: the record. "
+                    "`python -m sim backtest --from D --to D` gives the figures.")
+BACKTEST_UNAVAILABLE = "No backtest: {reason}."
+POOL_TITLES = {"digital": "Digital team (chats)", "office": "Service offices"}
+
+
+def backtest_frame(days: pl.DataFrame) -> pl.DataFrame:
+    """The per-day comparison in display form: pool names, shares as shares."""
+    return days.select(
+        "day", pl.col("pool").replace(POOL_TITLES).alias("pool"),
+        "recorded_queued", "recorded_sl", "sim_sl", "sim_sl_low", "sim_sl_high",
+        "recorded_asa_s", "sim_asa_s", "recorded_abandonment", "sim_abandonment")
+
+
+def backtest_chart(days: pl.DataFrame, title: str) -> alt.FacetChart:
+    """Recorded SL per day (points) over the simulation's mean (line) and 95% band, per pool."""
+    data = backtest_frame(days)
+    base = alt.Chart(data).encode(x=alt.X("day:T", title=None))
+    tips = [alt.Tooltip("day:T", title="Day"), alt.Tooltip("pool:N", title="Pool"),
+            alt.Tooltip("recorded_sl:Q", format=".1%", title="Recorded SL"),
+            alt.Tooltip("sim_sl:Q", format=".1%", title="Simulated SL (mean)"),
+            alt.Tooltip("sim_sl_low:Q", format=".1%", title="Simulated 95% low"),
+            alt.Tooltip("sim_sl_high:Q", format=".1%", title="Simulated 95% high"),
+            alt.Tooltip("recorded_abandonment:Q", format=".1%", title="Recorded abandonment"),
+            alt.Tooltip("sim_abandonment:Q", format=".1%", title="Simulated abandonment"),
+            alt.Tooltip("recorded_asa_s:Q", format=",.0f", title="Recorded ASA (s)"),
+            alt.Tooltip("sim_asa_s:Q", format=",.0f", title="Simulated ASA (s)")]
+    band = base.mark_area(opacity=0.25).encode(
+        y=alt.Y("sim_sl_low:Q", title="Service level", axis=alt.Axis(format="%")),
+        y2="sim_sl_high:Q", tooltip=tips)
+    line = base.mark_line().encode(y="sim_sl:Q", tooltip=tips)
+    points = base.mark_point(filled=True, color="#111111", size=40).encode(
+        y="recorded_sl:Q", tooltip=tips)
+    return alt.layer(band, line, points, data=data).properties(height=200).facet(
+        row=alt.Row("pool:N", title=None)).properties(title=title)

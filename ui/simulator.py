@@ -18,9 +18,16 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from data_access.engine import DatabaseUnavailable
+from sim.backtest import Backtest
 from sim.config import Scenario, scenario_to_dict
 from sim.demand import WEEKDAYS, erlang_by_interval
-from sim.learn import baseline_from_database, curve_from_database
+from sim.learn import (
+    backtest_from_database,
+    baseline_from_database,
+    curve_from_database,
+    last_weeks,
+    patience_from_database,
+)
 from sim.nps import WaitNpsCurve
 from sim.runner import default_executor, run
 from sim.sweep import sweep
@@ -190,6 +197,47 @@ def load_baseline(weekday: int, weeks: int, interval_minutes: int) -> Baseline:
     return Baseline(example_scenario(interval_minutes),
                     f"Using the example Monday from `sim/examples/{EXAMPLE_TOML.name}` as the "
                     f"baseline because {reason}.", False)
+
+
+@st.cache_data(ttl=BASELINE_TTL_S, max_entries=16, show_spinner=False)
+def _patience(url: str, weeks: int) -> dict[str, tuple[float, str]]:
+    with state.get_engine(url).connect() as connection:
+        return patience_from_database(connection, weeks)
+
+
+def patience_sources(weeks: int) -> dict[str, tuple[float, str]]:
+    """Per channel: the baseline's patience and its source; empty without the database."""
+    if not st.session_state.get("engine_ready"):
+        return {}
+    try:
+        return _patience(state.database_url(), weeks)
+    except (DatabaseUnavailable, SQLAlchemyError) as error:
+        st.caption(f"Patience could not be learned ({type(error).__name__}).")
+        return {}
+
+
+BACKTEST_WEEKS = 4
+BACKTEST_REPLICATIONS = 5
+
+
+@st.cache_data(ttl=SIM_TTL_S, max_entries=4,
+               show_spinner="Backtesting the last 4 weeks (simulating each recorded day)…")
+def _backtest(url: str, weeks: int, replications: int) -> tuple[Backtest | None, str]:
+    with state.get_engine(url).connect() as connection:
+        window = last_weeks(connection, weeks)
+        if window is None:
+            return None, "the database holds no contacts"
+        return backtest_from_database(connection, *window, replications=replications), ""
+
+
+def last_backtest() -> tuple[Backtest | None, str]:
+    """The last 4 weeks' backtest (cached an hour), or why there is none."""
+    if not st.session_state.get("engine_ready"):
+        return None, "the database is unavailable"
+    try:
+        return _backtest(state.database_url(), BACKTEST_WEEKS, BACKTEST_REPLICATIONS)
+    except (DatabaseUnavailable, SQLAlchemyError, ValueError) as error:
+        return None, f"the backtest failed ({type(error).__name__})"
 
 
 @st.cache_data(ttl=BASELINE_TTL_S, max_entries=4, show_spinner=False)

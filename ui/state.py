@@ -14,8 +14,10 @@ import streamlit as st
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from data_access import customer, freshness, migrate, operations, queries, rollups
+from data_access import customer, freshness, migrate, operations, queries, queue, rollups
 from data_access.config import (
+    ABANDONMENT_TARGET_RANGE,
+    ABANDONMENT_TARGET_SETTING,
     DEADLINE_DAYS_RANGE,
     DEADLINE_SETTINGS,
     ConfigError,
@@ -338,3 +340,14 @@ contacts_by_hour_weekday: Callable[..., pl.DataFrame] = _cached(
 rating_distribution: Callable[..., pl.DataFrame] = _cached(operations.rating_distribution)
 operator_table: Callable[..., OperatorPage] = _cached(operations.operator_table)
 operator_trend: Callable[..., pl.DataFrame] = _cached(operations.operator_trend)
+# The queue on record (issue 16): abandonment, service level, occupancy.
+queue_by_channel: Callable[..., pl.DataFrame] = _cached(queue.queue_by_channel)
+abandonment_by_channel_hour: Callable[..., pl.DataFrame] = _cached(
+    queue.abandonment_by_channel_hour)
+occupancy_by_pool_hour: Callable[..., pl.DataFrame] = _cached(queue.occupancy_by_pool_hour)
+
+
+def abandonment_target() -> float:
+    """Abandoned ÷ queued above this raises an alert on the overview (0.05 by default)."""
+    name, default = ABANDONMENT_TARGET_SETTING
+    return _number_setting(name, default, *ABANDONMENT_TARGET_RANGE)
