@@ -319,6 +319,69 @@ def _replications_and_seed(command: argparse.ArgumentParser, replications: int) 
     command.add_argument("--seed", type=int_arg("--seed", 0), default=0)
 
 
+ROSTER_HELP = ("shift roster from the forecast's required agents (CP-SAT). Without --operators, "
+               "a plausible named roster is generated from --seed: --generate operators, 65%% "
+               "digital, 25%% office, 10%% both, 40 h a week (a fifth 30 h), 11-12 h rest, 2 "
+               "days off, 2,200-3,100 KZT an hour")
+
+
+def _roster(args: argparse.Namespace) -> None:
+    """Roster the forecast's requirement: the answer line first, then shifts or JSON."""
+    from sim.roster import solve_roster
+    from sim.roster_config import (
+        RosterSettings,
+        build_problem,
+        generate_operators,
+        read_operators_csv,
+        read_requirement_csv,
+    )
+
+    dates, required = read_requirement_csv(args.forecast)
+    operators = (read_operators_csv(args.operators) if args.operators
+                 else generate_operators(args.generate, args.seed))
+    settings = RosterSettings(time_limit_s=args.time_limit, start_step_minutes=args.start_step,
+                              seed=args.seed)
+    plan = solve_roster(build_problem(dates, required, operators, settings))
+    if args.coverage:
+        plan.coverage.write_csv(args.coverage)
+    if args.json:
+        print(json.dumps({"answer": plan.answer(),
+                          "summary": {k: _json_value(v) for k, v in plan.summary.items()},
+                          "shifts": plan.shifts.with_columns(pl.col(pl.Datetime, pl.Date)
+                                                             .cast(pl.String)).to_dicts(),
+                          "coverage": plan.coverage.with_columns(pl.col("date")
+                                                                 .cast(pl.String)).to_dicts()}))
+        return
+    if args.csv:
+        print(plan.shifts.write_csv(), end="")
+        return
+    print(plan.answer())
+    _print_table(plan.shifts.select("date", "operator_id", "name", "pool", "start", "end",
+                                    "break_start", "paid_h", "cost"))
+
+
+def _add_roster_parser(commands) -> None:
+    roster = commands.add_parser("roster", help=ROSTER_HELP)
+    roster.add_argument("--forecast", required=True,
+                        help="CSV of date, quarter (0..95), pool (digital|office), "
+                             "required_agents (scheduled, after shrinkage)")
+    roster.add_argument("--operators", help="CSV of operator_id, name, skills "
+                        "(digital|office|digital+office), max_hours_week, min_rest_h, "
+                        "days_off_week, cost_per_hour (default: a generated roster)")
+    roster.add_argument("--generate", type=positive_int_arg("--generate", 2_000), default=200,
+                        help="how many operators to generate without --operators (200)")
+    roster.add_argument("--seed", type=int_arg("--seed", 0), default=0)
+    roster.add_argument("--time-limit", type=number_arg("--time-limit", low=0, high=3_600,
+                                                        low_open=True), default=60.0,
+                        help="solver time limit in seconds; the best plan so far is kept (60)")
+    roster.add_argument("--start-step", type=int, choices=(15, 30, 60), default=60,
+                        help="minutes between candidate shift starts (60)")
+    roster.add_argument("--coverage", help="also write coverage per quarter hour to this CSV")
+    output = roster.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true")
+    output.add_argument("--csv", action="store_true", help="shifts per person and day as CSV")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sim",
                                      description="ServicePulse staffing and automation simulator.")
@@ -396,6 +459,7 @@ def _parser() -> argparse.ArgumentParser:
     _replications_and_seed(back, 10)
     back.add_argument("--json", action="store_true")
     back.add_argument("--db")
+    _add_roster_parser(commands)
     return parser
 
 
@@ -405,7 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {"run": _run, "sweep": _sweep, "compare": _compare, "optimize": _optimize,
                 "erlang": _erlang,
-                "default-scenario": _default_scenario, "forecast": _forecast, "backtest": _backtest}
+                "default-scenario": _default_scenario, "forecast": _forecast, "backtest": _backtest,
+                "roster": _roster}
     try:
         handlers[args.command](args)
     except (CliError, DatabaseUnavailable, ValueError) as error:

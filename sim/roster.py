@@ -1,0 +1,453 @@
+"""Shift roster from required agents per quarter hour, with OR-Tools CP-SAT (pure, no database).
+
+The inputs come validated from `sim.roster_config` (requirement, named operators, templates).
+The model keeps its size down in three ways:
+- candidate shifts per day come from the templates at a start step of 30 or 60 minutes;
+- one Boolean per (person, day, candidate shift); the paid break is not chosen per person but
+  as how many of a day's crew on a candidate shift take it at each allowed offset (integers),
+  since a break changes coverage and nothing about the person. The people on that shift get
+  those offsets afterwards, in operator order;
+- min rest is one "at most one" per (person, day pair, start time) over the shifts that clash,
+  not one per clashing pair.
+
+Objective: pay (cost per hour x paid hours, break included) + penalty x agent-quarter-hours
+short of the requirement. The solver stops at `time_limit_s` and the best plan so far comes back
+with its status and its optimality gap, (objective − best bound) / objective.
+
+Everything reported (coverage, cost, shortfall) is recomputed from the shifts handed out, not
+read from the solver's variables, so the report says what the plan does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from ortools.sat.python import cp_model
+
+from sim.roster_config import (
+    POOLS,
+    QUARTERS_PER_DAY,
+    RosterInputError,
+    RosterProblem,
+    RosterSettings,
+    ShiftTemplate,
+)
+
+STATUS_NAMES = {cp_model.OPTIMAL: "OPTIMAL", cp_model.FEASIBLE: "FEASIBLE",
+                cp_model.INFEASIBLE: "INFEASIBLE", cp_model.MODEL_INVALID: "MODEL_INVALID",
+                cp_model.UNKNOWN: "UNKNOWN"}
+ANSWER = ("Roster for {operators} operators, {days} days: covers {coverage:.1%} of required "
+          "agent-hours for {cost} {currency}; gap {gap:.1%} after {wall_s:.0f} s ({status}).")
+ANSWER_NO_PLAN = ("Roster for {operators} operators, {days} days: the solver found no plan in "
+                  "{wall_s:.0f} s ({status}); raise the time limit.")
+ERROR_EMPTY_BREAK = ("templates ({template}).break_minutes: a {break_min}-minute break does not "
+                     "fit a {length:g} h shift between break_after_h and break_before_end_h")
+# Money in the solver is whole tiyn (1/100 KZT) per quarter hour: cost per hour x 100 / 4.
+MONEY_PER_QUARTER_SCALE = 25
+# Greedy start: passes that take a shift only when this share of it is needed, then (0) any
+# shift worth its pay.
+GREEDY_FILL = (0.8, 0.6, 0.4, 0.0)
+SHIFT_SCHEMA = {"operator_id": pl.String, "name": pl.String, "date": pl.Date,
+                "pool": pl.String, "template": pl.String, "start": pl.Datetime("us"),
+                "end": pl.Datetime("us"), "break_start": pl.Datetime("us"),
+                "break_end": pl.Datetime("us"), "paid_h": pl.Float64, "cost": pl.Float64}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One shift a day can hold: quarters from the day's 00:00 (the end may pass midnight)."""
+
+    template: str
+    pool: str
+    start_q: int
+    length_q: int
+    break_q: int
+    break_offsets_q: tuple[int, ...]  # allowed break starts, quarters after the shift start
+
+    @property
+    def end_q(self) -> int:
+        return self.start_q + self.length_q
+
+
+@dataclass(frozen=True)
+class RosterPlan:
+    """The plan: shifts per person and day, coverage per quarter hour and pool, and totals."""
+
+    shifts: pl.DataFrame
+    coverage: pl.DataFrame
+    summary: dict
+
+    def answer(self) -> str:
+        """The answer first: how much of the requirement, for what cost, how far from optimal."""
+        values = self.summary
+        if values["status"] not in ("OPTIMAL", "FEASIBLE"):
+            return ANSWER_NO_PLAN.format(**values)
+        return ANSWER.format(operators=values["operators"], days=values["days"],
+                             coverage=values["coverage_share"],
+                             cost=money_text(values["cost"]), currency=values["currency"],
+                             gap=values["gap"], wall_s=values["wall_s"],
+                             status=values["status"])
+
+
+def money_text(amount: float) -> str:
+    """12,400,000 -> '12.4M'; 84,000 -> '84.0k'; small sums as they are."""
+    if abs(amount) >= 1e6:
+        return f"{amount / 1e6:.1f}M"
+    if abs(amount) >= 1e4:
+        return f"{amount / 1e3:.1f}k"
+    return f"{amount:,.0f}"
+
+
+def _q(hours: float) -> int:
+    return round(hours * 4)
+
+
+def template_candidates(template: ShiftTemplate, settings: RosterSettings) -> list[Candidate]:
+    """Every shift one template allows on a day it is offered (starts on the start step)."""
+    step_q = settings.start_step_minutes // 15
+    break_step_q = settings.break_step_minutes // 15
+    break_q = template.break_minutes // 15
+    result = []
+    for start_q in range(_q(template.start_from_h), _q(template.start_to_h) + 1, step_q):
+        for length_h in template.lengths_h:
+            length_q = _q(length_h)
+            if template.end_by_h is not None and start_q + length_q > _q(template.end_by_h):
+                continue
+            latest = length_q - _q(template.break_before_end_h) - break_q
+            offsets = tuple(range(_q(template.break_after_h), latest + 1, break_step_q))
+            if not offsets:
+                raise RosterInputError(ERROR_EMPTY_BREAK.format(
+                    template=template.name, break_min=template.break_minutes,
+                    length=length_h))
+            result.append(Candidate(template.name, template.pool, start_q, length_q, break_q,
+                                    offsets))
+    return result
+
+
+def day_candidates(settings: RosterSettings, weekday: int) -> list[Candidate]:
+    """The shifts offered on a weekday (0 = Monday), duplicates across templates dropped."""
+    seen, result = set(), []
+    for template in settings.templates:
+        if weekday not in template.weekdays:
+            continue
+        for candidate in template_candidates(template, settings):
+            key = (candidate.pool, candidate.start_q, candidate.length_q)
+            if key not in seen:
+                seen.add(key)
+                result.append(candidate)
+    return result
+
+
+@dataclass
+class _Model:
+    """The CP-SAT model and the handles needed to read a solution back."""
+
+    model: cp_model.CpModel
+    candidates: list[list[Candidate]]
+    x: dict[tuple[int, int, int], cp_model.IntVar]  # (person, day, candidate)
+    breaks: dict[tuple[int, int], list[tuple[int, cp_model.IntVar]]]  # (day, cand) -> offsets
+
+
+def _person_rules(model: cp_model.CpModel, x: dict, person: int, operator, days: int,
+                  candidates: list[list[Candidate]], eligible: list[list[int]]) -> None:
+    """Max hours and days worked per 7-day block, and min rest between shifts."""
+    for day in range(days):
+        if eligible[day]:
+            model.AddAtMostOne(x[person, day, c] for c in eligible[day])
+    for block in range(0, days, 7):
+        span = min(7, days - block)
+        hours_q = math.floor(operator.max_hours_week * 4 * span / 7 + 1e-9)
+        work_days = span - math.ceil(operator.days_off_week * span / 7 - 1e-9)
+        shifts = [(x[person, d, c], candidates[d][c].length_q)
+                  for d in range(block, block + span) for c in eligible[d]]
+        if not shifts:
+            continue
+        model.Add(sum(q * var for var, q in shifts) <= hours_q)
+        if work_days < span:
+            model.Add(sum(var for var, _ in shifts) <= work_days)
+    rest_q = math.ceil(operator.min_rest_h * 4 - 1e-9)
+    for day in range(days):
+        if not eligible[day]:
+            continue
+        latest_end = max(candidates[day][c].end_q for c in eligible[day])
+        for later in range(day + 1, days):
+            gap = QUARTERS_PER_DAY * (later - day)
+            starts = sorted({candidates[later][c].start_q for c in eligible[later]})
+            if not starts or gap + starts[0] - latest_end >= rest_q:
+                if gap - latest_end >= rest_q:
+                    break
+                continue
+            for start in starts:
+                clashing = [x[person, day, c] for c in eligible[day]
+                            if gap + start - candidates[day][c].end_q < rest_q]
+                if not clashing:
+                    continue
+                starting = [x[person, later, c] for c in eligible[later]
+                            if candidates[later][c].start_q <= start]
+                model.AddAtMostOne(clashing + starting)
+
+
+def greedy_start(problem: RosterProblem, candidates: list[list[Candidate]],
+                 eligible: list[list[list[int]]]) -> dict[tuple[int, int], int]:
+    """A quick feasible plan to hint the solver with. In passes over the days, each free person
+    (cheapest first) takes the shift that covers the most still-missing quarter hours; the
+    first passes take only shifts mostly needed (GREEDY_FILL), the last any shift worth its
+    pay under the objective. It keeps every rule the model has."""
+    days = len(problem.dates)
+    horizon = days * QUARTERS_PER_DAY
+    missing = {pool: problem.required[pool].reshape(-1).astype(np.int64).copy()
+               for pool in POOLS}
+    worth = problem.settings.under_penalty_per_agent_h
+    hours_left, days_left = [], []
+    for operator in problem.operators:
+        spans = {b: min(7, days - b) for b in range(0, days, 7)}
+        hours_left.append({b: math.floor(operator.max_hours_week * 4 * n / 7 + 1e-9)
+                           for b, n in spans.items()})
+        days_left.append({b: n - math.ceil(operator.days_off_week * n / 7 - 1e-9)
+                          for b, n in spans.items()})
+    worked: list[list[tuple[int, int]]] = [[] for _ in problem.operators]  # (begin, end)
+    chosen: dict[tuple[int, int], int] = {}
+    order = sorted(range(len(problem.operators)),
+                   key=lambda p: problem.operators[p].cost_per_hour)
+    for fill in GREEDY_FILL:
+        for day in range(days):
+            block = day - day % 7
+            for person in order:
+                if (person, day) in chosen or days_left[person][block] <= 0:
+                    continue
+                operator = problem.operators[person]
+                rest_q = math.ceil(operator.min_rest_h * 4 - 1e-9)
+                open_ = {pool: np.concatenate(([0], np.cumsum(missing[pool] > 0)))
+                         for pool in operator.skills}
+                best, best_value = None, 0.0
+                for c in eligible[person][day]:
+                    cand = candidates[day][c]
+                    begin = day * QUARTERS_PER_DAY + cand.start_q
+                    end = begin + cand.length_q
+                    if cand.length_q > hours_left[person][block] or any(
+                            begin - rest_q < other_end and other_begin < end + rest_q
+                            for other_begin, other_end in worked[person]):
+                        continue
+                    gain = open_[cand.pool][min(end, horizon)] - open_[cand.pool][begin]
+                    value = (gain - fill * cand.length_q if fill else
+                             worth * gain - operator.cost_per_hour * cand.length_q)
+                    if value > best_value:
+                        best, best_value = c, value
+                if best is None:
+                    continue
+                cand = candidates[day][best]
+                begin = day * QUARTERS_PER_DAY + cand.start_q
+                missing[cand.pool][begin:min(begin + cand.length_q, horizon)] -= 1
+                chosen[person, day] = best
+                hours_left[person][block] -= cand.length_q
+                days_left[person][block] -= 1
+                worked[person].append((begin, begin + cand.length_q))
+    return chosen
+
+
+def build_model(problem: RosterProblem) -> _Model:
+    """Variables, rules and objective (see the module docstring), hinted with `greedy_start`
+    so the solver holds a plan from its first second."""
+    settings = problem.settings
+    days = len(problem.dates)
+    horizon = days * QUARTERS_PER_DAY
+    model = cp_model.CpModel()
+    candidates = [day_candidates(settings, date.weekday()) for date in problem.dates]
+    eligible = [[[c for c, cand in enumerate(candidates[d]) if cand.pool in operator.skills
+                  and cand.length_q <= operator.max_hours_week * 4] for d in range(days)]
+                for operator in problem.operators]
+    hint = greedy_start(problem, candidates, eligible)
+    x: dict[tuple[int, int, int], cp_model.IntVar] = {}
+    cost_terms = []
+    crews: dict[tuple[int, int], list] = {}
+    for person, operator in enumerate(problem.operators):
+        per_quarter = round(operator.cost_per_hour * MONEY_PER_QUARTER_SCALE)
+        for day in range(days):
+            for c in eligible[person][day]:
+                var = model.NewBoolVar(f"x_{person}_{day}_{c}")
+                model.AddHint(var, hint.get((person, day)) == c)
+                x[person, day, c] = var
+                crews.setdefault((day, c), []).append(var)
+                cost_terms.append(per_quarter * candidates[day][c].length_q * var)
+        _person_rules(model, x, person, operator, days, candidates, eligible[person])
+    hinted_crews = {}
+    for (_person, day), c in hint.items():
+        hinted_crews[day, c] = hinted_crews.get((day, c), 0) + 1
+    coverage: dict[str, list[list]] = {pool: [[] for _ in range(horizon)] for pool in POOLS}
+    hinted_cover = {pool: np.zeros(horizon, dtype=np.int64) for pool in POOLS}
+    breaks: dict[tuple[int, int], list[tuple[int, cp_model.IntVar]]] = {}
+    for (day, c), members in crews.items():
+        cand = candidates[day][c]
+        crew = model.NewIntVar(0, len(members), f"crew_{day}_{c}")
+        model.Add(crew == sum(members))
+        size = hinted_crews.get((day, c), 0)
+        model.AddHint(crew, size)
+        base = day * QUARTERS_PER_DAY + cand.start_q
+        for q in range(base, min(base + cand.length_q, horizon)):
+            coverage[cand.pool][q].append(crew)
+        hinted_cover[cand.pool][base:base + cand.length_q] += size
+        offsets = cand.break_offsets_q
+        if len(offsets) == 1:
+            breaks[day, c] = [(offsets[0], crew)]
+        else:
+            breaks[day, c] = [(k, model.NewIntVar(0, len(members), f"b_{day}_{c}_{k}"))
+                              for k in offsets]
+            model.Add(sum(var for _, var in breaks[day, c]) == crew)
+        for index, (offset, var) in enumerate(breaks[day, c]):
+            taking = size // len(offsets) + (index < size % len(offsets))  # spread evenly
+            if len(offsets) > 1:
+                model.AddHint(var, taking)
+            hinted_cover[cand.pool][base + offset:base + offset + cand.break_q] -= taking
+            for q in range(base + offset, min(base + offset + cand.break_q, horizon)):
+                coverage[cand.pool][q].append(-var)
+    penalty_q = round(settings.under_penalty_per_agent_h * MONEY_PER_QUARTER_SCALE)
+    short_terms = []
+    for pool in POOLS:
+        need = problem.required[pool].reshape(-1)
+        for q in np.flatnonzero(need):
+            short = model.NewIntVar(0, int(need[q]), f"short_{pool}_{q}")
+            model.Add(sum(coverage[pool][q]) + short >= int(need[q]))
+            model.AddHint(short, max(0, int(need[q] - hinted_cover[pool][q])))
+            short_terms.append(short)
+    model.Minimize(sum(cost_terms) + penalty_q * sum(short_terms))
+    return _Model(model, candidates, x, breaks)
+
+
+def solve_roster(problem: RosterProblem) -> RosterPlan:
+    """Build, solve within the time limit on `num_workers` workers, and report the plan."""
+    began = time.perf_counter()
+    built = build_model(problem)
+    solver = cp_model.CpSolver()
+    # The limit is for the whole answer: building the model counts against it.
+    solver.parameters.max_time_in_seconds = max(
+        1.0, problem.settings.time_limit_s - (time.perf_counter() - began))
+    solver.parameters.num_workers = problem.settings.num_workers
+    solver.parameters.random_seed = problem.settings.seed
+    # Probing took half of presolve (6 of 13 s) on the 200 x 7 benchmark for no better plan.
+    solver.parameters.cp_model_probing_level = 0
+    status = solver.Solve(built.model)
+    wall_s = time.perf_counter() - began
+    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    shifts = _shift_records(problem, built, solver) if found else _empty_shifts()
+    objective = solver.ObjectiveValue() if found else math.nan
+    bound = solver.BestObjectiveBound() if found else math.nan
+    gap = (objective - bound) / objective if found and objective > 0 else 0.0 if found \
+        else math.nan
+    return report(problem, shifts, status=STATUS_NAMES.get(status, str(status)),
+                  gap=max(0.0, gap) if found else gap, wall_s=wall_s,
+                  objective=objective, best_bound=bound)
+
+
+def _empty_shifts() -> pl.DataFrame:
+    return pl.DataFrame(schema=SHIFT_SCHEMA)
+
+
+def _shift_records(problem: RosterProblem, built: _Model,
+                   solver: cp_model.CpSolver) -> pl.DataFrame:
+    """Who works which shift, with each person's break from the crew's chosen offsets."""
+    crews: dict[tuple[int, int], list[int]] = {}
+    for (person, day, c), var in built.x.items():
+        if solver.BooleanValue(var):
+            crews.setdefault((day, c), []).append(person)
+    rows = []
+    for (day, c), people in sorted(crews.items()):
+        cand = built.candidates[day][c]
+        offsets = [k for k, var in built.breaks[day, c] for _ in range(solver.Value(var))]
+        midnight = dt.datetime.combine(problem.dates[day], dt.time())
+        for person, offset in zip(sorted(people), offsets, strict=True):
+            operator = problem.operators[person]
+            start = midnight + dt.timedelta(minutes=15 * cand.start_q)
+            break_start = start + dt.timedelta(minutes=15 * offset)
+            paid_h = cand.length_q / 4
+            rows.append({"operator_id": operator.operator_id, "name": operator.name,
+                         "date": problem.dates[day], "pool": cand.pool,
+                         "template": cand.template, "start": start,
+                         "end": start + dt.timedelta(minutes=15 * cand.length_q),
+                         "break_start": break_start,
+                         "break_end": break_start + dt.timedelta(minutes=15 * cand.break_q),
+                         "paid_h": paid_h, "cost": operator.cost_per_hour * paid_h})
+    return pl.DataFrame(rows, schema=SHIFT_SCHEMA).sort("date", "operator_id")
+
+
+def coverage_from_shifts(shifts: pl.DataFrame, dates: tuple[dt.date, ...]
+                         ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per pool: (people on duty, people on break) per quarter hour of the plan, flattened.
+    Hours past the plan's last day are not counted."""
+    horizon = len(dates) * QUARTERS_PER_DAY
+    origin = dt.datetime.combine(dates[0], dt.time())
+    result = {pool: (np.zeros(horizon + 1, dtype=np.int64), np.zeros(horizon + 1,
+                                                                     dtype=np.int64))
+              for pool in POOLS}
+    for row in shifts.iter_rows(named=True):
+        duty, rest = result[row["pool"]]
+        for array, begin, end in ((duty, row["start"], row["end"]),
+                                  (rest, row["break_start"], row["break_end"])):
+            first = int((begin - origin).total_seconds() // 900)
+            last = int((end - origin).total_seconds() // 900)
+            array[min(first, horizon)] += 1  # difference array: +1 at start, -1 at end
+            array[min(last, horizon)] -= 1
+    return {pool: (np.cumsum(duty)[:horizon], np.cumsum(rest)[:horizon])
+            for pool, (duty, rest) in result.items()}
+
+
+def report(problem: RosterProblem, shifts: pl.DataFrame, *, status: str, gap: float,
+           wall_s: float, objective: float, best_bound: float) -> RosterPlan:
+    """Coverage against the requirement per quarter hour and the plan's totals."""
+    counted = coverage_from_shifts(shifts, problem.dates)
+    days = len(problem.dates)
+    frames = []
+    for pool in POOLS:
+        duty, rest = counted[pool]
+        frames.append(pl.DataFrame({
+            "date": np.repeat(np.array(problem.dates, dtype="datetime64[D]"), QUARTERS_PER_DAY),
+            "quarter": np.tile(np.arange(QUARTERS_PER_DAY), days),
+            "pool": [pool] * (days * QUARTERS_PER_DAY),
+            "required_agents": problem.required[pool].reshape(-1),
+            "on_duty": duty, "on_break": rest, "covering": duty - rest,
+        }))
+    coverage = pl.concat(frames).with_columns(
+        pl.col("date").cast(pl.Date),
+        short=(pl.col("required_agents") - pl.col("covering")).clip(lower_bound=0),
+        over=(pl.col("covering") - pl.col("required_agents")).clip(lower_bound=0))
+    totals = coverage.select(
+        required_agent_h=pl.col("required_agents").sum() / 4,
+        under_agent_h=pl.col("short").sum() / 4, over_agent_h=pl.col("over").sum() / 4).row(
+        0, named=True)
+    required = totals["required_agent_h"]
+    cost = float(shifts["cost"].sum()) if shifts.height else 0.0
+    summary = {
+        "status": status, "operators": len(problem.operators), "days": days,
+        "first_date": problem.dates[0].isoformat(), "shifts": shifts.height,
+        "people_rostered": shifts["operator_id"].n_unique() if shifts.height else 0,
+        "paid_h": float(shifts["paid_h"].sum()) if shifts.height else 0.0,
+        "cost": cost, "currency": problem.settings.currency,
+        **totals,
+        "coverage_share": (required - totals["under_agent_h"]) / required if required else 1.0,
+        "objective": cost + problem.settings.under_penalty_per_agent_h
+        * totals["under_agent_h"],
+        "solver_objective": objective / (MONEY_PER_QUARTER_SCALE * 4),
+        "best_bound": best_bound / (MONEY_PER_QUARTER_SCALE * 4),
+        "gap": gap, "wall_s": wall_s, "time_limit_s": problem.settings.time_limit_s,
+        "num_workers": problem.settings.num_workers,
+    }
+    return RosterPlan(shifts, coverage, summary)
+
+
+def pool_operators(plan: RosterPlan, date: dt.date, pool: str,
+                   interval_minutes: int = 15) -> tuple[int, ...]:
+    """People taking contacts (on duty, not on break) per interval of one day, in the shape of
+    `sim.config.Pool.operators`. An interval longer than 15 minutes takes its lowest quarter,
+    so the simulator never sees someone who is on a break for part of it."""
+    if interval_minutes not in (15, 30, 60):
+        raise RosterInputError(f"interval_minutes: {interval_minutes} must be 15, 30 or 60")
+    covering = (plan.coverage.filter((pl.col("date") == date) & (pl.col("pool") == pool))
+                .sort("quarter")["covering"].to_numpy())
+    if covering.size != QUARTERS_PER_DAY:
+        raise RosterInputError(f"date: {date} is not a day of the plan")
+    per = interval_minutes // 15
+    return tuple(int(v) for v in covering.reshape(-1, per).min(axis=1))
