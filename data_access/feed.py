@@ -23,65 +23,26 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 import numpy as np
-import polars as pl
-from sqlalchemy import Connection, Engine, func, insert, inspect, select, text, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
-from data_access import rollups
-from data_access.argtypes import MIN_DAY, int_arg, number_arg
-from data_access.bulk import advance_sequences
+from data_access.argtypes import int_arg, number_arg
 from data_access.config import local_now, mask_url, scrub
-from data_access.demo.calibration import (
-    APPEAL_CATEGORIES,
-    APPEAL_CATEGORY_WEIGHTS,
-    CASE_CHANNEL_SHARES,
-    COMPLAINT_CATEGORIES,
-    COMPLAINT_CATEGORY_WEIGHTS,
-    HOURLY_CHAT,
-    HOURLY_OFFICE,
-    HOURLY_OFFICE_SATURDAY,
-    ONLINE_CHANNEL_SHARES,
-    REGION_WEIGHTS,
-    WEEKDAY_WEIGHTS_OFFICE,
-    WEEKDAY_WEIGHTS_ONLINE,
-    WITHDRAW_SHARE,
-)
-from data_access.demo.cases import CASE_FLOW
-from data_access.demo.contacts import (
-    answer_rates,
-    assign_operators,
-    draw_bot_handovers,
-    draw_handle_times,
-    draw_operator_skill,
-    draw_ratings,
-    draw_served_by,
-    draw_service_types,
-    draw_surveys,
-    draw_waits,
-    hourly_profile,
-    solve_month_level,
-    subscriber_keys,
-    survey_penalty,
-)
-from data_access.demo.plan import DemoConfig, Streams
-from data_access.demo.story import MONTHS
 from data_access.engine import (
     DatabaseUnavailable,
     create_db_engine,
     first_line,
-    require_schema,
 )
-from data_access.reference import CHANNEL_BY_CODE, REGIONS, SERVICE_TYPES, seed_reference
-from data_access.schema import (
-    CLOSED_STAGES,
-    TEAMS,
-    AgentRating,
-    Case,
-    CaseEvent,
-    Contact,
-    DemoLoad,
-    NpsSurvey,
-    Operator,
+from data_access.feed_draws import (
+    RATING_AFTER,
+    FeedError,
+    FeedModel,
+    advance_cases,
+    event_mix,
+    new_cases,
+    new_contacts,
+    prepare_model,
+    write_ratings,
 )
 
 DEFAULT_RATE = 5.0
@@ -91,32 +52,6 @@ FIRST_RETRY_S = 0.5
 MAX_RETRY_S = 10.0
 # Exit code when the database never answered during the whole run (usage errors are 2).
 EXIT_NEVER_REACHED = 1
-# The default demo ends today, so "now" lives in the story's last month.
-NOW_MONTH = MONTHS[-1]
-REFERENCE_CONTACTS = 20_000  # a synthetic week that pins the NPS model's latent mean
-SUBSCRIBER_SCALE_CAP = 0.1  # the demo's first 90k subscribers are customers enough
-NEVER = np.datetime64("9999-12-31T00:00:00", "us")
-OPEN_STAGES = tuple(stage for stage in CASE_FLOW if stage not in CLOSED_STAGES)
-WITHDRAWABLE_STEPS = 3  # the demo withdraws after received, assigned or under review
-CANDIDATE_CASES = 500  # stage changes pick among the oldest open cases
-# A rating is stamped strictly after its contact, even when the clock has not moved on.
-RATING_AFTER = dt.timedelta(microseconds=1)
-_MONDAY = dt.datetime(2024, 1, 1)
-_REGION_IDS = np.array([region.id for region in REGIONS])
-_REGION_P = np.array([REGION_WEIGHTS[region.code] for region in REGIONS])
-_RATED_TYPES = np.array([service.id for service in SERVICE_TYPES if service.triggers_agent_rating])
-
-
-class FeedError(RuntimeError):
-    """A feed that cannot start or go on, said in one line (printed with exit code 2)."""
-
-
-class _FeedStreams(Streams):
-    """The demo's stream scheme under purposes of the feed's own: the same seed never replays
-    the demo's numbers."""
-
-    PURPOSES = (*Streams.PURPOSES, "feed_reference", "feed_mix", "feed_contacts", "feed_waits",
-                "feed_surveys", "feed_ratings", "feed_cases", "feed_stages")
 
 
 @dataclass
@@ -166,294 +101,11 @@ class FeedSummary:
 
 # --- The demo's distributions at one moment ----------------------------------------------------
 
-def _weekday_share(weights: tuple[float, ...], weekday: int) -> float:
-    return weights[weekday] / sum(weights)
-
-
-def _hour_share(profile: np.ndarray, hour: int) -> float:
-    return float(profile[hour] / profile.sum())
-
-
-def contact_weights(moment: dt.datetime) -> dict[str, float]:
-    """Expected contacts per channel in this hour of this weekday (demo volumes, any unit)."""
-    weekday, hour = moment.weekday(), moment.hour
-    office_profile = HOURLY_OFFICE_SATURDAY if weekday == 5 else HOURLY_OFFICE
-    weights = {"office": NOW_MONTH.offline * _weekday_share(WEEKDAY_WEIGHTS_OFFICE, weekday)
-               * _hour_share(office_profile, hour)}
-    shares = {code: begin + (end - begin) * NOW_MONTH.progress
-              for code, (begin, end) in ONLINE_CHANNEL_SHARES.items()}
-    for code, share in shares.items():
-        weights[code] = (NOW_MONTH.online * share / sum(shares.values())
-                         * _weekday_share(WEEKDAY_WEIGHTS_ONLINE, weekday)
-                         * _hour_share(hourly_profile(code), hour))
-    return weights
-
-
-def case_weights(moment: dt.datetime) -> dict[tuple[str, str], float]:
-    """Expected new cases per (kind, channel) in this hour, on contact_weights' scale."""
-    weekday, hour = moment.weekday(), moment.hour
-    weights = {}
-    for kind, volume in (("complaint", NOW_MONTH.complaints), ("appeal", NOW_MONTH.appeals)):
-        shares = CASE_CHANNEL_SHARES[kind]
-        for code, share in shares.items():
-            profile = HOURLY_OFFICE if code == "office" else HOURLY_CHAT  # as build_cases draws
-            weights[(kind, code)] = (volume * share / sum(shares.values())
-                                     * _weekday_share(WEEKDAY_WEIGHTS_ONLINE, weekday)
-                                     * _hour_share(profile, hour))
-    # e-Otinish appeals spread evenly over the days of the month, at chat hours.
-    weights[("appeal", "e_otinish")] = NOW_MONTH.e_otinish / 7 * _hour_share(HOURLY_CHAT, hour)
-    return weights
-
-
-def event_mix(moment: dt.datetime) -> np.ndarray:
-    """Probabilities of (new contact, new case, stage change) for one event at this moment.
-
-    Every case takes len(CASE_FLOW) - 1 steps to its answer, so stage changes keep pace with
-    new cases and the pool of open cases neither drains nor floods.
-    """
-    contacts = sum(contact_weights(moment).values())
-    cases = sum(case_weights(moment).values())
-    weights = np.array([contacts, cases, cases * (len(CASE_FLOW) - 1)])
-    return weights / weights.sum()
-
-
-def _skeleton(channel: np.ndarray, hour: np.ndarray, weekday: np.ndarray
-              ) -> dict[str, np.ndarray]:
-    """The columns the demo's contact functions read, all in the story's last month."""
-    return {"channel": channel, "hour": hour, "weekday": weekday,
-            "month_index": np.full(channel.size, NOW_MONTH.index)}
-
-
-def reference_level(streams: Streams) -> float:
-    """The latent NPS mean for the last story month, solved once over a synthetic week.
-
-    The demo solves it over a month of answered surveys; a tick's few contacts cannot, and
-    solving per tick would cancel the wait effect that the score model is about.
-    """
-    rng = streams.rng("feed_reference")
-    cells = [(day, hour, code, weight)
-             for day in range(7) for hour in range(24)
-             for code, weight in contact_weights(
-                 _MONDAY + dt.timedelta(days=day, hours=hour)).items()]
-    p = np.array([cell[3] for cell in cells])
-    picked = rng.choice(len(cells), size=REFERENCE_CONTACTS, p=p / p.sum())
-    skeleton = _skeleton(np.array([CHANNEL_BY_CODE[cells[i][2]].id for i in picked]),
-                         np.array([cells[i][1] for i in picked]),
-                         np.array([cells[i][0] for i in picked]))
-    served = draw_served_by(skeleton, rng)
-    penalty = survey_penalty(draw_waits(skeleton, served, rng), served)
-    answered = rng.random(picked.size) < answer_rates(skeleton["channel"])
-    return solve_month_level(penalty[answered], NOW_MONTH.nps_target)
-
 
 # --- Set-up ------------------------------------------------------------------------------------
 
-@dataclass
-class _Model:
-    streams: Streams
-    level: float
-    operators: pl.DataFrame
-    skill: np.ndarray
-    subscribers: pl.Series
-
-
-def _usable_operators(connection: Connection, today: dt.date, where: str) -> pl.DataFrame:
-    """Operators active today, per team; a team with nobody active borrows whoever it can."""
-    rows = connection.execute(select(Operator.id, Operator.team, Operator.region_id,
-                                     Operator.active_from, Operator.active_to)).all()
-    if not rows:
-        raise FeedError(f"no operators in {where}: the feed needs someone to serve contacts; "
-                        "run `python -m data_access demo` or import operators first")
-    roster = pl.DataFrame(rows, schema={"id": pl.Int64, "team": pl.String,
-                                        "region_id": pl.Int64, "active_from": pl.Date,
-                                        "active_to": pl.Date}, orient="row")
-    active = roster.filter((pl.col("active_from") <= today)
-                           & (pl.col("active_to").is_null() | (pl.col("active_to") >= today)))
-    teams = []
-    for team in TEAMS:
-        for pool in (active, roster):
-            staff = pool.filter(pl.col("team") == team)
-            if not staff.is_empty():
-                break
-        else:
-            staff = roster.with_columns(team=pl.lit(team))  # the other team stands in
-        teams.append(staff)
-    # Fixed for the run: the demo's assignment must not filter anyone out at midnight.
-    return pl.concat(teams).with_columns(active_from=pl.lit(MIN_DAY),
-                                         active_to=pl.lit(None, dtype=pl.Date))
-
-
-def _subscribers(connection: Connection, seed: int) -> pl.Series:
-    """The demo's salted subscriber keys, so feed contacts come from the demo's customers."""
-    scale = SUBSCRIBER_SCALE_CAP
-    if inspect(connection).has_table(DemoLoad.__tablename__):
-        load = connection.execute(
-            select(DemoLoad.seed, DemoLoad.scale).where(DemoLoad.finished_at.is_not(None))
-            .order_by(DemoLoad.id.desc()).limit(1)).first()
-        if load is not None:
-            seed, scale = load.seed, min(load.scale, SUBSCRIBER_SCALE_CAP)
-    return subscriber_keys(DemoConfig.ending(scale=scale, seed=seed))
-
-
-def _catch_up_sequences(connection: Connection) -> None:
-    """PostgreSQL assigns the ids; a bulk load that left a sequence behind is moved past it."""
-    if connection.dialect.name != "postgresql":
-        return
-    behind = []
-    for table in (Contact.__table__, Case.__table__, CaseEvent.__table__, AgentRating.__table__):
-        sequence = connection.scalar(text("SELECT pg_get_serial_sequence(:table, 'id')"),
-                                     {"table": table.name})
-        if sequence is None:
-            continue
-        last, called = connection.execute(
-            text(f"SELECT last_value, is_called FROM {sequence}")).one()
-        newest = connection.scalar(select(func.max(table.c.id)))
-        if newest is not None and newest >= last + (1 if called else 0):
-            behind.append(table)
-    advance_sequences(connection, behind)
-
-
-def _prepare(engine: Engine, seed: int, today: dt.date, where: str) -> _Model:
-    try:
-        require_schema(engine)
-    except DatabaseUnavailable as error:  # the tables are missing: waiting will not help
-        raise FeedError(str(error)) from None
-    with engine.begin() as connection:
-        seed_reference(connection)
-        rollups.install(connection)
-        _catch_up_sequences(connection)
-        operators = _usable_operators(connection, today, where)
-        subscribers = _subscribers(connection, seed)
-    streams = _FeedStreams(seed)
-    skill = draw_operator_skill(operators["id"].unique().sort().to_numpy(),
-                            streams.rng("feed_reference", 1))
-    return _Model(streams, reference_level(streams), operators, skill, subscribers)
-
 
 # --- One tick ----------------------------------------------------------------------------------
-
-def _new_contacts(connection: Connection, model: _Model, tick: int, now: dt.datetime,
-                  count: int, next_id: Callable[[], str]) -> tuple[int, list[dict]]:
-    """Contacts that end now, with their surveys; returns (answered, ratings to write later)."""
-    if count == 0:
-        return 0, []
-    rng = model.streams.rng("feed_contacts", tick)
-    weights = contact_weights(now)
-    p = np.array(list(weights.values()))
-    codes = rng.choice(list(weights), size=count, p=p / p.sum())
-    channel = np.array([CHANNEL_BY_CODE[code].id for code in codes])
-    skeleton = _skeleton(channel, np.full(count, now.hour), np.full(count, now.weekday()))
-    served = draw_served_by(skeleton, rng)
-    office = channel == CHANNEL_BY_CODE["office"].id
-    service = draw_service_types(served, office, rng)
-    region = rng.choice(_REGION_IDS, size=count, p=_REGION_P / _REGION_P.sum())
-    rated_service = np.isin(service, _RATED_TYPES)
-    operator = assign_operators(model.operators, now.date(), now.date(), region, office,
-                                 (served == "operator") & ~office, rated_service, rng)
-    wait = draw_waits(skeleton, served, model.streams.rng("feed_waits", tick))
-    handle = draw_handle_times(channel, served, model.streams.rng("feed_waits", tick, 1))
-    escalated, bot = draw_bot_handovers(skeleton, served,
-                                        model.streams.rng("feed_contacts", tick, 1))
-    ended = np.full(count, np.datetime64(now, "us"))
-    skeleton["started"] = ended - (bot + wait + handle).astype("timedelta64[s]")
-    subscriber = model.subscribers.gather(
-        rng.integers(0, model.subscribers.len(), count)).to_list()
-    rows = [
-        {"external_id": next_id(), "started_at": started, "channel_id": int(channel[i]),
-         "region_id": int(region[i]), "service_type_id": int(service[i]),
-         "served_by": served[i], "operator_id": int(operator[i]) or None,
-         "wait_s": int(wait[i]), "handle_s": int(handle[i]), "subscriber_key": subscriber[i],
-         "bot_s": int(bot[i]) if escalated[i] else None}
-        for i, started in enumerate(skeleton["started"].astype(dt.datetime))
-    ]
-    contact_ids = np.array(connection.execute(
-        insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows).scalars().all())
-    # The survey goes out as the contact ends; an answer, if any, is stamped the same moment.
-    surveys = draw_surveys(contact_ids, skeleton, served, wait, handle, NEVER,
-                       model.streams.rng("feed_surveys", tick), level=model.level, bot=bot
-                       ).with_columns(answered_at=pl.when("answered").then("sent_at"))
-    connection.execute(insert(NpsSurvey), surveys.to_dicts())
-    ratings = draw_ratings(contact_ids, operator, rated_service, ended, wait, model.skill, NEVER,
-                       model.streams.rng("feed_ratings", tick))
-    return int(surveys["answered"].sum()), ratings.select(
-        "operator_id", "contact_id", "score").to_dicts()
-
-
-def _new_cases(connection: Connection, model: _Model, tick: int, now: dt.datetime, count: int,
-               next_id: Callable[[], str]) -> int:
-    """Complaints and appeals received now, each with its 'received' stage event."""
-    if count == 0:
-        return 0
-    rng = model.streams.rng("feed_cases", tick)
-    weights = case_weights(now)
-    keys = list(weights)
-    p = np.array(list(weights.values()))
-    picked = [keys[i] for i in rng.choice(len(keys), size=count, p=p / p.sum())]
-    categories = {
-        "complaint": rng.choice(COMPLAINT_CATEGORIES, size=count, p=np.asarray(
-            COMPLAINT_CATEGORY_WEIGHTS) / sum(COMPLAINT_CATEGORY_WEIGHTS)),
-        "appeal": rng.choice(APPEAL_CATEGORIES, size=count, p=np.asarray(
-            APPEAL_CATEGORY_WEIGHTS) / sum(APPEAL_CATEGORY_WEIGHTS)),
-    }
-    region = rng.choice(_REGION_IDS, size=count, p=_REGION_P / _REGION_P.sum())
-    rows = [{"external_id": next_id(), "kind": kind, "channel_id": CHANNEL_BY_CODE[code].id,
-             "category": str(categories[kind][i]), "region_id": int(region[i]),
-             "received_at": now, "status": "received", "resolved_at": None}
-            for i, (kind, code) in enumerate(picked)]
-    case_ids = connection.execute(
-        insert(Case).returning(Case.id, sort_by_parameter_order=True), rows).scalars().all()
-    connection.execute(insert(CaseEvent), [{"case_id": case_id, "stage": "received", "at": now}
-                                           for case_id in case_ids])
-    return count
-
-
-def _advance_cases(connection: Connection, model: _Model, tick: int, now: dt.datetime,
-                   count: int) -> int:
-    """Move open cases one stage on (or withdraw them, at the demo's rates)."""
-    if count == 0:
-        return 0
-    oldest = connection.scalars(
-        select(Case.id).where(Case.status.in_(OPEN_STAGES), Case.received_at <= now)
-        .order_by(Case.id).limit(CANDIDATE_CASES)).all()
-    if not oldest:
-        return 0
-    rng = model.streams.rng("feed_stages", tick)
-    picked = sorted(rng.choice(oldest, size=min(count, len(oldest)), replace=False).tolist())
-    # PostgreSQL: skip a case another feed is moving right now (the status check below is the
-    # same guard on SQLite, whose writers take turns anyway).
-    candidates = connection.execute(
-        select(Case.id, Case.kind, Case.channel_id, Case.status)
-        .where(Case.id.in_(picked), Case.status.in_(OPEN_STAGES))
-        .order_by(Case.id).with_for_update(skip_locked=True)).all()
-    reached = {(row.case_id, row.stage) for row in connection.execute(
-        select(CaseEvent.case_id, CaseEvent.stage)
-        .where(CaseEvent.case_id.in_([case.id for case in candidates])))}
-    draws = rng.random(len(candidates))
-    advanced = 0
-    for case, draw in zip(candidates, draws, strict=True):
-        step = CASE_FLOW.index(case.status)
-        flavour = "e_otinish" if case.channel_id == CHANNEL_BY_CODE["e_otinish"].id else case.kind
-        share = WITHDRAW_SHARE[flavour] / WITHDRAWABLE_STEPS
-        # The chance to withdraw now, given the case was not withdrawn at an earlier step.
-        withdraws = step < WITHDRAWABLE_STEPS and draw < share / (1 - share * step)
-        stage = "withdrawn" if withdraws else CASE_FLOW[step + 1]
-        if (case.id, stage) in reached:
-            continue  # history and status disagree (hand-edited data): leave that case alone
-        moved = connection.execute(
-            update(Case).where(Case.id == case.id, Case.status == case.status)
-            .values(status=stage, resolved_at=now if stage in CLOSED_STAGES else None))
-        if moved.rowcount == 1:
-            connection.execute(insert(CaseEvent).values(case_id=case.id, stage=stage, at=now))
-            advanced += 1
-    return advanced
-
-
-def _write_ratings(connection: Connection, pending: list[dict], now: dt.datetime,
-                   next_id: Callable[[], str]) -> int:
-    if pending:
-        connection.execute(insert(AgentRating), [
-            {**rating, "external_id": next_id(), "rated_at": now} for rating in pending])
-    return len(pending)
 
 
 # --- The loop ----------------------------------------------------------------------------------
@@ -529,10 +181,10 @@ class LiveFeed:
             self.summary.seconds = self.clock() - self._started
         return self.summary
 
-    def _set_up(self) -> _Model | None:
+    def _set_up(self) -> FeedModel | None:
         while not self.stop.requested and self.clock() < self._deadline:
             try:
-                model = _prepare(self.engine, self.seed, self.now().date(), mask_url(self.url))
+                model = prepare_model(self.engine, self.seed, self.now().date(), mask_url(self.url))
             except (SQLAlchemyError, DatabaseUnavailable) as error:
                 if not is_outage(error):
                     raise
@@ -543,7 +195,7 @@ class LiveFeed:
             return model
         return None
 
-    def _loop(self, model: _Model) -> None:
+    def _loop(self, model: FeedModel) -> None:
         origin = self.clock()
         drawn = 0
         next_at = origin + self.tick_s
@@ -575,17 +227,17 @@ class LiveFeed:
             if self.clock() >= self._deadline:
                 return
 
-    def _tick(self, model: _Model, tick: int, events: int) -> None:
+    def _tick(self, model: FeedModel, tick: int, events: int) -> None:
         """One transaction: due ratings, stage changes, new cases, new contacts with surveys."""
         now = self.now()
         contacts, cases, stages = model.streams.rng("feed_mix", tick).multinomial(
             events, event_mix(now))
         counts = TickCounts()
         with self.engine.begin() as connection:
-            counts.ratings = _write_ratings(connection, self._pending, now, self.next_id)
-            counts.stage_changes = _advance_cases(connection, model, tick, now, stages)
-            counts.cases = _new_cases(connection, model, tick, now, cases, self.next_id)
-            counts.answered, pending = _new_contacts(connection, model, tick, now, contacts,
+            counts.ratings = write_ratings(connection, self._pending, now, self.next_id)
+            counts.stage_changes = advance_cases(connection, model, tick, now, stages)
+            counts.cases = new_cases(connection, model, tick, now, cases, self.next_id)
+            counts.answered, pending = new_contacts(connection, model, tick, now, contacts,
                                                      self.next_id)
         counts.contacts = int(contacts)
         self._pending = pending  # ratings arrive a tick after their contact, never with it
@@ -603,7 +255,7 @@ class LiveFeed:
             now = max(now, self._pending_since + RATING_AFTER)
         try:
             with self.engine.begin() as connection:
-                written = _write_ratings(connection, pending, now, self.next_id)
+                written = write_ratings(connection, pending, now, self.next_id)
         except SQLAlchemyError as error:
             if not (is_outage(error) or isinstance(error, IntegrityError)):
                 raise

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, aliased
 
-from data_access import feed as feed_module
+from data_access import feed_draws
 from data_access.cli import main
 from data_access.config import local_now, local_today, mask_url
 from data_access.demo import CASE_FLOW, DemoConfig, generate_demo
@@ -173,8 +173,8 @@ def test_ratings_waiting_for_the_next_tick_are_written_when_the_feed_stops(feed_
         drawn.append(ratings.height)
         return ratings
 
-    real_ratings = feed_module.draw_ratings
-    monkeypatch.setattr(feed_module, "draw_ratings", counted)
+    real_ratings = feed_draws.draw_ratings
+    monkeypatch.setattr(feed_draws, "draw_ratings", counted)
     clock = FakeTime(local_now() + dt.timedelta(seconds=1))
     feed = LiveFeed(feed_engine, rate=200, duration=4 if how == "duration" else None, seed=7,
                     clock=clock.clock, sleep=clock.sleep, now=clock.now, log=pytest.fail)
