@@ -36,6 +36,7 @@ from sim.roster_config import (
     RosterProblem,
     RosterSettings,
     ShiftTemplate,
+    week_limits,
 )
 
 STATUS_NAMES = {cp_model.OPTIMAL: "OPTIMAL", cp_model.FEASIBLE: "FEASIBLE",
@@ -161,8 +162,7 @@ def _person_rules(model: cp_model.CpModel, x: dict, person: int, operator, days:
             model.AddAtMostOne(x[person, day, c] for c in eligible[day])
     for block in range(0, days, 7):
         span = min(7, days - block)
-        hours_q = math.floor(operator.max_hours_week * 4 * span / 7 + 1e-9)
-        work_days = span - math.ceil(operator.days_off_week * span / 7 - 1e-9)
+        hours_q, work_days = week_limits(operator, span)
         shifts = [(x[person, d, c], candidates[d][c].length_q)
                   for d in range(block, block + span) for c in eligible[d]]
         if not shifts:
@@ -206,10 +206,9 @@ def greedy_start(problem: RosterProblem, candidates: list[list[Candidate]],
     hours_left, days_left = [], []
     for operator in problem.operators:
         spans = {b: min(7, days - b) for b in range(0, days, 7)}
-        hours_left.append({b: math.floor(operator.max_hours_week * 4 * n / 7 + 1e-9)
-                           for b, n in spans.items()})
-        days_left.append({b: n - math.ceil(operator.days_off_week * n / 7 - 1e-9)
-                          for b, n in spans.items()})
+        limits = {b: week_limits(operator, n) for b, n in spans.items()}
+        hours_left.append({b: hours_q for b, (hours_q, _days) in limits.items()})
+        days_left.append({b: work_days for b, (_hours, work_days) in limits.items()})
     worked: list[list[tuple[int, int]]] = [[] for _ in problem.operators]  # (begin, end)
     chosen: dict[tuple[int, int], int] = {}
     order = sorted(range(len(problem.operators)),

@@ -13,8 +13,9 @@ Three inputs make a roster problem:
 Every reader here returns the values or raises `RosterInputError` with the field and the value
 named; nothing downstream has to check again.
 
-Weeks are 7-day blocks counted from the plan's first date. A shorter last block gets the weekly
-limits pro rata: hours floor(max_hours_week x n / 7), days off ceil(days_off_week x n / 7).
+Weeks are 7-day blocks counted from the plan's first date. A shorter last block of n days is
+taken as a week whose days outside the plan are off: the full weekly hours apply and it needs
+max(0, days_off_week - (7 - n)) days off (`week_limits`).
 """
 
 from __future__ import annotations
@@ -126,6 +127,13 @@ class RosterProblem:
     required: dict[str, np.ndarray] = field(hash=False)
     operators: tuple[Operator, ...]
     settings: RosterSettings = RosterSettings()
+
+
+def week_limits(operator: Operator, days: int) -> tuple[int, int]:
+    """(paid quarter hours, days worked) one person may have in a block of `days` <= 7 days."""
+    hours_q = math.floor(operator.max_hours_week * 4 + 1e-9)
+    days_off = max(0, operator.days_off_week - (7 - days))
+    return hours_q, days - days_off
 
 
 def _quarters(hours: float, field_name: str) -> int:
