@@ -16,7 +16,7 @@ import pandas  # noqa: F401
 import pyarrow  # noqa: F401
 import streamlit as st
 
-from ui import auth, state
+from ui import auth, database, settings
 from ui.filters import FULL_RUN_NEEDED, global_filters, share_links
 from ui.frame import frame_running
 from ui.view_state import DASHBOARD_PARAMS
@@ -79,12 +79,12 @@ else:
         st.session_state.setdefault(LIVE_REFRESH, st.session_state.get(KEPT_LIVE_REFRESH, True))
         st.session_state[KEPT_LIVE_REFRESH] = st.toggle(
             "Live refresh", key=LIVE_REFRESH,
-            help=f"Re-run the figures every {state.REFRESH_SECONDS:g} s "
+            help=f"Re-run the figures every {settings.REFRESH_SECONDS:g} s "
                  "(SERVICEPULSE_REFRESH_S); pause to read a view that stays still.")
-        for warning in (state.REFRESH_WARNING, state.VERSION_SHARE_WARNING):
+        for warning in (settings.REFRESH_WARNING, settings.VERSION_SHARE_WARNING):
             if warning:
                 st.warning(warning)
-st.session_state["engine_ready"] = state.ensure_database() is not None
+st.session_state["engine_ready"] = database.ensure_database() is not None
 try:
     with frame_running():
         navigation.run()

@@ -6,7 +6,7 @@ progress on stderr; one builder per file). A cached demo is brought up to date f
 rebuilt when their definition changed (rollups.ensure_current), indexes added since created.
 
 Each dashboard page, and the simulator's baseline as a sixth, runs the data_access calls it
-makes through ui/state.py, directly (no Streamlit): the default view (last 30 days, per week, no
+makes through ui/cache.py, directly (no Streamlit): the default view (last 30 days, per week, no
 filters) and the last 12 months per month; the simulator with its defaults (Monday, 8 weeks,
 60 min) and its heaviest choice (26 weeks, 15 min). Each repeat gets a fresh connection; the
 figure is the median of --repeats after one warm-up. Dates are those of each demo's last day.

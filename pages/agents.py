@@ -4,7 +4,7 @@ import streamlit as st
 
 from data_access.metrics import rating_summary
 from data_access.operations import OPERATOR_ORDERS, operator_names
-from ui import charts, layout, operations_charts, state
+from ui import cache, charts, layout, operations_charts, settings
 from ui.filters import url_choice, url_number, url_text
 from ui.frame import run_inside_frame
 from ui.view_state import shown
@@ -26,20 +26,20 @@ TREND_HELP = ("Mean of the range's last month minus the month before; — when t
 SPARKLINE_HELP = "Monthly mean ratings, drawn from three rated months on."
 
 view = st.session_state["view"]
-target = state.rated_share_target()
+target = settings.rated_share_target()
 links = layout.page_header(view)
 with st.columns([1, 2])[0]:
     min_ratings = url_number("Rank operators with at least this many ratings", "min_ratings",
-                             state.min_ratings_default(), 1, 100_000)
+                             settings.min_ratings_default(), 1, 100_000)
 
 
 def figures() -> None:
     layout.freshness_stamp()
-    scores = state.rating_distribution(view.filters)
+    scores = cache.rating_distribution(view.filters)
     ratings, mean = rating_summary(scores)
-    ratings_before, mean_before = rating_summary(state.rating_distribution(view.previous))
-    coverage = state.front_line_coverage(view.filters)
-    coverage_before = state.front_line_coverage(view.previous)
+    ratings_before, mean_before = rating_summary(cache.rating_distribution(view.previous))
+    coverage = cache.front_line_coverage(view.filters)
+    coverage_before = cache.front_line_coverage(view.previous)
     rated, rated_note = layout.rated_share_tile(coverage, view.start, view.end)
     rated_before, _ = layout.rated_share_tile(coverage_before, view.previous.start,
                                               view.previous.end)
@@ -82,12 +82,12 @@ def operators() -> None:
         listed_first = url_choice("List first", OPERATOR_ORDERS, "order", "best",
                                   format_func=ORDER_LABELS.get, widget="segmented",
                                   resets=first_page)
-    per_page = state.operators_per_page()
+    per_page = settings.operators_per_page()
     listed = {}
 
     def listed_page(asked: int) -> int:
         listed["asked"] = asked
-        listed["page"] = state.operator_table(view.filters, min_ratings, search, listed_first,
+        listed["page"] = cache.operator_table(view.filters, min_ratings, search, listed_first,
                                               asked, per_page)
         return listed["page"].page
 
@@ -126,12 +126,12 @@ def operators() -> None:
         return
     chosen = url_choice("Operator (from the page above)", list(names), "operator",
                         next(iter(names)), format_func=lambda code: f"{names[code]} ({code})")
-    trend = state.operator_trend(view.filters, chosen)
+    trend = cache.operator_trend(view.filters, chosen)
     layout.show_chart(
         lambda: operations_charts.operator_trend(
             trend, f"Monthly mean rating of {names[chosen]}, {view.label}", view),
         trend, "operator_trend", view, periods=charts.monthly(view))
 
 
-state.live(figures)
+cache.live(figures)
 layout.page_links(links, view)

@@ -4,7 +4,7 @@ import streamlit as st
 
 from data_access.customer import minute_now
 from data_access.metrics import open_at_end
-from ui import customer_charts, layout, state
+from ui import cache, customer_charts, layout, settings
 from ui.filters import url_choice
 from ui.frame import run_inside_frame
 from ui.view_state import named
@@ -46,12 +46,12 @@ links = layout.page_header(view)
 
 def figures() -> None:
     layout.freshness_stamp()
-    now, before = (state.kpis(view.filters, rated_share=False),
-                   state.kpis(view.previous, rated_share=False))
-    cases = state.cases_by_period(view.filters, view.granularity, by=None)
+    now, before = (cache.kpis(view.filters, rated_share=False),
+                   cache.kpis(view.previous, rated_share=False))
+    cases = cache.cases_by_period(view.filters, view.granularity, by=None)
     note = layout.not_filtered(view, "cases")
-    deadlines = state.deadline_days()
-    overdue = state.overdue_cases(view.filters, minute_now(), deadlines)
+    deadlines = settings.deadline_days()
+    overdue = cache.overdue_cases(view.filters, minute_now(), deadlines)
     overdue_total = sum(overdue.values())
     if overdue_total:
         st.error(OVERDUE_ALERT.format(
@@ -67,15 +67,15 @@ def figures() -> None:
                     before["e_otinish_appeals"], lower_is_better=True,
                     help="Appeals filed through the government e-Otinish portal."),
         layout.Tile("Open appeals", open_at_end(cases, "appeal"),
-                    open_at_end(state.cases_by_period(view.previous, view.granularity, by=None),
+                    open_at_end(cache.cases_by_period(view.previous, view.granularity, by=None),
                                 "appeal"), lower_is_better=True,
-                    target=state.appeals_backlog_limit(),
+                    target=settings.appeals_backlog_limit(),
                     help=f"Appeals open at the end of {view.end} (received earlier, not yet "
                          "answered or withdrawn); the target is the alert limit."),
         layout.Tile(OVERDUE_LABEL, overdue_total, None, lower_is_better=True,
                     help=OVERDUE_HELP.format(end=view.end, **deadlines)),
     ]], layout.compared_with(view), before)
-    counts = state.case_trend_with_yoy(view.filters, view.granularity)
+    counts = cache.case_trend_with_yoy(view.filters, view.granularity)
     layout.show_chart(
         lambda: customer_charts.case_counts_yoy(
             counts, f"Complaints and appeals received per {view.granularity}, {view.label}, "
@@ -105,7 +105,7 @@ def figures() -> None:
 
 def resolution(deadlines: dict[str, float]) -> None:
     st.subheader(ESTIMATES_HEADING)
-    estimates = state.resolution_estimates(view.filters, view.granularity, minute_now(),
+    estimates = cache.resolution_estimates(view.filters, view.granularity, minute_now(),
                                            deadlines)
     layout.show_table(
         layout.estimate_rows(estimates), "resolution_estimates", view,
@@ -125,7 +125,7 @@ def breakdown() -> None:
     st.subheader("Where cases come from")
     by = url_choice("Break down by", list(BREAKDOWNS), "case_by", "category",
                     format_func=BREAKDOWNS.get, widget="segmented_control")
-    frame = state.case_breakdown(view.filters, by)
+    frame = cache.case_breakdown(view.filters, by)
     layout.show_chart(
         lambda: customer_charts.case_breakdown(
             frame, by, f"Cases received by {BREAKDOWNS[by].lower()}, {view.label}"),
@@ -134,14 +134,14 @@ def breakdown() -> None:
 
 def e_otinish(days: float) -> None:
     st.subheader("e-Otinish appeals")
-    funnel = state.e_otinish_funnel(view.filters)
+    funnel = cache.e_otinish_funnel(view.filters)
     layout.show_chart(
         lambda: customer_charts.stage_funnel(
             funnel, f"Stages reached by e-Otinish appeals received {view.label}"),
         funnel, "e_otinish_funnel", view, counted="cases",
         caption=layout.not_filtered(view, "cases"),
         empty="No e-Otinish appeals for these filters.")
-    open_appeals = named(state.open_e_otinish_appeals(view.filters, minute_now(), 200, days))
+    open_appeals = named(cache.open_e_otinish_appeals(view.filters, minute_now(), 200, days))
     layout.show_table(
         open_appeals, "e_otinish_open", view,
         column_config={"external_id": st.column_config.TextColumn("Appeal id"),
@@ -162,5 +162,5 @@ def e_otinish(days: float) -> None:
         empty="No open e-Otinish appeals for these filters.")
 
 
-state.live(figures)
+cache.live(figures)
 layout.page_links(links, view)

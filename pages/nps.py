@@ -3,7 +3,7 @@
 import streamlit as st
 
 from data_access.schema import DETRACTOR_MAX_SCORE
-from ui import customer_charts, layout, state
+from ui import cache, customer_charts, layout, settings
 from ui.filters import url_choice
 from ui.frame import run_inside_frame
 from ui.view_state import CODE_COLUMNS, named
@@ -18,7 +18,7 @@ SPLITS = {column: CODE_COLUMNS[column][0] for column in ("channel", "region", "s
 TABLE_COLUMNS = {column: st.column_config.TextColumn(CODE_COLUMNS[column][0])
                  for column in ("reason", "channel", "region", "service_type")}
 view = st.session_state["view"]
-target = state.nps_target()
+target = settings.nps_target()
 links = layout.page_header(view)
 split = url_choice("Split the trend by", list(SPLITS), "split", "channel",
                    format_func=SPLITS.get, widget="segmented_control")
@@ -26,8 +26,8 @@ split = url_choice("Split the trend by", list(SPLITS), "split", "channel",
 
 def figures() -> None:
     layout.freshness_stamp()
-    now, before = (state.kpis(view.filters, rated_share=False),
-                   state.kpis(view.previous, rated_share=False))
+    now, before = (cache.kpis(view.filters, rated_share=False),
+                   cache.kpis(view.previous, rated_share=False))
     layout.kpi_tiles([
         layout.nps_tile(now, before, target),
         layout.Tile("Promoters", now["promoters"], before["promoters"], help="Scores 9–10."),
@@ -37,8 +37,8 @@ def figures() -> None:
                     percent=True, help=f"{now['responses']:,} of {now['surveys_sent']:,} "
                                        "surveys answered."),
     ], view, before)
-    periods = state.nps_by_period(view.filters, view.granularity)
-    by_split = state.nps_by_period(view.filters, view.granularity, by=split)
+    periods = cache.nps_by_period(view.filters, view.granularity)
+    by_split = cache.nps_by_period(view.filters, view.granularity, by=split)
     layout.show_chart(
         lambda: customer_charts.nps_split_trend(
             by_split, split, target,
@@ -55,7 +55,7 @@ def figures() -> None:
             periods, "nps_classes", view, periods=view,
             caption="Promoters score 9–10, passives 7–8, detractors 0–6.")
     with right:
-        reasons = state.detractor_reasons(view.filters)
+        reasons = cache.detractor_reasons(view.filters)
         layout.show_chart(
             lambda: customer_charts.detractor_pareto(
                 reasons, f"Why detractors are unhappy, {view.label}"),
@@ -63,7 +63,7 @@ def figures() -> None:
             caption="Bars: detractors per reason they named; line: cumulative share.")
     left, right = st.columns(2)
     with left:
-        waits = state.nps_by_wait_bucket(view.filters)
+        waits = cache.nps_by_wait_bucket(view.filters)
         layout.show_chart(
             lambda: customer_charts.nps_by_wait(
                 waits, f"NPS by time waited for an operator, {view.label}"),
@@ -78,7 +78,7 @@ def figures() -> None:
             periods, "answer_rate", view, periods=view,
             caption="A survey is sent after every contact; this is the share answered.")
     st.subheader("Latest low-score comments")
-    comments = named(state.low_score_comments(view.filters, 50))
+    comments = named(cache.low_score_comments(view.filters, 50))
     layout.show_table(
         comments, "low_score_comments", view,
         column_config={"answered_at": st.column_config.DatetimeColumn("Answered",
@@ -91,5 +91,5 @@ def figures() -> None:
         empty="No low-score comments for these filters.")
 
 
-state.live(figures)
+cache.live(figures)
 layout.page_links(links, view)

@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 from data_access.config import local_today
 from data_access.engine import create_db_engine
 from tests.conftest import insert_answered_contacts
-from ui import filters, simulator, state
+from ui import cache, filters, settings, simulator
 from ui.layout import Tile
 from ui.view_state import preset_range
 
@@ -166,7 +166,7 @@ def test_new_rows_show_on_the_next_run(monkeypatch, seeded_sqlite_url, tmp_path,
 
     A longer SERVICEPULSE_VERSION_SHARE_S keeps one version for that long (shared by viewers).
     """
-    monkeypatch.setattr(state, "VERSION_SHARE_SECONDS", share_s)
+    monkeypatch.setattr(cache, "VERSION_SHARE_SECONDS", share_s)
     path = tmp_path / "live.db"
     shutil.copy(seeded_sqlite_url.removeprefix("sqlite:///"), path)
     url = f"sqlite:///{path}"
@@ -178,7 +178,7 @@ def test_new_rows_show_on_the_next_run(monkeypatch, seeded_sqlite_url, tmp_path,
     shown = int(tiles(at)["Survey responses"].replace(",", ""))
     assert shown == (before + 7 if share_s == 1 else before)
     if share_s > 1:
-        state._data_version.clear()  # as when the shared window ends
+        cache.shared_data_version.clear()  # as when the shared window ends
         at.run()
         assert int(tiles(at)["Survey responses"].replace(",", "")) == before + 7
 
@@ -198,7 +198,7 @@ def test_odd_numbers_in_the_link_are_named_and_ignored(monkeypatch, seeded_sqlit
     at = open_page(monkeypatch, seeded_sqlite_url, "agents", {**SUMMER, "min_ratings": raw})
     assert_clean(at, "agents")
     assert any("'min_ratings'" in warning.value for warning in at.warning)
-    assert at.number_input(key="url_min_ratings").value == state.min_ratings_default()
+    assert at.number_input(key="url_min_ratings").value == settings.min_ratings_default()
 
 
 def test_a_calendar_pick_over_a_preset_makes_the_range_custom(monkeypatch, seeded_sqlite_url):
@@ -221,7 +221,7 @@ def test_a_preset_moves_on_with_the_calendar(monkeypatch, seeded_sqlite_url):
     at = open_page(monkeypatch, seeded_sqlite_url, "overview", {"range": "last_30_days"})
     assert at.date_input(key="view_dates").value == preset_range("last_30_days", today)
     tomorrow = today + dt.timedelta(days=1)
-    for module in (filters, state):
+    for module in (filters, cache):
         monkeypatch.setattr(module, "local_today", lambda: tomorrow)
     at.run()
     assert at.date_input(key="view_dates").value == preset_range("last_30_days", tomorrow)

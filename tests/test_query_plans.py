@@ -100,7 +100,7 @@ class Call:
 
 
 def query_name(function: Callable[..., object]) -> str:
-    """`queries.kpis`, `learn.learn_demand`: module and name, as ui/state.py spells them."""
+    """`queries.kpis`, `learn.learn_demand`: module and name, as ui/cache.py spells them."""
     return f"{function.__module__.rsplit('.', 1)[-1]}.{function.__name__}"
 
 
@@ -481,8 +481,8 @@ def test_page_query_plans_read_rollups_not_raw_rows(seeded_engine, name):
 
 
 def test_every_page_query_is_checked():
-    """A query added to ui/state.py's cached list must get its calls here."""
-    source = Path(__file__).resolve().parents[1] / "ui" / "state.py"
+    """A query added to ui/cache.py's cached list must get its calls here."""
+    source = Path(__file__).resolve().parents[1] / "ui" / "cache.py"
     wrapped = {ast.unparse(node.args[0]) for node in ast.walk(ast.parse(source.read_text()))
                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                and node.func.id == "_cached" and node.args}

@@ -18,7 +18,7 @@ from data_access.dates import period_starts
 from data_access.exports import spreadsheet_safe
 from data_access.metrics import period_has_data
 from data_access.queries import Filters
-from ui import state
+from ui import cache
 from ui.charts import Span, partial_periods, period_coverage, period_label, with_subtitle
 from ui.filters import draw_links
 from ui.view_state import ViewState, csv_frame, filters_line, filters_slug, named
@@ -325,7 +325,7 @@ def previous_is_whole(view: ViewState) -> bool:
     than the view: a delta against it would count the data's start, not a change.
     """
     first = view.previous.start
-    probe = state.contacts_by_period(Filters(first, first), "day")
+    probe = cache.contacts_by_period(Filters(first, first), "day")
     return bool(probe.height) and int(probe["contacts"].sum()) > 0
 
 

@@ -31,7 +31,7 @@ from sim.learn import (
 from sim.nps import WaitNpsCurve
 from sim.runner import default_executor, run
 from sim.sweep import sweep
-from ui import layout, state
+from ui import database, layout
 from ui.sim_form import (
     DEFAULTS_KEY,
     EXAMPLE_TOML,
@@ -180,7 +180,7 @@ def download(frame: pl.DataFrame, name: str, view: SimView, label: str = "CSV",
 @st.cache_data(ttl=BASELINE_TTL_S, max_entries=32, show_spinner="Learning the baseline day…")
 def _learned(url: str, weekday: int, weeks: int, interval_minutes: int
              ) -> tuple[Scenario | None, str]:
-    with state.get_engine(url).connect() as connection:
+    with database.get_engine(url).connect() as connection:
         return baseline_from_database(connection, weekday, weeks, interval_minutes)
 
 
@@ -189,7 +189,7 @@ def load_baseline(weekday: int, weeks: int, interval_minutes: int) -> Baseline:
     reason = "the database is unavailable"
     if st.session_state.get("engine_ready"):
         try:
-            scenario, reason = _learned(state.database_url(), weekday, weeks, interval_minutes)
+            scenario, reason = _learned(database.database_url(), weekday, weeks, interval_minutes)
         except (DatabaseUnavailable, SQLAlchemyError, ValueError, RuntimeError) as error:
             scenario, reason = None, f"the baseline could not be learned ({type(error).__name__})"
         if scenario is not None:
@@ -201,7 +201,7 @@ def load_baseline(weekday: int, weeks: int, interval_minutes: int) -> Baseline:
 
 @st.cache_data(ttl=BASELINE_TTL_S, max_entries=16, show_spinner=False)
 def _patience(url: str, weeks: int) -> dict[str, tuple[float, str]]:
-    with state.get_engine(url).connect() as connection:
+    with database.get_engine(url).connect() as connection:
         return patience_from_database(connection, weeks)
 
 
@@ -210,7 +210,7 @@ def patience_sources(weeks: int) -> dict[str, tuple[float, str]]:
     if not st.session_state.get("engine_ready"):
         return {}
     try:
-        return _patience(state.database_url(), weeks)
+        return _patience(database.database_url(), weeks)
     except (DatabaseUnavailable, SQLAlchemyError) as error:
         st.caption(f"Patience could not be learned ({type(error).__name__}).")
         return {}
@@ -223,7 +223,7 @@ BACKTEST_REPLICATIONS = 5
 @st.cache_data(ttl=SIM_TTL_S, max_entries=4,
                show_spinner="Backtesting the last 4 weeks (simulating each recorded day)…")
 def _backtest(url: str, weeks: int, replications: int) -> tuple[Backtest | None, str]:
-    with state.get_engine(url).connect() as connection:
+    with database.get_engine(url).connect() as connection:
         window = last_weeks(connection, weeks)
         if window is None:
             return None, "the database holds no contacts"
@@ -235,14 +235,14 @@ def last_backtest() -> tuple[Backtest | None, str]:
     if not st.session_state.get("engine_ready"):
         return None, "the database is unavailable"
     try:
-        return _backtest(state.database_url(), BACKTEST_WEEKS, BACKTEST_REPLICATIONS)
+        return _backtest(database.database_url(), BACKTEST_WEEKS, BACKTEST_REPLICATIONS)
     except (DatabaseUnavailable, SQLAlchemyError, ValueError) as error:
         return None, f"the backtest failed ({type(error).__name__})"
 
 
 @st.cache_data(ttl=BASELINE_TTL_S, max_entries=4, show_spinner=False)
 def _curve(url: str) -> tuple[WaitNpsCurve | None, str]:
-    with state.get_engine(url).connect() as connection:
+    with database.get_engine(url).connect() as connection:
         return curve_from_database(connection)
 
 
@@ -251,7 +251,7 @@ def nps_curve() -> tuple[WaitNpsCurve | None, str]:
     if not st.session_state.get("engine_ready"):
         return None, "the database is unavailable"
     try:
-        return _curve(state.database_url())
+        return _curve(database.database_url())
     except (DatabaseUnavailable, SQLAlchemyError) as error:
         return None, f"the survey query failed ({type(error).__name__})"
 
