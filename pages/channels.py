@@ -6,7 +6,7 @@ from data_access.config import SERVICE_LEVEL_TARGETS
 from data_access.metrics import automated_share, contact_totals
 from data_access.operations import channel_volume, served_by_share
 from data_access.queue import service_level_by_channel
-from ui import layout, operations_charts, state
+from ui import cache, layout, operations_charts, settings
 from ui.frame import run_inside_frame
 
 run_inside_frame()
@@ -28,12 +28,14 @@ SERVICE_LEVEL_CAPTION = ("Queued contacts answered within their channel's target
 OCCUPANCY_CAPTION = ("Handle time of the contacts answered in the hour ÷ (agents on duty on "
                      "record × contacts an agent holds at once × 1 h). Agents are before "
                      "shrinkage: about 70% is a fully busy pool at 30% shrinkage.")
+NO_STAFFING = ("Occupancy per pool and hour needs the agents on duty: no staffing is on record "
+               "for this range (import it with `python -m data_access import --kind staffing`).")
 
 
 def figures() -> None:
     layout.freshness_stamp()
-    contacts = state.contacts_by_period(view.filters, view.granularity)
-    earlier = state.contacts_by_period(view.previous, view.granularity)
+    contacts = cache.contacts_by_period(view.filters, view.granularity)
+    earlier = cache.contacts_by_period(view.previous, view.granularity)
     now, before = contact_totals(contacts), contact_totals(earlier)
     layout.kpi_tiles([
         layout.Tile("Contacts online", now["contacts_online"], before["contacts_online"]),
@@ -41,8 +43,8 @@ def figures() -> None:
                     percent=True),
         layout.Tile("Served by bots or self-service", automated_share(contacts),
                     automated_share(earlier), digits=1, percent=True),
-        layout.Tile("Median wait", state.median_wait_s(view.filters),
-                    state.median_wait_s(view.previous), unit=" s", lower_is_better=True,
+        layout.Tile("Median wait", cache.median_wait_s(view.filters),
+                    cache.median_wait_s(view.previous), unit=" s", lower_is_better=True,
                     help=WAIT_HELP),
     ], view,
         comparable=before["contacts_online"] + before["contacts_offline"] > 0)
@@ -61,7 +63,7 @@ def figures() -> None:
             lambda: operations_charts.channel_volume(
                 volume, f"Contacts per channel per {view.granularity}, {view.label}", view),
             volume, "channel_volume", view, periods=view)
-    heatmap = state.contacts_by_hour_weekday(view.filters, True)
+    heatmap = cache.contacts_by_hour_weekday(view.filters, True)
     layout.show_chart(
         lambda: operations_charts.hour_weekday_heatmap(
             heatmap, f"Contacts per hour and weekday in the 24/7 channels (mean per day), "
@@ -72,7 +74,7 @@ def figures() -> None:
               "hours and are left out of this chart).")
     left, right = st.columns(2)
     with left:
-        waits = state.wait_by_channel(view.filters)
+        waits = cache.wait_by_channel(view.filters)
         layout.show_chart(
             lambda: operations_charts.wait_by_channel(
                 waits, f"Wait for an operator by channel, {view.label}"),
@@ -93,22 +95,25 @@ def queue() -> None:
     """Abandonment per hour, service level against target, occupancy per pool and hour."""
     left, right = st.columns(2)
     with left:
-        hours = state.abandonment_by_channel_hour(view.filters)
+        hours = cache.abandonment_by_channel_hour(view.filters)
         layout.show_chart(
             lambda: operations_charts.abandonment_by_hour(
                 hours, f"Abandonment rate per hour of arrival, {view.label}",
-                state.abandonment_target()),
+                settings.abandonment_target()),
             hours, "abandonment_by_hour", view, counted="queued",
             caption=layout.with_note(ABANDONMENT_CAPTION,
                                      layout.not_filtered(view, "queue_hours")))
     with right:
-        levels = service_level_by_channel(state.queue_by_channel(view.filters),
+        levels = service_level_by_channel(cache.queue_by_channel(view.filters),
                                           SERVICE_LEVEL_TARGETS)
         layout.show_chart(
             lambda: operations_charts.service_level_vs_target(
                 levels, f"Service level per channel against its target, {view.label}"),
             levels, "service_level", view, counted="queued", caption=SERVICE_LEVEL_CAPTION)
-    occupancy = state.occupancy_by_pool_hour(view.filters)
+    occupancy = cache.occupancy_by_pool_hour(view.filters)
+    if layout.nothing_to_show(occupancy, "staffed_s"):
+        st.caption(NO_STAFFING)  # a database without a roster on record: not an empty filter
+        return
     layout.show_chart(
         lambda: operations_charts.occupancy_by_hour(
             occupancy, f"Occupancy per pool and hour of the day, {view.label}"),
@@ -116,5 +121,5 @@ def queue() -> None:
         caption=layout.with_note(OCCUPANCY_CAPTION, layout.not_filtered(view, "pools")))
 
 
-state.live(figures)
+cache.live(figures)
 layout.page_links(links, view)

@@ -7,7 +7,7 @@ from data_access.config import SERVICE_LEVEL_TARGETS
 from data_access.metrics import online_offline_totals, open_at_end
 from data_access.operations import contacts_served
 from data_access.queue import abandonment_total, service_level_by_channel, service_level_total
-from ui import charts, customer_charts, layout, state
+from ui import cache, charts, customer_charts, layout, settings
 from ui.frame import run_inside_frame
 
 run_inside_frame()
@@ -20,9 +20,9 @@ CONTACTS_SERVED_HELP = ("All contacts in offices and online channels, whoever fi
                         "operators, bots or self-service (web cabinet and app).")
 DELTAS_AGAINST = "Deltas are against the previous {days} days ({start} – {end})."
 view = st.session_state["view"]
-target = state.nps_target()
-backlog_limit = state.appeals_backlog_limit()
-abandonment_target = state.abandonment_target()
+target = settings.nps_target()
+backlog_limit = settings.appeals_backlog_limit()
+abandonment_target = settings.abandonment_target()
 links = layout.page_header(view)
 st.caption(DELTAS_AGAINST.format(days=(view.end - view.start).days + 1,
                                  start=f"{view.previous.start:%d %b %Y}",
@@ -31,16 +31,16 @@ st.caption(DELTAS_AGAINST.format(days=(view.end - view.start).days + 1,
 
 def figures() -> None:
     layout.freshness_stamp()
-    now, before = (state.kpis(view.filters, rated_share=False),
-                   state.kpis(view.previous, rated_share=False))
-    periods = state.nps_by_period(view.filters, view.granularity)
-    cases = state.cases_by_period(view.filters, view.granularity, by=None)
+    now, before = (cache.kpis(view.filters, rated_share=False),
+                   cache.kpis(view.previous, rated_share=False))
+    periods = cache.nps_by_period(view.filters, view.granularity)
+    cases = cache.cases_by_period(view.filters, view.granularity, by=None)
     for alert in overview_alerts(now["nps"], now["nps_moe"], target, periods, view.granularity,
                                  open_at_end(cases, "appeal"), backlog_limit):
         (st.error if alert.level == "error" else st.warning)(alert.message,
                                                              icon=":material/warning:")
-    queue_now, queue_before = (state.queue_by_channel(view.filters),
-                               state.queue_by_channel(view.previous))
+    queue_now, queue_before = (cache.queue_by_channel(view.filters),
+                               cache.queue_by_channel(view.previous))
     abandon_now, abandon_before = abandonment_total(queue_now), abandonment_total(queue_before)
     layout.abandonment_alert(abandon_now, abandonment_target)
     layout.kpi_tiles([
@@ -62,8 +62,8 @@ def figures() -> None:
         layout.not_filtered_tile(
             layout.Tile("Appeals", now["appeals"], before["appeals"], lower_is_better=True,
                         help="Appeals received: solve my problem."), view, "cases"),
-        layout.Tile("Median wait", state.median_wait_s(view.filters),
-                    state.median_wait_s(view.previous), unit=" s", lower_is_better=True,
+        layout.Tile("Median wait", cache.median_wait_s(view.filters),
+                    cache.median_wait_s(view.previous), unit=" s", lower_is_better=True,
                     help="Median seconds waited by contacts served by an operator."),
     ], view, before, say_why=False)
     layout.kpi_tiles([
@@ -81,13 +81,13 @@ def figures() -> None:
             periods, "nps_trend", view, periods=view,
             caption=f"Band: 95% margin of error. Dashed line: target {target:g}.")
     with right:
-        mix = online_offline_totals(state.contacts_by_period(view.filters, view.granularity))
+        mix = online_offline_totals(cache.contacts_by_period(view.filters, view.granularity))
         layout.show_chart(
             lambda: charts.online_offline_mix(
                 mix, f"Contacts online and offline per {view.granularity}, {view.label}",
                 view),
             mix, "channel_mix", view, periods=view)
-    trend = state.case_trend_with_yoy(view.filters, view.granularity)
+    trend = cache.case_trend_with_yoy(view.filters, view.granularity)
     layout.show_chart(
         lambda: customer_charts.case_counts_yoy(
             trend, f"Complaints and appeals received per {view.granularity}, {view.label}, "
@@ -98,5 +98,5 @@ def figures() -> None:
             layout.not_filtered(view, "cases")))
 
 
-state.live(figures)
+cache.live(figures)
 layout.page_links(links, view)

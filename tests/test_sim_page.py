@@ -373,11 +373,11 @@ def test_csv_files_name_their_day_and_interval_and_hold_their_charts_data():
 
 
 def with_staffing(seeded_sqlite_url: str, path: Path) -> str:
-    """A copy of the seeded story with agents on record for its last 4 weeks."""
+    """A copy of the seeded story with (only) these agents on record for its last 4 weeks."""
     import datetime as dt
     import shutil
 
-    from sqlalchemy import insert
+    from sqlalchemy import delete, insert
 
     from data_access.engine import create_db_engine
     from data_access.schema import Staffing
@@ -386,6 +386,7 @@ def with_staffing(seeded_sqlite_url: str, path: Path) -> str:
     engine = create_db_engine(url)
     days = [dt.date(2022, 7, 31) - dt.timedelta(days=n) for n in range(28)]
     with engine.begin() as connection:
+        connection.execute(delete(Staffing))
         connection.execute(insert(Staffing), [
             {"day": day, "quarter": quarter, "pool": pool,
              "agents": 3 if pool == "digital" else (4 if 36 <= quarter < 72 else 0)}
@@ -406,8 +407,20 @@ def test_backtest_of_the_last_four_weeks_shows_a_verdict_and_a_chart(monkeypatch
     assert any(t.startswith("Backtest: recorded vs simulated") for t in texts), texts
 
 
-def test_without_staffing_the_backtest_says_why(monkeypatch, seeded_sqlite_url):
-    at = open_page(monkeypatch, seeded_sqlite_url)
+def test_without_staffing_the_backtest_says_why(monkeypatch, seeded_sqlite_url, tmp_path):
+    import shutil
+
+    from sqlalchemy import delete
+
+    from data_access.engine import create_db_engine
+    from data_access.schema import Staffing
+    path = tmp_path / "unstaffed.db"
+    shutil.copy(seeded_sqlite_url.removeprefix("sqlite:///"), path)
+    engine = create_db_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(delete(Staffing))
+    engine.dispose()
+    at = open_page(monkeypatch, f"sqlite:///{path}")
     assert any(results.NO_BACKTEST_DAYS in i.value for i in at.info)
 
 

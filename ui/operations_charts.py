@@ -260,6 +260,7 @@ def operator_trend(frame: pl.DataFrame, title: str,
 # --- The queue: abandonment, service level, occupancy ----------------------------------------
 
 ABANDONMENT_AXIS = "Abandoned ÷ queued"
+_EVERY_3H = list(range(0, 24, 3))
 POOL_NAMES = {"digital": "Digital team (chats)", "office": "Service offices"}
 
 
@@ -270,9 +271,10 @@ def abandonment_by_hour(frame: pl.DataFrame, title: str, target: float) -> alt.L
     """
     data = named(frame.filter(pl.col("queued") > 0))
     lines = alt.Chart(data).mark_line(point=True).encode(
-        x=alt.X("hour:O", title="Hour of arrival (local time)"),
+        x=alt.X("hour:O", title="Hour of arrival (local time)", axis=alt.Axis(labelAngle=0,
+                                                                              values=_EVERY_3H)),
         y=alt.Y("abandonment_rate:Q", title=ABANDONMENT_AXIS, axis=alt.Axis(format="%")),
-        color=_channel_color(frame),
+        color=_channel_color(frame).legend(orient="bottom", columns=3),
         tooltip=[alt.Tooltip("channel:N", title="Channel"), alt.Tooltip("hour:O", title="Hour"),
                  alt.Tooltip("queued:Q", format=",", title="Queued"),
                  alt.Tooltip("abandoned:Q", format=",", title="Abandoned"),
@@ -314,8 +316,10 @@ def occupancy_by_hour(frame: pl.DataFrame, title: str) -> alt.Chart:
     names = {name: POOL_COLORS.get(code) for code, name in POOL_NAMES.items()
              if name in present}
     return alt.Chart(data).mark_line(point=True).encode(
-        x=alt.X("hour:O", title="Hour of the day (local time)"),
-        y=alt.Y("occupancy:Q", title="Work ÷ staffed time", axis=alt.Axis(format="%")),
+        x=alt.X("hour:O", title="Hour of the day (local time)",
+                axis=alt.Axis(labelAngle=0, values=_EVERY_3H)),
+        y=alt.Y("occupancy:Q", title="Work ÷ staffed time", axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, max(1.0, float(data["occupancy"].max() or 0))])),
         color=alt.Color("pool_name:N", title="Pool",
                         scale=alt.Scale(domain=list(names), range=list(names.values()))),
         tooltip=[alt.Tooltip("pool_name:N", title="Pool"), alt.Tooltip("hour:O", title="Hour"),

@@ -19,6 +19,7 @@ from sim.nps import NpsParts, WaitNpsCurve, estimate, nps_parts, paired_change
 from sim.results import wait_histogram
 from sim.runner import SimulationResult, expected_contacts, paired_changes
 from sim.sweep import cheapest_meeting, edge_warnings
+from ui.palette import NEUTRAL_COLOR, POOL_COLORS, TEXT_COLOR
 from ui.sim_form import (
     FIELD_BY_KEY,
     SWEEP_KEYS,
@@ -465,6 +466,7 @@ BACKTEST_CAPTION = ("Each past day simulated with its own recorded arrivals, aut
                     "`python -m sim backtest --from D --to D` gives the figures.")
 BACKTEST_UNAVAILABLE = "No backtest: {reason}."
 POOL_TITLES = {"digital": "Digital team (chats)", "office": "Service offices"}
+_POOL_CODES = {title: code for code, title in POOL_TITLES.items()}
 
 
 def backtest_frame(days: pl.DataFrame) -> pl.DataFrame:
@@ -475,10 +477,14 @@ def backtest_frame(days: pl.DataFrame) -> pl.DataFrame:
         "recorded_asa_s", "sim_asa_s", "recorded_abandonment", "sim_abandonment")
 
 
-def backtest_chart(days: pl.DataFrame, title: str) -> alt.FacetChart:
-    """Recorded SL per day (points) over the simulation's mean (line) and 95% band, per pool."""
+def backtest_chart(days: pl.DataFrame, title: str) -> alt.LayerChart:
+    """Recorded SL per day (dots) over the simulation's mean (line) and 95% band, per pool."""
     data = backtest_frame(days)
-    base = alt.Chart(data).encode(x=alt.X("day:T", title=None))
+    present = data["pool"].unique().sort().to_list()
+    color = alt.Color("pool:N", title="Pool", scale=alt.Scale(
+        domain=present, range=[POOL_COLORS.get(_POOL_CODES.get(name, ""), NEUTRAL_COLOR)
+                               for name in present]), legend=alt.Legend(orient="bottom"))
+    base = alt.Chart(data).encode(x=alt.X("day:T", title=None), color=color)
     tips = [alt.Tooltip("day:T", title="Day"), alt.Tooltip("pool:N", title="Pool"),
             alt.Tooltip("recorded_sl:Q", format=".1%", title="Recorded SL"),
             alt.Tooltip("sim_sl:Q", format=".1%", title="Simulated SL (mean)"),
@@ -488,11 +494,11 @@ def backtest_chart(days: pl.DataFrame, title: str) -> alt.FacetChart:
             alt.Tooltip("sim_abandonment:Q", format=".1%", title="Simulated abandonment"),
             alt.Tooltip("recorded_asa_s:Q", format=",.0f", title="Recorded ASA (s)"),
             alt.Tooltip("sim_asa_s:Q", format=",.0f", title="Simulated ASA (s)")]
-    band = base.mark_area(opacity=0.25).encode(
-        y=alt.Y("sim_sl_low:Q", title="Service level", axis=alt.Axis(format="%")),
+    band = base.mark_area(opacity=0.2).encode(
+        y=alt.Y("sim_sl_low:Q", title="Service level", axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1])),
         y2="sim_sl_high:Q", tooltip=tips)
     line = base.mark_line().encode(y="sim_sl:Q", tooltip=tips)
-    points = base.mark_point(filled=True, color="#111111", size=40).encode(
+    points = base.mark_point(filled=True, size=45, stroke=TEXT_COLOR, strokeWidth=1).encode(
         y="recorded_sl:Q", tooltip=tips)
-    return alt.layer(band, line, points, data=data).properties(height=200).facet(
-        row=alt.Row("pool:N", title=None)).properties(title=title)
+    return alt.layer(band, line, points).properties(title=title, height=300)
