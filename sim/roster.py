@@ -38,6 +38,7 @@ from sim.roster_config import (
     ShiftTemplate,
     week_limits,
 )
+from sim.roster_start import start_plan
 
 STATUS_NAMES = {cp_model.OPTIMAL: "OPTIMAL", cp_model.FEASIBLE: "FEASIBLE",
                 cp_model.INFEASIBLE: "INFEASIBLE", cp_model.MODEL_INVALID: "MODEL_INVALID",
@@ -50,9 +51,8 @@ ERROR_EMPTY_BREAK = ("templates ({template}).break_minutes: a {break_min}-minute
                      "fit a {length:g} h shift between break_after_h and break_before_end_h")
 # Money in the solver is whole tiyn (1/100 KZT) per quarter hour: cost per hour x 100 / 4.
 MONEY_PER_QUARTER_SCALE = 25
-# Greedy start: passes that take a shift only when this share of it is needed, then (0) any
-# shift worth its pay.
-GREEDY_FILL = (0.8, 0.6, 0.4, 0.0)
+# Share of the time limit the greedy + local-search start may take before CP-SAT runs.
+START_SHARE = 0.15
 SHIFT_SCHEMA = {"operator_id": pl.String, "name": pl.String, "date": pl.Date,
                 "pool": pl.String, "template": pl.String, "start": pl.Datetime("us"),
                 "end": pl.Datetime("us"), "break_start": pl.Datetime("us"),
@@ -192,66 +192,10 @@ def _person_rules(model: cp_model.CpModel, x: dict, person: int, operator, days:
                 model.AddAtMostOne(clashing + starting)
 
 
-def greedy_start(problem: RosterProblem, candidates: list[list[Candidate]],
-                 eligible: list[list[list[int]]]) -> dict[tuple[int, int], int]:
-    """A quick feasible plan to hint the solver with. In passes over the days, each free person
-    (cheapest first) takes the shift that covers the most still-missing quarter hours; the
-    first passes take only shifts mostly needed (GREEDY_FILL), the last any shift worth its
-    pay under the objective. It keeps every rule the model has."""
-    days = len(problem.dates)
-    horizon = days * QUARTERS_PER_DAY
-    missing = {pool: problem.required[pool].reshape(-1).astype(np.int64).copy()
-               for pool in POOLS}
-    worth = problem.settings.under_penalty_per_agent_h
-    hours_left, days_left = [], []
-    for operator in problem.operators:
-        spans = {b: min(7, days - b) for b in range(0, days, 7)}
-        limits = {b: week_limits(operator, n) for b, n in spans.items()}
-        hours_left.append({b: hours_q for b, (hours_q, _days) in limits.items()})
-        days_left.append({b: work_days for b, (_hours, work_days) in limits.items()})
-    worked: list[list[tuple[int, int]]] = [[] for _ in problem.operators]  # (begin, end)
-    chosen: dict[tuple[int, int], int] = {}
-    order = sorted(range(len(problem.operators)),
-                   key=lambda p: problem.operators[p].cost_per_hour)
-    for fill in GREEDY_FILL:
-        for day in range(days):
-            block = day - day % 7
-            for person in order:
-                if (person, day) in chosen or days_left[person][block] <= 0:
-                    continue
-                operator = problem.operators[person]
-                rest_q = math.ceil(operator.min_rest_h * 4 - 1e-9)
-                open_ = {pool: np.concatenate(([0], np.cumsum(missing[pool] > 0)))
-                         for pool in operator.skills}
-                best, best_value = None, 0.0
-                for c in eligible[person][day]:
-                    cand = candidates[day][c]
-                    begin = day * QUARTERS_PER_DAY + cand.start_q
-                    end = begin + cand.length_q
-                    if cand.length_q > hours_left[person][block] or any(
-                            begin - rest_q < other_end and other_begin < end + rest_q
-                            for other_begin, other_end in worked[person]):
-                        continue
-                    gain = open_[cand.pool][min(end, horizon)] - open_[cand.pool][begin]
-                    value = (gain - fill * cand.length_q if fill else
-                             worth * gain - operator.cost_per_hour * cand.length_q)
-                    if value > best_value:
-                        best, best_value = c, value
-                if best is None:
-                    continue
-                cand = candidates[day][best]
-                begin = day * QUARTERS_PER_DAY + cand.start_q
-                missing[cand.pool][begin:min(begin + cand.length_q, horizon)] -= 1
-                chosen[person, day] = best
-                hours_left[person][block] -= cand.length_q
-                days_left[person][block] -= 1
-                worked[person].append((begin, begin + cand.length_q))
-    return chosen
-
-
-def build_model(problem: RosterProblem) -> _Model:
-    """Variables, rules and objective (see the module docstring), hinted with `greedy_start`
-    so the solver holds a plan from its first second."""
+def build_model(problem: RosterProblem, start_budget_s: float = 1.0) -> _Model:
+    """Variables, rules and objective (see the module docstring), hinted with the start from
+    `sim.roster_start` (greedy and local search within `start_budget_s`), so the solver holds
+    a good plan from its first second."""
     settings = problem.settings
     days = len(problem.dates)
     horizon = days * QUARTERS_PER_DAY
@@ -260,7 +204,7 @@ def build_model(problem: RosterProblem) -> _Model:
     eligible = [[[c for c, cand in enumerate(candidates[d]) if cand.pool in operator.skills
                   and cand.length_q <= operator.max_hours_week * 4] for d in range(days)]
                 for operator in problem.operators]
-    hint = greedy_start(problem, candidates, eligible)
+    start = start_plan(problem, candidates, eligible, start_budget_s)
     x: dict[tuple[int, int, int], cp_model.IntVar] = {}
     cost_terms = []
     crews: dict[tuple[int, int], list] = {}
@@ -269,27 +213,26 @@ def build_model(problem: RosterProblem) -> _Model:
         for day in range(days):
             for c in eligible[person][day]:
                 var = model.NewBoolVar(f"x_{person}_{day}_{c}")
-                model.AddHint(var, hint.get((person, day)) == c)
+                model.AddHint(var, start.assigned.get((person, day), (None,))[0] == c)
                 x[person, day, c] = var
                 crews.setdefault((day, c), []).append(var)
                 cost_terms.append(per_quarter * candidates[day][c].length_q * var)
         _person_rules(model, x, person, operator, days, candidates, eligible[person])
-    hinted_crews = {}
-    for (_person, day), c in hint.items():
+    hinted_crews: dict[tuple[int, int], int] = {}
+    hinted_breaks: dict[tuple[int, int, int], int] = {}
+    for (_person, day), (c, offset) in start.assigned.items():
         hinted_crews[day, c] = hinted_crews.get((day, c), 0) + 1
+        hinted_breaks[day, c, offset] = hinted_breaks.get((day, c, offset), 0) + 1
     coverage: dict[str, list[list]] = {pool: [[] for _ in range(horizon)] for pool in POOLS}
-    hinted_cover = {pool: np.zeros(horizon, dtype=np.int64) for pool in POOLS}
     breaks: dict[tuple[int, int], list[tuple[int, cp_model.IntVar]]] = {}
     for (day, c), members in crews.items():
         cand = candidates[day][c]
         crew = model.NewIntVar(0, len(members), f"crew_{day}_{c}")
         model.Add(crew == sum(members))
-        size = hinted_crews.get((day, c), 0)
-        model.AddHint(crew, size)
+        model.AddHint(crew, hinted_crews.get((day, c), 0))
         base = day * QUARTERS_PER_DAY + cand.start_q
         for q in range(base, min(base + cand.length_q, horizon)):
             coverage[cand.pool][q].append(crew)
-        hinted_cover[cand.pool][base:base + cand.length_q] += size
         offsets = cand.break_offsets_q
         if len(offsets) == 1:
             breaks[day, c] = [(offsets[0], crew)]
@@ -297,11 +240,9 @@ def build_model(problem: RosterProblem) -> _Model:
             breaks[day, c] = [(k, model.NewIntVar(0, len(members), f"b_{day}_{c}_{k}"))
                               for k in offsets]
             model.Add(sum(var for _, var in breaks[day, c]) == crew)
-        for index, (offset, var) in enumerate(breaks[day, c]):
-            taking = size // len(offsets) + (index < size % len(offsets))  # spread evenly
+        for offset, var in breaks[day, c]:
             if len(offsets) > 1:
-                model.AddHint(var, taking)
-            hinted_cover[cand.pool][base + offset:base + offset + cand.break_q] -= taking
+                model.AddHint(var, hinted_breaks.get((day, c, offset), 0))
             for q in range(base + offset, min(base + offset + cand.break_q, horizon)):
                 coverage[cand.pool][q].append(-var)
     penalty_q = round(settings.under_penalty_per_agent_h * MONEY_PER_QUARTER_SCALE)
@@ -311,7 +252,7 @@ def build_model(problem: RosterProblem) -> _Model:
         for q in np.flatnonzero(need):
             short = model.NewIntVar(0, int(need[q]), f"short_{pool}_{q}")
             model.Add(sum(coverage[pool][q]) + short >= int(need[q]))
-            model.AddHint(short, max(0, int(need[q] - hinted_cover[pool][q])))
+            model.AddHint(short, max(0, int(need[q] - start.cover[pool][q])))
             short_terms.append(short)
     model.Minimize(sum(cost_terms) + penalty_q * sum(short_terms))
     return _Model(model, candidates, x, breaks)
@@ -320,7 +261,7 @@ def build_model(problem: RosterProblem) -> _Model:
 def solve_roster(problem: RosterProblem) -> RosterPlan:
     """Build, solve within the time limit on `num_workers` workers, and report the plan."""
     began = time.perf_counter()
-    built = build_model(problem)
+    built = build_model(problem, START_SHARE * problem.settings.time_limit_s)
     solver = cp_model.CpSolver()
     # The limit is for the whole answer: building the model counts against it.
     solver.parameters.max_time_in_seconds = max(
