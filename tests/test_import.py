@@ -27,7 +27,15 @@ from data_access.demo import DemoConfig, generate_demo
 from data_access.engine import create_db_engine
 from data_access.importer import pipeline
 from data_access.reference import REGIONS
-from data_access.schema import AgentRating, Case, CaseEvent, Contact, NpsSurvey, Operator
+from data_access.schema import (
+    AgentRating,
+    Case,
+    CaseEvent,
+    Contact,
+    NpsSurvey,
+    Operator,
+    Staffing,
+)
 from tests.conftest import fresh_postgres_database, signal_when
 from tests.tcp_proxy import TcpProxy
 
@@ -962,8 +970,9 @@ def test_contacts_bot_s_is_optional_and_only_on_operator_contacts(demo_url, tmp_
                  "B-5,2022-07-01 09:04,web_cabinet,astana,consultation,self_service,,0,9,k,0",
                  "B-6,2022-07-01 09:05,telegram,astana,consultation,operator,OP00001,5,300,k,1.5")
     assert counts(run_import(capsys, "contacts", path, demo_url)) == (6, 2, 0, 4, 0)
-    not_operator = ("must be empty unless served_by is operator (bot_s is the bot time of a "
-                    "contact a person finished; a contact the bot finished has served_by bot)")
+    not_operator = ("must be empty unless served_by is operator or abandoned (bot_s is the "
+                    "bot time of a contact handed to the person queue; a contact the bot "
+                    "finished has served_by bot)")
     assert rejects(path) == [
         (3, "bot_s", "10", not_operator),
         (4, "bot_s", "-5", "must be between 0 and 2147483647"),
@@ -979,3 +988,86 @@ def test_contacts_bot_s_is_optional_and_only_on_operator_contacts(demo_url, tmp_
             Contact.external_id.like("B-%"))).all())
     engine.dispose()
     assert stored == {"B-1": 95, "B-2": None, "B-7": None}
+
+
+ABANDONED_HANDLED = ("must be 0 when served_by is abandoned (nobody handled it; wait_s is the "
+                     "time it waited before giving up)")
+
+
+def test_abandoned_contacts_have_no_operator_no_handle_time_and_no_survey_or_rating(
+        demo_url, tmp_path, capsys):
+    path = write(tmp_path / "contacts.csv", CONTACT_HEADER + ",bot_s",
+                 "A-1,2022-07-01 09:00,whatsapp,astana,consultation,abandoned,,95,0,k,",
+                 "A-2,2022-07-01 09:01,telegram,astana,consultation,Abandoned,,30,0,k,40",
+                 "A-3,2022-07-01 09:02,whatsapp,astana,consultation,abandoned,OP00001,30,0,k,",
+                 "A-4,2022-07-01 09:03,office,astana,connection,abandoned,,300,120,k,",
+                 "A-5,2022-07-01 09:04,office,astana,connection,abandoned,,-3,0,k,",
+                 "A-6,2022-07-01 09:05,whatsapp,astana,consultation,gave_up,,30,0,k,")
+    assert counts(run_import(capsys, "contacts", path, demo_url)) == (6, 2, 0, 4, 0)
+    assert rejects(path) == [
+        (3, "operator_external_id", "OP00001", "must be empty unless served_by is operator"),
+        (4, "handle_s", "120", ABANDONED_HANDLED),
+        (5, "wait_s", "-3", "must be between 0 and 2147483647"),
+        (6, "served_by", "gave_up", "unknown served_by (known: operator, bot, self_service, "
+                                    "abandoned)"),
+    ]
+    assert sorted(stored(demo_url, (Contact.external_id, Contact.served_by, Contact.wait_s,
+                                    Contact.handle_s, Contact.bot_s),
+                         Contact.external_id.like("A-%"))) == [
+        ("A-1", "abandoned", 95, 0, None), ("A-2", "abandoned", 30, 0, 40)]
+    surveys = write(tmp_path / "surveys.csv",
+                    "contact_external_id,sent_at,answered,score,reason,suggestion,answered_at",
+                    "A-1,2022-07-01 09:05:00,false,,,,")
+    assert counts(run_import(capsys, "surveys", surveys, demo_url)) == (1, 0, 0, 1, 0)
+    assert rejects(surveys) == [(1, "contact_external_id", "A-1", "the contact was abandoned "
+                                 "(served_by): nobody served it, so it has no survey")]
+    ratings = write(tmp_path / "ratings.csv",
+                    "external_id,contact_external_id,operator_external_id,score,rated_at",
+                    "R-A-2,A-2,OP00001,5,2022-07-01 10:00:00")
+    assert counts(run_import(capsys, "ratings", ratings, demo_url)) == (1, 0, 0, 1, 0)
+    assert rejects(ratings)[0][:3] == (1, "contact_external_id", "A-2")
+    assert "abandoned" in rejects(ratings)[0][3]
+
+
+STAFFING_HEADER = "date,start,pool,agents"
+
+
+def test_staffing_rows_are_checked_stored_and_never_duplicated(demo_url, tmp_path, capsys):
+    path = write(
+        tmp_path / "staffing.csv", STAFFING_HEADER,
+        "2030-07-01,09:00,digital,12",   # 1 stored
+        "2030-07-01,9:15,Office,7",       # 2 stored: one-digit hour, code in any case
+        "2030-07-01,09:10,digital,5",     # 3 not on the quarter hour
+        "2030-07-01,24:00,digital,5",     # 4 no such time
+        "2030-07-01,09:30,voice,5",       # 5 unknown pool
+        "2030-07-01,09:45,digital,-1",    # 6 negative
+        "2030-07-01,09:45,digital,2.5",   # 7 not whole
+        "01.07.2030,10:00,digital,3",     # 8 not a date
+        "2030-07-01,09:00,digital,14",    # 9 repeats row 1
+        "2030-07-02,23:45,office,0",      # 10 stored: a closed office is 0 agents
+        "2030-07-02,,office,1",           # 11 start missing
+    )
+    summary = run_import(capsys, "staffing", path, demo_url)
+    assert counts(summary) == (11, 3, 0, 8, 1)
+    quarter = ("not a quarter-hour start: use HH:MM from 00:00 to 23:45 with minutes 00, 15, "
+               "30 or 45")
+    assert rejects(path) == [
+        (3, "start", "09:10", quarter),
+        (4, "start", "24:00", quarter),
+        (5, "pool", "voice", "unknown pool (known: digital, office)"),
+        (6, "agents", "-1", "must be between 0 and 100000"),
+        (7, "agents", "2.5", "not a whole number"),
+        (8, "date", "01.07.2030", "not a date: use YYYY-MM-DD"),
+        (9, "date,start,pool", "2030-07-01,09:00,digital",
+         "repeats row 1 (same date, start, pool); only the first is imported"),
+        (11, "start", "", "required"),
+    ]
+    assert sorted(stored(demo_url, (Staffing.day, Staffing.quarter, Staffing.pool,
+                                    Staffing.agents), Staffing.day >= dt.date(2030, 1, 1))) == [
+        (dt.date(2030, 7, 1), 36, "digital", 12), (dt.date(2030, 7, 1), 37, "office", 7),
+        (dt.date(2030, 7, 2), 95, "office", 0)]
+    again = write(tmp_path / "again.csv", STAFFING_HEADER, "2030-07-01,09:00,digital,99",
+                  "2030-07-03,12:00,digital,4")
+    assert counts(run_import(capsys, "staffing", again, demo_url)) == (2, 1, 1, 0, 0)
+    assert stored(demo_url, (Staffing.agents,), Staffing.day == dt.date(2030, 7, 1),
+                  Staffing.quarter == 36) == [(12,)]  # the stored row stands

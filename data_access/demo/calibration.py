@@ -46,6 +46,29 @@ SERVICE_MIX = {  # service type shares in SERVICE_TYPES order
     "bot": (0.10, 0.0, 0.0, 0.15, 0.0, 0.75),
     "self_service": (0.30, 0.0, 0.0, 0.25, 0.0, 0.45),
 }
+# --- The queue (issue 16): pools, patience and the roster -----------------------------------
+# The simulator's pools, patience (exponential, mean seconds), shrinkage and contacts held at
+# once (sim/demand.py; tests/test_demo_load.py checks they agree).
+POOL_OF = {"office": "office", "whatsapp": "digital", "telegram": "digital",
+           "web_cabinet": "digital", "mobile_app": "digital"}
+PATIENCE_S = {"office": 1_800.0, "whatsapp": 420.0, "telegram": 420.0, "web_cabinet": 600.0,
+              "mobile_app": 600.0}
+SHRINKAGE = 0.3
+PLACES_PER_AGENT = {"digital": 2, "office": 1}
+# Mean seconds an operator holds a contact, per channel (HANDLE_S's operator means).
+OPERATOR_HANDLE_S = {"office": 720.0, "whatsapp": 540.0, "telegram": 540.0,
+                     "web_cabinet": 420.0, "mobile_app": 420.0}
+# Chosen: the roster keeps each hour's expected Erlang A abandonment under this (times the
+# month's wait level); whole shifts cover most hours with room to spare, so a month's rate
+# comes out about 3-6% on chats and 3-4% in offices in 2021, half that by July 2022. With
+# exponential patience, abandonment = mean time in queue / mean patience: these also set the
+# waits (chats' ASA about 10-20 s, offices' about a minute).
+ABANDON_TARGET = {"digital": 0.12, "office": 0.04}
+ATTENDANCE = 0.95  # share of rostered agents who turn up on a given day
+DIGITAL_SHIFT_STARTS_H = (7, 9, 11, 13, 15)  # 8-hour shifts; the last ends at 23:00
+DIGITAL_SHIFT_H = 8
+OFFICE_HOURS = {0: (9, 18), 1: (9, 18), 2: (9, 18), 3: (9, 18), 4: (9, 18), 5: (10, 15),
+                6: (0, 0)}  # Monday first, as HOURLY_OFFICE and HOURLY_OFFICE_SATURDAY
 ANSWER_RATE = {"office": 0.24, "whatsapp": 0.31, "telegram": 0.29, "web_cabinet": 0.20,
                "mobile_app": 0.26}
 # Score model: latent z = mu_month - WAIT_EFFECT * ln(1 + wait_min) - served_by_penalty + logistic

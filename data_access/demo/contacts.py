@@ -44,17 +44,21 @@ from data_access.demo.plan import (
     Streams,
     lognormal,
 )
+from data_access.demo.staffing import QUARTER_S
 from data_access.demo.story import (
     MONTHS,
 )
+from data_access.demo.waits import draw_queue
 from data_access.reference import CHANNEL_BY_CODE, REGIONS, SERVICE_TYPES
+from data_access.schema import QUARTERS_PER_DAY
 
 
 @dataclass
 class MonthBatch:
-    contacts: pl.DataFrame
+    contacts: pl.DataFrame  # served and abandoned ones (served_by = 'abandoned')
     surveys: pl.DataFrame
     ratings: pl.DataFrame
+    staffing: pl.DataFrame
 
 
 def draw_hours(rng: np.random.Generator, profile: np.ndarray, size: int) -> np.ndarray:
@@ -381,7 +385,10 @@ def build_month(
     rated_service = np.isin(service, rated_types)
     operator = assign_operators(operators, month_start, last_day, region, office,
                                  (served == "operator") & ~office, rated_service, rng)
-    wait = draw_waits(skeleton, served, streams.rng("waits", key))
+    days = plan.days[in_month]
+    level = float(np.mean([MONTHS[index].wait_level for index in plan.month_index[in_month]]))
+    queue = draw_queue(skeleton, served, days, level, streams.rng("queue", key))
+    wait = queue.wait
     handle = draw_handle_times(skeleton["channel"], served, streams.rng("waits", key, 1))
     # A contact is recorded when it ends (its survey goes out then): none may end after cutoff.
     ended = skeleton["started"] + (wait + handle).astype("timedelta64[s]") < cutoff
@@ -421,4 +428,46 @@ def build_month(
     end_times = skeleton["started"] + (bot + wait + handle).astype("timedelta64[s]")
     ratings = draw_ratings(contact_ids, operator, rated_service, end_times, wait, skill, cutoff,
                        streams.rng("ratings", key))
-    return MonthBatch(contacts, surveys, ratings)
+    abandoned = abandoned_contacts(queue.abandoned, plan, in_month, subscriber_keys, cutoff,
+                                   first_contact_id + size, streams.rng("queue", key, 1))
+    return MonthBatch(pl.concat([contacts, abandoned], how="diagonal_relaxed")
+                      .select(contacts.columns), surveys, ratings, queue.staffing)
+
+
+def abandoned_contacts(drawn: dict[str, np.ndarray], plan: Plan, in_month: np.ndarray,
+                       subscriber_keys: pl.Series, cutoff: np.datetime64, first_id: int,
+                       rng: np.random.Generator) -> pl.DataFrame:
+    """Rows for the contacts the queue lost: a start inside their interval, no operator, no
+    handle time, and bot time when a chat came through the bot (as often as served chats do).
+    One still waiting at the cutoff is left out, as a served one still running is."""
+    day = drawn["interval"] // QUARTERS_PER_DAY
+    seconds = (drawn["interval"] % QUARTERS_PER_DAY) * QUARTER_S + rng.integers(
+        0, QUARTER_S, day.size)
+    started = plan.days[in_month][day].astype("datetime64[s]") + seconds.astype(
+        "timedelta64[s]")
+    skeleton = {"channel": drawn["channel"], "month_index": plan.month_index[in_month][day]}
+    queued = np.full(day.size, "operator", dtype=object)
+    escalated, bot = draw_bot_handovers(skeleton, queued, rng)
+    wait = np.maximum(1, np.round(drawn["wait_s"])).astype(np.int64)
+    keep = started + (bot + wait).astype("timedelta64[s]") < cutoff
+    office = drawn["channel"] == CHANNEL_BY_CODE["office"].id
+    service = draw_service_types(queued, office, rng)
+    region_ids = np.array([r.id for r in REGIONS])
+    region_p = np.array([REGION_WEIGHTS[r.code] for r in REGIONS])
+    region = rng.choice(region_ids, size=day.size, p=region_p / region_p.sum())
+    subscriber = rng.integers(0, subscriber_keys.len(), day.size)
+    order = np.argsort(started[keep], kind="stable")
+    ids = np.arange(first_id, first_id + int(keep.sum()), dtype=np.int64)
+    return pl.DataFrame({
+        "id": ids,
+        "started_at": as_datetime_us(started[keep][order]),
+        "channel_id": drawn["channel"][keep][order],
+        "region_id": region[keep][order],
+        "service_type_id": service[keep][order],
+        "served_by": pl.Series(["abandoned"] * ids.size, dtype=pl.String),
+        "operator_id": pl.Series([None] * ids.size, dtype=pl.Int64),
+        "wait_s": wait[keep][order],
+        "handle_s": np.zeros(ids.size, dtype=np.int64),
+        "subscriber_key": subscriber_keys.gather(subscriber[keep][order]),
+        "bot_s": pl.Series(np.where(escalated, bot, -1)[keep][order]).replace(-1, None),
+    }).with_columns(external_id=_prefixed_ids("CT", pl.col("id")))

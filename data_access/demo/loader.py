@@ -50,6 +50,7 @@ from data_access.schema import (
     DemoLoad,
     NpsSurvey,
     Operator,
+    Staffing,
 )
 
 ProgressCallback = Callable[[float, str], None]
@@ -57,7 +58,9 @@ ProgressCallback = Callable[[float, str], None]
 
 @dataclass
 class DemoSummary:
-    contacts: int = 0
+    contacts: int = 0  # served ones, as the seed table counts them
+    abandoned: int = 0
+    staffing_rows: int = 0
     surveys: int = 0
     responses: int = 0
     ratings: int = 0
@@ -68,7 +71,10 @@ class DemoSummary:
     months: list[str] = field(default_factory=list)
 
     def add(self, batch: MonthBatch, cases: pl.DataFrame, events: pl.DataFrame) -> None:
-        self.contacts += batch.contacts.height
+        abandoned = int((batch.contacts["served_by"] == "abandoned").sum())
+        self.contacts += batch.contacts.height - abandoned
+        self.abandoned += abandoned
+        self.staffing_rows += batch.staffing.height
         self.surveys += batch.surveys.height
         self.responses += int(batch.surveys["answered"].sum())
         self.ratings += batch.ratings.height
@@ -87,6 +93,7 @@ def _write_month(engine: Engine, batch: MonthBatch, cases: pl.DataFrame,
             (Case.__table__, cases, "id"),
             (CaseEvent.__table__, events, "case_id"),
         ], monthly=False)  # derived from the daily rollups once, at the end
+        bulk_insert(connection, Staffing.__table__, batch.staffing)  # no rollup reads it
 
 
 def _wait_and_report(pending: tuple[Future, str], report: ProgressCallback,
@@ -103,7 +110,8 @@ def _unfinished_load(connection: Connection) -> bool:
 
 def _purge_demo(connection: Connection) -> None:
     """Remove what an interrupted demo load left, children before parents."""
-    for model in (AgentRating, NpsSurvey, CaseEvent, Case, Contact, Operator, DemoLoad):
+    for model in (AgentRating, NpsSurvey, CaseEvent, Case, Contact, Operator, Staffing,
+                  DemoLoad):
         connection.execute(delete(model))
     rollups.clear(connection)  # the triggers leave rows of zeros behind
 
@@ -165,7 +173,8 @@ def generate_demo(engine: Engine, config: DemoConfig,
         seed_reference(connection)
         if _unfinished_load(connection):
             _purge_demo(connection)
-        for model, what in ((Contact, "contacts"), (Operator, "operators")):
+        for model, what in ((Contact, "contacts"), (Operator, "operators"),
+                            (Staffing, "staffing rows")):
             existing = connection.scalar(select(func.count()).select_from(model))
             if existing:
                 raise DemoError(f"the database already holds {existing} {what}; "
@@ -199,8 +208,8 @@ def generate_demo(engine: Engine, config: DemoConfig,
             if pending is not None:
                 _wait_and_report(pending, report, (number - 1) / len(months))
             pending = (writer.submit(_write_month, engine, batch, cases, events),
-                       f"Loaded {month_start:%Y-%m}: {summary.contacts + batch.contacts.height:,}"
-                       " contacts so far")
+                       f"Loaded {month_start:%Y-%m}: "
+                       f"{next_contact - 1 + batch.contacts.height:,} contacts so far")
             next_contact += batch.contacts.height
             next_case += cases.height
             summary.add(batch, cases, events)

@@ -30,7 +30,20 @@ from data_access.demo.story import (
     e_otinish_in_month,
     story_month_index,
 )
+from data_access.holidays import holiday_dates
 from data_access.reference import REGIONS
+
+SUNDAY = 6
+
+
+def day_kinds(days: np.ndarray) -> np.ndarray:
+    """0..6 from Monday; a public holiday counts as a Sunday (demand and offices alike)."""
+    kinds = (days.astype("int64") + 3) % 7  # 1970-01-01 was a Thursday
+    if days.size:
+        first, last = days.min().astype(dt.date), days.max().astype(dt.date)
+        off = np.array(sorted(holiday_dates(first, last)), dtype="datetime64[D]")
+        kinds[np.isin(days, off)] = SUNDAY
+    return kinds
 
 
 class DemoError(RuntimeError):
@@ -89,7 +102,8 @@ class DemoConfig:
 class Streams:
     """One Generator per purpose and month, so streams never share numbers by accident."""
 
-    PURPOSES = ("calendar", "operators", "contacts", "waits", "surveys", "ratings", "cases")
+    PURPOSES = ("calendar", "operators", "contacts", "waits", "surveys", "ratings", "cases",
+                "queue")
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
@@ -117,18 +131,20 @@ def _allocate_by_story_month(
 ) -> np.ndarray:
     """Daily counts: each story month's target split over its days by weekday weight.
 
-    Exact multinomial totals keep the monthly figures on target at every scale.
+    A public holiday (data_access.holidays) takes Sunday's weight: offices are closed, chats
+    are quiet, and the month's other days take up its share, so monthly figures stay. Exact
+    multinomial totals keep the monthly figures on target at every scale.
     """
     offset = np.timedelta64(config.offset.days, "D")
     story = days - offset
-    weights = np.asarray(weekday_weights)[(days.astype("int64") + 3) % 7]  # 1970-01-01 = Thu
+    weights = np.asarray(weekday_weights)[day_kinds(days)]
     story_months = story.astype("datetime64[M]")
     counts = np.zeros(days.size, dtype=np.int64)
     for story_month in np.unique(story_months):
         covered = story_months == story_month
         all_days = np.arange(story_month.astype("datetime64[D]"),
                              (story_month + 1).astype("datetime64[D]"))
-        all_weights = np.asarray(weekday_weights)[((all_days + offset).astype("int64") + 3) % 7]
+        all_weights = np.asarray(weekday_weights)[day_kinds(all_days + offset)]
         month_date = story_month.astype(dt.date)
         expected = monthly_target(story_month_index(month_date)) * config.scale
         share = weights[covered].sum() / all_weights.sum()

@@ -122,6 +122,28 @@ class Checks:
         self.rule(name, (value > pl.col(NOW)) & (value < high),
                   "in the future (more than one day ahead of now)")
 
+    def day(self, name: str) -> None:
+        """A calendar day, YYYY-MM-DD."""
+        self._column(name, True, True)
+        value = _text_expr(name).str.to_date("%Y-%m-%d", strict=False)
+        self.values[value_column(name)] = value
+        self.rule(name, is_given(name) & pl.col(value_column(name)).is_null(),
+                  "not a date: use YYYY-MM-DD")
+        self.rule(name, (pl.col(value_column(name)) < MIN_DAY)
+                  | (pl.col(value_column(name)) > MAX_DAY), f"outside {MIN_DAY}..{MAX_DAY}")
+
+    def quarter_hour(self, name: str) -> None:
+        """A start time on the quarter hour, HH:MM, stored as its quarter of the day (0..95)."""
+        self._column(name, True, True)
+        parts = _text_expr(name).str.extract_groups(r"^(\d{1,2}):(\d{2})$")
+        hours, minutes = (parts.struct.field(group).cast(pl.Int64, strict=False)
+                          for group in ("1", "2"))
+        valid = (hours <= 23) & minutes.is_in([0, 15, 30, 45])
+        self.values[value_column(name)] = pl.when(valid).then(hours * 4 + minutes // 15)
+        self.rule(name, is_given(name) & pl.col(value_column(name)).is_null(),
+                  "not a quarter-hour start: use HH:MM from 00:00 to 23:45 with minutes "
+                  "00, 15, 30 or 45")
+
     def empty_unless(self, name: str, condition: pl.Expr, when: str) -> None:
         """The column must be filled where `condition` holds and empty where it does not."""
         self.rule(name, condition & ~is_given(name), f"required when {when}")

@@ -11,19 +11,23 @@ from data_access.importer.checks import VALUE_MAX, Checks, is_given, shown_time
 from data_access.importer.columns import referenced_column, value_column
 from data_access.reference import CHANNELS, REGIONS, SERVICE_TYPES
 from data_access.schema import (
+    ABANDONED,
     CASE_KINDS,
     CASE_STAGES,
     CLOSED_STAGES,
     SERVED_BY,
+    STAFFING_POOLS,
     AgentRating,
     Case,
     CaseEvent,
     Contact,
     NpsSurvey,
     Operator,
+    Staffing,
 )
 
 INT_MAX = 2**31 - 1  # INTEGER columns (wait_s, handle_s, bot_s)
+MAX_AGENTS = 100_000  # agents on duty in one pool and quarter hour
 STAGE_RANK = {stage: min(rank, CASE_STAGES.index(CLOSED_STAGES[0]))
               for rank, stage in enumerate(CASE_STAGES)}  # answered and withdrawn rank alike
 
@@ -99,11 +103,17 @@ def _contacts() -> Kind:
     checks.integer("wait_s", 0, INT_MAX)
     checks.integer("handle_s", 0, INT_MAX)
     checks.text("subscriber_key")
-    # Seconds with the chat bot before a person took over: only on operator-served contacts.
+    served_by = pl.col(value_column("served_by"))
+    checks.rule("handle_s", (served_by == ABANDONED) & (pl.col(value_column("handle_s")) != 0),
+                "must be 0 when served_by is abandoned (nobody handled it; wait_s is the time "
+                "it waited before giving up)")
+    # Seconds with the chat bot before the person queue: on contacts a person finished or
+    # that gave up waiting for one.
     checks.integer("bot_s", 0, INT_MAX, required=False, in_header=False)
-    checks.rule("bot_s", is_given("bot_s") & (pl.col(value_column("served_by")) != "operator"),
-                "must be empty unless served_by is operator (bot_s is the bot time of a "
-                "contact a person finished; a contact the bot finished has served_by bot)")
+    checks.rule("bot_s", is_given("bot_s") & ~served_by.is_in(["operator", ABANDONED]),
+                "must be empty unless served_by is operator or abandoned (bot_s is the bot "
+                "time of a contact handed to the person queue; a contact the bot finished has "
+                "served_by bot)")
     return Kind(
         "contacts", Contact.__table__, checks, key=("external_id",),
         references=(Reference("operator_external_id", Operator.__table__, "operator_id",
@@ -131,10 +141,14 @@ def _surveys() -> Kind:
     checks.timestamp("answered_at", required=False, in_header=False)
     checks.empty_unless("answered_at", answered, "answered is true")
     checks.not_before("answered_at", "sent_at")
+    served_by = pl.col(referenced_column(Contact.__table__, "served_by"))
+    checks.rule("contact_external_id", served_by == ABANDONED,
+                "the contact was abandoned (served_by): nobody served it, so it has no survey")
     return Kind(
         "surveys", NpsSurvey.__table__, checks, key=("contact_external_id",),
         references=(Reference("contact_external_id", Contact.__table__, "contact_id",
-                               "no contact with this external_id (import contacts first)"),),
+                               "no contact with this external_id (import contacts first)",
+                               extra=("served_by",)),),
         stored={"contact_id": "contact_id", "sent_at": "sent_at", "answered": "answered",
                 "score": "score", "reason": "reason", "suggestion": "suggestion",
                 "answered_at": "answered_at"})
@@ -228,5 +242,17 @@ def _ratings() -> Kind:
                 "contact_id": "contact_id", "score": "score", "rated_at": "rated_at"})
 
 
+def _staffing() -> Kind:
+    """Agents on duty per day, quarter hour and pool: one row per interval and pool."""
+    checks = Checks()
+    checks.day("date")
+    checks.quarter_hour("start")
+    checks.choice("pool", {value: value for value in STAFFING_POOLS}, "pool")
+    checks.integer("agents", 0, MAX_AGENTS)
+    return Kind(
+        "staffing", Staffing.__table__, checks, key=("date", "start", "pool"),
+        stored={"day": "date", "quarter": "start", "pool": "pool", "agents": "agents"})
+
+
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (
-    _contacts(), _surveys(), _cases(), _case_events(), _ratings())}
+    _contacts(), _surveys(), _cases(), _case_events(), _ratings(), _staffing())}
