@@ -391,3 +391,9 @@ def pool_operators(plan: RosterPlan, date: dt.date, pool: str,
         raise RosterInputError(f"date: {date} is not a day of the plan")
     per = interval_minutes // 15
     return tuple(int(v) for v in covering.reshape(-1, per).min(axis=1))
+
+
+def staffing_frame(plan: RosterPlan) -> pl.DataFrame:
+    """The plan as `sim.plan.simulate_plan` takes it: date, quarter, pool, agents (people on
+    duty and not on a break; the simulator applies the pool's shrinkage)."""
+    return plan.coverage.select("date", "quarter", "pool", agents=pl.col("covering"))

@@ -21,7 +21,7 @@ import polars as pl
 import pytest
 
 from sim.cli import main
-from sim.roster import pool_operators, solve_roster
+from sim.roster import pool_operators, solve_roster, staffing_frame
 from sim.roster_config import (
     DEFAULT_TEMPLATES,
     Operator,
@@ -296,6 +296,9 @@ def test_pool_operators_is_the_simulators_shape():
     assert sum(per_quarter) == 8 * 4 - 2  # 8 h on duty less a 30-minute break
     assert hourly[8] == 0 and hourly[17] == 0 and min(hourly[9:17]) == 0  # the break hour
     assert sum(hourly) == 7
+    staffing = staffing_frame(plan)
+    assert staffing.columns == ["date", "quarter", "pool", "agents"]
+    assert tuple(staffing.filter(pl.col("pool") == "digital")["agents"]) == per_quarter
 
 
 def test_bad_inputs_name_the_field_and_value(tmp_path):
