@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import polars as pl
+
 INTERVAL_MINUTES = (15, 30, 60)
 DAY_S = 24 * 3600
 HANDLE_DISTRIBUTIONS = ("exponential", "lognormal")
@@ -509,6 +511,13 @@ def stability_warnings(scenario: Scenario) -> list[str]:
 def clock(minutes: float) -> str:
     """Minutes after midnight as HH:MM."""
     return f"{int(minutes) // 60:02d}:{int(minutes) % 60:02d}"
+
+
+def clock_expr(minutes: pl.Expr) -> pl.Expr:
+    """`clock` for a column of minutes after midnight: the same HH:MM text, as an expression."""
+    whole = minutes.floor().cast(pl.Int64)
+    return pl.format("{}:{}", (whole // 60).cast(pl.String).str.zfill(2),
+                     (whole % 60).cast(pl.String).str.zfill(2))
 
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:

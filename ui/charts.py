@@ -9,6 +9,7 @@ import altair as alt
 import polars as pl
 
 from data_access.dates import month_end, period_starts
+from sim.config import clock_expr
 from ui.palette import (
     CHANNEL_COLORS,
     DOMINATED_COLOR,
@@ -259,13 +260,6 @@ def _hour_axis() -> alt.X:
                  axis=alt.Axis(values=list(range(0, 25, 3))))
 
 
-def _clock(hours: pl.Expr) -> pl.Expr:
-    """Hours of the day (18.5) as a clock ("18:30")."""
-    minutes = (hours * 60).round(0).cast(pl.Int64)
-    return pl.format("{}:{}", (minutes // 60).cast(pl.String).str.zfill(2),
-                     (minutes % 60).cast(pl.String).str.zfill(2))
-
-
 def _target_rule(targets: pl.DataFrame, y: alt.Y | str = "sl_target:Q") -> alt.Chart:
     """Dashed red rules at the service-level targets; `targets` has sl_target and pool."""
     rules = targets.group_by("sl_target").agg(
@@ -283,7 +277,7 @@ def erlang_preview(frame: pl.DataFrame, day: str, interval_minutes: int) -> alt.
     Instant and analytic: it shows where the plan is thin while the simulation runs.
     """
     data = frame.filter(pl.col("service_level").is_not_null()).with_columns(
-        mid_h=(pl.col("start_h") + pl.col("end_h")) / 2, start=_clock(pl.col("start_h")))
+        mid_h=(pl.col("start_h") + pl.col("end_h")) / 2, start=clock_expr(pl.col("start_h") * 60))
     lines = alt.Chart(data).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
         x=alt.X("mid_h:Q", title="Hour of day", scale=alt.Scale(domain=[0, 24], nice=False),
                 axis=alt.Axis(values=list(range(0, 25, 3)))),

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import altair as alt
 import polars as pl
 
-from sim.config import Scenario, clock, scenario_to_dict
+from sim.config import Scenario, clock_expr, scenario_to_dict
 from sim.nps import NpsParts, WaitNpsCurve, estimate, nps_parts, paired_change
 from sim.results import wait_histogram
 from sim.runner import SimulationResult, expected_contacts, paired_changes
@@ -109,8 +109,7 @@ def interval_frame(scenario: Scenario, intervals: pl.DataFrame, series: str) -> 
         operators.join(measured, on=["pool", "interval"], how="left")
         .with_columns(
             series=pl.lit(series),
-            start=pl.col("interval").map_elements(lambda i: clock(i * width * 60),
-                                                  return_dtype=pl.String),
+            start=clock_expr(pl.col("interval") * width * 60),
             start_h=pl.col("interval") * width,
             end_h=(pl.col("interval") + 1) * width,
             sl_target=pl.col("pool").replace_strict(targets, return_dtype=pl.Float64),
@@ -502,3 +501,44 @@ def backtest_chart(days: pl.DataFrame, title: str) -> alt.LayerChart:
     points = base.mark_point(filled=True, size=45, stroke=TEXT_COLOR, strokeWidth=1).encode(
         y="recorded_sl:Q", tooltip=tips)
     return alt.layer(band, line, points).properties(title=title, height=300)
+
+
+STAFFING_REFERENCE_TITLE = "Baseline staffing and the Erlang A minimum per interval"
+STAFFING_REFERENCE_CAPTION = ("Solid: the baseline's scheduled operators (the recorded staffing "
+                              "when the database has it). Dashed: the fewest that meet the "
+                              "targets by Erlang A on the same demand, the reference.")
+STAFFING_SERIES = {"baseline": "Baseline (scheduled)", "erlang": "Erlang A minimum"}
+
+
+def staffing_reference_frame(scenario: Scenario, minimum: Mapping[str, tuple[int, ...]]
+                             ) -> pl.DataFrame:
+    """Per pool and interval: the baseline's scheduled operators and the Erlang A minimum."""
+    width = scenario.interval_minutes / 60
+    rows = [{"pool": pool.name, "start_h": index * width, "series": STAFFING_SERIES[series],
+             "operators": count}
+            for pool in scenario.pools if pool.name in minimum
+            for series, counts in (("baseline", scenario.scheduled(pool)),
+                                   ("erlang", minimum[pool.name]))
+            for index, count in enumerate(counts)]
+    return pl.DataFrame(rows, schema={"pool": pl.String, "start_h": pl.Float64,
+                                      "series": pl.String, "operators": pl.Int64},
+                        orient="row").with_columns(pool=pl.col("pool").replace(POOL_TITLES))
+
+
+def staffing_reference_chart(frame: pl.DataFrame) -> alt.Chart:
+    """Scheduled operators against the Erlang A minimum, one step line each, per pool."""
+    present = frame["pool"].unique().sort().to_list()
+    return alt.Chart(frame).mark_line(interpolate="step-after").encode(
+        x=alt.X("start_h:Q", title="Hour of the day", scale=alt.Scale(domain=[0, 24])),
+        y=alt.Y("operators:Q", title="Operators"),
+        color=alt.Color("pool:N", title="Pool", scale=alt.Scale(
+            domain=present, range=[POOL_COLORS.get(_POOL_CODES.get(name, ""), NEUTRAL_COLOR)
+                                   for name in present])),
+        strokeDash=alt.StrokeDash("series:N", title=None,
+                                  sort=list(STAFFING_SERIES.values()),
+                                  scale=alt.Scale(domain=list(STAFFING_SERIES.values()),
+                                                  range=[[1, 0], [6, 4]])),
+        tooltip=[alt.Tooltip("pool:N", title="Pool"), alt.Tooltip("series:N", title="Series"),
+                 alt.Tooltip("start_h:Q", format=".2f", title="From (h)"),
+                 alt.Tooltip("operators:Q", title="Operators")],
+    ).properties(title=STAFFING_REFERENCE_TITLE, height=260)
