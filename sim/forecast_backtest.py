@@ -98,12 +98,12 @@ def backtest(history: pl.DataFrame, holidays: frozenset[dt.date], weeks: int = 8
                          f"backtest with {BASELINE_WEEKS} weeks before it")
     dense = dense_history(history, max(first, earliest_origin
                                        - dt.timedelta(days=settings.fit_days - 1)), last)
-    parts = []
+    parts, warm = [], {}
     for step in range(weeks, 0, -1):
         origin = last - dt.timedelta(days=7 * step)
         days = [origin + dt.timedelta(days=k) for k in range(1, horizon_days + 1)
                 if origin + dt.timedelta(days=k) <= last]
-        model = forecast_from_dense(dense, origin, len(days), holidays, settings)
+        model = forecast_from_dense(dense, origin, len(days), holidays, settings, warm)
         keys = ["day", "channel", "quarter"]
         parts.append(
             model.select(*keys, "forecast", "lo80", "hi80", "lo95", "hi95")
