@@ -6,8 +6,8 @@ week, exactly as it would have been then, and compared with what came. Baselines
 - weekday mean: the mean of the same quarter and weekday over the 8 weeks before the origin
   (what the simulator's baseline day uses today, sim.learn).
 Accuracy: WAPE = Σ|forecast − actual| ÷ Σ actual, and bias = Σ(forecast − actual) ÷ Σ actual
-(positive: over-forecast), per channel, per quarter of the day, and in total; with the share
-of actuals inside the model's 80% and 95% intervals.
+(positive: over-forecast), per channel, per quarter of the day, on holidays and other days,
+and in total; with the share of actuals inside the model's 80% and 95% intervals.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Backtest:
     predictions: pl.DataFrame  # day, channel, quarter, origin, actual, model, baselines, PI
     by_channel: pl.DataFrame  # channel, method, wape, bias, actual
     by_quarter: pl.DataFrame  # quarter, method, wape, bias, actual (all channels)
+    by_holiday: pl.DataFrame  # holiday (bool), method, wape, bias, actual: the holiday effect
     total: pl.DataFrame  # method, wape, bias, actual, and the model's coverage
 
     def improvement(self, baseline: str) -> float:
@@ -112,10 +113,12 @@ def backtest(history: pl.DataFrame, holidays: frozenset[dt.date], weeks: int = 8
             .join(weekday_mean(dense, origin, days), on=keys, how="left")
             .join(dense.select(*keys, actual="arrivals"), on=keys, how="left")
             .with_columns(origin=pl.lit(origin)))
-    predictions = pl.concat(parts).with_columns(pl.col(list(METHODS)).fill_null(0.0))
+    predictions = pl.concat(parts).with_columns(pl.col(list(METHODS)).fill_null(0.0),
+                                                holiday=pl.col("day").is_in(list(holidays)))
     total = accuracy(predictions, []).join(coverage(predictions), how="cross")
     return Backtest(predictions, accuracy(predictions, ["channel"]),
-                    accuracy(predictions, ["quarter"]), total)
+                    accuracy(predictions, ["quarter"]), accuracy(predictions, ["holiday"]),
+                    total)
 
 
 def coverage(predictions: pl.DataFrame) -> pl.DataFrame:

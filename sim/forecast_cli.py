@@ -144,6 +144,8 @@ def forecast_command(args: argparse.Namespace) -> None:
             print(f"backtest {name} per channel (per quarter hour, {args.backtest_weeks} "
                   "weekly origins):")
             _show(tested.by_channel.pivot("method", index="channel", values=name))
+        print("backtest on holidays and other days:")
+        _show(tested.by_holiday.pivot("method", index="holiday", values="wape"))
         _show(tested.total)
     if args.required:
         print(f"required agents written to {Path(args.required)}")
@@ -160,5 +162,6 @@ def _json_document(sentence: str, forecast: pl.DataFrame, tested) -> dict:
     if tested is not None:
         document["backtest"] = {"total": tested.total.to_dicts(),
                                 "by_channel": tested.by_channel.to_dicts(),
+                                "by_holiday": tested.by_holiday.to_dicts(),
                                 "by_quarter": tested.by_quarter.to_dicts()}
     return document

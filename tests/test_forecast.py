@@ -160,6 +160,18 @@ def test_the_model_beats_both_baselines_on_the_demo_backtest(seeded_sqlite_url):
     compared = by_channel.filter(pl.col("channel").is_in(busy.implode()))
     assert (compared["model"] < compared["seasonal_naive"]).all()
     assert (compared["model"] < compared["weekday_mean_8w"]).all()
+    # The demo's holidays (2022-07-06 and 07-09) are days off: offices shut, chats at a
+    # Sunday's level. Both baselines forecast an ordinary day; the model does not.
+    holidays = result.by_holiday.filter(pl.col("holiday"))
+    holiday_wape = dict(holidays.select("method", "wape").iter_rows())
+    holiday_bias = dict(holidays.select("method", "bias").iter_rows())
+    assert holiday_wape["model"] < 0.7 * min(holiday_wape["seasonal_naive"],
+                                             holiday_wape["weekday_mean_8w"])
+    assert abs(holiday_bias["model"]) < 0.3 < min(holiday_bias["seasonal_naive"],
+                                                  holiday_bias["weekday_mean_8w"])
+    office_on_holidays = result.predictions.filter(pl.col("holiday"),
+                                                   pl.col("channel") == "office")
+    assert office_on_holidays.height > 0 and office_on_holidays["model"].sum() == 0
 
 
 def test_bad_input_names_the_field():
