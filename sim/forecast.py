@@ -114,6 +114,8 @@ def forecast_daily(days: list[dt.date], totals: np.ndarray, horizon_days: int,
     days, y = days[keep], totals[keep].astype(float)
     ahead = _days(days[-1] + dt.timedelta(days=1), horizon_days)
     closed = _closed_weekdays(days, y, settings.closed_weeks)
+    if len(closed) == 7:  # nothing came for weeks (a channel closed down): nothing will
+        return DailyForecast(np.zeros(horizon_days), np.zeros(horizon_days), np.array([]))
     past_holiday = np.array([day in holidays for day in days])
     next_holiday = np.array([day in holidays for day in ahead])
     closed_on_holidays = past_holiday.any() and not y[past_holiday].any()

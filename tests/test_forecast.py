@@ -114,6 +114,16 @@ def test_closed_days_and_hours_are_forecast_as_zero():
         2 * 300.0 * WEEKDAY_LEVEL[0], rel=0.1)  # two Mondays
 
 
+def test_a_channel_silent_for_weeks_is_forecast_at_zero_beside_a_live_one():
+    live = synthetic_history(120, 400.0)
+    silent = synthetic_history(120, 400.0, channel="telegram", seed=3).filter(
+        pl.col("day") < ORIGIN - dt.timedelta(days=40))
+    forecast = forecast_intervals(pl.concat([live, silent]), ORIGIN, 1, frozenset())
+    totals = dict(forecast.group_by("channel").agg(pl.col("forecast").sum()).iter_rows())
+    assert totals["telegram"] == 0
+    assert totals["whatsapp"] == pytest.approx(400.0 * sum(WEEKDAY_LEVEL), rel=0.1)
+
+
 def test_profile_shares_sum_to_one_per_channel_and_weekday():
     history = synthetic_history(120, 400.0)
     from sim.forecast import dense_history
