@@ -38,15 +38,18 @@ from sim.roster_config import (
     ShiftTemplate,
     week_limits,
 )
-from sim.roster_start import start_plan
+from sim.roster_start import StartPlan, start_plan
 
 STATUS_NAMES = {cp_model.OPTIMAL: "OPTIMAL", cp_model.FEASIBLE: "FEASIBLE",
                 cp_model.INFEASIBLE: "INFEASIBLE", cp_model.MODEL_INVALID: "MODEL_INVALID",
                 cp_model.UNKNOWN: "UNKNOWN"}
 ANSWER = ("Roster for {operators} operators, {days} days: covers {coverage:.1%} of required "
           "agent-hours for {cost} {currency}; gap {gap:.1%} after {wall_s:.0f} s ({status}).")
-ANSWER_NO_PLAN = ("Roster for {operators} operators, {days} days: the solver found no plan in "
-                  "{wall_s:.0f} s ({status}); raise the time limit.")
+ANSWER_NO_BOUND = ("Roster for {operators} operators, {days} days: covers {coverage:.1%} of "
+                   "required agent-hours for {cost} {currency}; the solver had no plan of its own "
+                   "after {wall_s:.0f} s, so this is the greedy start and its gap is unknown; "
+                   "raise the time limit.")
+HEURISTIC = "HEURISTIC"
 ERROR_EMPTY_BREAK = ("templates ({template}).break_minutes: a {break_min}-minute break does not "
                      "fit a {length:g} h shift between break_after_h and break_before_end_h")
 # Money in the solver is whole tiyn (1/100 KZT) per quarter hour: cost per hour x 100 / 4.
@@ -86,9 +89,8 @@ class RosterPlan:
     def answer(self) -> str:
         """The answer first: how much of the requirement, for what cost, how far from optimal."""
         values = self.summary
-        if values["status"] not in ("OPTIMAL", "FEASIBLE"):
-            return ANSWER_NO_PLAN.format(**values)
-        return ANSWER.format(operators=values["operators"], days=values["days"],
+        text = ANSWER_NO_BOUND if values["status"] == HEURISTIC else ANSWER
+        return text.format(operators=values["operators"], days=values["days"],
                              coverage=values["coverage_share"],
                              cost=money_text(values["cost"]), currency=values["currency"],
                              gap=values["gap"], wall_s=values["wall_s"],
@@ -152,6 +154,7 @@ class _Model:
     candidates: list[list[Candidate]]
     x: dict[tuple[int, int, int], cp_model.IntVar]  # (person, day, candidate)
     breaks: dict[tuple[int, int], list[tuple[int, cp_model.IntVar]]]  # (day, cand) -> offsets
+    start: StartPlan  # the hint: the answer if the solver finds nothing in time
 
 
 def _person_rules(model: cp_model.CpModel, x: dict, person: int, operator, days: int,
@@ -255,11 +258,15 @@ def build_model(problem: RosterProblem, start_budget_s: float = 1.0) -> _Model:
             model.AddHint(short, max(0, int(need[q] - start.cover[pool][q])))
             short_terms.append(short)
     model.Minimize(sum(cost_terms) + penalty_q * sum(short_terms))
-    return _Model(model, candidates, x, breaks)
+    return _Model(model, candidates, x, breaks, start)
 
 
 def solve_roster(problem: RosterProblem) -> RosterPlan:
-    """Build, solve within the time limit on `num_workers` workers, and report the plan."""
+    """Build, solve within the time limit on `num_workers` workers, and report the plan.
+
+    When the solver ends before its first plan (a short limit on a busy machine can end in
+    presolve), the start plan it was hinted with is the answer, status HEURISTIC, gap unknown.
+    """
     began = time.perf_counter()
     built = build_model(problem, START_SHARE * problem.settings.time_limit_s)
     solver = cp_model.CpSolver()
@@ -272,45 +279,51 @@ def solve_roster(problem: RosterProblem) -> RosterPlan:
     solver.parameters.cp_model_probing_level = 0
     status = solver.Solve(built.model)
     wall_s = time.perf_counter() - began
-    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
-    shifts = _shift_records(problem, built, solver) if found else _empty_shifts()
-    objective = solver.ObjectiveValue() if found else math.nan
-    bound = solver.BestObjectiveBound() if found else math.nan
-    gap = (objective - bound) / objective if found and objective > 0 else 0.0 if found \
-        else math.nan
-    return report(problem, shifts, status=STATUS_NAMES.get(status, str(status)),
-                  gap=max(0.0, gap) if found else gap, wall_s=wall_s,
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return report(problem, _shift_records(problem, built, built.start.assigned),
+                      status=HEURISTIC, gap=math.nan, wall_s=wall_s, objective=math.nan,
+                      best_bound=math.nan)
+    objective, bound = solver.ObjectiveValue(), solver.BestObjectiveBound()
+    gap = max(0.0, (objective - bound) / objective) if objective > 0 else 0.0
+    return report(problem, _shift_records(problem, built, _solved_assignment(built, solver)),
+                  status=STATUS_NAMES.get(status, str(status)), gap=gap, wall_s=wall_s,
                   objective=objective, best_bound=bound)
 
 
-def _empty_shifts() -> pl.DataFrame:
-    return pl.DataFrame(schema=SHIFT_SCHEMA)
-
-
-def _shift_records(problem: RosterProblem, built: _Model,
-                   solver: cp_model.CpSolver) -> pl.DataFrame:
-    """Who works which shift, with each person's break from the crew's chosen offsets."""
+def _solved_assignment(built: _Model, solver: cp_model.CpSolver
+                       ) -> dict[tuple[int, int], tuple[int, int]]:
+    """(person, day) -> (candidate, break offset): each crew's break offsets handed to its
+    members in operator order."""
     crews: dict[tuple[int, int], list[int]] = {}
     for (person, day, c), var in built.x.items():
         if solver.BooleanValue(var):
             crews.setdefault((day, c), []).append(person)
-    rows = []
-    for (day, c), people in sorted(crews.items()):
-        cand = built.candidates[day][c]
+    assignment = {}
+    for (day, c), people in crews.items():
         offsets = [k for k, var in built.breaks[day, c] for _ in range(solver.Value(var))]
-        midnight = dt.datetime.combine(problem.dates[day], dt.time())
         for person, offset in zip(sorted(people), offsets, strict=True):
-            operator = problem.operators[person]
-            start = midnight + dt.timedelta(minutes=15 * cand.start_q)
-            break_start = start + dt.timedelta(minutes=15 * offset)
-            paid_h = cand.length_q / 4
-            rows.append({"operator_id": operator.operator_id, "name": operator.name,
-                         "date": problem.dates[day], "pool": cand.pool,
-                         "template": cand.template, "start": start,
-                         "end": start + dt.timedelta(minutes=15 * cand.length_q),
-                         "break_start": break_start,
-                         "break_end": break_start + dt.timedelta(minutes=15 * cand.break_q),
-                         "paid_h": paid_h, "cost": operator.cost_per_hour * paid_h})
+            assignment[person, day] = (c, offset)
+    return assignment
+
+
+def _shift_records(problem: RosterProblem, built: _Model,
+                   assignment: dict[tuple[int, int], tuple[int, int]]) -> pl.DataFrame:
+    """Who works which shift, with their break, as flat records."""
+    rows = []
+    for (person, day), (c, offset) in assignment.items():
+        cand = built.candidates[day][c]
+        operator = problem.operators[person]
+        midnight = dt.datetime.combine(problem.dates[day], dt.time())
+        start = midnight + dt.timedelta(minutes=15 * cand.start_q)
+        break_start = start + dt.timedelta(minutes=15 * offset)
+        paid_h = cand.length_q / 4
+        rows.append({"operator_id": operator.operator_id, "name": operator.name,
+                     "date": problem.dates[day], "pool": cand.pool,
+                     "template": cand.template, "start": start,
+                     "end": start + dt.timedelta(minutes=15 * cand.length_q),
+                     "break_start": break_start,
+                     "break_end": break_start + dt.timedelta(minutes=15 * cand.break_q),
+                     "paid_h": paid_h, "cost": operator.cost_per_hour * paid_h})
     return pl.DataFrame(rows, schema=SHIFT_SCHEMA).sort("date", "operator_id")
 
 

@@ -374,13 +374,17 @@ def build_problem(dates: tuple[dt.date, ...], required: dict[str, np.ndarray],
 # 65% digital only, 25% office only, 10% both; a fifth part-time (30 h a week), the rest 40 h;
 # min rest 11 h (12 h for a quarter of them); 2 days off a week; pay 2,200-2,800 KZT an hour
 # digital, 2,500-3,100 office (+10% for both skills). Names are common Kazakh and Russian ones.
-FIRST_NAMES = ("Aigerim", "Dana", "Aruzhan", "Madina", "Saule", "Gulnara", "Aliya", "Zhanna",
-               "Yerlan", "Nurlan", "Daniyar", "Askar", "Timur", "Arman", "Olga", "Irina",
-               "Elena", "Dmitry", "Sergey", "Marat", "Asel", "Kamila", "Bauyrzhan", "Yerzhan")
-LAST_NAMES = ("Akhmetova", "Nurpeisova", "Iskakova", "Sadykova", "Omarova", "Bekova",
-              "Zhaksybekov", "Seitkali", "Abenov", "Tulegenov", "Kassymov", "Ivanova",
-              "Petrova", "Kim", "Li", "Smagulov", "Dzhaksylykov", "Yessenova", "Mukanov",
-              "Baimukhanov")
+FEMALE_NAMES = ("Aigerim", "Dana", "Aruzhan", "Madina", "Saule", "Gulnara", "Aliya", "Zhanna",
+                "Olga", "Irina", "Elena", "Asel", "Kamila")
+MALE_NAMES = ("Yerlan", "Nurlan", "Daniyar", "Askar", "Timur", "Arman", "Dmitry", "Sergey",
+              "Marat", "Bauyrzhan", "Yerzhan")
+# (female, male) forms of each surname.
+SURNAMES = (("Akhmetova", "Akhmetov"), ("Nurpeisova", "Nurpeisov"), ("Iskakova", "Iskakov"),
+            ("Sadykova", "Sadykov"), ("Omarova", "Omarov"), ("Bekova", "Bekov"),
+            ("Zhaksybekova", "Zhaksybekov"), ("Abenova", "Abenov"), ("Tulegenova", "Tulegenov"),
+            ("Kassymova", "Kassymov"), ("Ivanova", "Ivanov"), ("Petrova", "Petrov"),
+            ("Kim", "Kim"), ("Li", "Li"), ("Smagulova", "Smagulov"), ("Yessenova", "Yessenov"),
+            ("Mukanova", "Mukanov"), ("Seitkali", "Seitkali"))
 
 
 def generate_operators(count: int, seed: int = 0) -> tuple[Operator, ...]:
@@ -395,8 +399,10 @@ def generate_operators(count: int, seed: int = 0) -> tuple[Operator, ...]:
                   frozenset({"digital", "office"}))[kind]
         base = 2_500.0 if kind == 1 else 2_200.0
         cost = round(float(base + rng.integers(0, 7) * 100) * (1.1 if kind == 2 else 1.0))
-        first = FIRST_NAMES[rng.integers(len(FIRST_NAMES))]
-        last = LAST_NAMES[rng.integers(len(LAST_NAMES))]
+        male = bool(rng.random() < 0.4)
+        names = MALE_NAMES if male else FEMALE_NAMES
+        first = names[rng.integers(len(names))]
+        last = SURNAMES[rng.integers(len(SURNAMES))][int(male)]
         operators.append(Operator(
             operator_id=f"OP{index + 1:04d}", name=f"{first} {last}", skills=skills,
             max_hours_week=30.0 if rng.random() < 0.2 else 40.0,

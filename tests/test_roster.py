@@ -19,6 +19,7 @@ from contextlib import redirect_stderr, redirect_stdout
 import numpy as np
 import polars as pl
 import pytest
+from ortools.sat.python import cp_model
 
 from sim.cli import main
 from sim.roster import pool_operators, solve_roster, staffing_frame
@@ -171,7 +172,8 @@ def requirement(days: int, profile: dict[str, dict[int, int]]) -> dict[str, np.n
 def solved(dates, required, operators, settings):
     plan = solve_roster(build_problem(dates, {k: v.copy() for k, v in required.items()},
                                       operators, settings))
-    assert plan.summary["status"] in ("OPTIMAL", "FEASIBLE")
+    # HEURISTIC: the solver had no plan of its own in time (a busy machine), the start is kept.
+    assert plan.summary["status"] in ("OPTIMAL", "FEASIBLE", "HEURISTIC")
     return plan
 
 
@@ -183,7 +185,7 @@ def test_seeded_small_week_keeps_every_rule():
     required = requirement(7, {"digital": digital_hours, "office": office_hours})
     required["office"][5:, :] = 0  # weekend: offices (Saturday's hours are shorter) closed
     operators = generate_operators(24, seed=3)
-    settings = RosterSettings(time_limit_s=5, start_step_minutes=60)
+    settings = RosterSettings(time_limit_s=10, start_step_minutes=60)
     plan = solved(dates, required, operators, settings)
     assert check_roster(plan, dates, required, operators, settings) == []
     assert plan.shifts.height > 20
@@ -191,7 +193,23 @@ def test_seeded_small_week_keeps_every_rule():
     # Night cover exists: someone covers 02:00 on a weekday.
     assert plan.coverage.filter((pl.col("pool") == "digital") & (pl.col("quarter") == 8)
                                 & (pl.col("date") == dates[2]))["covering"].item() > 0
-    assert 0 <= plan.summary["gap"] <= 1
+    assert plan.summary["status"] == "HEURISTIC" or 0 <= plan.summary["gap"] <= 1
+
+
+def test_without_a_solver_plan_the_start_plan_is_returned_and_keeps_the_rules(monkeypatch):
+    """A solver stopped before its first plan: the greedy start is the answer, said so."""
+    dates = tuple(MONDAY + dt.timedelta(days=i) for i in range(3))
+    required = requirement(3, {"digital": {h: 3 for h in range(24)},
+                               "office": {h: 2 for h in range(9, 18)}})
+    operators = generate_operators(12, seed=5)
+    settings = RosterSettings(time_limit_s=5)
+    monkeypatch.setattr(cp_model.CpSolver, "Solve", lambda self, model: cp_model.UNKNOWN)
+    plan = solve_roster(build_problem(dates, required, operators, settings))
+    assert plan.summary["status"] == "HEURISTIC"
+    assert math.isnan(plan.summary["gap"])
+    assert plan.shifts.height > 0
+    assert check_roster(plan, dates, required, operators, settings) == []
+    assert "gap is unknown" in plan.answer()
 
 
 def test_a_checker_catches_a_broken_plan():
@@ -360,6 +378,21 @@ def test_cli_roster_answers_first_and_writes_json_and_csv(tmp_path):
     code, out, _ = sim_cli("roster", "--forecast", str(forecast), "--generate", "6",
                            "--time-limit", "10", "--csv")
     assert out.splitlines()[0].startswith("operator_id,name,date,pool,template,start,end")
+    operators = tmp_path / "operators.csv"
+    operators.write_text("operator_id,name,skills,max_hours_week,min_rest_h,days_off_week,"
+                         "cost_per_hour\nA,Aigerim Akhmetova,digital,40,11,2,2500\n"
+                         "B,Yerlan Omarov,digital+office,40,11,2,2700\n")
+    coverage = tmp_path / "coverage.csv"
+    code, out, err = sim_cli("roster", "--forecast", str(forecast), "--operators",
+                             str(operators), "--time-limit", "10", "--coverage", str(coverage))
+    assert code == 0, err
+    assert out.startswith("Roster for 2 operators")
+    assert pl.read_csv(coverage).height == 2 * 96
+    operators.write_text("operator_id,name,skills,max_hours_week,min_rest_h,days_off_week,"
+                         "cost_per_hour\nA,Aigerim Akhmetova,digital,40,-3,2,2500\n")
+    code, _, err = sim_cli("roster", "--forecast", str(forecast), "--operators", str(operators))
+    assert code == 2
+    assert "row 1, min_rest_h: '-3' must be within 0..48" in err
     bad = tmp_path / "bad.csv"
     bad.write_text("date,quarter,pool,required_agents\n2026-13-07,1,digital,2\n")
     code, _, err = sim_cli("roster", "--forecast", str(bad))
