@@ -74,6 +74,17 @@ def agents_on_queue(scenario: Scenario, pool_name: str) -> list[int]:
     return agents
 
 
+def agents_before_shrinkage(scheduled: int, shrinkage: float) -> int:
+    """The agents on the queue behind a scheduled count of sim.demand.erlang_plan.
+
+    erlang_plan schedules ceil(a / (1 − shrinkage) − 1e-9) for a agents; for shrinkage in
+    [0, 1) exactly one whole a gives each count, the largest a with a / (1 − s) − 1e-9 ≤ n.
+    Reading it back halves the Erlang A searches (the scenario already ran them);
+    tests/test_required.py checks it equals agents_on_queue.
+    """
+    return math.floor((scheduled + 1e-9) * (1 - shrinkage) + 1e-9)
+
+
 def required_for_day(scenario: Scenario, day: dt.date, arrivals: pl.DataFrame
                      ) -> pl.DataFrame:
     """One day's rows of REQUIRED_SCHEMA from its scenario and forecast arrivals per pool."""
@@ -82,8 +93,8 @@ def required_for_day(scenario: Scenario, day: dt.date, arrivals: pl.DataFrame
         if not any(c.pool == pool.name for c in scenario.channels):
             continue
         demand = pool_demand(scenario, pool.name)
-        on_queue = agents_on_queue(scenario, pool.name)
         scheduled = scenario.scheduled(pool)
+        on_queue = [agents_before_shrinkage(n, pool.shrinkage) for n in scheduled]
         for quarter in range(scenario.intervals):
             item = demand[quarter]
             rows.append((day, quarter, pool.name,

@@ -15,6 +15,7 @@ from sim.erlang import erlang_a_metrics
 from sim.forecast import QUARTERS
 from sim.required import (
     REQUIRED_SCHEMA,
+    agents_before_shrinkage,
     agents_on_queue,
     day_scenario,
     required_agents,
@@ -64,6 +65,7 @@ def test_required_agents_are_the_erlang_a_minimum_and_shrinkage_gives_the_schedu
     for pool in ("office", "digital"):
         monday = required.filter(pl.col("date") == MONDAY, pl.col("pool") == pool)
         assert tuple(monday["required_agents"]) == erlang_plan(scenario, pool)
+        assert monday["agents_before_shrinkage"].to_list() == agents_on_queue(scenario, pool)
     # Minimal: Erlang A meets the targets with the office's agents, and not with one fewer.
     office = scenario.pool("office")
     checked = 0
@@ -87,6 +89,13 @@ def test_required_agents_are_the_erlang_a_minimum_and_shrinkage_gives_the_schedu
     digital = required.filter(pl.col("date") == MONDAY, pl.col("pool") == "digital")
     assert digital["forecast_contacts"].to_list() == pytest.approx([24.0] * QUARTERS)
     assert (digital["human_contacts"] < digital["forecast_contacts"]).all()
+
+
+@pytest.mark.parametrize("shrinkage", [0.0, 0.05, 0.1, 0.3, 1 / 3, 0.5, 0.7, 0.95])
+def test_agents_read_back_from_the_scheduled_count_for_every_shrinkage(shrinkage):
+    for agents in range(0, 300):
+        scheduled = math.ceil(agents / (1 - shrinkage) - 1e-9)  # as sim.demand.erlang_plan
+        assert agents_before_shrinkage(scheduled, shrinkage) == agents
 
 
 def test_more_demand_never_needs_fewer_agents_and_patience_is_used():
