@@ -28,13 +28,14 @@ DEMO_MONTH = (dt.date(2022, 7, 1), dt.date(2022, 7, 31))
 OPERATORS = 46  # a demo always has OP00001..OP00046 (40 front-line, 6 digital at least)
 
 
-def write_contacts(path: Path, rows: int, seed: int = SEED, chunk: int = 500_000) -> None:
-    """Valid contact rows with unique external ids, written in chunks to keep memory flat."""
+def write_contacts(path: Path, rows: int, seed: int = SEED, chunk: int = 500_000,
+                   abandoned_share: float = 0.0) -> None:
+    """Valid contact rows with unique external ids, written in chunks to keep memory flat;
+    `abandoned_share` of them gave up waiting (no operator, no handle time)."""
     import numpy as np
     import polars as pl
 
     from data_access.reference import CHANNELS, REGIONS, SERVICE_TYPES
-    from data_access.schema import SERVED_BY
 
     channels = np.array([c.code for c in CHANNELS if c.takes_contacts])
     regions = np.array([r.code for r in REGIONS])
@@ -44,7 +45,9 @@ def write_contacts(path: Path, rows: int, seed: int = SEED, chunk: int = 500_000
         for number, first in enumerate(range(0, rows, chunk)):
             rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(number,)))
             size = min(chunk, rows - first)
-            served = rng.choice(np.array(SERVED_BY), size=size, p=[0.6, 0.25, 0.15])
+            served = rng.choice(np.array(["operator", "bot", "self_service", "abandoned"]),
+                                 size=size, p=[*(np.array([0.6, 0.25, 0.15])
+                                                 * (1 - abandoned_share)), abandoned_share])
             operator = np.char.add("OP", np.char.zfill(
                 rng.integers(1, OPERATORS + 1, size).astype(str), 5))
             pl.DataFrame({
@@ -57,8 +60,9 @@ def write_contacts(path: Path, rows: int, seed: int = SEED, chunk: int = 500_000
                 "service_type": rng.choice(services, size),
                 "served_by": served,
                 "operator_external_id": np.where(served == "operator", operator, ""),
-                "wait_s": np.where(served == "operator", rng.integers(0, 1800, size), 0),
-                "handle_s": rng.integers(30, 1500, size),
+                "wait_s": np.where(np.isin(served, ["operator", "abandoned"]),
+                                   rng.integers(0, 1800, size), 0),
+                "handle_s": np.where(served == "abandoned", 0, rng.integers(30, 1500, size)),
                 "subscriber_key": [f"{value:020x}" for value in rng.integers(0, 2**62, size)],
             }).write_csv(handle, include_header=number == 0,
                          datetime_format="%Y-%m-%d %H:%M:%S")

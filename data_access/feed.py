@@ -192,6 +192,7 @@ class LiveFeed:
                 continue
             self.summary.reached_database = True
             self._delay = FIRST_RETRY_S
+            model.events_per_s = self.rate  # the queue is staffed for the feed's own load
             return model
         return None
 

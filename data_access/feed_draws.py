@@ -16,6 +16,7 @@ from data_access import rollups
 from data_access.argtypes import MIN_DAY
 from data_access.bulk import advance_sequences
 from data_access.demo.calibration import (
+    ABANDON_TARGET,
     APPEAL_CATEGORIES,
     APPEAL_CATEGORY_WEIGHTS,
     CASE_CHANNEL_SHARES,
@@ -24,7 +25,9 @@ from data_access.demo.calibration import (
     HOURLY_CHAT,
     HOURLY_OFFICE,
     HOURLY_OFFICE_SATURDAY,
+    OFFICE_HOURS,
     ONLINE_CHANNEL_SHARES,
+    OPERATOR_HANDLE_S,
     REGION_WEIGHTS,
     WEEKDAY_WEIGHTS_OFFICE,
     WEEKDAY_WEIGHTS_ONLINE,
@@ -41,14 +44,22 @@ from data_access.demo.contacts import (
     draw_served_by,
     draw_service_types,
     draw_surveys,
-    draw_waits,
     hourly_profile,
     solve_month_level,
     subscriber_keys,
     survey_penalty,
 )
-from data_access.demo.plan import DemoConfig, Streams
+from data_access.demo.plan import DemoConfig, Streams, day_kinds
+from data_access.demo.staffing import (
+    POOLS,
+    QUARTER_S,
+    pool_channels,
+    pool_handle_s,
+    pool_patience_s,
+    required_agents,
+)
 from data_access.demo.story import MONTHS
+from data_access.demo.waits import draw_outcomes, interval_tables
 from data_access.engine import (
     DatabaseUnavailable,
     require_schema,
@@ -64,6 +75,7 @@ from data_access.schema import (
     DemoLoad,
     NpsSurvey,
     Operator,
+    Staffing,
 )
 
 # The default demo ends today, so "now" lives in the story's last month.
@@ -77,6 +89,7 @@ CANDIDATE_CASES = 500  # stage changes pick among the oldest open cases
 # A rating is stamped strictly after its contact, even when the clock has not moved on.
 RATING_AFTER = dt.timedelta(microseconds=1)
 _MONDAY = dt.datetime(2024, 1, 1)
+WEEKS_PER_MONTH = 365.25 / 12 / 7  # contact_weights are a month's volume per weekday and hour
 _REGION_IDS = np.array([region.id for region in REGIONS])
 _REGION_P = np.array([REGION_WEIGHTS[region.code] for region in REGIONS])
 _RATED_TYPES = np.array([service.id for service in SERVICE_TYPES if service.triggers_agent_rating])
@@ -152,11 +165,39 @@ def _skeleton(channel: np.ndarray, hour: np.ndarray, weekday: np.ndarray
             "month_index": np.full(channel.size, NOW_MONTH.index)}
 
 
+def queue_share(code: str) -> float:
+    """Share of a channel's contacts that want a person (the rest the bot or self-service
+    finish), in the story's last month."""
+    if code == "office":
+        return 1.0
+    if code in ("whatsapp", "telegram"):
+        return 1.0 - NOW_MONTH.bot_share
+    return 1.0 - NOW_MONTH.self_service_share
+
+
+def staffed_agents(expected: dict[str, np.ndarray], open_office: np.ndarray
+                   ) -> dict[str, np.ndarray]:
+    """Per pool and row of expected person-queue contacts per quarter (by channel), the
+    agents the demo's roster rule needs there (none in a closed office without contacts)."""
+    agents = {}
+    for pool in POOLS:
+        counts = {code: np.asarray(expected[code], float) for code in pool_channels(pool)}
+        target = ABANDON_TARGET[pool] * NOW_MONTH.wait_level
+        total = sum(counts.values())
+        needed = required_agents(total / QUARTER_S / (1 - target),
+                                 pool_handle_s(counts, OPERATOR_HANDLE_S),
+                                 pool_patience_s(counts), np.full(total.size, target), pool)
+        closed = (pool == "office") & ~open_office & (total == 0)
+        agents[pool] = np.where(closed, 0, needed)
+    return agents
+
+
 def reference_level(streams: Streams) -> float:
     """The latent NPS mean for the last story month, solved once over a synthetic week.
 
     The demo solves it over a month of answered surveys; a tick's few contacts cannot, and
-    solving per tick would cancel the wait effect that the score model is about.
+    solving per tick would cancel the wait effect that the score model is about. The week's
+    waits come from the demo's staffed queue at the story's scale-1 volumes.
     """
     rng = streams.rng("feed_reference")
     cells = [(day, hour, code, weight)
@@ -169,8 +210,20 @@ def reference_level(streams: Streams) -> float:
                          np.array([cells[i][1] for i in picked]),
                          np.array([cells[i][0] for i in picked]))
     served = draw_served_by(skeleton, rng)
-    penalty = survey_penalty(draw_waits(skeleton, served, rng), served)
-    answered = rng.random(picked.size) < answer_rates(skeleton["channel"])
+    expected = {code: np.array([weight / WEEKS_PER_MONTH / 4 * queue_share(code)
+                                for _, _, cell_code, weight in cells if cell_code == code])
+                for code in contact_weights(_MONDAY)}
+    open_office = np.array([OFFICE_HOURS[day][0] <= hour < OFFICE_HOURS[day][1]
+                            for day in range(7) for hour in range(24)])
+    queued = served == "operator"
+    codes = np.array([cells[i][2] for i in picked])
+    rows = np.array([cells[i][0] * 24 + cells[i][1] for i in picked])
+    wait, gave_up = np.zeros(picked.size, dtype=np.int64), np.zeros(picked.size, dtype=bool)
+    tables = interval_tables(expected, staffed_agents(expected, open_office),
+                             NOW_MONTH.wait_level)
+    wait[queued], gave_up[queued] = draw_outcomes(codes[queued], rows[queued], tables, rng)
+    penalty = survey_penalty(wait, served)
+    answered = (rng.random(picked.size) < answer_rates(skeleton["channel"])) & ~gave_up
     return solve_month_level(penalty[answered], NOW_MONTH.nps_target)
 
 
@@ -181,6 +234,7 @@ class FeedModel:
     operators: pl.DataFrame
     skill: np.ndarray
     subscribers: pl.Series
+    events_per_s: float = 0.0  # the feed's --rate: its queue is staffed for its own load
 
 
 def _usable_operators(connection: Connection, today: dt.date, where: str) -> pl.DataFrame:
@@ -274,10 +328,13 @@ def new_contacts(connection: Connection, model: FeedModel, tick: int, now: dt.da
     rated_service = np.isin(service, _RATED_TYPES)
     operator = assign_operators(model.operators, now.date(), now.date(), region, office,
                                  (served == "operator") & ~office, rated_service, rng)
-    wait = draw_waits(skeleton, served, model.streams.rng("feed_waits", tick))
-    handle = draw_handle_times(channel, served, model.streams.rng("feed_waits", tick, 1))
     escalated, bot = draw_bot_handovers(skeleton, served,
                                         model.streams.rng("feed_contacts", tick, 1))
+    wait, served = queue_outcomes(connection, model, now, codes, served,
+                                  model.streams.rng("feed_waits", tick))
+    handle = draw_handle_times(channel, served, model.streams.rng("feed_waits", tick, 1))
+    gave_up = served == "abandoned"
+    operator[gave_up], handle[gave_up] = 0, 0
     ended = np.full(count, np.datetime64(now, "us"))
     skeleton["started"] = ended - (bot + wait + handle).astype("timedelta64[s]")
     subscriber = model.subscribers.gather(
@@ -292,15 +349,67 @@ def new_contacts(connection: Connection, model: FeedModel, tick: int, now: dt.da
     ]
     contact_ids = np.array(connection.execute(
         insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows).scalars().all())
-    # The survey goes out as the contact ends; an answer, if any, is stamped the same moment.
-    surveys = draw_surveys(contact_ids, skeleton, served, wait, handle, NEVER,
-                       model.streams.rng("feed_surveys", tick), level=model.level, bot=bot
-                       ).with_columns(answered_at=pl.when("answered").then("sent_at"))
-    connection.execute(insert(NpsSurvey), surveys.to_dicts())
-    ratings = draw_ratings(contact_ids, operator, rated_service, ended, wait, model.skill, NEVER,
-                       model.streams.rng("feed_ratings", tick))
+    # The survey goes out as a served contact ends; an answer, if any, is stamped the same
+    # moment. Nobody served an abandoned one: no survey, no rating.
+    kept = ~gave_up
+    surveys = draw_surveys(contact_ids[kept], {name: values[kept] for name, values in
+                                               skeleton.items()}, served[kept], wait[kept],
+                           handle[kept], NEVER, model.streams.rng("feed_surveys", tick),
+                           level=model.level, bot=bot[kept]
+                           ).with_columns(answered_at=pl.when("answered").then("sent_at"))
+    if surveys.height:
+        connection.execute(insert(NpsSurvey), surveys.to_dicts())
+    ratings = draw_ratings(contact_ids, operator, rated_service & kept, ended, wait,
+                           model.skill, NEVER, model.streams.rng("feed_ratings", tick))
     return int(surveys["answered"].sum()), ratings.select(
         "operator_id", "contact_id", "score").to_dicts()
+
+
+def feed_staffing(connection: Connection, now: dt.datetime, needed: dict[str, int]
+                  ) -> dict[str, int]:
+    """Agents on duty now per pool: the stored row (the demo's roster), raised to what the
+    feed's own load needs, so the record stays consistent with the queue drawn from it."""
+    day = now.date()
+    quarter = (now.hour * 60 + now.minute) // 15
+    stored = dict(connection.execute(select(Staffing.pool, Staffing.agents).where(
+        Staffing.day == day, Staffing.quarter == quarter)).all())
+    agents = {pool: max(count, stored.get(pool, 0)) for pool, count in needed.items()}
+    for pool, count in agents.items():
+        if pool not in stored:
+            connection.execute(insert(Staffing).values(day=day, quarter=quarter, pool=pool,
+                                                       agents=count))
+        elif stored[pool] < count:
+            connection.execute(update(Staffing).where(
+                Staffing.day == day, Staffing.quarter == quarter, Staffing.pool == pool)
+                .values(agents=count))
+    return agents
+
+
+def queue_outcomes(connection: Connection, model: FeedModel, now: dt.datetime,
+                   codes: np.ndarray, served: np.ndarray, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Waits of the contacts that wanted a person, and which of them gave up: Erlang A with
+    the feed's expected load now and the agents on record (written or raised for it)."""
+    weights = contact_weights(now)
+    contacts_per_s = model.events_per_s * event_mix(now)[0]
+    expected = {code: np.array([contacts_per_s * QUARTER_S * weight / sum(weights.values())
+                                * queue_share(code)]) for code, weight in weights.items()}
+    kind = int(day_kinds(np.array([np.datetime64(now.date(), "D")]))[0])
+    opening, closing = OFFICE_HOURS[kind]
+    needed = staffed_agents(expected, np.array([opening <= now.hour < closing]))
+    agents = feed_staffing(connection, now, {pool: int(count[0]) for pool, count in
+                                             needed.items()})
+    tables = interval_tables(expected, {pool: np.array([agents[pool]]) for pool in POOLS},
+                             NOW_MONTH.wait_level)
+    queued = served == "operator"
+    wait = np.zeros(served.size, dtype=np.int64)
+    outcome = served.copy()
+    if queued.any():
+        wait[queued], gave_up = draw_outcomes(codes[queued], np.zeros(int(queued.sum()),
+                                                                      dtype=np.int64),
+                                              tables, rng)
+        outcome[np.flatnonzero(queued)[gave_up]] = "abandoned"
+    return wait, outcome
 
 
 def new_cases(connection: Connection, model: FeedModel, tick: int, now: dt.datetime, count: int,

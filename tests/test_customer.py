@@ -664,7 +664,8 @@ def test_totals_by_whole_months_and_edge_days_match_raw_rows(seeded_engine, star
         figures = queries.kpis(connection, filters)
         waits = operations.wait_histogram(connection, filters)
         raw_contacts = connection.execute(
-            select(func.count(), func.count(NpsSurvey.score),
+            select(func.count(case((Contact.served_by != "abandoned", 1))),  # served only
+                   func.count(NpsSurvey.score),
                    func.sum(case((Contact.served_by == "operator", Contact.wait_s), else_=0)))
             .join(NpsSurvey, NpsSurvey.contact_id == Contact.id, isouter=True)
             .where(Contact.started_at >= filters.start_at,

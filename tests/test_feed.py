@@ -29,6 +29,7 @@ from data_access.schema import (
     CaseEvent,
     Contact,
     NpsSurvey,
+    Staffing,
 )
 from tests.conftest import signal_when
 
@@ -98,6 +99,8 @@ def feed_rows(engine: Engine, run_id: str) -> dict[str, int]:
                 .where(Contact.external_id.like(prefix), NpsSurvey.answered)),
             "cases": count(Case, Case.external_id.like(prefix)),
             "ratings": count(AgentRating, AgentRating.external_id.like(prefix)),
+            "abandoned": count(Contact, Contact.external_id.like(prefix),
+                               Contact.served_by == "abandoned"),
         }
 
 
@@ -114,9 +117,11 @@ def test_ticks_write_every_event_type_stamped_now_within_the_rules(feed_engine):
     # Every drawn event is written (stage changes only while open cases exist).
     assert summary.contacts + summary.cases + summary.stage_changes <= 50 * 20
     assert summary.contacts + summary.cases > 0.9 * 50 * 20
-    assert feed_rows(feed_engine, summary.run_id) == {
-        "contacts": summary.contacts, "surveys": summary.contacts, "answered": summary.answered,
-        "cases": summary.cases, "ratings": summary.ratings}
+    written = feed_rows(feed_engine, summary.run_id)
+    assert written == {  # nobody served an abandoned contact: it has no survey
+        "contacts": summary.contacts, "surveys": summary.contacts - written["abandoned"],
+        "answered": summary.answered, "cases": summary.cases, "ratings": summary.ratings,
+        "abandoned": written["abandoned"]}
 
     with Session(feed_engine) as connection:
         contacts = connection.execute(
@@ -280,7 +285,8 @@ def test_a_conflicting_tick_is_skipped_whole_and_the_feed_goes_on(feed_engine):
     assert "Traceback" not in lines[0] and "\n" not in lines[0]
     assert summary.skipped_ticks == 1 and summary.ticks == 2 and summary.contacts > 0
     rows = feed_rows(feed_engine, summary.run_id)
-    assert rows["contacts"] == rows["surveys"] == summary.contacts  # nothing of the failed tick
+    # nothing of the failed tick; every served contact has its survey
+    assert rows["contacts"] == rows["surveys"] + rows["abandoned"] == summary.contacts
 
 
 def test_feed_command_runs_for_its_duration(feed_url):
@@ -300,7 +306,8 @@ def test_feed_command_runs_for_its_duration(feed_url):
             .where(NpsSurvey.sent_at == last_tick))
     engine.dispose()
     assert rows["contacts"] == int(found["contacts"]) > 0
-    assert rows["surveys"] == rows["contacts"] and rows["cases"] == int(found["cases"])
+    assert rows["surveys"] + rows["abandoned"] == rows["contacts"]
+    assert rows["cases"] == int(found["cases"])
     assert rows["ratings"] == int(found["ratings"]) > 0
     assert rated_in_last_tick > 0  # written as the run ended, not lost
 
@@ -323,7 +330,7 @@ def test_ctrl_c_stops_after_a_whole_tick(feed_url):
     rows = feed_rows(engine, found["run"])
     engine.dispose()
     assert rows["contacts"] == int(found["contacts"]) > 0
-    assert rows["surveys"] == rows["contacts"]  # no contact without its survey
+    assert rows["surveys"] + rows["abandoned"] == rows["contacts"]  # served: with a survey
     assert rows["ratings"] == int(found["ratings"])
 
 
@@ -390,3 +397,38 @@ def test_a_database_without_tables_or_operators_is_refused(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: no operators in")
     assert "Traceback" not in result.stderr
+
+
+def test_the_feed_staffs_its_queue_and_writes_who_gave_up(feed_engine):
+    """Each tick's quarter hour gets a staffing row per pool (the demo's, raised to the feed's
+    own load); contacts that wanted a person are answered or abandon as that queue says."""
+    clock = FakeTime(local_now() + dt.timedelta(seconds=1))
+    summary = LiveFeed(feed_engine, rate=80, duration=30, seed=21, clock=clock.clock,
+                       sleep=clock.sleep, now=clock.now, log=pytest.fail).run()
+    moments = [clock.base + dt.timedelta(seconds=n) for n in range(1, 31)]
+    quarters = {(moment.date(), (moment.hour * 60 + moment.minute) // 15) for moment in moments}
+    with feed_engine.connect() as connection:
+        staffed = connection.execute(select(Staffing.day, Staffing.quarter, Staffing.pool,
+                                            Staffing.agents)).all()
+        gave_up = connection.execute(select(
+            Contact.operator_id, Contact.handle_s, Contact.wait_s, Contact.bot_s,
+            Contact.started_at).where(Contact.external_id.like(f"feed-{summary.run_id}-%"),
+                                      Contact.served_by == "abandoned")).all()
+        queued = connection.scalar(select(func.count()).select_from(Contact).where(
+            Contact.external_id.like(f"feed-{summary.run_id}-%"),
+            Contact.served_by.in_(["operator", "abandoned"])))
+        orphans = connection.scalar(select(func.count()).select_from(Contact).where(
+            Contact.served_by == "abandoned",
+            Contact.id.in_(select(NpsSurvey.contact_id).union(
+                select(AgentRating.contact_id)))))
+    on_record = {(day, quarter, pool): agents for day, quarter, pool, agents in staffed}
+    for day, quarter in quarters:
+        assert on_record[(day, quarter, "digital")] >= 1  # chats run around the clock
+        assert (day, quarter, "office") in on_record
+    assert queued > 100 and orphans == 0
+    assert 0 < len(gave_up) < 0.3 * queued  # a staffed queue loses a few, not most
+    ticks = set(moments)
+    for contact in gave_up:
+        assert contact.operator_id is None and contact.handle_s == 0 and contact.wait_s >= 1
+        assert contact.started_at + dt.timedelta(
+            seconds=(contact.bot_s or 0) + contact.wait_s) in ticks

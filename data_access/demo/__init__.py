@@ -19,10 +19,19 @@ served counts per channel do not change; their `wait_s` is the wait for the pers
 handover, and the contact (its survey, its rating) ends bot_s + wait_s + handle_s after it
 started. No extra score penalty for a handover: the wait carries the score model as before.
 
+The queue (issue 16): agents on duty per quarter hour and pool come from a roster sized by
+Erlang A (`staffing`), and each operator-served contact's wait, and the contacts that gave up
+(served_by = 'abandoned', in addition to the seed's served counts), are drawn from that
+staffing per interval (`waits`, with the queue maths in `queueing`). Patience is exponential
+per channel with the simulator's means; abandonment = mean time in queue / mean patience, so a
+plausible abandonment rate (a few % on chats, less in offices) means short waits for most
+contacts: about 1 in 12 waits at all. Public holidays (data_access.holidays) take a Sunday's
+demand and close the offices; the month's other days take up their share.
+
 Where things are: `story` (the published monthly figures), `calibration` (the shapes chosen
 where nothing was published), `plan` (what to generate, random streams, the calendar and the
-roster), `contacts` and `cases` (the generative model, month by month) and `loader` (into a
-database, one committed month at a time).
+roster), `contacts` and `cases` (the generative model, month by month), `staffing`, `waits`
+and `queueing` (the queue) and `loader` (into a database, one committed month at a time).
 """
 
 from data_access.demo.calibration import DEFAULT_SEED, STORY_DAYS

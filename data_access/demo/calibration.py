@@ -73,7 +73,12 @@ ANSWER_RATE = {"office": 0.24, "whatsapp": 0.31, "telegram": 0.29, "web_cabinet"
                "mobile_app": 0.26}
 # Score model: latent z = mu_month - WAIT_EFFECT * ln(1 + wait_min) - served_by_penalty + logistic
 # noise; detractor if z < 0, promoter if z > PROMOTER_GAP. mu is solved per month for the target.
-WAIT_EFFECT = 0.45
+# Since waits come from the staffed queue (issue 16) most contacts are answered at once and
+# about 1 in 12 waits, minutes rather than seconds; the wait effect is strong enough that those
+# who waited are about a third of the detractors and long waits stay the biggest single reason.
+WAIT_EFFECT = 1.8
+# A detractor who waited names the wait with P = logistic(intercept + slope * ln(1 + wait_min)).
+LONG_WAIT_LOGIT = (0.3, 1.1)
 PROMOTER_GAP = 1.7
 SERVED_BY_PENALTY = {"operator": 0.0, "bot": 0.25, "self_service": 0.05}
 DETRACTOR_SCORES = (0.12, 0.04, 0.05, 0.07, 0.10, 0.22, 0.40)  # P(score = 0..6 | detractor)

@@ -23,6 +23,7 @@ from data_access.demo.calibration import (
     HOURLY_OFFICE,
     HOURLY_OFFICE_SATURDAY,
     HOURLY_SELF_SERVICE,
+    LONG_WAIT_LOGIT,
     MAX_WAIT_S,
     OTHER_REASON_WEIGHTS,
     PROMOTER_GAP,
@@ -290,7 +291,8 @@ def draw_surveys(contact_ids: np.ndarray, skeleton: dict[str, np.ndarray], serve
         np.where(promoter, 9 + (rng.random(channel.size) < 0.65),
                  7 + (rng.random(channel.size) < 0.55)),
     )
-    wait_reason = rng.random(channel.size) < _logistic(-2.2 + 1.1 * np.log1p(wait / 60.0))
+    intercept, slope = LONG_WAIT_LOGIT
+    wait_reason = rng.random(channel.size) < _logistic(intercept + slope * np.log1p(wait / 60.0))
     other_reason = rng.choice(len(OTHER_REASON_WEIGHTS), size=channel.size,
                               p=np.asarray(OTHER_REASON_WEIGHTS) / sum(OTHER_REASON_WEIGHTS))
     reason_codes = np.asarray(DETRACTOR_REASONS, dtype=object)

@@ -186,7 +186,8 @@ def build_plan(config: DemoConfig, streams: Streams) -> Plan:
                                           lambda i: MONTHS[i].complaints, rng)
     appeals = _allocate_by_story_month(config, days, WEEKDAY_WEIGHTS_ONLINE,
                                        lambda i: MONTHS[i].appeals, rng)
-    e_otinish = _allocate_e_otinish(config, days, rng)
+    # Its own stream: the daily draws above do not move the few e-Otinish appeals around.
+    e_otinish = _allocate_e_otinish(config, days, streams.rng("calendar", 2))
     return Plan(days, month_index, office, online, complaints, appeals, e_otinish)
 
 

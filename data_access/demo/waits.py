@@ -185,3 +185,34 @@ def draw_queue(skeleton: dict[str, np.ndarray], served: np.ndarray, days: np.nda
     }
     return QueueOutcome(np.round(wait).astype(np.int64), abandoned,
                         staffing_frame(days, agents_by_pool))
+
+
+def interval_tables(expected: dict[str, np.ndarray], agents: dict[str, np.ndarray],
+                    wait_level: float) -> dict[str, dict]:
+    """Per pool, Erlang A for intervals (rows) with these expected served contacts per
+    interval by channel code and these agents: what a live writer draws outcomes from."""
+    tables = {}
+    for pool in POOLS:
+        counts = {code: np.asarray(expected[code], float) for code in pool_channels(pool)}
+        tables[pool] = _interval_table(counts, np.asarray(agents[pool]), pool,
+                                       ABANDON_TARGET[pool] * wait_level)
+    return tables
+
+
+def draw_outcomes(codes: np.ndarray, rows: np.ndarray, tables: dict[str, dict],
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Each queued contact's (seconds waited, abandoned?) in its interval row: answered after
+    its offered wait, or abandoned after its patience when that ran out first."""
+    wait = np.zeros(codes.size)
+    abandoned = np.zeros(codes.size, dtype=bool)
+    for pool, table in tables.items():
+        for code in pool_channels(pool):
+            mine = np.flatnonzero(codes == code)
+            if mine.size == 0:
+                continue
+            offered = draw_offered_waits(table["probabilities"], table["service"],
+                                         table["abandon"], table["places"], rows[mine], rng)
+            patience = rng.exponential(PATIENCE_S[code], mine.size)
+            abandoned[mine] = patience < offered
+            wait[mine] = np.where(abandoned[mine], np.maximum(1, patience), offered)
+    return np.round(wait).astype(np.int64), abandoned
