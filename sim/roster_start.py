@@ -79,6 +79,10 @@ class StartPlan:
         others = list(self.worked[person].values())
         missing = {pool: np.concatenate(([0], np.cumsum(self.cover[pool] < self.required[pool])))
                    for pool in operator.skills}
+        # Ties between break offsets go to the quarter hours with the most people to spare,
+        # so breaks spread out instead of piling up at the earliest offset.
+        deficit = {pool: np.concatenate(([0], np.cumsum(self.required[pool] - self.cover[pool])))
+                   for pool in operator.skills}
         result = []
         for c in self.eligible[person][day]:
             cand = self.candidates[day][c]
@@ -90,9 +94,11 @@ class StartPlan:
                 continue
             prefix = missing[cand.pool]
             clip = self.horizon
-            lost, offset = min((int(prefix[min(begin + k + cand.break_q, clip)]
-                                    - prefix[min(begin + k, clip)]), k)
-                               for k in cand.break_offsets_q)
+            short = deficit[cand.pool]
+            lost, _deficit, offset = min(
+                (int(prefix[min(begin + k + cand.break_q, clip)] - prefix[min(begin + k, clip)]),
+                 int(short[min(begin + k + cand.break_q, clip)] - short[min(begin + k, clip)]),
+                 k) for k in cand.break_offsets_q)
             gain = int(prefix[min(end, clip)] - prefix[min(begin, clip)]) - lost
             change = operator.cost_per_hour / 4 * cand.length_q - self.penalty_q * gain
             result.append((c, offset, change, gain))
@@ -137,12 +143,24 @@ class StartPlan:
                         improved = True
                     elif current is None or now >= -1e-6:
                         improved |= current is not None  # dropping a shift worth nothing
-                    else:
-                        self.apply(person, day, current, +1)
+                    else:  # the same shift, its break moved where it costs least
+                        offset = next(k for c, k, _ch, _g in options if c == current[0])
+                        improved |= self.break_loss(day, current) > self.break_loss(
+                            day, (current[0], offset))
+                        self.apply(person, day, (current[0], offset), +1)
             improved |= self.relocate(deadline)
             if not improved:
                 break
         return sweeps
+
+    def break_loss(self, day: int, choice: tuple[int, int]) -> int:
+        """Missing quarter hours a break at this offset would leave uncovered."""
+        c, offset = choice
+        cand = self.candidates[day][c]
+        begin = day * QUARTERS_PER_DAY + cand.start_q + offset
+        end = min(begin + cand.break_q, self.horizon)
+        return int((self.cover[cand.pool][begin:end] < self.required[cand.pool][begin:end])
+                   .sum())
 
     def _value(self, person: int, day: int, candidate: int) -> float:
         return next(change for c, _k, change, _g in self.options(person, day) if c == candidate)
