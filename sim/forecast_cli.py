@@ -31,6 +31,9 @@ NO_HISTORY = "the database holds no contacts to forecast from"
 HOLIDAYS_UNKNOWN = ("warning: the holiday table ends in {last_year}; days after it are "
                     "forecast as ordinary days")
 BY_POOL = "{pool} {total:,.0f}"
+PLAN_HEADER = ("The first week simulated at the required agents ({replications} replications a "
+               "day, seed {seed}), with 95% CIs:")
+PLAN_SHOWN = ("queue_service_level", "asa_s", "abandoned_share", "cost", "predicted_nps")
 
 
 def add_forecast_parser(commands: argparse._SubParsersAction) -> None:
@@ -47,6 +50,10 @@ def add_forecast_parser(commands: argparse._SubParsersAction) -> None:
                          help="last day of history to forecast from (default: newest contact)")
     command.add_argument("--required", metavar="CSV",
                          help="also write required agents per date, quarter and pool to CSV")
+    command.add_argument("--simulate", type=int_arg("--simulate", 1, 200), metavar="REPS",
+                         help="also simulate the first week staffed at the required agents, "
+                              "REPS replications a day (the plan simulated)")
+    command.add_argument("--seed", type=int_arg("--seed", 0), default=0)
     output = command.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true")
     output.add_argument("--csv", action="store_true",
@@ -128,12 +135,17 @@ def forecast_command(args: argparse.Namespace) -> None:
         from sim.required import required_agents
 
         required_agents(forecast, inputs.handling, inputs.patience_s).write_csv(args.required)
+    plan = simulated_week(args, inputs, forecast) if args.simulate else None
     if args.csv:
         print(sentence, file=sys.stderr)
         sys.stdout.write(forecast.write_csv())
         return
     if args.json:
-        print(json.dumps(_json_document(sentence, forecast, tested)))
+        document = _json_document(sentence, forecast, tested)
+        if plan is not None:
+            document["plan"] = {"days": plan.days.with_columns(pl.col("date").cast(pl.String))
+                                .to_dicts(), "week": plan.week.to_dicts()}
+        print(json.dumps(document))
         return
     print(sentence)
     daily = (forecast.group_by("day", "channel").agg(pl.col("forecast").sum().round(1))
@@ -147,12 +159,31 @@ def forecast_command(args: argparse.Namespace) -> None:
         print("backtest on holidays and other days:")
         _show(tested.by_holiday.pivot("method", index="holiday", values="wape"))
         _show(tested.total)
+    if plan is not None:
+        print(PLAN_HEADER.format(replications=args.simulate, seed=args.seed))
+        _show(plan.days.select("date", *[f"{name}{end}" for name in PLAN_SHOWN
+                                         for end in ("", "_ci_low", "_ci_high")
+                                         if f"{name}{end}" in plan.days.columns]))
     if args.required:
         print(f"required agents written to {Path(args.required)}")
 
 
+def simulated_week(args: argparse.Namespace, inputs: Inputs, forecast: pl.DataFrame):
+    """The forecast's first week through the simulator at the required agents."""
+    from data_access.engine import connect_checked
+    from sim.learn import curve_from_database
+    from sim.plan import simulate_plan
+
+    engine = connect_checked(args.db)
+    with engine.connect() as connection:
+        curve, _note = curve_from_database(connection)
+    week = forecast.filter(pl.col("day") <= inputs.origin + dt.timedelta(days=7))
+    return simulate_plan(week, inputs.handling, None, args.simulate, args.seed, curve,
+                         inputs.patience_s)
+
+
 def _show(frame: pl.DataFrame) -> None:
-    with pl.Config(tbl_rows=60, tbl_cols=12, tbl_width_chars=160, float_precision=3):
+    with pl.Config(tbl_rows=60, tbl_cols=20, tbl_width_chars=240, float_precision=3):
         print(frame)
 
 

@@ -196,8 +196,13 @@ def test_cli_forecast_answers_first_and_writes_json_csv_and_required(seeded_sqli
                                                                     tmp_path, capsys):
     required = tmp_path / "required.csv"
     assert main(["forecast", "--weeks", "1", "--db", seeded_sqlite_url, "--json",
-                 "--required", str(required)]) == 0
+                 "--required", str(required), "--simulate", "2"]) == 0
     document = json.loads(capsys.readouterr().out)
+    plan_days = document["plan"]["days"]
+    assert [day["date"] for day in plan_days] == [f"2022-08-0{d}" for d in range(1, 8)]
+    assert all(0 <= day["queue_service_level"] <= 1 and day["cost"] > 0 for day in plan_days)
+    assert document["plan"]["week"][0]["cost"] == pytest.approx(
+        sum(day["cost"] for day in plan_days))
     assert document["answer"].startswith("Next week (2022-08-01 – 2022-08-07): ")
     assert len(document["forecast"]) == 7 * QUARTERS * 5
     total = sum(row["forecast"] for row in document["forecast"])
