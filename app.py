@@ -22,6 +22,7 @@ from ui.frame import frame_running
 from ui.view_state import DASHBOARD_PARAMS
 
 KEPT_SIMULATOR_QUERY = "_kept_simulator_query"
+OWN_URL_PAGES = ("simulator", "plan")  # pages whose inputs, not the filters, are the URL
 LIVE_REFRESH, KEPT_LIVE_REFRESH = "live_refresh", "_kept_live_refresh"
 FAVICON = Path(__file__).resolve().parent / "ui" / "assets" / "favicon.png"
 
@@ -48,6 +49,7 @@ PAGES = {
     "Planning": [
         st.Page("pages/simulator.py", title="Staffing simulator", icon=":material/calculate:",
                 url_path="simulator"),
+        st.Page("pages/plan.py", title="Plan", icon=":material/event_note:", url_path="plan"),
     ],
 }
 if not auth.gate(PAGES):
@@ -61,15 +63,18 @@ st.session_state.pop(FULL_RUN_NEEDED, None)  # this is one
 previous_page, page = st.session_state.get("_page"), navigation.url_path
 st.session_state["_page"] = page
 link_slot = None
-if page == "simulator":
+if page in OWN_URL_PAGES:
+    kept = f"{KEPT_SIMULATOR_QUERY}_{page}" if page != "simulator" else KEPT_SIMULATOR_QUERY
     for name in DASHBOARD_PARAMS:
         if name in st.query_params:
             del st.query_params[name]
-    if previous_page != "simulator" and not st.query_params:
-        st.query_params.from_dict(st.session_state.get(KEPT_SIMULATOR_QUERY, {}))
-    st.session_state[KEPT_SIMULATOR_QUERY] = st.query_params.to_dict()
+    if previous_page != page and previous_page in OWN_URL_PAGES:
+        st.query_params.clear()  # the other page's inputs are not this page's
+    if previous_page != page and not st.query_params:
+        st.query_params.from_dict(st.session_state.get(kept, {}))
+    st.session_state[kept] = st.query_params.to_dict()
 else:
-    if previous_page == "simulator":
+    if previous_page in OWN_URL_PAGES:
         st.query_params.clear()  # the dashboards' view is restored from the session
     view = global_filters(page)
     link_slot = st.sidebar.empty()  # filled after the page has put its own choices in the URL
