@@ -10,9 +10,14 @@ The model keeps its size down in three ways:
 - min rest is one "at most one" per (person, day pair, start time) over the shifts that clash,
   not one per clashing pair.
 
-Objective: pay (cost per hour x paid hours, break included) + penalty x agent-quarter-hours
-short of the requirement. The solver stops at `time_limit_s` and the best plan so far comes back
-with its status and its optimality gap, (objective − best bound) / objective.
+Objective: pay (cost per hour x paid hours, break included) + `under_penalty_per_agent_h` x
+agent-hours short of the requirement, counted per quarter hour. The solver starts from a plan
+hinted by `sim.roster_start` (greedy + local search, 15% of the time limit), stops at
+`time_limit_s` and the best plan so far comes back with its status and its optimality gap,
+(objective − best bound) / objective. If the solver had no plan of its own by then, the start
+is returned as HEURISTIC with the gap unknown.
+
+`staffing_frame` and `pool_operators` hand the plan to the simulator (sim.plan, Pool.operators).
 
 Everything reported (coverage, cost, shortfall) is recomputed from the shifts handed out, not
 read from the solver's variables, so the report says what the plan does.
