@@ -142,6 +142,11 @@ for column, pool in zip(st.columns(len(scenario.pools)), results.pool_names(scen
         planner.download(results.pool_intervals(intervals, pool), f"intervals_{pool}", view)
 st.caption("Bars: scheduled operators in the scenario (grey marks: baseline). Lines: simulated "
            "service level per interval with the scenario's 95% band. Dashed red: target.")
+reference = results.staffing_reference_frame(baseline.scenario,
+                                             planner.erlang_minimum(baseline.data))
+st.altair_chart(results.staffing_reference_chart(reference, view.day), width="stretch")
+planner.download(reference, "staffing_reference", view)
+st.caption(results.STAFFING_REFERENCE_CAPTION)
 planner.download(intervals, "intervals", view, "Download interval results (CSV)",
                  "Every pool's interval results, baseline and scenario, as CSV")
 

@@ -270,6 +270,10 @@ BACKTEST_LINES = (
     ("inside_sl", "days whose recorded SL lies in the simulation's 95% interval"),
     ("inside_asa", "days whose recorded ASA lies in the simulation's 95% interval"),
     ("inside_abandonment", "days whose recorded abandonment lies in the 95% interval"),
+    ("bias_sl", "daily service level, recorded − simulated, mean (points)"),
+    ("bias_asa_s", "daily ASA, recorded − simulated, mean (s)"),
+    ("bias_abandonment", "daily abandonment, recorded − simulated, mean (points)"),
+    ("worst_z", "largest systematic error, in standard errors (bar: 3)"),
 )
 
 

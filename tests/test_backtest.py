@@ -142,10 +142,11 @@ def test_right_model_passes_and_wrong_patience_or_staffing_fails(history):
     wrong_patience = backtest(history, replications=8, seed=7, patience_scale=0.2).summary
     short_staffed = backtest(history, replications=8, seed=7, staffing_scale=0.7).summary
     print({name: {k: s[k] for k in ("mae_sl_points", "mae_asa_s", "mae_abandonment_points",
-                                    "inside_sl", "passes")}
+                                    "worst_z", "inside_sl", "passes")}
            for name, s in (("right", right), ("patience x0.2", wrong_patience),
                            ("staffing -30%", short_staffed))})
     assert right["days"] == 3 and right["passes"], right["verdict"]
+    assert right["worst_z"] < 3
     assert right["inside_sl"] >= 0.5
     assert not wrong_patience["passes"], wrong_patience["verdict"]
     # Impatient customers leave the bot and the queue early: the rest are answered sooner.
@@ -163,3 +164,87 @@ def test_verdict_without_days():
 def test_replications_must_allow_an_interval(history):
     with pytest.raises(ValueError, match="replications"):
         backtest(history, replications=1)
+
+
+# --- On the demo: its own queue (Erlang A per quarter, from its roster) -----------------------
+
+BACKTEST_FROM, BACKTEST_TO = dt.date(2022, 7, 4), dt.date(2022, 7, 31)
+# The demo's patience per channel (data_access/demo/calibration.py, as sim/demand.py).
+DEMO_PATIENCE_S = {"whatsapp": 420.0, "telegram": 420.0, "web_cabinet": 600.0,
+                   "mobile_app": 600.0, "office": 1_800.0}
+
+
+@pytest.fixture(scope="module")
+def july_url(tmp_path_factory) -> str:
+    """The demo's last five weeks at full scale: as many rows as the whole story at the
+    seeded fixtures' scale (0.05), but days of 1,000-2,000 queued contacts per pool, where a
+    day's service level is not just noise (at 0.05 a pool-day holds 50-100)."""
+    from data_access.demo import DemoConfig, generate_demo
+    from data_access.engine import create_db_engine
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('july') / 'july.db'}"
+    engine = create_db_engine(url)
+    generate_demo(engine, DemoConfig(scale=1.0, start=dt.date(2022, 6, 27), end=BACKTEST_TO))
+    engine.dispose()
+    return url
+
+
+def test_patience_learned_from_the_demo_covers_its_true_values(july_url):
+    from data_access.engine import create_db_engine
+    from sim.learn import learned_patience
+
+    engine = create_db_engine(july_url)
+    with engine.connect() as connection:
+        learned = learned_patience(connection, BACKTEST_FROM, BACKTEST_TO)
+    engine.dispose()
+    rows = {row["channel"]: row for row in learned.iter_rows(named=True)}
+    print({code: (round(row["patience_s"]), round(row["patience_low_s"]),
+                  round(row["patience_high_s"])) for code, row in rows.items()})
+    for code, truth in DEMO_PATIENCE_S.items():
+        assert rows[code]["patience_low_s"] <= truth <= rows[code]["patience_high_s"], code
+
+
+def test_demo_backtest_passes_and_a_wrong_patience_or_staffing_fails_it(july_url):
+    from data_access.engine import create_db_engine
+    from sim.learn import backtest_from_database
+
+    engine = create_db_engine(july_url)
+    with engine.connect() as connection:
+        runs = {name: backtest_from_database(connection, BACKTEST_FROM, BACKTEST_TO, 5, 0,
+                                             **change).summary
+                for name, change in (("right", {}), ("patience x0.2", {"patience_scale": 0.2}),
+                                     ("staffing -30%", {"staffing_scale": 0.7}))}
+    engine.dispose()
+    print({name: {key: round(s[key], 2) for key in ("mae_sl_points", "mae_asa_s",
+                                                      "mae_abandonment_points", "worst_z")}
+           for name, s in runs.items()})
+    right = runs["right"]
+    assert right["days"] == 28 and right["passes"], right["verdict"]
+    assert right["mae_sl_points"] < 3 and right["worst_z"] < 3
+    for name in ("patience x0.2", "staffing -30%"):
+        assert not runs[name]["passes"], runs[name]["verdict"]
+        assert runs[name]["worst_z"] > 3 * right["worst_z"], name
+    assert runs["patience x0.2"]["bias_asa_s"] > 10  # impatient customers leave: shorter waits
+    assert runs["staffing -30%"]["mae_sl_points"] > 10
+
+
+def test_backtest_command_answers_first(july_url):
+    import json
+    import subprocess
+    import sys
+
+    shown = subprocess.run([sys.executable, "-m", "sim", "backtest", "--from", "2022-07-25",
+                            "--to", "2022-07-31", "--replications", "3", "--db", july_url],
+                           capture_output=True, text=True, check=True)
+    assert shown.stdout.startswith("Reproduces the 7 days from 2022-07-25 to 2022-07-31") or \
+        shown.stdout.startswith("Does not reproduce the 7 days"), shown.stdout
+    as_json = subprocess.run([sys.executable, "-m", "sim", "backtest", "--from", "2022-07-25",
+                              "--to", "2022-07-31", "--replications", "3", "--db", july_url,
+                              "--json"], capture_output=True, text=True, check=True)
+    data = json.loads(as_json.stdout)
+    assert data["summary"]["days"] == 7 and len(data["days"]) >= 7
+    assert {"recorded_sl", "sim_sl", "sim_sl_low", "sim_sl_high"} <= set(data["days"][0])
+    wrong = subprocess.run([sys.executable, "-m", "sim", "backtest", "--from", "2022-07-31",
+                            "--to", "2022-07-01", "--db", july_url],
+                           capture_output=True, text=True)
+    assert wrong.returncode == 2 and "--to 2022-07-01 is before --from 2022-07-31" in wrong.stderr

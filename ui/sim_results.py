@@ -503,7 +503,7 @@ def backtest_chart(days: pl.DataFrame, title: str) -> alt.LayerChart:
     return alt.layer(band, line, points).properties(title=title, height=300)
 
 
-STAFFING_REFERENCE_TITLE = "Baseline staffing and the Erlang A minimum per interval"
+STAFFING_REFERENCE_TITLE = "Baseline staffing and the Erlang A minimum per interval, {day}"
 STAFFING_REFERENCE_CAPTION = ("Solid: the baseline's scheduled operators (the recorded staffing "
                               "when the database has it). Dashed: the fewest that meet the "
                               "targets by Erlang A on the same demand, the reference.")
@@ -525,7 +525,7 @@ def staffing_reference_frame(scenario: Scenario, minimum: Mapping[str, tuple[int
                         orient="row").with_columns(pool=pl.col("pool").replace(POOL_TITLES))
 
 
-def staffing_reference_chart(frame: pl.DataFrame) -> alt.Chart:
+def staffing_reference_chart(frame: pl.DataFrame, day: str) -> alt.Chart:
     """Scheduled operators against the Erlang A minimum, one step line each, per pool."""
     present = frame["pool"].unique().sort().to_list()
     return alt.Chart(frame).mark_line(interpolate="step-after").encode(
@@ -541,4 +541,4 @@ def staffing_reference_chart(frame: pl.DataFrame) -> alt.Chart:
         tooltip=[alt.Tooltip("pool:N", title="Pool"), alt.Tooltip("series:N", title="Series"),
                  alt.Tooltip("start_h:Q", format=".2f", title="From (h)"),
                  alt.Tooltip("operators:Q", title="Operators")],
-    ).properties(title=STAFFING_REFERENCE_TITLE, height=260)
+    ).properties(title=STAFFING_REFERENCE_TITLE.format(day=day), height=260)

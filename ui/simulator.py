@@ -25,6 +25,7 @@ from sim.learn import (
     backtest_from_database,
     baseline_from_database,
     curve_from_database,
+    erlang_reference,
     last_weeks,
     patience_from_database,
 )
@@ -214,6 +215,12 @@ def patience_sources(weeks: int) -> dict[str, tuple[float, str]]:
     except (DatabaseUnavailable, SQLAlchemyError) as error:
         st.caption(f"Patience could not be learned ({type(error).__name__}).")
         return {}
+
+
+@st.cache_data(ttl=SIM_TTL_S, max_entries=16, show_spinner=False)
+def erlang_minimum(data: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The Erlang A minimum per pool and interval for a scenario's demand (the reference)."""
+    return erlang_reference(validated(data))
 
 
 BACKTEST_WEEKS = 4
