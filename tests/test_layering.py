@@ -27,7 +27,9 @@ def app_modules() -> list[Path]:
     return sorted([*(path for package in PACKAGES for path in (ROOT / package).rglob("*.py")),
                    ROOT / "app.py"])
 CORE = ("sim.config", "sim.model", "sim.results", "sim.runner", "sim.sweep", "sim.optimize",
-        "sim.erlang", "sim.demand", "sim.nps", "sim.tomlio")
+        "sim.erlang", "sim.demand", "sim.nps", "sim.tomlio", "sim.estimates", "sim.backtest",
+        "sim.forecast", "sim.forecast_backtest", "sim.required", "sim.plan", "sim.roster",
+        "sim.roster_config", "sim.roster_start", "sim.forecast_total")
 
 
 @pytest.mark.parametrize("module", CORE)
