@@ -323,10 +323,13 @@ def _replications_and_seed(command: argparse.ArgumentParser, replications: int) 
     command.add_argument("--seed", type=int_arg("--seed", 0), default=0)
 
 
-ROSTER_HELP = ("shift roster from the forecast's required agents (CP-SAT). Without --operators, "
-               "a plausible named roster is generated from --seed: --generate operators, 65%% "
-               "digital, 25%% office, 10%% both, 40 h a week (a fifth 30 h), 11-12 h rest, 2 "
-               "days off, 2,200-3,100 KZT an hour")
+ROSTER_HELP = "shift roster from the forecast's required agents (CP-SAT)"
+ROSTER_DESCRIPTION = (
+    "Shift roster from the forecast's required agents with OR-Tools CP-SAT on 2 workers: the "
+    "best plan within --time-limit, with its optimality gap. Without --operators, a plausible "
+    "named roster is generated from --seed (sim.roster_config.generate_operators): --generate "
+    "operators, 65% digital, 25% office, 10% both, 40 h a week (a fifth 30 h), 11-12 h rest, "
+    "2 days off, 2,200-3,100 KZT an hour.")
 
 
 def _roster(args: argparse.Namespace) -> None:
@@ -365,7 +368,7 @@ def _roster(args: argparse.Namespace) -> None:
 
 
 def _add_roster_parser(commands) -> None:
-    roster = commands.add_parser("roster", help=ROSTER_HELP)
+    roster = commands.add_parser("roster", help=ROSTER_HELP, description=ROSTER_DESCRIPTION)
     roster.add_argument("--forecast", required=True,
                         help="CSV of date, quarter (0..95), pool (digital|office), "
                              "required_agents (scheduled, after shrinkage)")

@@ -398,3 +398,14 @@ def test_cli_roster_answers_first_and_writes_json_and_csv(tmp_path):
     code, _, err = sim_cli("roster", "--forecast", str(bad))
     assert code == 2
     assert "date: '2026-13-07' is not a date" in err
+
+
+def test_generated_roster_is_seeded_and_plausible():
+    first, again = generate_operators(400, seed=11), generate_operators(400, seed=11)
+    assert first == again and first != generate_operators(400, seed=12)
+    digital_only = sum(o.skills == frozenset({"digital"}) for o in first) / len(first)
+    both = sum(o.skills == frozenset({"digital", "office"}) for o in first) / len(first)
+    assert 0.58 < digital_only < 0.72 and 0.06 < both < 0.15  # 65% and 10% by design
+    assert {o.max_hours_week for o in first} == {30.0, 40.0}
+    assert all(2_200 <= o.cost_per_hour <= 3_100 * 1.1 for o in first)
+    assert len({o.operator_id for o in first}) == 400
