@@ -274,7 +274,7 @@ def abandonment_by_hour(frame: pl.DataFrame, title: str, target: float) -> alt.L
         x=alt.X("hour:O", title="Hour of arrival (local time)", axis=alt.Axis(labelAngle=0,
                                                                               values=_EVERY_3H)),
         y=alt.Y("abandonment_rate:Q", title=ABANDONMENT_AXIS, axis=alt.Axis(format="%")),
-        color=_channel_color(frame).legend(orient="bottom", columns=3),
+        color=_channel_color(frame),
         tooltip=[alt.Tooltip("channel:N", title="Channel"), alt.Tooltip("hour:O", title="Hour"),
                  alt.Tooltip("queued:Q", format=",", title="Queued"),
                  alt.Tooltip("abandoned:Q", format=",", title="Abandoned"),

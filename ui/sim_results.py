@@ -493,9 +493,12 @@ def backtest_chart(days: pl.DataFrame, title: str) -> alt.LayerChart:
             alt.Tooltip("sim_abandonment:Q", format=".1%", title="Simulated abandonment"),
             alt.Tooltip("recorded_asa_s:Q", format=",.0f", title="Recorded ASA (s)"),
             alt.Tooltip("sim_asa_s:Q", format=",.0f", title="Simulated ASA (s)")]
+    lowest = min(float(data.select(pl.min_horizontal("recorded_sl", "sim_sl_low").min())
+                       .item() or 0.0), 1.0)
+    floor = max(0.0, math.floor((lowest - 0.05) * 10) / 10)  # room below the lowest day
     band = base.mark_area(opacity=0.2).encode(
         y=alt.Y("sim_sl_low:Q", title="Service level", axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, 1])),
+                scale=alt.Scale(domain=[floor, 1])),
         y2="sim_sl_high:Q", tooltip=tips)
     line = base.mark_line().encode(y="sim_sl:Q", tooltip=tips)
     points = base.mark_point(filled=True, size=45, stroke=TEXT_COLOR, strokeWidth=1).encode(
