@@ -617,6 +617,7 @@ def test_channels_page_draws_the_queue(monkeypatch, seeded_sqlite_url, tmp_path)
     titles = chart_titles(at)
     assert any(t.startswith("Abandonment rate per hour of arrival") for t in titles), titles
     assert any(t.startswith("Service level per channel against its target") for t in titles)
+    assert any(t.startswith("Occupancy per pool and hour of the day") for t in titles)
     regional = open_page(monkeypatch, url, "channels", {**SUMMER, "region": ["almaty_city"]})
     assert_clean(regional, "channels")
     assert any("quarter-hour record of the queue is kept per channel only" in c.value
