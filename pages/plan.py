@@ -31,7 +31,7 @@ inputs, url_warnings, url_errors = planner.read_url()
 for warning in url_warnings:
     st.warning(warning)
 planner.sync_widgets(inputs)
-planner.plan_form()
+planner.plan_form(inputs)
 for error in url_errors:
     st.error(error)
 if url_errors:

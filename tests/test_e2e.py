@@ -232,7 +232,8 @@ def tile_value(page, label: str) -> str:
 
 
 NAVIGATION = ("Leadership", "Overview", "Customer", "NPS", "Complaints & appeals",
-              "Operations", "Channels", "Agent performance", "Planning", "Staffing simulator")
+              "Operations", "Channels", "Agent performance", "Planning", "Staffing simulator",
+              "Plan")
 
 
 def frame_problems(page, problems: Problems) -> list[str]:
@@ -540,6 +541,7 @@ HOSTILE_PAGES = {
     "/channels": ("channel", "grain"),
     "/agents": ("find", "order", "page", "region"),
     "/simulator": ("wd", "wk", "mult", "bot_add", "sw_nf", "sweep", "a`b![y](http://evil/)"),
+    "/plan": ("wk", "ops", "pool", "tl", "a`b![y](http://evil/)"),
 }
 
 

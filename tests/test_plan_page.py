@@ -177,3 +177,59 @@ def test_a_bad_url_value_is_named_and_nothing_is_planned(monkeypatch, seeded_sql
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "'wk'" in errors[0] and "'9'" in errors[0]
     assert not at.success  # no answer for a plan that was not asked for
+
+
+# --------------------------------------------------------------------------- in Chromium
+
+PLAN_TIMEOUT_MS = 240_000  # a fresh server forecasts, backtests, rosters and simulates
+
+
+@pytest.fixture(scope="module")
+def plan_server(tmp_path_factory):
+    """A demo story that ends today, served for the browser checks of this module."""
+    from data_access.demo import DemoConfig, generate_demo
+    from data_access.engine import create_db_engine
+    from tests.test_e2e import E2E_SCALE, AppServer
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('plan') / 'today.db'}"
+    engine = create_db_engine(url)
+    generate_demo(engine, DemoConfig.ending(scale=E2E_SCALE))
+    engine.dispose()
+    server = AppServer(url)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_plan_page_in_chromium(chromium, plan_server, tmp_path, device):
+    """The whole page at desktop and phone width: the answer, every chart drawn, nothing wider
+    than the screen on a phone; photographed (docs/screenshots/ with
+    SERVICEPULSE_SCREENSHOTS=1)."""
+    import playwright.sync_api as playwright_api
+
+    from tests.test_e2e import chromium_launched, report, visit
+    from tests.test_phone_e2e import DESKTOP, PHONE, page_problems, photograph, settle
+
+    viewport = DESKTOP if device == "desktop" else PHONE
+    with chromium_launched(chromium) as browser, \
+            visit(browser, plan_server, "/plan", viewport=viewport) as (page, problems):
+        answer = page.get_by_test_id("stAlertContentSuccess").first
+        playwright_api.expect(answer).to_contain_text("simulated SL", timeout=PLAN_TIMEOUT_MS)
+        last = page.get_by_test_id("stAlertContentInfo").filter(has_text="Compare the what-ifs")
+        playwright_api.expect(last).to_be_visible(timeout=PLAN_TIMEOUT_MS)  # the page's end
+        settle(page)
+        found = page_problems(page, problems)
+        charts = page.get_by_test_id("stVegaLiteChart").count()
+        if charts < 6:  # 2 forecasts, 2 staffing curves, the roster, the week
+            found.append(f"{charts} charts drawn, expected 6")
+        overflow = page.evaluate("Math.max(document.documentElement.scrollWidth, "
+                                 "document.querySelector('[data-testid=stMain]').scrollWidth)")
+        if overflow > viewport[0] + 1:
+            found.append(f"the page is {overflow} px wide on a {viewport[0]} px screen")
+        photograph(page, tmp_path / f"plan-{device}.png", viewport[0])
+        assert not found, report(found, page, plan_server)
+    assert (tmp_path / f"plan-{device}.png").stat().st_size > 20_000

@@ -83,6 +83,9 @@ STATUS_DONE = "Plan ready"
 STATUS_FAILED = "The plan could not be made"
 FAILED = "The plan could not be made: {error}"
 SUBMIT = "Plan"
+INPUTS_LABEL = "Plan inputs: {weeks} week(s), {pools}, {operators}, roster limit {limit} s"
+OPERATORS_ON_RECORD = "operators as on record"
+OPERATORS_GENERATED = "{count} operators"
 COMPARE = "Compare the what-ifs"
 FORM_CAPTION = ("Operators 0 = the number on record. The roster runs with a short time limit "
                 "so the page opens fast; raise it for a plan nearer the optimum.")
@@ -145,9 +148,17 @@ def int_input(field: IntField) -> None:
                     key=widget_key(field.key), help=field.help)
 
 
-def plan_form() -> None:
+def inputs_label(inputs: PlanInputs) -> str:
+    """The collapsed form's label names the plan shown, so the answer can come first."""
+    operators = (OPERATORS_ON_RECORD if inputs.operators is None
+                 else OPERATORS_GENERATED.format(count=inputs.operators))
+    return INPUTS_LABEL.format(weeks=inputs.weeks, pools=POOL_LABELS[inputs.pool].lower(),
+                               operators=operators, limit=inputs.time_limit_s)
+
+
+def plan_form(inputs: PlanInputs) -> None:
     """The plan's inputs; submitting writes them to the URL and the page reruns from it."""
-    with st.form("plan"):
+    with st.expander(inputs_label(inputs)), st.form("plan"):
         first = st.columns(4)
         with first[0]:
             int_input(WEEKS)

@@ -8,13 +8,20 @@ import polars as pl
 from ui.palette import POOL_COLORS, TARGET_COLOR, color_scale
 from ui.plan_results import REQUIRED, ROSTERED
 
-HEIGHT = 260
-ROW_PX = 14  # one person's row in the roster chart
+# Heights hold the title, legend and axes (Streamlit fits the whole chart in them).
+HEIGHT = 290
+CHROME_PX = 230  # the roster chart's title, legend and axis around its rows
+ROW_PX = 18  # one person's row in the roster chart
 MAX_ROWS = 400  # beyond this the chart is unreadable; the table has everyone
-FORECAST_TITLE = "{pool}: contacts per hour forecast, with 80% and 95% bounds"
-STAFFING_TITLE = "{pool}: required vs rostered agents per quarter hour"
-GANTT_TITLE = "Shifts per person (darker: the paid break)"
-DAYS_TITLE = "Simulated service level per day, with 95% CI (red dashes: the lowest target)"
+FORECAST_TITLE = "{pool}: contacts per hour"
+FORECAST_SUBTITLE = ("Line: forecast; bands: 80% and 95% bounds of the quarter hours, "
+                     "summed per hour")
+STAFFING_TITLE = "{pool}: agents per quarter hour"
+STAFFING_SUBTITLE = "Rostered: on duty and not on a break"
+GANTT_TITLE = "Shifts per person"
+GANTT_SUBTITLE = "Darker: the paid break"
+DAYS_TITLE = "Simulated service level per day"
+DAYS_SUBTITLE = "Point: mean; line: 95% CI; red dashes: the lowest target"
 TIME_TITLE = "Day and hour"
 CONTACTS_TITLE = "Contacts per hour"
 AGENTS_TITLE = "Agents"
@@ -45,7 +52,8 @@ def forecast_chart(hourly: pl.DataFrame, pool: str) -> alt.LayerChart:
     inner = base.mark_area(opacity=0.35, color=color).encode(y="lo80:Q", y2="hi80:Q")
     mean = base.mark_line(color=color, strokeWidth=1.5).encode(y="forecast:Q", tooltip=tips)
     return (outer + inner + mean).properties(
-        title=FORECAST_TITLE.format(pool=pool.capitalize()), height=HEIGHT, width="container")
+        title=alt.Title(FORECAST_TITLE.format(pool=pool.capitalize()),
+                        subtitle=FORECAST_SUBTITLE), height=HEIGHT)
 
 
 def staffing_chart(curve: pl.DataFrame, pool: str) -> alt.Chart:
@@ -54,12 +62,12 @@ def staffing_chart(curve: pl.DataFrame, pool: str) -> alt.Chart:
     return alt.Chart(data).mark_line(interpolate="step-after", strokeWidth=1.3).encode(
         x=_time_x(), y=alt.Y("agents:Q", title=AGENTS_TITLE),
         color=alt.Color("series:N", scale=color_scale(SERIES_COLORS), title=None,
-                        legend=alt.Legend(orient="top")),
+                        legend=alt.Legend(orient="bottom")),
         tooltip=[alt.Tooltip("time:T", title="From", format="%a %d %b %H:%M"),
                  alt.Tooltip("series:N", title="Series"),
                  alt.Tooltip("agents:Q", title=AGENTS_TITLE)],
-    ).properties(title=STAFFING_TITLE.format(pool=pool.capitalize()), height=HEIGHT,
-                 width="container")
+    ).properties(title=alt.Title(STAFFING_TITLE.format(pool=pool.capitalize()),
+                                 subtitle=STAFFING_SUBTITLE), height=HEIGHT + 30)
 
 
 def gantt_chart(bars: pl.DataFrame) -> alt.Chart:
@@ -71,9 +79,9 @@ def gantt_chart(bars: pl.DataFrame) -> alt.Chart:
                                                            labelAngle=0, tickCount=7)),
         x2="end:T",
         y=alt.Y("person:N", title=PERSON_TITLE, sort=people,
-                axis=alt.Axis(labelLimit=180, labelFontSize=10)),
+                axis=alt.Axis(labelLimit=140, labelFontSize=10)),
         color=alt.Color("pool:N", scale=color_scale(POOL_COLORS), title="Pool",
-                        legend=alt.Legend(orient="top")),
+                        legend=alt.Legend(orient="bottom")),
         opacity=alt.Opacity("part:N", scale=alt.Scale(domain=list(PART_OPACITY),
                                                       range=list(PART_OPACITY.values())),
                             legend=None),
@@ -81,7 +89,8 @@ def gantt_chart(bars: pl.DataFrame) -> alt.Chart:
                  alt.Tooltip("part:N", title="Part"),
                  alt.Tooltip("start:T", title="From", format="%a %d %b %H:%M"),
                  alt.Tooltip("end:T", title="To", format="%a %d %b %H:%M")],
-    ).properties(title=GANTT_TITLE, height=ROW_PX * max(len(people), 1), width="container")
+    ).properties(title=alt.Title(GANTT_TITLE, subtitle=GANTT_SUBTITLE),
+                 height=CHROME_PX + ROW_PX * max(len(people), 1))
 
 
 def days_chart(days: pl.DataFrame, target: float) -> alt.LayerChart:
@@ -103,5 +112,5 @@ def days_chart(days: pl.DataFrame, target: float) -> alt.LayerChart:
                                   format=".1%")])
     goal = alt.Chart(pl.DataFrame({"target": [target]})).mark_rule(
         color=TARGET_COLOR, strokeDash=[6, 4]).encode(y="target:Q")
-    return (rule + points + goal).properties(title=DAYS_TITLE, height=HEIGHT,
-                                             width="container")
+    return (rule + points + goal).properties(
+        title=alt.Title(DAYS_TITLE, subtitle=DAYS_SUBTITLE), height=HEIGHT)

@@ -29,7 +29,7 @@ INTERVAL_NOTE = ("In brackets: the 95% prediction interval of the contacts (the 
                  "error taken as shared by the days, plus counting noise), and the simulated "
                  "service level's 95% confidence interval over replications. A day meets the "
                  "target when every pool's day service level reaches its target.")
-REQUIRED, ROSTERED = "Required (scheduled)", "Rostered, taking contacts"
+REQUIRED, ROSTERED = "Required", "Rostered"
 BASE_PLAN = "The roster"
 MORE_PLAN = "+{extra} agents per staffed quarter ({pools})"
 BOT_PLAN = "Bot share +{points} points"
@@ -153,7 +153,8 @@ def coverage_table(coverage: pl.DataFrame, pools: tuple[str, ...]) -> pl.DataFra
 def roster_table(shifts: pl.DataFrame, pools: tuple[str, ...]) -> pl.DataFrame:
     """One row per person and shift, times as HH:MM."""
     return (shifts.filter(pl.col("pool").is_in(list(pools)))
-            .select("date", "operator_id", "name", "pool", "template",
+            .select(pl.col("date").dt.strftime("%Y-%m-%d %a").alias("date"), "operator_id",
+                    "name", "pool", "template",
                     pl.col("start").dt.strftime("%H:%M").alias("start"),
                     pl.col("end").dt.strftime("%H:%M").alias("end"),
                     pl.col("break_start").dt.strftime("%H:%M").alias("break"),
@@ -172,9 +173,14 @@ def gantt_frame(shifts: pl.DataFrame, pools: tuple[str, ...]) -> pl.DataFrame:
     ]).sort("person", "start")
 
 
+def _number(value: pl.Expr, decimals: int) -> pl.Expr:
+    rounded = value.round(decimals)
+    return rounded.cast(pl.Int64) if decimals == 0 else rounded
+
+
 def _with_ci(value: pl.Expr, low: pl.Expr, high: pl.Expr, decimals: int) -> pl.Expr:
-    return pl.format("{} [{}, {}]", value.round(decimals), low.round(decimals),
-                     high.round(decimals))
+    return pl.format("{} [{}, {}]", _number(value, decimals), _number(low, decimals),
+                     _number(high, decimals))
 
 
 DAY_FIGURES = (("queue_service_level", "Service level (%)", 100, 1),
@@ -193,9 +199,9 @@ def day_table(days: pl.DataFrame, met: pl.DataFrame) -> pl.DataFrame:
         columns.append(_with_ci(pl.col(name) * scale, pl.col(f"{name}_ci_low") * scale,
                                 pl.col(f"{name}_ci_high") * scale, decimals).alias(label))
     return (days.join(met.select("date", "met"), on="date", how="left")
-            .select(pl.col("date").alias("Date"),
+            .select(pl.col("date").dt.strftime("%Y-%m-%d").alias("Date"),
                     pl.col("date").dt.strftime("%a").alias("Day"),
-                    pl.col("offered").round(0).alias("Contacts"), *columns,
+                    pl.col("offered").round(0).cast(pl.Int64).alias("Contacts"), *columns,
                     pl.col("met").fill_null(True).alias("Target met")))
 
 
