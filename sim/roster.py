@@ -14,8 +14,9 @@ Objective: pay (cost per hour x paid hours, break included) + `under_penalty_per
 agent-hours short of the requirement, counted per quarter hour. The solver starts from a plan
 hinted by `sim.roster_start` (greedy + local search, 15% of the time limit), stops at
 `time_limit_s` and the best plan so far comes back with its status and its optimality gap,
-(objective − best bound) / objective. If the solver had no plan of its own by then, the start
-is returned as HEURISTIC with the gap unknown.
+(objective − best bound) / objective, the best bound being CP-SAT's or a small linear
+relaxation's (`sim.roster_bound`), whichever is higher. If the solver had no plan of its own by
+then, the start is returned as HEURISTIC.
 
 `staffing_frame` and `pool_operators` hand the plan to the simulator (sim.plan, Pool.operators).
 
@@ -34,6 +35,7 @@ import numpy as np
 import polars as pl
 from ortools.sat.python import cp_model
 
+from sim.roster_bound import relaxation_bound
 from sim.roster_config import (
     POOLS,
     QUARTERS_PER_DAY,
@@ -50,10 +52,10 @@ STATUS_NAMES = {cp_model.OPTIMAL: "OPTIMAL", cp_model.FEASIBLE: "FEASIBLE",
                 cp_model.UNKNOWN: "UNKNOWN"}
 ANSWER = ("Roster for {operators} operators, {days} days: covers {coverage:.1%} of required "
           "agent-hours for {cost} {currency}; gap {gap:.1%} after {wall_s:.0f} s ({status}).")
-ANSWER_NO_BOUND = ("Roster for {operators} operators, {days} days: covers {coverage:.1%} of "
-                   "required agent-hours for {cost} {currency}; the solver had no plan of its own "
-                   "after {wall_s:.0f} s, so this is the greedy start and its gap is unknown; "
-                   "raise the time limit.")
+ANSWER_START = ("Roster for {operators} operators, {days} days: covers {coverage:.1%} of "
+                "required agent-hours for {cost} {currency}; gap {gap:.1%} after {wall_s:.0f} s "
+                "(HEURISTIC: the solver had no plan of its own in time, so this is its greedy "
+                "start; raise the time limit).")
 HEURISTIC = "HEURISTIC"
 ERROR_EMPTY_BREAK = ("templates ({template}).break_minutes: a {break_min}-minute break does not "
                      "fit a {length:g} h shift between break_after_h and break_before_end_h")
@@ -94,7 +96,7 @@ class RosterPlan:
     def answer(self) -> str:
         """The answer first: how much of the requirement, for what cost, how far from optimal."""
         values = self.summary
-        text = ANSWER_NO_BOUND if values["status"] == HEURISTIC else ANSWER
+        text = ANSWER_START if values["status"] == HEURISTIC else ANSWER
         return text.format(operators=values["operators"], days=values["days"],
                              coverage=values["coverage_share"],
                              cost=money_text(values["cost"]), currency=values["currency"],
@@ -269,11 +271,15 @@ def build_model(problem: RosterProblem, start_budget_s: float = 1.0) -> _Model:
 def solve_roster(problem: RosterProblem) -> RosterPlan:
     """Build, solve within the time limit on `num_workers` workers, and report the plan.
 
-    When the solver ends before its first plan (a short limit on a busy machine can end in
-    presolve), the start plan it was hinted with is the answer, status HEURISTIC, gap unknown.
+    The gap is measured against the better of two lower bounds: CP-SAT's own and the small
+    linear relaxation of `sim.roster_bound` (solved in about a second, so the stated gap does
+    not depend on how far CP-SAT's LP got on a busy machine). When the solver ends before a
+    plan of its own (a short limit on a busy machine can end in presolve), the start plan it
+    was hinted with is the answer, status HEURISTIC.
     """
     began = time.perf_counter()
     built = build_model(problem, START_SHARE * problem.settings.time_limit_s)
+    relaxed = relaxation_bound(problem, built.candidates)
     solver = cp_model.CpSolver()
     # The limit is for the whole answer: building the model counts against it.
     solver.parameters.max_time_in_seconds = max(
@@ -284,15 +290,16 @@ def solve_roster(problem: RosterProblem) -> RosterPlan:
     solver.parameters.cp_model_probing_level = 0
     status = solver.Solve(built.model)
     wall_s = time.perf_counter() - began
+    bounds = {"relaxation_bound": relaxed, "solver_bound": math.nan}
+    start = report(problem, _shift_records(problem, built, built.start.assigned),
+                   status=HEURISTIC, wall_s=wall_s, bounds=bounds)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return report(problem, _shift_records(problem, built, built.start.assigned),
-                      status=HEURISTIC, gap=math.nan, wall_s=wall_s, objective=math.nan,
-                      best_bound=math.nan)
-    objective, bound = solver.ObjectiveValue(), solver.BestObjectiveBound()
-    gap = max(0.0, (objective - bound) / objective) if objective > 0 else 0.0
-    return report(problem, _shift_records(problem, built, _solved_assignment(built, solver)),
-                  status=STATUS_NAMES.get(status, str(status)), gap=gap, wall_s=wall_s,
-                  objective=objective, best_bound=bound)
+        return start
+    bounds["solver_bound"] = solver.BestObjectiveBound() / (MONEY_PER_QUARTER_SCALE * 4)
+    plan = report(problem, _shift_records(problem, built, _solved_assignment(built, solver)),
+                  status=STATUS_NAMES.get(status, str(status)), wall_s=wall_s, bounds=bounds)
+    plan.summary["start_objective"] = start.summary["objective"]
+    return plan
 
 
 def _solved_assignment(built: _Model, solver: cp_model.CpSolver
@@ -353,9 +360,10 @@ def coverage_from_shifts(shifts: pl.DataFrame, dates: tuple[dt.date, ...]
             for pool, (duty, rest) in result.items()}
 
 
-def report(problem: RosterProblem, shifts: pl.DataFrame, *, status: str, gap: float,
-           wall_s: float, objective: float, best_bound: float) -> RosterPlan:
-    """Coverage against the requirement per quarter hour and the plan's totals."""
+def report(problem: RosterProblem, shifts: pl.DataFrame, *, status: str, wall_s: float,
+           bounds: dict[str, float]) -> RosterPlan:
+    """Coverage against the requirement per quarter hour and the plan's totals; the gap from
+    the best of `bounds` (lower bounds on the objective, NaN when unknown)."""
     counted = coverage_from_shifts(shifts, problem.dates)
     days = len(problem.dates)
     frames = []
@@ -378,6 +386,11 @@ def report(problem: RosterProblem, shifts: pl.DataFrame, *, status: str, gap: fl
         0, named=True)
     required = totals["required_agent_h"]
     cost = float(shifts["cost"].sum()) if shifts.height else 0.0
+    objective = cost + problem.settings.under_penalty_per_agent_h * totals["under_agent_h"]
+    known = [b for b in bounds.values() if not math.isnan(b)]
+    best_bound = max(known) if known else math.nan
+    gap = (max(0.0, (objective - best_bound) / objective) if objective > 0 else 0.0) \
+        if known else math.nan
     summary = {
         "status": status, "operators": len(problem.operators), "days": days,
         "first_date": problem.dates[0].isoformat(), "shifts": shifts.height,
@@ -386,12 +399,10 @@ def report(problem: RosterProblem, shifts: pl.DataFrame, *, status: str, gap: fl
         "cost": cost, "currency": problem.settings.currency,
         **totals,
         "coverage_share": (required - totals["under_agent_h"]) / required if required else 1.0,
-        "objective": cost + problem.settings.under_penalty_per_agent_h
-        * totals["under_agent_h"],
-        "solver_objective": objective / (MONEY_PER_QUARTER_SCALE * 4),
-        "best_bound": best_bound / (MONEY_PER_QUARTER_SCALE * 4),
-        "gap": gap, "wall_s": wall_s, "time_limit_s": problem.settings.time_limit_s,
+        "objective": objective, **bounds, "best_bound": best_bound, "gap": gap,
+        "wall_s": wall_s, "time_limit_s": problem.settings.time_limit_s,
         "num_workers": problem.settings.num_workers,
+        "start_objective": objective,  # the hinted start's; solve_roster sets it
     }
     return RosterPlan(shifts, coverage, summary)
 
