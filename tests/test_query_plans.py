@@ -34,6 +34,7 @@ import pytest
 from sqlalchemy import Connection, Date, DateTime, Engine, bindparam, event, select, text
 
 from data_access import customer, operations, queries, queue
+from data_access.history import arrivals_by_quarter
 from data_access.queries import GRANULARITIES, Filters
 from data_access.schema import Operator
 from sim.learn import (
@@ -163,6 +164,9 @@ def page_calls(operator: str) -> dict[str, list[Call]]:
     for weekday in (0, 6):
         add(recorded_staffing, weekday, LAST_DAY - dt.timedelta(days=55), LAST_DAY, 60)
     add(backtest_history, LAST_DAY - dt.timedelta(days=27), LAST_DAY)
+    # The plan page (ui/plan.py): 420 days of arrivals per quarter, 8 weeks of handling.
+    add(arrivals_by_quarter, LAST_DAY - dt.timedelta(days=419), LAST_DAY)
+    add(queries.handling_by_channel, Filters(LAST_DAY - dt.timedelta(days=55), LAST_DAY))
     return calls
 
 
