@@ -194,6 +194,7 @@ def test_seeded_small_week_keeps_every_rule():
     assert plan.coverage.filter((pl.col("pool") == "digital") & (pl.col("quarter") == 8)
                                 & (pl.col("date") == dates[2]))["covering"].item() > 0
     assert 0 <= plan.summary["gap"] <= 1
+    assert plan.summary["relaxation_bound"] <= plan.summary["objective"]
     # The solver starts from the hinted plan, so it never returns a worse one.
     assert plan.summary["objective"] <= plan.summary["start_objective"] + 1e-6
 
