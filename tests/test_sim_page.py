@@ -65,6 +65,10 @@ def test_page_renders_results_learned_from_the_database(monkeypatch, seeded_sqli
     # Learned from the DB (the demo story ends 2022-07-31), not the example fallback.
     assert not [i for i in at.info if "baseline_monday.toml" in i.value]
     assert any("Monday" in c.value and "2022-07-31" in c.value for c in at.caption)
+    # Patience is learned from the same weeks' queue, with its interval, under its input.
+    assert any(c.value.startswith("WhatsApp: learned from 8 weeks: ") and " s [" in c.value
+               for c in at.caption), [c.value for c in at.caption if "atience" in c.value
+                                      or "learned" in c.value]
     assert (widget(at, "wd").value, widget(at, "iv").value, widget(at, "reps").value) == (0, 60, 3)
     assert [m.label for m in at.metric] == KPI_TILES
     table = kpis(at)
