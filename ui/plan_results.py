@@ -37,6 +37,9 @@ NO_BACKTEST = "—"
 METHOD_LABELS = {"model": "Forecast model", "seasonal_naive": "Same quarter last week",
                  "weekday_mean_8w": "8-week weekday mean"}
 CI = " [{low}, {high}]"
+ACCURACY_NOTE = ("Backtest over the last {weeks} weeks (a forecast made each week from the data "
+                 "before it): WAPE per quarter hour {model:.1%} against {naive:.1%} for the "
+                 "same quarter last week and {mean:.1%} for the 8-week weekday mean.")
 
 
 def horizon_text(weeks: int) -> str:
@@ -122,10 +125,8 @@ def accuracy_table(total: pl.DataFrame, by_channel: pl.DataFrame) -> pl.DataFram
 def accuracy_note(total: pl.DataFrame, weeks: int) -> str:
     """One line: the model's WAPE against both baselines, and how much lower."""
     wape = dict(total.select("method", "wape").iter_rows())
-    return (f"Backtest over the last {weeks} weeks (a forecast made each week from the data "
-            f"before it): WAPE per quarter hour {wape['model']:.1%} against "
-            f"{wape['seasonal_naive']:.1%} for the same quarter last week and "
-            f"{wape['weekday_mean_8w']:.1%} for the 8-week weekday mean.")
+    return ACCURACY_NOTE.format(weeks=weeks, model=wape["model"],
+                                naive=wape["seasonal_naive"], mean=wape["weekday_mean_8w"])
 
 
 def staffing_curve(coverage: pl.DataFrame, pools: tuple[str, ...]) -> pl.DataFrame:
