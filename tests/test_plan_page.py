@@ -128,6 +128,35 @@ def test_forecast_total_interval_is_narrower_than_summed_quarters(seeded_sqlite_
     assert interval.high - interval.low >= 2 * 1.96 * np.sqrt(total) - 1e-6
 
 
+def test_forecast_total_interval_holds_the_weeks_that_came(seeded_sqlite_url):
+    """Rolling origins over the last 8 weeks: the 95% interval holds the actual week's total
+    in at least 6 (P(≤ 5 of 8) = 0.6% for a true 95% interval) and the 80% one in at least 4
+    (P(≤ 3 of 8) = 1% for a true 80%); and it is narrow enough to say something (measured at
+    scale 1: 9 of 12 inside the 80% interval, 11 of 12 inside the 95% one)."""
+    from data_access.engine import create_db_engine
+    from data_access.history import arrivals_by_quarter
+    from data_access.holidays import holiday_dates
+    from data_access.queries import latest_contact_date
+
+    engine = create_db_engine(seeded_sqlite_url)
+    with engine.connect() as connection:
+        last = latest_contact_date(connection)
+        history = arrivals_by_quarter(connection, last - dt.timedelta(days=419 + 56), last)
+    engine.dispose()
+    holidays = holiday_dates()
+    inside = {0.8: 0, 0.95: 0}
+    for step in range(8, 0, -1):
+        origin = last - dt.timedelta(days=7 * step)
+        daily = daily_forecasts(history, origin, 7, holidays)
+        actual = history.filter(pl.col("day").is_between(
+            origin + dt.timedelta(days=1), origin + dt.timedelta(days=7)))["arrivals"].sum()
+        for level in inside:
+            interval = total_interval(daily, level)
+            inside[level] += interval.low <= actual <= interval.high
+            assert interval.high - interval.low < 0.5 * interval.total
+    assert inside[0.95] >= 6 and inside[0.8] >= 4, inside
+
+
 # --------------------------------------------------------------------------- the page
 
 
