@@ -457,3 +457,29 @@ def test_sqlite_upgrade_keeps_foreign_keys_and_cascades(tmp_path):
         assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
     plain.dispose()
     engine.dispose()
+
+
+def _downgrade_to(engine: Engine, revision: str) -> None:
+    with migrate._transaction(engine) as connection:
+        command.downgrade(migrate.alembic_config(connection), revision)
+
+
+def test_downgrade_below_abandoned_refuses_while_abandoned_contacts_exist(tmp_path):
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'down.db'}")
+    _upgrade_to(engine, "head")
+    with engine.begin() as connection:
+        seed_reference(connection)
+        connection.execute(insert(Contact).values(
+            **_contact(1, "abandoned", wait_s=60, handle_s=0, bot_s=None)))
+    with pytest.raises(RuntimeError, match="1 abandoned contacts would not fit"):
+        _downgrade_to(engine, "0002_contacts_bot_s")
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM contacts"))
+    _downgrade_to(engine, "0002_contacts_bot_s")
+    with engine.connect() as connection:
+        assert migrate.stamped_revision(connection) == "0002_contacts_bot_s"
+        assert not inspect(connection).has_table("staffing")
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(insert(Contact).values(
+            **_contact(2, "abandoned", wait_s=60, handle_s=0, bot_s=None)))
+    engine.dispose()

@@ -245,6 +245,13 @@ def assert_matches_rebuild(engine: Engine) -> Content:
     return kept
 
 
+def abandoned_total(content: Content) -> int:
+    """Abandoned contacts in the daily rollup (the tiny demo here may have none: a small
+    pool's whole agents leave room; tests/test_demo_load.py checks a larger one)."""
+    index = MEASURES["rollup_contacts"].index("abandoned")
+    return sum(values[index] for values in content["rollup_contacts"].values())
+
+
 def test_the_demo_load_is_counted_and_leaves_the_triggers_on(demo_engine):
     before = assert_matches_rebuild(demo_engine)
     with demo_engine.connect() as connection:
@@ -277,6 +284,7 @@ def test_the_feed_command_is_counted_as_it_writes(demo_engine):
     # contacts with surveys, new cases, stage changes (case updates and events) and ratings
     assert min(int(found[what]) for what in ("contacts", "cases", "stages", "ratings")) > 0
     after = assert_matches_rebuild(demo_engine)
+    assert abandoned_total(after) > abandoned_total(before)  # the feed's queue lost some
     unchanged = {name for name in after if after[name] == before[name]}
     chance_driven = {"rollup_detractor_reasons", "rollup_case_closures"}
     assert unchanged <= chance_driven | {rollups.MONTHLY[name] for name in chance_driven}
@@ -294,6 +302,8 @@ REJECTED = {
 
 def test_imports_of_every_kind_are_counted_once(demo_engine, tmp_path, capsys):
     url = url_of(demo_engine)
+    with demo_engine.connect() as connection:
+        before = rollup_content(connection)
     files = {kind: write(tmp_path / f"{kind}.csv",
                          *(EXAMPLES / f"{kind}.csv").read_text(encoding="utf-8").splitlines(),
                          REJECTED[kind])
@@ -302,6 +312,7 @@ def test_imports_of_every_kind_are_counted_once(demo_engine, tmp_path, capsys):
         summary = run_import(capsys, kind, files[kind], url)
         assert (summary["rejected"], summary["inserted"]) == (1, summary["read"] - 1), summary
     imported = assert_matches_rebuild(demo_engine)
+    assert abandoned_total(imported) == abandoned_total(before) + 1  # EX-C-0006
     for kind in ORDER:
         summary = run_import(capsys, kind, files[kind], url)
         assert (summary["inserted"], summary["duplicates_skipped"]) == (0, summary["read"] - 1)
