@@ -102,7 +102,9 @@ def test_the_simulator_renders_for_a_select_only_role(monkeypatch, reader_url):
     """The simulator learns its baseline from the database with reads only (3 replications)."""
     at = open_simulator(monkeypatch, reader_url)
     assert at.title[0].value == "Staffing simulator"
-    assert not at.error and not at.warning, [e.value for e in (*at.error, *at.warning)]
+    # The backtest's verdict may warn (the small test demo's days are noisy); nothing else may.
+    problems = [*at.error, *(w for w in at.warning if not w.value.startswith("Does not reproduce"))]
+    assert not problems, [e.value for e in problems]
     assert [m.label for m in at.metric] == KPI_TILES
     # Learned from the database (the story ends 2022-07-31), not the example fallback.
     assert not [i for i in at.info if "baseline_monday.toml" in i.value]
