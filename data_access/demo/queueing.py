@@ -104,7 +104,10 @@ def draw_offered_waits(probabilities: np.ndarray, service_rate: np.ndarray,
     # Per interval, the mean and variance of the stages' sum for each queue length ahead.
     rates = (c[:, None] * np.asarray(service_rate)[:, None]
              + np.arange(width)[None, :] * np.asarray(abandon_rate)[:, None])
-    means, variances = np.cumsum(1 / rates, axis=1), np.cumsum(1 / rates ** 2, axis=1)
+    # A stage with no one to serve and no patience to lose never ends: its mean is infinite
+    # (only reached by intervals with no agents, where every arrival abandons first).
+    with np.errstate(divide="ignore"):
+        means, variances = np.cumsum(1 / rates, axis=1), np.cumsum(1 / rates ** 2, axis=1)
     mean = means[interval[waiting], ahead[waiting]]
     variance = variances[interval[waiting], ahead[waiting]]
     offered = np.zeros(interval.size)
