@@ -76,6 +76,13 @@ class Channel:
     # share of arrivals first, and finishes `extra_bot_containment` of them.
     extra_bot_share: float = 0.0
     extra_bot_containment: float = 0.0
+    # Mean handle time per interval of the day (one per `arrivals` entry), learned per hour;
+    # empty means `aht_s` all day. A contact's mean is its arrival interval's value.
+    aht_by_interval_s: tuple[float, ...] = ()
+
+    def aht_at(self, interval: int) -> float:
+        """The mean handle seconds for a contact arriving in `interval`."""
+        return self.aht_by_interval_s[interval] if self.aht_by_interval_s else self.aht_s
 
     @property
     def human_share(self) -> float:
@@ -358,6 +365,25 @@ def _parse_pool(reader: _Reader, raw: Mapping, index: int, intervals: int) -> Po
     return Pool(name, operators, shifts, shrinkage, concurrency, slowdown, open_h, close_h)
 
 
+def _parse_aht_by_interval(reader: _Reader, raw: Mapping, where: str,
+                           intervals: int) -> tuple[float, ...] | None:
+    """The optional per-interval handle means: absent or empty is (), else one positive
+    number per interval; None when a problem was recorded."""
+    raw_values = raw.get("aht_by_interval_s")
+    if raw_values is None or (isinstance(raw_values, list | tuple) and not raw_values):
+        return ()
+    path = f"{where}.aht_by_interval_s"
+    parsed = reader.series(raw_values, path, intervals, integers=False, high=DAY_S)
+    if parsed is None:
+        return None
+    for index, value in enumerate(parsed):
+        if value <= 0:
+            reader.problems.append(Problem(f"{path}[{index}]",
+                                           f"is {_fmt(value)}; it must be above 0"))
+            return None
+    return parsed
+
+
 def _parse_channel(reader: _Reader, raw: Mapping, index: int, intervals: int,
                    pools: set[str]) -> Channel | None:
     where = f"channels[{index}]"
@@ -389,6 +415,10 @@ def _parse_channel(reader: _Reader, raw: Mapping, index: int, intervals: int,
     }
     patience = reader.number(raw, "patience_s", where, None, low=0, low_open=True,
                              allow_none=True)
+    aht_by_interval = _parse_aht_by_interval(reader, raw, where, intervals)
+    if aht_by_interval is None:
+        return None
+    values["aht_by_interval_s"] = aht_by_interval
     if not name or pool not in pools or arrivals is None or None in values.values():
         return None
     routed = (values["self_service_share"] + values["bot_share"] + values["extra_bot_share"])
@@ -481,8 +511,9 @@ def pool_load_erlangs(scenario: Scenario) -> dict[str, list[float]]:
     for channel in scenario.channels:
         pool = scenario.pool(channel.pool)
         human_share = channel.human_share
-        per_contact_s = channel.aht_s * (1 + pool.concurrency_slowdown * (pool.concurrency - 1))
+        slowdown = 1 + pool.concurrency_slowdown * (pool.concurrency - 1)
         for index, expected in enumerate(scenario.offered(channel)):
+            per_contact_s = channel.aht_at(index) * slowdown
             loads[pool.name][index] += (expected * human_share * per_contact_s
                                         / scenario.interval_s / pool.concurrency)
     return loads
@@ -537,6 +568,10 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     def channel_dict(channel: Channel) -> dict[str, Any]:
         result = {key: getattr(channel, key) for key in Channel.__dataclass_fields__}
         result["arrivals"] = list(channel.arrivals)
+        if channel.aht_by_interval_s:
+            result["aht_by_interval_s"] = list(channel.aht_by_interval_s)
+        else:
+            del result["aht_by_interval_s"]
         if channel.patience_s is None:
             del result["patience_s"]
         return result

@@ -124,7 +124,7 @@ def pool_demand(scenario: Scenario, pool_name: str) -> list[PoolDemand | None]:
         if total <= 0:
             demand.append(None)
             continue
-        aht = sum(r * c.aht_s for r, c in zip(rates, members, strict=True)) / total
+        aht = sum(r * c.aht_at(index) for r, c in zip(rates, members, strict=True)) / total
         patience = sum(r * (c.patience_s or 1e9) for r, c in zip(rates, members,
                                                                  strict=True)) / total
         demand.append(PoolDemand(total * 60 / scenario.interval_minutes, aht * slowdown,

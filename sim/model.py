@@ -95,12 +95,24 @@ def draw_channel(scenario: Scenario, channel: Channel, channel_index: int, repli
     )
 
 
-def handle_times(channel: Channel, pool: Pool, unit: np.ndarray) -> np.ndarray:
-    """Handle seconds per contact; concurrency makes each contact slower by a set factor."""
-    mean = channel.aht_s * (1 + pool.concurrency_slowdown * (pool.concurrency - 1))
+def handle_times(channel: Channel, pool: Pool, unit: np.ndarray,
+                 arrival_s: np.ndarray | None = None, interval_s: float = 0.0) -> np.ndarray:
+    """Handle seconds per contact; concurrency makes each contact slower by a set factor.
+
+    With per-interval means, each contact's mean is its arrival interval's (warm-up arrivals,
+    before 0, follow the last interval as the warm-up's arrival rate does)."""
+    slowdown = 1 + pool.concurrency_slowdown * (pool.concurrency - 1)
+    if channel.aht_by_interval_s and arrival_s is not None:
+        count = len(channel.aht_by_interval_s)
+        index = np.floor(arrival_s / interval_s).astype(np.int64)
+        index = np.where(index < 0, count - 1, np.minimum(index, count - 1))
+        mean = np.asarray(channel.aht_by_interval_s)[index] * slowdown
+    else:
+        mean = channel.aht_s * slowdown
     if channel.handle_distribution == "lognormal":
         sigma2 = math.log1p(channel.handle_cv ** 2)
-        return np.exp(math.log(mean) - sigma2 / 2 + math.sqrt(sigma2) * unit)
+        log_mean = np.log(mean) if isinstance(mean, np.ndarray) else math.log(mean)
+        return np.exp(log_mean - sigma2 / 2 + math.sqrt(sigma2) * unit)
     return mean * unit
 
 
@@ -348,7 +360,8 @@ def simulate_day(scenario: Scenario, replication: int = 0, seed: int = 0,
             "self_served": self_served, "to_bot": to_bot, "contained": contained,
             "gave_up": gave_up, "bot_s": bot_s,
             "patience_s": patience, "remaining_s": remaining,
-            "handle_s": handle_times(channel, pool, draws.handle_unit),
+            "handle_s": handle_times(channel, pool, draws.handle_unit, draws.arrival_s,
+                                     scenario.interval_s),
         })
 
     frames = []
