@@ -62,7 +62,8 @@ def baseline_from_database(connection: Connection, weekday: int, weeks: int,
         return None, f"no simulated channel has contacts from {start} to {end}"
     patience = patience_sources(learned_patience(connection, start, end), weeks)
     staffing = recorded_staffing(connection, weekday, start, end, interval_minutes)
-    scenario = with_record(scenario, patience, staffing)
+    hourly = learned_handle_by_hour(connection, start, end)
+    scenario = with_record(scenario, patience, staffing, hourly)
     label = (STAFFING_LABEL.format(weekday=WEEKDAYS[weekday], start=start, end=end)
              if staffing else STAFFING_ERLANG.format(start=start, end=end))
     return scenario, BASELINE_NOTE.format(weekday=WEEKDAYS[weekday], start=start, end=end,
@@ -170,12 +171,39 @@ def recorded_staffing(connection: Connection, weekday: int, start: dt.date, end:
     return plan
 
 
+def hourly_aht(aht_s: float, hours: pl.DataFrame, interval_minutes: int
+               ) -> tuple[float, ...]:
+    """Mean handle seconds per interval: the hours' shape at the channel's own level.
+
+    `hours` is one channel's rows of `estimates.handle_by_hour` (hour, answered, aht_s). The
+    channel's `aht_s` (operator-served contacts, escalated ones included) sets the level and
+    the hours' answered contacts only the shape, so the day's mean stays the learned one.
+    An hour with no row takes the channel's mean. Empty when nothing is known.
+    """
+    answered = hours["answered"].sum() if not hours.is_empty() else 0
+    if answered == 0:
+        return ()
+    level = float((hours["aht_s"] * hours["answered"]).sum()) / answered
+    by_hour = dict(zip(hours["hour"].to_list(), hours["aht_s"].to_list(), strict=True))
+    return tuple(round(aht_s * by_hour.get(i * interval_minutes // 60, level) / level, 1)
+                 for i in range(24 * 60 // interval_minutes))
+
+
 def with_record(scenario: Scenario, patience: dict[str, tuple[float, str]],
-                staffing: dict[str, tuple[int, ...]]) -> Scenario:
-    """The baseline with learned patience per channel and the recorded staffing per pool."""
-    channels = tuple(replace(c, patience_s=patience[c.name][0]) if c.name in patience else c
-                     for c in scenario.channels)
-    scenario = replace(scenario, channels=channels)
+                staffing: dict[str, tuple[int, ...]],
+                handle_hours: pl.DataFrame | None = None) -> Scenario:
+    """The baseline with learned patience and handle time per hour per channel, and the
+    recorded staffing per pool."""
+    def learned(channel):
+        if channel.name in patience:
+            channel = replace(channel, patience_s=patience[channel.name][0])
+        if handle_hours is not None:
+            hours = handle_hours.filter(pl.col("channel") == channel.name)
+            channel = replace(channel, aht_by_interval_s=hourly_aht(
+                channel.aht_s, hours, scenario.interval_minutes))
+        return channel
+
+    scenario = replace(scenario, channels=tuple(learned(c) for c in scenario.channels))
     for pool, operators in staffing.items():
         if any(p.name == pool for p in scenario.pools):
             scenario = scenario.with_pool_operators(pool, operators)

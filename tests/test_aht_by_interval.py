@@ -76,3 +76,32 @@ def test_toml_round_trip_keeps_the_values_and_leaves_them_out_when_absent():
     again = scenario(tomllib.loads(dumps(scenario_to_dict(scenario(day(aht))))))
     assert again.channels[0].aht_by_interval_s[10] == 540.0
     assert "aht_by_interval_s" not in dumps(scenario_to_dict(scenario(day())))
+
+
+def test_hourly_aht_keeps_the_channels_level_and_takes_the_hours_shape():
+    from sim.learn import hourly_aht
+    hours = pl.DataFrame({"hour": [9, 10], "answered": [100, 300], "aht_s": [300.0, 500.0]})
+    # Weighted hour mean 450 s; the channel's learned level is 360 s (another population).
+    values = hourly_aht(360.0, hours, 60)
+    assert len(values) == 24
+    assert values[9] == 240.0 and values[10] == 400.0  # 360 × 300/450, 360 × 500/450
+    assert values[0] == 360.0  # an hour with no row takes the channel's mean
+    assert hourly_aht(360.0, hours, 30)[19] == 240.0  # 09:30 is hour 9
+    assert hourly_aht(360.0, hours.clear(), 60) == ()
+
+
+def test_the_learned_baseline_carries_handle_time_per_hour(seeded_sqlite_url):
+    from data_access.engine import create_db_engine
+    from sim.learn import baseline_from_database
+    engine = create_db_engine(seeded_sqlite_url)
+    try:
+        with engine.connect() as connection:
+            baseline, _ = baseline_from_database(connection, 0, 8, 60)
+    finally:
+        engine.dispose()
+    assert baseline is not None
+    for channel in baseline.channels:
+        assert len(channel.aht_by_interval_s) == 24, channel.name
+        # The hours vary around the channel's learned level, which they keep.
+        assert 0.3 * channel.aht_s < min(channel.aht_by_interval_s)
+        assert max(channel.aht_by_interval_s) < 3 * channel.aht_s
