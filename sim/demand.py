@@ -132,23 +132,32 @@ def pool_demand(scenario: Scenario, pool_name: str) -> list[PoolDemand | None]:
     return demand
 
 
-def erlang_plan(scenario: Scenario, pool_name: str) -> tuple[int, ...]:
-    """Scheduled operators per interval from Erlang A on the pool's merged human demand."""
+def agents_on_queue(scenario: Scenario, pool_name: str) -> list[int]:
+    """Agents taking contacts per interval (before shrinkage) that Erlang A needs.
+
+    Erlang A can meet targets above 100% load by letting people abandon; a plan should still
+    have more places than work in erlangs, or the queue only holds because people leave.
+    Chats' places are divided by their concurrency.
+    """
     pool = scenario.pool(pool_name)
-    plan = []
+    agents = []
     for demand in pool_demand(scenario, pool_name):
         if demand is None:
-            plan.append(0)
+            agents.append(0)
             continue
-        # Erlang A can meet targets above 100% load by letting people abandon; a plan should
-        # still have more operators than work, or the queue only holds because people leave.
         places = max(min_agents_erlang_a(demand.arrivals_per_hour, demand.aht_s,
                                          demand.patience_s, demand.sl_share,
                                          demand.sl_target_s, scenario.abandon_cap),
                      math.floor(demand.load_erlangs) + 1)
-        agents = math.ceil(places / pool.concurrency)
-        plan.append(math.ceil(agents / (1 - pool.shrinkage) - 1e-9))
-    return tuple(plan)
+        agents.append(math.ceil(places / pool.concurrency))
+    return agents
+
+
+def erlang_plan(scenario: Scenario, pool_name: str) -> tuple[int, ...]:
+    """Scheduled operators per interval from Erlang A on the pool's merged human demand."""
+    shrinkage = scenario.pool(pool_name).shrinkage
+    return tuple(math.ceil(agents / (1 - shrinkage) - 1e-9)
+                 for agents in agents_on_queue(scenario, pool_name))
 
 
 def erlang_by_interval(scenario: Scenario) -> pl.DataFrame:

@@ -21,8 +21,12 @@ from dataclasses import replace
 import polars as pl
 
 from sim.config import Scenario
-from sim.demand import POOL_OF, erlang_plan, pool_demand, scenario_from_history
-from sim.erlang import min_agents_erlang_a
+from sim.demand import (
+    POOL_OF,
+    erlang_plan,
+    pool_demand,
+    scenario_from_history,
+)
 from sim.runner import run
 
 INTERVAL_MINUTES = 15
@@ -54,33 +58,13 @@ def day_scenario(forecast_day: pl.DataFrame, handling: pl.DataFrame, day: dt.dat
     return scenario
 
 
-def agents_on_queue(scenario: Scenario, pool_name: str) -> list[int]:
-    """Agents taking contacts per interval (before shrinkage) that Erlang A needs.
-
-    As sim.demand.erlang_plan: at least one place more than the work in erlangs, so the queue
-    does not hold only because people abandon; chats' places divided by their concurrency.
-    """
-    pool = scenario.pool(pool_name)
-    agents = []
-    for demand in pool_demand(scenario, pool_name):
-        if demand is None:
-            agents.append(0)
-            continue
-        places = max(min_agents_erlang_a(demand.arrivals_per_hour, demand.aht_s,
-                                         demand.patience_s, demand.sl_share,
-                                         demand.sl_target_s, scenario.abandon_cap),
-                     math.floor(demand.load_erlangs) + 1)
-        agents.append(math.ceil(places / pool.concurrency))
-    return agents
-
-
 def agents_before_shrinkage(scheduled: int, shrinkage: float) -> int:
     """The agents on the queue behind a scheduled count of sim.demand.erlang_plan.
 
     erlang_plan schedules ceil(a / (1 − shrinkage) − 1e-9) for a agents; for shrinkage in
     [0, 1) exactly one whole a gives each count, the largest a with a / (1 − s) − 1e-9 ≤ n.
     Reading it back halves the Erlang A searches (the scenario already ran them);
-    tests/test_required.py checks it equals agents_on_queue.
+    tests/test_required.py checks it equals sim.demand.agents_on_queue.
     """
     return math.floor((scheduled + 1e-9) * (1 - shrinkage) + 1e-9)
 

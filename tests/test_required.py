@@ -10,13 +10,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from sim.demand import PATIENCE_S, SHRINKAGE, erlang_plan, pool_demand
+from sim.demand import PATIENCE_S, SHRINKAGE, agents_on_queue, erlang_plan, pool_demand
 from sim.erlang import erlang_a_metrics
 from sim.forecast import QUARTERS
 from sim.required import (
     REQUIRED_SCHEMA,
     agents_before_shrinkage,
-    agents_on_queue,
     day_scenario,
     required_agents,
     simulation_check,
